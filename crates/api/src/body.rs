@@ -1,0 +1,441 @@
+//! Reading request bodies: media type, size limit, and a strict JSON parse that refuses
+//! duplicate keys, nesting deeper than [`MAX_DEPTH`] and integers outside the signed 64-bit
+//! range. Not valid JSON at all → `malformed-json`; valid JSON breaking a rule →
+//! `validation-failed`.
+
+use std::cell::RefCell;
+use std::fmt;
+
+use actix_web::HttpRequest;
+use actix_web::http::header;
+use actix_web::web::{self, Bytes, BytesMut};
+use futures_util::StreamExt;
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::{Map, Number, Value};
+
+use crate::problem::{ApiError, ErrorCode, FieldError};
+
+/// The deepest nesting of arrays and objects in a request body, counting the body itself.
+pub const MAX_DEPTH: usize = 32;
+
+/// Whether the request declares a JSON body (`application/json`, any parameters).
+fn is_json(req: &HttpRequest) -> bool {
+    let Some(value) = req.headers().get(header::CONTENT_TYPE) else {
+        return false;
+    };
+    let Ok(value) = value.to_str() else {
+        return false;
+    };
+    let essence = value.split(';').next().unwrap_or("").trim();
+    essence.eq_ignore_ascii_case("application/json")
+}
+
+fn too_large(limit: usize) -> ApiError {
+    ApiError::new(
+        ErrorCode::PayloadTooLarge,
+        format!("the request body exceeds {limit} bytes"),
+    )
+}
+
+/// Reads the whole body, refusing it past `limit` bytes without reading further.
+pub async fn read_bytes(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+    limit: usize,
+) -> Result<Bytes, ApiError> {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(too_large(limit));
+    }
+    let mut body = BytesMut::with_capacity(declared.unwrap_or(0));
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| {
+            tracing::debug!(error = %e, "reading the body failed");
+            ApiError::new(ErrorCode::MalformedJson, "the body could not be read")
+        })?;
+        if body.len() + chunk.len() > limit {
+            return Err(too_large(limit));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
+/// A required JSON body.
+pub async fn json(
+    req: &HttpRequest,
+    payload: web::Payload,
+    limit: usize,
+) -> Result<Value, ApiError> {
+    if !is_json(req) {
+        return Err(unsupported());
+    }
+    parse_strict(&read_bytes(req, payload, limit).await?)
+}
+
+/// An optional JSON body: an empty body needs no content type and yields `None`.
+pub async fn optional_json(
+    req: &HttpRequest,
+    payload: web::Payload,
+    limit: usize,
+) -> Result<Option<Value>, ApiError> {
+    let bytes = read_bytes(req, payload, limit).await?;
+    if bytes.is_empty() {
+        return Ok(None);
+    }
+    if !is_json(req) {
+        return Err(unsupported());
+    }
+    parse_strict(&bytes).map(Some)
+}
+
+fn unsupported() -> ApiError {
+    ApiError::new(
+        ErrorCode::UnsupportedMediaType,
+        "send the body as application/json",
+    )
+}
+
+/// Parses `bytes` as one JSON value under the rules of this module.
+pub fn parse_strict(bytes: &[u8]) -> Result<Value, ApiError> {
+    let violation = RefCell::new(None);
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let parsed = StrictSeed {
+        depth: 0,
+        path: None,
+        violation: &violation,
+    }
+    .deserialize(&mut de)
+    .and_then(|v| de.end().map(|()| v));
+    match parsed {
+        Ok(value) => match out_of_range_integer(bytes) {
+            Some(err) => Err(ApiError::validation(vec![err])),
+            None => Ok(value),
+        },
+        Err(err) => match violation.into_inner() {
+            Some(field_error) => Err(ApiError::validation(vec![field_error])),
+            None => Err(ApiError::new(
+                ErrorCode::MalformedJson,
+                format!("the body is not valid JSON ({})", describe(&err)),
+            )),
+        },
+    }
+}
+
+/// A short, position-bearing description of a syntax error, with no input echoed.
+fn describe(err: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    let what = match err.classify() {
+        Category::Eof => "unexpected end of input",
+        Category::Syntax => "syntax error",
+        Category::Io | Category::Data => "unreadable input",
+    };
+    format!("{what} at line {} column {}", err.line(), err.column())
+}
+
+/// A location in the document being parsed, kept on the stack and rendered only on error.
+enum Segment<'a> {
+    Key(&'a str),
+    Index(usize),
+}
+
+struct PathNode<'a> {
+    parent: Option<&'a PathNode<'a>>,
+    segment: Segment<'a>,
+}
+
+fn render(path: Option<&PathNode<'_>>) -> String {
+    let mut segments = Vec::new();
+    let mut node = path;
+    while let Some(n) = node {
+        segments.push(&n.segment);
+        node = n.parent;
+    }
+    let mut out = String::new();
+    for segment in segments.into_iter().rev() {
+        match segment {
+            Segment::Key(k) if out.is_empty() => out.push_str(k),
+            Segment::Key(k) => {
+                out.push('.');
+                out.push_str(k);
+            }
+            Segment::Index(i) => out.push_str(&format!("[{i}]")),
+        }
+    }
+    if out.is_empty() {
+        "body".to_owned()
+    } else {
+        out
+    }
+}
+
+struct StrictSeed<'a, 'p> {
+    /// How many arrays and objects enclose the value.
+    depth: usize,
+    path: Option<&'p PathNode<'p>>,
+    violation: &'a RefCell<Option<FieldError>>,
+}
+
+impl StrictSeed<'_, '_> {
+    fn refuse<E: de::Error>(&self, path: Option<&PathNode<'_>>, message: String) -> E {
+        self.violation
+            .borrow_mut()
+            .get_or_insert_with(|| FieldError::new(render(path), message));
+        E::custom("rule violated")
+    }
+
+    fn nested<E: de::Error>(&self) -> Result<usize, E> {
+        if self.depth >= MAX_DEPTH {
+            Err(self.refuse(
+                self.path,
+                format!("nesting deeper than {MAX_DEPTH} levels is not allowed"),
+            ))
+        } else {
+            Ok(self.depth + 1)
+        }
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for StrictSeed<'_, '_> {
+    type Value = Value;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for StrictSeed<'_, '_> {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::Number(v.into()))
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
+        match i64::try_from(v) {
+            Ok(v) => Ok(Value::Number(v.into())),
+            Err(_) => Err(self.refuse(self.path, out_of_range_message(&v.to_string()))),
+        }
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
+        Number::from_f64(v)
+            .map(Value::Number)
+            .ok_or_else(|| self.refuse(self.path, "number cannot be stored exactly".into()))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let depth = self.nested()?;
+        let mut items = Vec::new();
+        loop {
+            let node = PathNode {
+                parent: self.path,
+                segment: Segment::Index(items.len()),
+            };
+            let seed = StrictSeed {
+                depth,
+                path: Some(&node),
+                violation: self.violation,
+            };
+            match seq.next_element_seed(seed)? {
+                Some(item) => items.push(item),
+                None => break,
+            }
+        }
+        Ok(Value::Array(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Value, A::Error> {
+        let depth = self.nested()?;
+        let mut map = Map::new();
+        while let Some(key) = access.next_key::<String>()? {
+            let node = PathNode {
+                parent: self.path,
+                segment: Segment::Key(&key),
+            };
+            if map.contains_key(&key) {
+                return Err(self.refuse(Some(&node), "duplicate key".into()));
+            }
+            let value = access.next_value_seed(StrictSeed {
+                depth,
+                path: Some(&node),
+                violation: self.violation,
+            })?;
+            map.insert(key, value);
+        }
+        Ok(Value::Object(map))
+    }
+}
+
+fn out_of_range_message(literal: &str) -> String {
+    format!("integer {literal} is outside the signed 64-bit range")
+}
+
+/// serde_json reads integer literals beyond `u64` as floats, losing them; find such literals in
+/// the (already valid) document. Names the top-level key that holds the first one.
+fn out_of_range_integer(bytes: &[u8]) -> Option<FieldError> {
+    let mut i = 0;
+    let mut depth = 0usize;
+    let mut last_string = (0, 0);
+    let mut top_key: Option<(usize, usize)> = None;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => {
+                let start = i;
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'"' {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+                i += 1;
+                last_string = (start, i.min(bytes.len()));
+            }
+            b'{' | b'[' => {
+                depth += 1;
+                i += 1;
+            }
+            b'}' | b']' => {
+                depth = depth.saturating_sub(1);
+                i += 1;
+            }
+            b':' => {
+                if depth == 1 {
+                    top_key = Some(last_string);
+                }
+                i += 1;
+            }
+            b'-' | b'0'..=b'9' => {
+                let start = i;
+                while i < bytes.len()
+                    && matches!(bytes[i], b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-')
+                {
+                    i += 1;
+                }
+                let literal = &bytes[start..i];
+                let integer = !literal.iter().any(|b| matches!(b, b'.' | b'e' | b'E'));
+                let literal = std::str::from_utf8(literal).unwrap_or("");
+                if integer && literal.parse::<i64>().is_err() {
+                    let field = top_key
+                        .and_then(|(s, e)| serde_json::from_slice::<String>(&bytes[s..e]).ok())
+                        .unwrap_or_else(|| "body".to_owned());
+                    return Some(FieldError::new(field, out_of_range_message(literal)));
+                }
+            }
+            _ => i += 1,
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn code(input: &str) -> ErrorCode {
+        parse_strict(input.as_bytes()).unwrap_err().code
+    }
+
+    fn field(input: &str) -> String {
+        let err = parse_strict(input.as_bytes()).unwrap_err();
+        assert_eq!(err.code, ErrorCode::ValidationFailed, "{input}");
+        err.errors[0].field.clone()
+    }
+
+    #[test]
+    fn accepts_ordinary_json_exactly() {
+        let input = r#"{"$where":"x","a.b":1,"":[1,[2,[3]]],"ü":"日本","max":9223372036854775807,"min":-9223372036854775808,"f":1.5}"#;
+        let v = parse_strict(input.as_bytes()).unwrap();
+        assert_eq!(v, serde_json::from_str::<Value>(input).unwrap());
+        assert_eq!(v["max"], json!(i64::MAX));
+        // key order is preserved
+        assert_eq!(v.as_object().unwrap().keys().next().unwrap(), "$where");
+    }
+
+    #[test]
+    fn syntax_errors_are_malformed() {
+        for input in [
+            "",
+            "{",
+            "{\"a\":}",
+            "{\"a\":1} x",
+            "nul",
+            "{'a':1}",
+            "[1,]",
+            "{\"a\":1,}",
+        ] {
+            assert_eq!(code(input), ErrorCode::MalformedJson, "{input}");
+        }
+        assert_eq!(
+            parse_strict(b"{\"a\":\"\xff\"}").unwrap_err().code,
+            ErrorCode::MalformedJson
+        );
+    }
+
+    #[test]
+    fn duplicate_keys_are_refused_with_their_path() {
+        assert_eq!(field(r#"{"a":1,"a":2}"#), "a");
+        assert_eq!(
+            field(r#"{"payload":{"x":[{"k":1,"k":1}]}}"#),
+            "payload.x[0].k"
+        );
+    }
+
+    #[test]
+    fn depth_is_limited() {
+        let ok = format!("{}{}", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH));
+        assert!(parse_strict(ok.as_bytes()).is_ok());
+        let deep = format!("{}{}", "[".repeat(MAX_DEPTH + 1), "]".repeat(MAX_DEPTH + 1));
+        assert_eq!(code(&deep), ErrorCode::ValidationFailed);
+        let very_deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+        assert_eq!(code(&very_deep), ErrorCode::ValidationFailed);
+        let deep_obj = format!(
+            "{}1{}",
+            r#"{"a":"#.repeat(MAX_DEPTH + 1),
+            "}".repeat(MAX_DEPTH + 1)
+        );
+        assert_eq!(code(&deep_obj), ErrorCode::ValidationFailed);
+    }
+
+    #[test]
+    fn integers_outside_i64_are_refused() {
+        assert_eq!(
+            field(r#"{"payload":{"n":9223372036854775808}}"#),
+            "payload.n"
+        );
+        assert_eq!(
+            field(r#"{"payload":{"n":-9223372036854775809}}"#),
+            "payload"
+        );
+        assert_eq!(
+            field(r#"{"payload":{"s":"\"","n":[123456789012345678901234567890]}}"#),
+            "payload"
+        );
+        assert_eq!(field("[18446744073709551616]"), "body");
+        // floats are fine, also in exponent form
+        assert!(parse_strict(br#"{"a":1e300,"b":-2.5E-3,"c":"99999999999999999999"}"#).is_ok());
+    }
+}

@@ -1,0 +1,103 @@
+//! Query parameters of event pages, and the page body with its cursor and `Link` header.
+
+use actix_web::HttpRequest;
+use domain::{EventPage, Order, PageRequest, SessionId};
+
+use crate::Limits;
+use crate::cursor::CursorCodec;
+use crate::dto::{EventBody, EventPageBody};
+use crate::problem::{ApiError, FieldError};
+
+/// The query parameters of a page, validated; unknown or repeated parameters are refused.
+pub fn parse_query(
+    req: &HttpRequest,
+    session: &SessionId,
+    limits: &Limits,
+    codec: &CursorCodec,
+) -> Result<PageRequest, ApiError> {
+    let pairs: Vec<(String, String)> =
+        serde_urlencoded::from_str(req.query_string()).map_err(|_| {
+            ApiError::validation(vec![FieldError::new(
+                "query",
+                "is not a valid query string",
+            )])
+        })?;
+    let mut limit = None;
+    let mut order = None;
+    let mut cursor = None;
+    let mut errors = Vec::new();
+    for (name, value) in pairs {
+        let slot = match name.as_str() {
+            "limit" => &mut limit,
+            "order" => &mut order,
+            "cursor" => &mut cursor,
+            _ => {
+                errors.push(FieldError::new(name, "is not a known query parameter"));
+                continue;
+            }
+        };
+        if slot.replace(value).is_some() {
+            errors.push(FieldError::new(name, "must be given at most once"));
+        }
+    }
+    let limit = match limit {
+        None => limits.page_default,
+        Some(v) => match v.parse::<u32>() {
+            Ok(n) if (1..=limits.page_max).contains(&n) => n,
+            _ => {
+                errors.push(FieldError::new(
+                    "limit",
+                    format!("must be an integer from 1 to {}", limits.page_max),
+                ));
+                limits.page_default
+            }
+        },
+    };
+    let order = match order {
+        None => Order::Asc,
+        Some(v) => Order::parse(&v).unwrap_or_else(|| {
+            errors.push(FieldError::new("order", "must be asc or desc"));
+            Order::Asc
+        }),
+    };
+    if !errors.is_empty() {
+        return Err(ApiError::validation(errors));
+    }
+    let after = cursor
+        .map(|c| codec.decode(session, order, &c))
+        .transpose()?;
+    Ok(PageRequest {
+        after,
+        order,
+        limit,
+    })
+}
+
+/// The page body, and the `Link` header value when more events exist.
+pub fn body(
+    req: &HttpRequest,
+    session: &SessionId,
+    request: PageRequest,
+    page: EventPage,
+    codec: &CursorCodec,
+) -> (EventPageBody, Option<String>) {
+    let next_cursor = request
+        .next_position(&page.events)
+        .map(|seq| codec.encode(session, request.order, seq));
+    let link = match (&next_cursor, page.has_more) {
+        (Some(cursor), true) => Some(format!(
+            "<{}?limit={}&order={}&cursor={}>; rel=\"next\"",
+            req.path(),
+            request.limit,
+            request.order.as_str(),
+            cursor
+        )),
+        _ => None,
+    };
+    let body = EventPageBody {
+        data: page.events.iter().map(EventBody::from).collect(),
+        has_more: page.has_more,
+        next_cursor,
+    };
+    (body, link)
+}

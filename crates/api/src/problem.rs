@@ -1,0 +1,356 @@
+//! RFC 9457 problem details: the one error type of the HTTP layer and the one place that maps
+//! every port error to a status and a code. Internal causes are logged, never returned.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use domain::{
+    AppendEventError, CompleteSessionError, GetEventError, GetSessionError, ListEventsError,
+    StorageError,
+};
+use serde::Serialize;
+use std::fmt;
+use utoipa::ToSchema;
+
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// The `code` of a problem; each has a stable `type` URI.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum ErrorCode {
+    ValidationFailed,
+    InvalidCursor,
+    MalformedJson,
+    UnsupportedMediaType,
+    PayloadTooLarge,
+    SessionNotFound,
+    EventNotFound,
+    NotFound,
+    MethodNotAllowed,
+    EventConflict,
+    SessionClosed,
+    SessionStateConflict,
+    StorageUnavailable,
+    Internal,
+}
+
+impl ErrorCode {
+    pub const ALL: [ErrorCode; 14] = [
+        ErrorCode::ValidationFailed,
+        ErrorCode::InvalidCursor,
+        ErrorCode::MalformedJson,
+        ErrorCode::UnsupportedMediaType,
+        ErrorCode::PayloadTooLarge,
+        ErrorCode::SessionNotFound,
+        ErrorCode::EventNotFound,
+        ErrorCode::NotFound,
+        ErrorCode::MethodNotAllowed,
+        ErrorCode::EventConflict,
+        ErrorCode::SessionClosed,
+        ErrorCode::SessionStateConflict,
+        ErrorCode::StorageUnavailable,
+        ErrorCode::Internal,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::ValidationFailed => "validation-failed",
+            ErrorCode::InvalidCursor => "invalid-cursor",
+            ErrorCode::MalformedJson => "malformed-json",
+            ErrorCode::UnsupportedMediaType => "unsupported-media-type",
+            ErrorCode::PayloadTooLarge => "payload-too-large",
+            ErrorCode::SessionNotFound => "session-not-found",
+            ErrorCode::EventNotFound => "event-not-found",
+            ErrorCode::NotFound => "not-found",
+            ErrorCode::MethodNotAllowed => "method-not-allowed",
+            ErrorCode::EventConflict => "event-conflict",
+            ErrorCode::SessionClosed => "session-closed",
+            ErrorCode::SessionStateConflict => "session-state-conflict",
+            ErrorCode::StorageUnavailable => "storage-unavailable",
+            ErrorCode::Internal => "internal",
+        }
+    }
+
+    pub fn status(self) -> StatusCode {
+        match self {
+            ErrorCode::ValidationFailed | ErrorCode::InvalidCursor | ErrorCode::MalformedJson => {
+                StatusCode::BAD_REQUEST
+            }
+            ErrorCode::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::SessionNotFound | ErrorCode::EventNotFound | ErrorCode::NotFound => {
+                StatusCode::NOT_FOUND
+            }
+            ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ErrorCode::EventConflict
+            | ErrorCode::SessionClosed
+            | ErrorCode::SessionStateConflict => StatusCode::CONFLICT,
+            ErrorCode::StorageUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn title(self) -> &'static str {
+        match self {
+            ErrorCode::ValidationFailed => "The request is not valid",
+            ErrorCode::InvalidCursor => "The cursor is not valid",
+            ErrorCode::MalformedJson => "The body is not valid JSON",
+            ErrorCode::UnsupportedMediaType => "The body must be application/json",
+            ErrorCode::PayloadTooLarge => "The request is too large",
+            ErrorCode::SessionNotFound => "Session not found",
+            ErrorCode::EventNotFound => "Event not found",
+            ErrorCode::NotFound => "Not found",
+            ErrorCode::MethodNotAllowed => "Method not allowed",
+            ErrorCode::EventConflict => "A different event with this id exists",
+            ErrorCode::SessionClosed => "The session is closed",
+            ErrorCode::SessionStateConflict => "The session already ended differently",
+            ErrorCode::StorageUnavailable => "Storage is unavailable",
+            ErrorCode::Internal => "Internal error",
+        }
+    }
+
+    /// The stable `type` URI of this code.
+    pub fn type_uri(self) -> String {
+        format!("{TYPE_BASE}{}", self.as_str())
+    }
+}
+
+/// Prefix of every problem `type`.
+pub const TYPE_BASE: &str = "urn:conversation-sessions:problem:";
+
+/// One offending field of a `validation-failed` problem.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct FieldError {
+    /// The field, as a path into the body (`payload.a[2]`) or the name of a query parameter.
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// The error type of every handler.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    pub code: ErrorCode,
+    pub detail: String,
+    pub errors: Vec<FieldError>,
+    /// Extra headers (`Location` of a conflicting event, `Allow` on 405).
+    pub headers: Vec<(header::HeaderName, String)>,
+}
+
+impl ApiError {
+    pub fn new(code: ErrorCode, detail: impl Into<String>) -> Self {
+        Self {
+            code,
+            detail: detail.into(),
+            errors: Vec::new(),
+            headers: Vec::new(),
+        }
+    }
+
+    pub fn validation(errors: Vec<FieldError>) -> Self {
+        let detail = match errors.as_slice() {
+            [one] => format!("{}: {}", one.field, one.message),
+            many => format!("{} fields are invalid; see errors", many.len()),
+        };
+        Self {
+            errors,
+            ..Self::new(ErrorCode::ValidationFailed, detail)
+        }
+    }
+
+    pub fn with_header(mut self, name: header::HeaderName, value: impl Into<String>) -> Self {
+        self.headers.push((name, value.into()));
+        self
+    }
+
+    /// Logs `cause` with the current request's span and returns a problem that does not
+    /// reveal it.
+    fn from_storage(err: StorageError) -> Self {
+        match err {
+            StorageError::Unavailable(cause) => {
+                tracing::warn!(cause = %cause, "storage unavailable");
+                Self::new(
+                    ErrorCode::StorageUnavailable,
+                    "storage is unavailable; retry later",
+                )
+            }
+            StorageError::Internal(cause) => {
+                tracing::error!(cause = %cause, "storage error");
+                Self::new(ErrorCode::Internal, "an internal error occurred")
+            }
+        }
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code.as_str(), self.detail)
+    }
+}
+
+/// The body of every 4xx/5xx response.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Problem {
+    /// Stable URI of the problem type: `urn:conversation-sessions:problem:{code}`.
+    #[serde(rename = "type")]
+    pub type_uri: String,
+    pub title: &'static str,
+    pub status: u16,
+    pub detail: String,
+    /// The path of the request.
+    pub instance: String,
+    pub code: ErrorCode,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<Vec<FieldError>>,
+}
+
+impl ApiError {
+    pub fn to_problem(&self, instance: &str) -> Problem {
+        Problem {
+            type_uri: self.code.type_uri(),
+            title: self.code.title(),
+            status: self.code.status().as_u16(),
+            detail: self.detail.clone(),
+            instance: instance.to_owned(),
+            code: self.code,
+            errors: (self.code == ErrorCode::ValidationFailed).then(|| self.errors.clone()),
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.code.status()
+    }
+
+    /// The body is written by the request middleware, which knows the request path
+    /// (`instance`); the error travels there in the response's extensions.
+    fn error_response(&self) -> HttpResponse {
+        let mut response = HttpResponse::build(self.code.status());
+        response.insert_header((header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON)));
+        for (name, value) in &self.headers {
+            if let Ok(value) = HeaderValue::from_str(value) {
+                response.insert_header((name.clone(), value));
+            }
+        }
+        let mut response = response.finish();
+        response.extensions_mut().insert(self.clone());
+        response
+    }
+}
+
+impl From<StorageError> for ApiError {
+    fn from(err: StorageError) -> Self {
+        Self::from_storage(err)
+    }
+}
+
+fn session_not_found() -> ApiError {
+    ApiError::new(ErrorCode::SessionNotFound, "no session with this id")
+}
+
+impl From<GetSessionError> for ApiError {
+    fn from(err: GetSessionError) -> Self {
+        match err {
+            GetSessionError::NotFound => session_not_found(),
+            GetSessionError::Storage(e) => e.into(),
+        }
+    }
+}
+
+impl From<ListEventsError> for ApiError {
+    fn from(err: ListEventsError) -> Self {
+        match err {
+            ListEventsError::SessionNotFound => session_not_found(),
+            ListEventsError::Storage(e) => e.into(),
+        }
+    }
+}
+
+impl From<GetEventError> for ApiError {
+    fn from(err: GetEventError) -> Self {
+        match err {
+            GetEventError::SessionNotFound => session_not_found(),
+            GetEventError::EventNotFound => ApiError::new(
+                ErrorCode::EventNotFound,
+                "no event with this id in the session",
+            ),
+            GetEventError::Storage(e) => e.into(),
+        }
+    }
+}
+
+impl From<AppendEventError> for ApiError {
+    fn from(err: AppendEventError) -> Self {
+        match err {
+            AppendEventError::SessionNotFound => session_not_found(),
+            AppendEventError::Conflict(stored) => {
+                let location = crate::dto::event_location(&stored.session_id, &stored.event_id);
+                ApiError::new(
+                    ErrorCode::EventConflict,
+                    format!(
+                        "an event with this eventId and different content is stored at {location}"
+                    ),
+                )
+                .with_header(header::LOCATION, location)
+            }
+            AppendEventError::SessionClosed => ApiError::new(
+                ErrorCode::SessionClosed,
+                "the session is completed or failed and takes no new events",
+            ),
+            AppendEventError::Storage(e) => e.into(),
+        }
+    }
+}
+
+impl From<CompleteSessionError> for ApiError {
+    fn from(err: CompleteSessionError) -> Self {
+        match err {
+            CompleteSessionError::NotFound => session_not_found(),
+            CompleteSessionError::StateConflict(stored) => ApiError::new(
+                ErrorCode::SessionStateConflict,
+                format!("the session already ended as {}", stored.status.as_str()),
+            ),
+            CompleteSessionError::Storage(e) => e.into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_has_a_distinct_type_and_the_status_of_the_spec() {
+        let mut types: Vec<String> = ErrorCode::ALL.iter().map(|c| c.type_uri()).collect();
+        types.sort();
+        types.dedup();
+        assert_eq!(types.len(), ErrorCode::ALL.len());
+        for code in ErrorCode::ALL {
+            let json = serde_json::to_value(code).unwrap();
+            assert_eq!(json, code.as_str());
+        }
+        assert_eq!(ErrorCode::SessionClosed.status(), StatusCode::CONFLICT);
+        assert_eq!(ErrorCode::StorageUnavailable.status().as_u16(), 503);
+    }
+
+    #[test]
+    fn storage_causes_are_not_in_the_problem() {
+        let e = ApiError::from(StorageError::Internal("SQLITE_CORRUPT at page 7".into()));
+        let body = serde_json::to_string(&e.to_problem("/x")).unwrap();
+        assert!(!body.contains("SQLITE"), "{body}");
+        assert_eq!(e.code, ErrorCode::Internal);
+        let e = ApiError::from(StorageError::Unavailable("connection refused".into()));
+        let body = serde_json::to_string(&e.to_problem("/x")).unwrap();
+        assert!(!body.contains("refused"), "{body}");
+        assert_eq!(e.code, ErrorCode::StorageUnavailable);
+    }
+}

@@ -1,0 +1,112 @@
+//! Free-form JSON objects (session metadata, event payloads).
+
+use serde_json::{Map, Value};
+
+use crate::ids::InvalidValue;
+
+/// A JSON object kept as its compact serialization. Reads hand the text out as it is (no
+/// re-parsing on the hot path); equality is JSON value equality, not text equality.
+#[derive(Debug, Clone)]
+pub struct JsonObject(String);
+
+impl JsonObject {
+    /// `{}`.
+    pub fn empty() -> Self {
+        Self("{}".to_owned())
+    }
+
+    /// Serializes `map`, refusing it when the text exceeds `max_bytes`.
+    pub fn from_map(map: &Map<String, Value>, max_bytes: usize) -> Result<Self, TooLarge> {
+        let text = serde_json::to_string(map).expect("a JSON map always serializes");
+        if text.len() > max_bytes {
+            return Err(TooLarge {
+                size: text.len(),
+                limit: max_bytes,
+            });
+        }
+        Ok(Self(text))
+    }
+
+    /// Wraps text an adapter stored from [`JsonObject::as_str`]. Reads are hot, so only the
+    /// shape (`{…}`) is checked; the text is trusted to be the JSON it was when stored.
+    pub fn from_stored(text: String) -> Result<Self, InvalidValue> {
+        let t = text.trim();
+        if t.starts_with('{') && t.ends_with('}') {
+            Ok(Self(text))
+        } else {
+            Err(InvalidValue("stored JSON is not an object".into()))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
+
+    /// The parsed value; fails only on corrupt stored text.
+    pub fn to_value(&self) -> Result<Value, InvalidValue> {
+        serde_json::from_str(&self.0).map_err(|_| InvalidValue("stored JSON is corrupt".into()))
+    }
+}
+
+impl PartialEq for JsonObject {
+    fn eq(&self, other: &Self) -> bool {
+        self.0 == other.0 || matches!((self.to_value(), other.to_value()), (Ok(a), Ok(b)) if a == b)
+    }
+}
+
+impl Eq for JsonObject {}
+
+/// A JSON object whose serialization exceeds its limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("is {size} bytes serialized; the limit is {limit} bytes")]
+pub struct TooLarge {
+    pub size: usize,
+    pub limit: usize,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn obj(v: Value) -> Map<String, Value> {
+        v.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn equality_is_value_equality() {
+        let a = JsonObject::from_stored(r#"{"a":1,"b":[1,2]}"#.into()).unwrap();
+        let b = JsonObject::from_stored(r#"{ "b": [1, 2], "a": 1 }"#.into()).unwrap();
+        let c = JsonObject::from_stored(r#"{"a":1,"b":[2,1]}"#.into()).unwrap();
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+    }
+
+    #[test]
+    fn size_limit_counts_serialized_bytes() {
+        let m = obj(json!({"k": "x".repeat(100)}));
+        let size = serde_json::to_string(&m).unwrap().len();
+        assert!(JsonObject::from_map(&m, size).is_ok());
+        assert_eq!(
+            JsonObject::from_map(&m, size - 1).unwrap_err(),
+            TooLarge {
+                size,
+                limit: size - 1
+            }
+        );
+    }
+
+    #[test]
+    fn stored_text_must_be_an_object() {
+        assert!(JsonObject::from_stored("[]".into()).is_err());
+        assert!(JsonObject::from_stored("\"{\"".into()).is_err());
+        assert_eq!(JsonObject::empty().to_value().unwrap(), json!({}));
+        let corrupt = JsonObject::from_stored("{oops}".into()).unwrap();
+        assert!(corrupt.to_value().is_err());
+        assert_ne!(corrupt, JsonObject::empty());
+    }
+}

@@ -1,0 +1,26 @@
+//! The domain of the Conversation Session Service.
+//!
+//! Sessions and the immutable events inside them, the newtypes that can only hold valid values,
+//! the state rules, and the repository ports that storage adapters implement. This crate does no
+//! IO: it knows nothing of HTTP, SQL or MongoDB.
+
+pub mod event;
+pub mod ids;
+pub mod json;
+pub mod page;
+pub mod ports;
+pub mod session;
+pub mod time;
+
+pub use event::{AppendOutcome, Event, NewEvent};
+pub use ids::{EventId, EventType, InvalidValue, SessionId};
+pub use json::{JsonObject, TooLarge};
+pub use page::{EventPage, Order, PageRequest};
+pub use ports::{
+    AppendEventError, CompleteSessionError, EventRepository, GetEventError, GetSessionError,
+    ListEventsError, Repository, SessionRepository, StorageError, StoreAdmin, Written,
+};
+pub use session::{
+    CompleteRequest, CompletionDecision, Language, NewSession, Session, SessionStatus,
+};
+pub use time::Timestamp;

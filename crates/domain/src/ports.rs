@@ -1,0 +1,172 @@
+//! The repository ports: what the application needs from storage. Adapters (SQLite, MongoDB, …)
+//! implement them and prove it with the `conformance` suite.
+//!
+//! Every operation is atomic: a call either happens completely or not at all, and the guarantees
+//! written on each method hold under any number of concurrent callers, also across processes
+//! sharing one database.
+
+use async_trait::async_trait;
+
+use crate::event::{Event, NewEvent};
+use crate::ids::{EventId, SessionId};
+use crate::page::{EventPage, PageRequest};
+use crate::session::{CompleteRequest, NewSession, Session};
+
+/// The result of an idempotent write: the stored value, and whether it was already stored
+/// (`replayed`) rather than written by this call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Written<T> {
+    pub value: T,
+    pub replayed: bool,
+}
+
+/// Storage failed. Never shown to API clients beyond its kind.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StorageError {
+    /// The store cannot be reached or did not answer in time. Retrying later may succeed.
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+    /// Anything else: a bug, corrupt data, an unexpected driver error.
+    #[error("storage error: {0}")]
+    Internal(String),
+}
+
+/// Errors of [`SessionRepository::get_session`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GetSessionError {
+    #[error("session not found")]
+    NotFound,
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// Errors of [`SessionRepository::complete_session`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CompleteSessionError {
+    #[error("session not found")]
+    NotFound,
+    /// The session already ended in the other terminal status; carries the stored session.
+    #[error("session already ended as {}", .0.status.as_str())]
+    StateConflict(Box<Session>),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// Errors of [`EventRepository::append_event`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AppendEventError {
+    #[error("session not found")]
+    SessionNotFound,
+    /// Another event with the same id is stored in the session; carries it.
+    #[error("a different event with this id exists")]
+    Conflict(Box<Event>),
+    /// The session is completed or failed and the event is new.
+    #[error("session is closed")]
+    SessionClosed,
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// Errors of [`EventRepository::get_event`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GetEventError {
+    #[error("session not found")]
+    SessionNotFound,
+    #[error("event not found")]
+    EventNotFound,
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// Errors of [`EventRepository::list_events`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ListEventsError {
+    #[error("session not found")]
+    SessionNotFound,
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+#[async_trait]
+pub trait SessionRepository: Send + Sync + 'static {
+    /// Creates the session, or returns the stored one unchanged (`replayed: true`) when a
+    /// session with this id exists: the first write wins. Concurrent identical calls store
+    /// exactly one session and all return it.
+    ///
+    /// Errors: [`StorageError`].
+    async fn create_session(&self, new: NewSession) -> Result<Written<Session>, StorageError>;
+
+    /// Errors: [`GetSessionError::NotFound`], [`GetSessionError::Storage`].
+    async fn get_session(&self, id: &SessionId) -> Result<Session, GetSessionError>;
+
+    /// Ends an open session with the requested terminal status. Already in that status:
+    /// `replayed: true` and the stored session unchanged. Once this returns, no new event is
+    /// ever accepted for the session (the seal), and every event accepted before is in it.
+    /// Concurrent calls: exactly one closes the session; all agree on the result.
+    ///
+    /// Errors: [`CompleteSessionError::NotFound`], [`CompleteSessionError::StateConflict`]
+    /// (already in the other terminal status), [`CompleteSessionError::Storage`].
+    async fn complete_session(
+        &self,
+        id: &SessionId,
+        request: CompleteRequest,
+    ) -> Result<Written<Session>, CompleteSessionError>;
+}
+
+#[async_trait]
+pub trait EventRepository: Send + Sync + 'static {
+    /// Appends the event at the next `seq` (strictly increasing in commit order), counts it in
+    /// the session (`eventCount`, `lastSeq`, `initiated` → `active`), all atomically. When the
+    /// same event (see [`NewEvent::matches`]) is stored already, returns it with
+    /// `replayed: true` — forever, also after the session closed. Concurrent appends never lose
+    /// an event, never store one twice and never share a `seq`.
+    ///
+    /// Errors: [`AppendEventError::SessionNotFound`], [`AppendEventError::Conflict`] (another
+    /// event under this id), [`AppendEventError::SessionClosed`] (new event, session ended),
+    /// [`AppendEventError::Storage`].
+    async fn append_event(
+        &self,
+        session_id: &SessionId,
+        new: NewEvent,
+    ) -> Result<Written<Event>, AppendEventError>;
+
+    /// Errors: [`GetEventError::SessionNotFound`], [`GetEventError::EventNotFound`],
+    /// [`GetEventError::Storage`].
+    async fn get_event(
+        &self,
+        session_id: &SessionId,
+        event_id: &EventId,
+    ) -> Result<Event, GetEventError>;
+
+    /// One page of events ordered by `seq` as [`PageRequest`] describes, with `has_more` true
+    /// when events exist beyond the page's last one at the time of the read.
+    ///
+    /// Errors: [`ListEventsError::SessionNotFound`], [`ListEventsError::Storage`].
+    async fn list_events(
+        &self,
+        session_id: &SessionId,
+        page: PageRequest,
+    ) -> Result<EventPage, ListEventsError>;
+}
+
+#[async_trait]
+pub trait StoreAdmin: Send + Sync + 'static {
+    /// A cheap round trip to the store, for readiness checks.
+    ///
+    /// Errors: [`StorageError::Unavailable`] when the store does not answer.
+    async fn ping(&self) -> Result<(), StorageError>;
+
+    /// A random secret created once per store and kept in it, shared by every instance using
+    /// the store (it signs pagination cursors). Always the same value for the same store.
+    ///
+    /// Errors: [`StorageError`].
+    async fn shared_secret(&self) -> Result<Vec<u8>, StorageError>;
+
+    /// Short name of the adapter for logs and metrics (`sqlite`, `mongodb`).
+    fn kind(&self) -> &'static str;
+}
+
+/// Everything the application needs from a store.
+pub trait Repository: SessionRepository + EventRepository + StoreAdmin {}
+
+impl<T: SessionRepository + EventRepository + StoreAdmin> Repository for T {}

@@ -1,0 +1,67 @@
+//! Mapping between rows and domain values.
+
+use domain::{
+    Event, EventId, EventType, JsonObject, Language, Session, SessionId, SessionStatus, Timestamp,
+};
+use rusqlite::Row;
+use rusqlite::types::{FromSqlError, Type};
+
+pub(crate) const SESSION_COLUMNS: &str = "session_id, status, language, metadata, started_at, \
+     ended_at, event_count, last_seq, created_at, updated_at";
+
+pub(crate) const EVENT_COLUMNS: &str =
+    "session_id, event_id, seq, type, payload, timestamp, received_at";
+
+fn invalid(idx: usize, err: impl std::error::Error + Send + Sync + 'static) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(idx, Type::Text, Box::new(err))
+}
+
+fn timestamp(row: &Row<'_>, idx: usize) -> rusqlite::Result<Timestamp> {
+    Timestamp::from_millis(row.get(idx)?).map_err(|e| invalid(idx, e))
+}
+
+fn count(row: &Row<'_>, idx: usize) -> rusqlite::Result<u64> {
+    let v: i64 = row.get(idx)?;
+    u64::try_from(v).map_err(|e| invalid(idx, e))
+}
+
+pub(crate) fn session(row: &Row<'_>) -> rusqlite::Result<Session> {
+    let status: String = row.get(1)?;
+    Ok(Session {
+        id: SessionId::parse(row.get::<_, String>(0)?).map_err(|e| invalid(0, e))?,
+        status: SessionStatus::parse(&status)
+            .ok_or_else(|| invalid(1, FromSqlError::InvalidType))?,
+        language: row
+            .get::<_, Option<String>>(2)?
+            .map(Language::parse)
+            .transpose()
+            .map_err(|e| invalid(2, e))?,
+        metadata: JsonObject::from_stored(row.get(3)?).map_err(|e| invalid(3, e))?,
+        started_at: timestamp(row, 4)?,
+        ended_at: match row.get::<_, Option<i64>>(5)? {
+            Some(ms) => Some(Timestamp::from_millis(ms).map_err(|e| invalid(5, e))?),
+            None => None,
+        },
+        event_count: count(row, 6)?,
+        last_seq: count(row, 7)?,
+        created_at: timestamp(row, 8)?,
+        updated_at: timestamp(row, 9)?,
+    })
+}
+
+pub(crate) fn event(row: &Row<'_>) -> rusqlite::Result<Event> {
+    Ok(Event {
+        session_id: SessionId::parse(row.get::<_, String>(0)?).map_err(|e| invalid(0, e))?,
+        event_id: EventId::parse(row.get::<_, String>(1)?).map_err(|e| invalid(1, e))?,
+        seq: count(row, 2)?,
+        event_type: EventType::parse(row.get::<_, String>(3)?).map_err(|e| invalid(3, e))?,
+        payload: JsonObject::from_stored(row.get(4)?).map_err(|e| invalid(4, e))?,
+        timestamp: timestamp(row, 5)?,
+        received_at: timestamp(row, 6)?,
+    })
+}
+
+/// `u64` counters are stored as SQLite's signed 64-bit integers.
+pub(crate) fn int(v: u64) -> i64 {
+    i64::try_from(v).expect("counters stay below 2^63")
+}

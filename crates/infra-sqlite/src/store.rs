@@ -1,0 +1,422 @@
+//! [`SqliteStore`]: the ports implemented on SQLite.
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use domain::{
+    AppendEventError, AppendOutcome, CompleteRequest, CompleteSessionError, CompletionDecision,
+    Event, EventId, EventPage, EventRepository, GetEventError, GetSessionError, ListEventsError,
+    NewEvent, NewSession, Order, PageRequest, Session, SessionId, SessionRepository, StorageError,
+    StoreAdmin, Timestamp, Written,
+};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+
+use crate::error::{SqlResultExt, storage_error};
+use crate::pool::ReadPool;
+use crate::rows::{self, EVENT_COLUMNS, SESSION_COLUMNS, int};
+use crate::writer::Writer;
+
+/// SQLite's `synchronous` setting for the write connection (see `docs/decisions.md`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Synchronous {
+    /// Durable across process crashes (`kill -9`); a power loss may lose the newest commits.
+    Normal,
+    /// Durable across process crashes and power loss: every group commit syncs the WAL.
+    Full,
+}
+
+impl Synchronous {
+    pub fn parse(value: &str) -> Option<Self> {
+        match value.to_ascii_lowercase().as_str() {
+            "normal" => Some(Self::Normal),
+            "full" => Some(Self::Full),
+            _ => None,
+        }
+    }
+
+    fn pragma(self) -> &'static str {
+        match self {
+            Self::Normal => "NORMAL",
+            Self::Full => "FULL",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct SqliteOptions {
+    /// The database file; its folder is created when missing.
+    pub path: PathBuf,
+    pub synchronous: Synchronous,
+    /// Read-only connections in the pool.
+    pub readers: usize,
+    /// How long one storage call may take before it answers "unavailable".
+    pub timeout: Duration,
+}
+
+impl SqliteOptions {
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        Self {
+            path: path.into(),
+            synchronous: Synchronous::Full,
+            readers: 4,
+            timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// The embedded store. Cheap to clone; all clones share one writer and one read pool.
+#[derive(Clone)]
+pub struct SqliteStore {
+    writer: Arc<Writer>,
+    readers: Arc<ReadPool>,
+    timeout: Duration,
+}
+
+impl SqliteStore {
+    /// Opens (creating when needed) the database, applies pending migrations and starts the
+    /// writer. Blocking: call it at start-up.
+    pub fn open(options: &SqliteOptions) -> Result<Self, StorageError> {
+        let path = options.path.clone();
+        let context = |e: rusqlite::Error| {
+            StorageError::Unavailable(format!("cannot open {}: {e}", path.display()))
+        };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                StorageError::Unavailable(format!("cannot create {}: {e}", dir.display()))
+            })?;
+        }
+        let mut conn = open_writer(&path, options.synchronous).map_err(context)?;
+        crate::migrate::run(&mut conn).map_err(context)?;
+        let reader_path = path.clone();
+        let readers = ReadPool::new(options.readers.max(1), move || open_reader(&reader_path))
+            .map_err(context)?;
+        let writer = Writer::spawn(conn, 4096)
+            .map_err(|e| StorageError::Internal(format!("cannot start the writer: {e}")))?;
+        Ok(Self {
+            writer: Arc::new(writer),
+            readers: Arc::new(readers),
+            timeout: options.timeout,
+        })
+    }
+
+    /// Bounds a storage call by the configured timeout: never a hang.
+    async fn bounded<T, E: From<StorageError>>(
+        &self,
+        call: impl Future<Output = Result<T, E>>,
+    ) -> Result<T, E> {
+        match tokio::time::timeout(self.timeout, call).await {
+            Ok(result) => result,
+            Err(_) => Err(E::from(StorageError::Unavailable(format!(
+                "no answer within {:?}",
+                self.timeout
+            )))),
+        }
+    }
+}
+
+fn open_writer(path: &Path, synchronous: Synchronous) -> rusqlite::Result<Connection> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(Duration::from_secs(5))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", synchronous.pragma())?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    Ok(conn)
+}
+
+fn open_reader(path: &Path) -> rusqlite::Result<Connection> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(Duration::from_secs(5))?;
+    Ok(conn)
+}
+
+fn load_session(conn: &Connection, id: &SessionId) -> rusqlite::Result<Option<Session>> {
+    conn.prepare_cached(&format!(
+        "SELECT {SESSION_COLUMNS} FROM sessions WHERE session_id = ?1"
+    ))?
+    .query_row([id.as_str()], rows::session)
+    .optional()
+}
+
+fn session_exists(conn: &Connection, id: &SessionId) -> rusqlite::Result<bool> {
+    conn.prepare_cached("SELECT 1 FROM sessions WHERE session_id = ?1")?
+        .exists([id.as_str()])
+}
+
+fn load_event(
+    conn: &Connection,
+    session: &SessionId,
+    event: &EventId,
+) -> rusqlite::Result<Option<Event>> {
+    conn.prepare_cached(&format!(
+        "SELECT {EVENT_COLUMNS} FROM events WHERE session_id = ?1 AND event_id = ?2"
+    ))?
+    .query_row([session.as_str(), event.as_str()], rows::event)
+    .optional()
+}
+
+/// Writes the mutable part of a session back.
+fn save_session_state(conn: &Connection, s: &Session) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "UPDATE sessions SET status = ?2, ended_at = ?3, event_count = ?4, last_seq = ?5,
+                updated_at = ?6
+          WHERE session_id = ?1",
+    )?
+    .execute(params![
+        s.id.as_str(),
+        s.status.as_str(),
+        s.ended_at.map(Timestamp::millis),
+        int(s.event_count),
+        int(s.last_seq),
+        s.updated_at.millis(),
+    ])?;
+    Ok(())
+}
+
+fn insert_session(conn: &Connection, s: &Session) -> rusqlite::Result<bool> {
+    let inserted = conn
+        .prepare_cached(&format!(
+            "INSERT INTO sessions ({SESSION_COLUMNS})
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+             ON CONFLICT (session_id) DO NOTHING"
+        ))?
+        .execute(params![
+            s.id.as_str(),
+            s.status.as_str(),
+            s.language.as_ref().map(|l| l.as_str()),
+            s.metadata.as_str(),
+            s.started_at.millis(),
+            s.ended_at.map(Timestamp::millis),
+            int(s.event_count),
+            int(s.last_seq),
+            s.created_at.millis(),
+            s.updated_at.millis(),
+        ])?;
+    Ok(inserted == 1)
+}
+
+fn insert_event(conn: &Connection, e: &Event) -> rusqlite::Result<()> {
+    conn.prepare_cached(&format!(
+        "INSERT INTO events ({EVENT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+    ))?
+    .execute(params![
+        e.session_id.as_str(),
+        e.event_id.as_str(),
+        int(e.seq),
+        e.event_type.as_str(),
+        e.payload.as_str(),
+        e.timestamp.millis(),
+        e.received_at.millis(),
+    ])?;
+    Ok(())
+}
+
+fn missing(what: &str) -> StorageError {
+    StorageError::Internal(format!("{what} vanished inside a transaction"))
+}
+
+#[async_trait]
+impl SessionRepository for SqliteStore {
+    async fn create_session(&self, new: NewSession) -> Result<Written<Session>, StorageError> {
+        self.bounded(self.writer.write(move |conn| {
+            let id = new.id.clone();
+            let session = new.into_session(Timestamp::now());
+            if insert_session(conn, &session).storage()? {
+                return Ok(Written {
+                    value: session,
+                    replayed: false,
+                });
+            }
+            let stored = load_session(conn, &id).storage()?;
+            let stored = stored.ok_or_else(|| missing("session"))?;
+            Ok(Written {
+                value: stored,
+                replayed: true,
+            })
+        }))
+        .await
+    }
+
+    async fn get_session(&self, id: &SessionId) -> Result<Session, GetSessionError> {
+        let id = id.clone();
+        self.bounded(self.readers.read(move |conn| {
+            load_session(conn, &id)
+                .storage()?
+                .ok_or(GetSessionError::NotFound)
+        }))
+        .await
+    }
+
+    async fn complete_session(
+        &self,
+        id: &SessionId,
+        request: CompleteRequest,
+    ) -> Result<Written<Session>, CompleteSessionError> {
+        let id = id.clone();
+        self.bounded(self.writer.write(move |conn| {
+            let mut session = load_session(conn, &id)
+                .storage()?
+                .ok_or(CompleteSessionError::NotFound)?;
+            match session.decide_completion(&request) {
+                CompletionDecision::Replay => Ok(Written {
+                    value: session,
+                    replayed: true,
+                }),
+                CompletionDecision::Conflict => {
+                    Err(CompleteSessionError::StateConflict(Box::new(session)))
+                }
+                CompletionDecision::Close => {
+                    session.close(&request, Timestamp::now());
+                    save_session_state(conn, &session).storage()?;
+                    Ok(Written {
+                        value: session,
+                        replayed: false,
+                    })
+                }
+            }
+        }))
+        .await
+    }
+}
+
+#[async_trait]
+impl EventRepository for SqliteStore {
+    async fn append_event(
+        &self,
+        session_id: &SessionId,
+        new: NewEvent,
+    ) -> Result<Written<Event>, AppendEventError> {
+        let session_id = session_id.clone();
+        self.bounded(self.writer.write(move |conn| {
+            let mut session = load_session(conn, &session_id)
+                .storage()?
+                .ok_or(AppendEventError::SessionNotFound)?;
+            let existing = load_event(conn, &session_id, &new.event_id).storage()?;
+            match new.decide(&session, existing.as_ref()) {
+                AppendOutcome::Replay => Ok(Written {
+                    value: existing.ok_or_else(|| missing("event"))?,
+                    replayed: true,
+                }),
+                AppendOutcome::Conflict => Err(AppendEventError::Conflict(Box::new(
+                    existing.ok_or_else(|| missing("event"))?,
+                ))),
+                AppendOutcome::Closed => Err(AppendEventError::SessionClosed),
+                AppendOutcome::Insert => {
+                    let now = Timestamp::now();
+                    let seq = session.last_seq + 1;
+                    let event = new.into_event(session_id, seq, now);
+                    insert_event(conn, &event).storage()?;
+                    session.record_append(seq, now);
+                    save_session_state(conn, &session).storage()?;
+                    Ok(Written {
+                        value: event,
+                        replayed: false,
+                    })
+                }
+            }
+        }))
+        .await
+    }
+
+    async fn get_event(
+        &self,
+        session_id: &SessionId,
+        event_id: &EventId,
+    ) -> Result<Event, GetEventError> {
+        let (session_id, event_id) = (session_id.clone(), event_id.clone());
+        self.bounded(self.readers.read(move |conn| {
+            if let Some(event) = load_event(conn, &session_id, &event_id).storage()? {
+                return Ok(event);
+            }
+            if session_exists(conn, &session_id).storage()? {
+                Err(GetEventError::EventNotFound)
+            } else {
+                Err(GetEventError::SessionNotFound)
+            }
+        }))
+        .await
+    }
+
+    async fn list_events(
+        &self,
+        session_id: &SessionId,
+        page: PageRequest,
+    ) -> Result<EventPage, ListEventsError> {
+        let session_id = session_id.clone();
+        self.bounded(self.readers.read(move |conn| {
+            // One read transaction: the existence check and the page see one snapshot.
+            conn.execute_batch("BEGIN").storage()?;
+            let result = read_page(conn, &session_id, page);
+            let _ = conn.execute_batch("COMMIT");
+            result
+        }))
+        .await
+    }
+}
+
+fn read_page(
+    conn: &Connection,
+    session_id: &SessionId,
+    page: PageRequest,
+) -> Result<EventPage, ListEventsError> {
+    if !session_exists(conn, session_id).storage()? {
+        return Err(ListEventsError::SessionNotFound);
+    }
+    let sql = match page.order {
+        Order::Asc => format!(
+            "SELECT {EVENT_COLUMNS} FROM events WHERE session_id = ?1 AND seq > ?2
+              ORDER BY seq ASC LIMIT ?3"
+        ),
+        Order::Desc => format!(
+            "SELECT {EVENT_COLUMNS} FROM events WHERE session_id = ?1 AND seq < ?2
+              ORDER BY seq DESC LIMIT ?3"
+        ),
+    };
+    let after = match (page.order, page.after) {
+        (_, Some(seq)) => int(seq),
+        (Order::Asc, None) => 0,
+        (Order::Desc, None) => i64::MAX,
+    };
+    let limit = i64::from(page.limit);
+    let mut stmt = conn.prepare_cached(&sql).storage()?;
+    let mut events = stmt
+        .query_map(params![session_id.as_str(), after, limit + 1], rows::event)
+        .storage()?
+        .collect::<rusqlite::Result<Vec<Event>>>()
+        .storage()?;
+    let has_more = events.len() > page.limit as usize;
+    events.truncate(page.limit as usize);
+    Ok(EventPage { events, has_more })
+}
+
+#[async_trait]
+impl StoreAdmin for SqliteStore {
+    async fn ping(&self) -> Result<(), StorageError> {
+        self.bounded(self.readers.read(|conn| {
+            conn.query_row("SELECT 1 FROM meta LIMIT 1", [], |_| Ok(()))
+                .map_err(storage_error)
+        }))
+        .await
+    }
+
+    async fn shared_secret(&self) -> Result<Vec<u8>, StorageError> {
+        self.bounded(self.readers.read(|conn| {
+            conn.query_row(
+                "SELECT value FROM meta WHERE key = 'shared_secret'",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(storage_error)
+        }))
+        .await
+    }
+
+    fn kind(&self) -> &'static str {
+        "sqlite"
+    }
+}

@@ -1,0 +1,83 @@
+//! Building the application: pick and open the store, run its migrations, bind, serve.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::dev::Server;
+use actix_web::{HttpServer, web};
+use anyhow::Context;
+use domain::Repository;
+use infra_sqlite::{SqliteOptions, SqliteStore};
+
+use crate::config::{Settings, StorageSettings};
+
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+/// Opens the configured store (migrations included).
+pub async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Repository>> {
+    match &settings.storage {
+        StorageSettings::Sqlite { path, synchronous } => {
+            let options = SqliteOptions {
+                synchronous: *synchronous,
+                timeout: settings.storage_timeout,
+                ..SqliteOptions::new(path)
+            };
+            let store = tokio::task::spawn_blocking(move || SqliteStore::open(&options))
+                .await
+                .context("opening the embedded store")?
+                .map_err(|e| anyhow::anyhow!("{e}"))
+                .with_context(|| format!("embedded store at {}", path.display()))?;
+            Ok(Arc::new(store))
+        }
+        StorageSettings::Mongo { .. } => anyhow::bail!(
+            "MONGO_URI/DB_URI is set, but this build has no MongoDB adapter yet; unset it to use the embedded store"
+        ),
+    }
+}
+
+impl Application {
+    /// Opens the store and binds the listener; serving starts with [`Application::run`].
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let repo = open_store(&settings).await?;
+        let secret = repo
+            .shared_secret()
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))
+            .context("reading the store's shared secret")?;
+        let state = web::Data::new(api::AppState::new(repo, settings.limits.clone(), &secret));
+        let address = format!("{}:{}", settings.host, settings.port);
+        let listener =
+            TcpListener::bind(&address).with_context(|| format!("cannot listen on {address}"))?;
+        let port = listener.local_addr()?.port();
+        let mut server = HttpServer::new(move || api::app(state.clone()))
+            .shutdown_timeout(settings.shutdown_grace.as_secs())
+            .listen(listener)?;
+        if let Some(workers) = settings.workers {
+            server = server.workers(workers);
+        }
+        tracing::info!(%address, port, store = ?store_kind(&settings), "listening");
+        Ok(Self {
+            port,
+            server: server.run(),
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until SIGTERM/SIGINT, then lets in-flight requests finish within the grace period.
+    pub async fn run(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+fn store_kind(settings: &Settings) -> &'static str {
+    match settings.storage {
+        StorageSettings::Sqlite { .. } => "sqlite",
+        StorageSettings::Mongo { .. } => "mongodb",
+    }
+}
