@@ -1,0 +1,632 @@
+//! The cases of the suite. Each takes a fresh, empty store.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use domain::{
+    AppendEventError, CompleteRequest, CompleteSessionError, Event, EventId, EventType,
+    GetEventError, GetSessionError, JsonObject, ListEventsError, NewEvent, NewSession, Order,
+    PageRequest, Repository, Session, SessionId, SessionStatus, Timestamp, Written,
+};
+use futures_util::future::join_all;
+use serde_json::{Value, json};
+
+type Repo = Arc<dyn Repository>;
+
+fn sid(s: &str) -> SessionId {
+    SessionId::parse(s).expect("valid session id")
+}
+
+fn object(v: Value) -> JsonObject {
+    JsonObject::from_map(v.as_object().expect("an object"), usize::MAX).expect("no limit")
+}
+
+fn new_session(id: &str) -> NewSession {
+    NewSession::new(sid(id), None, None, JsonObject::empty(), None).expect("valid")
+}
+
+fn new_event(id: &str, payload: Value) -> NewEvent {
+    NewEvent {
+        event_id: EventId::parse(id).expect("valid event id"),
+        event_type: EventType::parse("user_speech").expect("valid type"),
+        payload: object(payload),
+        timestamp: None,
+    }
+}
+
+async fn session(repo: &Repo, id: &str) -> Session {
+    repo.create_session(new_session(id))
+        .await
+        .expect("create")
+        .value
+}
+
+async fn append(repo: &Repo, session: &str, event: &str) -> Written<Event> {
+    repo.append_event(&sid(session), new_event(event, json!({ "n": event })))
+        .await
+        .expect("append")
+}
+
+fn complete() -> CompleteRequest {
+    CompleteRequest::new(None, None).expect("valid")
+}
+
+/// Every event of a session, walking pages of `limit` in `order`.
+pub async fn walk(repo: &Repo, session: &str, order: Order, limit: u32) -> Vec<Event> {
+    let mut out = Vec::new();
+    let mut after = None;
+    loop {
+        let request = PageRequest {
+            after,
+            order,
+            limit,
+        };
+        let page = repo
+            .list_events(&sid(session), request)
+            .await
+            .expect("page");
+        assert!(page.events.len() <= limit as usize);
+        after = request.next_position(&page.events);
+        let empty = page.events.is_empty();
+        out.extend(page.events);
+        if !page.has_more {
+            break;
+        }
+        assert!(!empty, "hasMore with an empty page");
+    }
+    out
+}
+
+fn assert_strictly_increasing(events: &[Event]) {
+    for pair in events.windows(2) {
+        assert!(
+            pair[0].seq < pair[1].seq,
+            "seq must strictly increase: {} then {}",
+            pair[0].seq,
+            pair[1].seq
+        );
+    }
+}
+
+pub async fn create_then_get(repo: Repo) {
+    let created = repo.create_session(new_session("s1")).await.unwrap();
+    assert!(!created.replayed);
+    let s = created.value;
+    assert_eq!(s.id.as_str(), "s1");
+    assert_eq!(s.status, SessionStatus::Initiated);
+    assert_eq!((s.event_count, s.last_seq, s.ended_at), (0, 0, None));
+    assert_eq!(repo.get_session(&sid("s1")).await.unwrap(), s);
+}
+
+pub async fn create_replays_the_first_write(repo: Repo) {
+    let first = NewSession::new(
+        sid("s1"),
+        Some(SessionStatus::Active),
+        Some(domain::Language::parse("en-US").unwrap()),
+        object(json!({"first": true})),
+        None,
+    )
+    .unwrap();
+    let stored = repo.create_session(first).await.unwrap().value;
+    let retry =
+        NewSession::new(sid("s1"), None, None, object(json!({"first": false})), None).unwrap();
+    let replay = repo.create_session(retry).await.unwrap();
+    assert!(replay.replayed);
+    assert_eq!(replay.value, stored, "a retry never modifies a session");
+    assert_eq!(repo.get_session(&sid("s1")).await.unwrap(), stored);
+}
+
+pub async fn concurrent_identical_creates_store_one(repo: Repo) {
+    let results = join_all((0..50).map(|_| {
+        let repo = repo.clone();
+        tokio::spawn(async move { repo.create_session(new_session("dup")).await.unwrap() })
+    }))
+    .await;
+    let results: Vec<Written<Session>> = results.into_iter().map(|r| r.unwrap()).collect();
+    assert_eq!(results.iter().filter(|w| !w.replayed).count(), 1);
+    let first = &results[0].value;
+    assert!(
+        results.iter().all(|w| &w.value == first),
+        "every answer carries the same session"
+    );
+}
+
+pub async fn get_unknown_session(repo: Repo) {
+    assert_eq!(
+        repo.get_session(&sid("nope")).await,
+        Err(GetSessionError::NotFound)
+    );
+}
+
+pub async fn append_counts_and_activates(repo: Repo) {
+    session(&repo, "s").await;
+    let e1 = append(&repo, "s", "e1").await;
+    assert!(!e1.replayed);
+    assert!(e1.value.seq >= 1);
+    let s = repo.get_session(&sid("s")).await.unwrap();
+    assert_eq!(s.status, SessionStatus::Active, "the first event activates");
+    assert_eq!((s.event_count, s.last_seq), (1, e1.value.seq));
+    let e2 = append(&repo, "s", "e2").await;
+    assert!(e2.value.seq > e1.value.seq);
+    let s = repo.get_session(&sid("s")).await.unwrap();
+    assert_eq!((s.event_count, s.last_seq), (2, e2.value.seq));
+    assert!(s.updated_at >= s.created_at);
+}
+
+pub async fn append_to_unknown_session(repo: Repo) {
+    let r = repo
+        .append_event(&sid("nope"), new_event("e", json!({})))
+        .await;
+    assert_eq!(r, Err(AppendEventError::SessionNotFound));
+}
+
+pub async fn append_replay_and_conflict(repo: Repo) {
+    session(&repo, "s").await;
+    let mut event = new_event("e1", json!({"text": "hi", "n": 1}));
+    event.timestamp = Some(Timestamp::from_millis(1_700_000_000_123).unwrap());
+    let stored = repo
+        .append_event(&sid("s"), event.clone())
+        .await
+        .unwrap()
+        .value;
+
+    let replay = repo.append_event(&sid("s"), event.clone()).await.unwrap();
+    assert!(replay.replayed);
+    assert_eq!(replay.value, stored);
+
+    let mut without_timestamp = event.clone();
+    without_timestamp.timestamp = None;
+    let replay = repo
+        .append_event(&sid("s"), without_timestamp)
+        .await
+        .unwrap();
+    assert!(replay.replayed, "a retry without timestamp matches");
+
+    let mut other_payload = event.clone();
+    other_payload.payload = object(json!({"text": "bye"}));
+    let mut other_type = event.clone();
+    other_type.event_type = EventType::parse("bot_speech").unwrap();
+    let mut other_time = event.clone();
+    other_time.timestamp = Some(Timestamp::from_millis(1).unwrap());
+    for conflicting in [other_payload, other_type, other_time] {
+        match repo.append_event(&sid("s"), conflicting).await {
+            Err(AppendEventError::Conflict(existing)) => assert_eq!(*existing, stored),
+            other => panic!("expected a conflict, got {other:?}"),
+        }
+    }
+    let s = repo.get_session(&sid("s")).await.unwrap();
+    assert_eq!(s.event_count, 1, "nothing changes on replays and conflicts");
+    assert_eq!(walk(&repo, "s", Order::Asc, 10).await, vec![stored]);
+}
+
+pub async fn event_ids_are_scoped_to_their_session(repo: Repo) {
+    session(&repo, "a").await;
+    session(&repo, "b").await;
+    let in_a = append(&repo, "a", "same").await;
+    let in_b = append(&repo, "b", "same").await;
+    assert!(!in_a.replayed && !in_b.replayed);
+    assert_eq!(in_b.value.session_id.as_str(), "b");
+    assert_eq!(repo.get_session(&sid("a")).await.unwrap().event_count, 1);
+}
+
+pub async fn concurrent_identical_appends_store_one(repo: Repo) {
+    session(&repo, "s").await;
+    let results = join_all((0..100).map(|_| {
+        let repo = repo.clone();
+        tokio::spawn(async move {
+            repo.append_event(&sid("s"), new_event("e", json!({"same": true})))
+                .await
+                .unwrap()
+        })
+    }))
+    .await;
+    let results: Vec<Written<Event>> = results.into_iter().map(|r| r.unwrap()).collect();
+    assert_eq!(results.iter().filter(|w| !w.replayed).count(), 1);
+    assert!(results.iter().all(|w| w.value == results[0].value));
+    let s = repo.get_session(&sid("s")).await.unwrap();
+    assert_eq!(s.event_count, 1);
+    assert_eq!(walk(&repo, "s", Order::Asc, 50).await.len(), 1);
+}
+
+pub async fn concurrent_mixed_appends_lose_nothing(repo: Repo) {
+    session(&repo, "s").await;
+    // 8 writers × 25 events, each event sent twice (a retry), interleaved.
+    let tasks = (0..8).map(|w| {
+        let repo = repo.clone();
+        tokio::spawn(async move {
+            let mut acked = Vec::new();
+            for i in 0..25 {
+                for _ in 0..2 {
+                    let id = format!("w{w}-e{i}");
+                    let r = repo
+                        .append_event(&sid("s"), new_event(&id, json!({ "id": id })))
+                        .await
+                        .unwrap();
+                    acked.push(r.value);
+                }
+            }
+            acked
+        })
+    });
+    let acked: Vec<Event> = join_all(tasks)
+        .await
+        .into_iter()
+        .flat_map(|r| r.unwrap())
+        .collect();
+    let events = walk(&repo, "s", Order::Asc, 37).await;
+    assert_eq!(events.len(), 200, "no loss, no duplicate");
+    assert_strictly_increasing(&events);
+    let ids: HashSet<&str> = events.iter().map(|e| e.event_id.as_str()).collect();
+    assert_eq!(ids.len(), 200);
+    for a in &acked {
+        assert!(
+            events.contains(a),
+            "acknowledged {} is stored as acknowledged",
+            a.event_id
+        );
+    }
+    let s = repo.get_session(&sid("s")).await.unwrap();
+    assert_eq!(s.event_count, 200);
+    assert_eq!(s.last_seq, events.last().unwrap().seq);
+}
+
+pub async fn complete_seals_the_session(repo: Repo) {
+    session(&repo, "s").await;
+    let e1 = append(&repo, "s", "e1").await.value;
+    let done = repo.complete_session(&sid("s"), complete()).await.unwrap();
+    assert!(!done.replayed);
+    assert_eq!(done.value.status, SessionStatus::Completed);
+    assert!(done.value.ended_at.is_some());
+    assert_eq!(
+        repo.append_event(&sid("s"), new_event("e2", json!({})))
+            .await,
+        Err(AppendEventError::SessionClosed)
+    );
+    let replay = append(&repo, "s", "e1").await;
+    assert!(replay.replayed, "replays are answered forever");
+    assert_eq!(replay.value, e1);
+    assert_eq!(walk(&repo, "s", Order::Asc, 10).await, vec![e1]);
+    assert_eq!(repo.get_session(&sid("s")).await.unwrap().event_count, 1);
+}
+
+pub async fn complete_replay_and_state_conflict(repo: Repo) {
+    session(&repo, "s").await;
+    let ended = Timestamp::from_millis(1_700_000_000_000).unwrap();
+    let failed = CompleteRequest::new(Some(SessionStatus::Failed), Some(ended)).unwrap();
+    let first = repo
+        .complete_session(&sid("s"), failed)
+        .await
+        .unwrap()
+        .value;
+    assert_eq!(
+        (first.status, first.ended_at),
+        (SessionStatus::Failed, Some(ended))
+    );
+    let again = CompleteRequest::new(Some(SessionStatus::Failed), None).unwrap();
+    let replay = repo.complete_session(&sid("s"), again).await.unwrap();
+    assert!(replay.replayed);
+    assert_eq!(
+        replay.value, first,
+        "the stored session, unchanged (same endedAt)"
+    );
+    match repo.complete_session(&sid("s"), complete()).await {
+        Err(CompleteSessionError::StateConflict(stored)) => assert_eq!(*stored, first),
+        other => panic!("expected a state conflict, got {other:?}"),
+    }
+}
+
+pub async fn complete_unknown_session(repo: Repo) {
+    assert_eq!(
+        repo.complete_session(&sid("nope"), complete()).await,
+        Err(CompleteSessionError::NotFound)
+    );
+}
+
+pub async fn concurrent_completes_agree(repo: Repo) {
+    session(&repo, "s").await;
+    let results = join_all((0..20).map(|_| {
+        let repo = repo.clone();
+        tokio::spawn(async move { repo.complete_session(&sid("s"), complete()).await.unwrap() })
+    }))
+    .await;
+    let results: Vec<Written<Session>> = results.into_iter().map(|r| r.unwrap()).collect();
+    assert_eq!(
+        results.iter().filter(|w| !w.replayed).count(),
+        1,
+        "exactly one wins"
+    );
+    let ended: HashSet<_> = results.iter().map(|w| w.value.ended_at).collect();
+    assert_eq!(ended.len(), 1, "all responses agree");
+}
+
+pub async fn appends_racing_complete_respect_the_seal(repo: Repo) {
+    for round in 0..3 {
+        let id = format!("race{round}");
+        session(&repo, &id).await;
+        let writers: Vec<_> = (0..6)
+            .map(|w| {
+                let (repo, id) = (repo.clone(), id.clone());
+                tokio::spawn(async move {
+                    let mut acked = Vec::new();
+                    for i in 0..40 {
+                        let eid = format!("w{w}-{i}");
+                        match repo
+                            .append_event(&sid(&id), new_event(&eid, json!({})))
+                            .await
+                        {
+                            Ok(w) => acked.push(w.value),
+                            Err(AppendEventError::SessionClosed) => break,
+                            Err(e) => panic!("unexpected {e:?}"),
+                        }
+                    }
+                    acked
+                })
+            })
+            .collect();
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        repo.complete_session(&sid(&id), complete()).await.unwrap();
+        // Once complete returned, nothing new is acknowledged.
+        assert_eq!(
+            repo.append_event(&sid(&id), new_event("late", json!({})))
+                .await,
+            Err(AppendEventError::SessionClosed)
+        );
+        let acked: Vec<Event> = join_all(writers)
+            .await
+            .into_iter()
+            .flat_map(|r| r.unwrap())
+            .collect();
+        let events = walk(&repo, &id, Order::Asc, 100).await;
+        assert_strictly_increasing(&events);
+        let stored: HashSet<&str> = events.iter().map(|e| e.event_id.as_str()).collect();
+        for a in &acked {
+            assert!(
+                stored.contains(a.event_id.as_str()),
+                "acknowledged {} was lost",
+                a.event_id
+            );
+        }
+        assert_eq!(
+            events.len(),
+            acked.len(),
+            "only acknowledged events are stored"
+        );
+        let s = repo.get_session(&sid(&id)).await.unwrap();
+        assert_eq!(s.event_count as usize, events.len());
+        // The list is final.
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        assert_eq!(walk(&repo, &id, Order::Asc, 100).await, events);
+    }
+}
+
+pub async fn pages_walk_both_orders(repo: Repo) {
+    session(&repo, "s").await;
+    let mut appended = Vec::new();
+    for i in 0..23 {
+        appended.push(append(&repo, "s", &format!("e{i:02}")).await.value);
+    }
+    for limit in [1, 5, 10, 23, 100] {
+        assert_eq!(
+            walk(&repo, "s", Order::Asc, limit).await,
+            appended,
+            "asc limit {limit}"
+        );
+        let mut reversed = appended.clone();
+        reversed.reverse();
+        assert_eq!(
+            walk(&repo, "s", Order::Desc, limit).await,
+            reversed,
+            "desc limit {limit}"
+        );
+    }
+    // has_more is exact at the boundary.
+    let full = repo
+        .list_events(
+            &sid("s"),
+            PageRequest {
+                after: None,
+                order: Order::Asc,
+                limit: 23,
+            },
+        )
+        .await
+        .unwrap();
+    assert!(!full.has_more);
+    let short = repo
+        .list_events(
+            &sid("s"),
+            PageRequest {
+                after: None,
+                order: Order::Asc,
+                limit: 22,
+            },
+        )
+        .await
+        .unwrap();
+    assert!(short.has_more);
+    // A position past the end yields an empty page.
+    let last = appended.last().unwrap().seq;
+    let tail = repo
+        .list_events(
+            &sid("s"),
+            PageRequest {
+                after: Some(last),
+                order: Order::Asc,
+                limit: 5,
+            },
+        )
+        .await
+        .unwrap();
+    assert!(tail.events.is_empty() && !tail.has_more);
+    let head = repo
+        .list_events(
+            &sid("s"),
+            PageRequest {
+                after: Some(appended[0].seq),
+                order: Order::Desc,
+                limit: 5,
+            },
+        )
+        .await
+        .unwrap();
+    assert!(head.events.is_empty() && !head.has_more);
+}
+
+pub async fn page_of_unknown_and_empty_sessions(repo: Repo) {
+    let request = PageRequest {
+        after: None,
+        order: Order::Asc,
+        limit: 10,
+    };
+    assert_eq!(
+        repo.list_events(&sid("nope"), request).await,
+        Err(ListEventsError::SessionNotFound)
+    );
+    session(&repo, "empty").await;
+    let page = repo.list_events(&sid("empty"), request).await.unwrap();
+    assert!(page.events.is_empty() && !page.has_more);
+    assert_eq!(request.next_position(&page.events), None);
+}
+
+pub async fn walk_during_appends_is_exact_and_tail_safe(repo: Repo) {
+    session(&repo, "s").await;
+    for i in 0..30 {
+        append(&repo, "s", &format!("before{i}")).await;
+    }
+    let before = walk(&repo, "s", Order::Asc, 100).await;
+    let writers: Vec<_> = (0..4)
+        .map(|w| {
+            let repo = repo.clone();
+            tokio::spawn(async move {
+                for i in 0..25 {
+                    append(&repo, "s", &format!("during-{w}-{i}")).await;
+                }
+            })
+        })
+        .collect();
+    // Walk with small pages while the writers append, then keep tailing until quiet.
+    let mut seen: Vec<Event> = Vec::new();
+    let mut after = None;
+    loop {
+        let request = PageRequest {
+            after,
+            order: Order::Asc,
+            limit: 7,
+        };
+        let page = repo.list_events(&sid("s"), request).await.unwrap();
+        after = request.next_position(&page.events);
+        let done = page.events.is_empty() && writers.iter().all(|w| w.is_finished());
+        seen.extend(page.events);
+        if done {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    for w in writers {
+        w.await.unwrap();
+    }
+    // Tail once more after the writers finished.
+    let request = PageRequest {
+        after,
+        order: Order::Asc,
+        limit: 500,
+    };
+    seen.extend(repo.list_events(&sid("s"), request).await.unwrap().events);
+    assert_strictly_increasing(&seen);
+    assert_eq!(
+        &seen[..before.len()],
+        &before[..],
+        "events stored before the walk, in order"
+    );
+    assert_eq!(
+        seen,
+        walk(&repo, "s", Order::Asc, 500).await,
+        "the tail saw every event once"
+    );
+    assert_eq!(seen.len(), 130);
+}
+
+pub async fn get_event_found_and_not_found(repo: Repo) {
+    session(&repo, "s").await;
+    let e = append(&repo, "s", "e1").await.value;
+    assert_eq!(repo.get_event(&sid("s"), &e.event_id).await.unwrap(), e);
+    let missing = EventId::parse("missing").unwrap();
+    assert_eq!(
+        repo.get_event(&sid("s"), &missing).await,
+        Err(GetEventError::EventNotFound)
+    );
+    assert_eq!(
+        repo.get_event(&sid("nope"), &e.event_id).await,
+        Err(GetEventError::SessionNotFound)
+    );
+}
+
+pub async fn payload_and_metadata_fidelity(repo: Repo) {
+    let tricky = json!({
+        "$where": "1 == 1",
+        "a.b": {"$gt": ""},
+        "": "empty key",
+        "ключ": "значение 日本語 🎙️",
+        "max": i64::MAX,
+        "min": i64::MIN,
+        "float": 0.1,
+        "nested": [[1, [2, [3, {"x": null}]]], [], {}],
+        "bool": false,
+        "_id": "not an id",
+    });
+    let new = NewSession::new(sid("s"), None, None, object(tricky.clone()), None).unwrap();
+    let created = repo.create_session(new).await.unwrap().value;
+    assert_eq!(created.metadata.to_value().unwrap(), tricky);
+    assert_eq!(
+        repo.get_session(&sid("s"))
+            .await
+            .unwrap()
+            .metadata
+            .to_value()
+            .unwrap(),
+        tricky
+    );
+    let stored = repo
+        .append_event(&sid("s"), new_event("e", tricky.clone()))
+        .await
+        .unwrap();
+    assert_eq!(stored.value.payload.to_value().unwrap(), tricky);
+    let read = repo
+        .get_event(&sid("s"), &stored.value.event_id)
+        .await
+        .unwrap();
+    assert_eq!(read.payload.to_value().unwrap(), tricky);
+    let replay = repo
+        .append_event(&sid("s"), new_event("e", tricky))
+        .await
+        .unwrap();
+    assert!(replay.replayed, "a payload with tricky keys replays");
+}
+
+pub async fn timestamps_and_defaults(repo: Repo) {
+    let started = Timestamp::from_millis(1_600_000_000_000).unwrap();
+    let new = NewSession::new(sid("s"), None, None, JsonObject::empty(), Some(started)).unwrap();
+    let s = repo.create_session(new).await.unwrap().value;
+    assert_eq!(s.started_at, started);
+    assert!(s.created_at > started);
+    let before = Timestamp::now();
+    let e = append(&repo, "s", "e1").await.value;
+    assert!(e.received_at >= before && e.received_at <= Timestamp::now());
+    assert_eq!(
+        e.timestamp, e.received_at,
+        "timestamp defaults to receivedAt"
+    );
+    let mut given = new_event("e2", json!({}));
+    given.timestamp = Some(Timestamp::from_millis(5).unwrap());
+    let e2 = repo.append_event(&sid("s"), given).await.unwrap().value;
+    assert_eq!(e2.timestamp.millis(), 5);
+    assert!(e2.received_at >= e.received_at);
+}
+
+pub async fn ping_and_shared_secret(repo: Repo) {
+    repo.ping().await.unwrap();
+    let a = repo.shared_secret().await.unwrap();
+    assert!(a.len() >= 16);
+    assert_eq!(repo.shared_secret().await.unwrap(), a);
+    assert!(!repo.kind().is_empty());
+}

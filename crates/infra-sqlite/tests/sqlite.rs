@@ -1,0 +1,99 @@
+//! Behaviour specific to the embedded adapter: the file survives reopening, migrations are
+//! applied once even when several stores open at the same moment, and bad folders are refused.
+
+use domain::{
+    EventId, EventRepository, EventType, JsonObject, NewEvent, NewSession, Order, PageRequest,
+    SessionId, SessionRepository, StorageError,
+};
+use infra_sqlite::{SqliteOptions, SqliteStore};
+
+fn sid() -> SessionId {
+    SessionId::parse("s").unwrap()
+}
+
+#[tokio::test]
+async fn data_survives_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = SqliteOptions::new(dir.path().join("nested/folder/sessions.db"));
+    let store = SqliteStore::open(&options).unwrap();
+    let secret = domain::StoreAdmin::shared_secret(&store).await.unwrap();
+    store
+        .create_session(NewSession::new(sid(), None, None, JsonObject::empty(), None).unwrap())
+        .await
+        .unwrap();
+    for i in 0..10 {
+        let event = NewEvent {
+            event_id: EventId::parse(format!("e{i}")).unwrap(),
+            event_type: EventType::parse("system").unwrap(),
+            payload: JsonObject::empty(),
+            timestamp: None,
+        };
+        store.append_event(&sid(), event).await.unwrap();
+    }
+    drop(store);
+
+    let store = SqliteStore::open(&options).unwrap();
+    let session = store.get_session(&sid()).await.unwrap();
+    assert_eq!((session.event_count, session.last_seq), (10, 10));
+    let page = store
+        .list_events(
+            &sid(),
+            PageRequest {
+                after: None,
+                order: Order::Asc,
+                limit: 100,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(page.events.len(), 10);
+    assert_eq!(
+        domain::StoreAdmin::shared_secret(&store).await.unwrap(),
+        secret,
+        "the secret lives in the store"
+    );
+}
+
+#[test]
+fn concurrent_opens_apply_migrations_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sessions.db");
+    let handles: Vec<_> = (0..6)
+        .map(|_| {
+            let options = SqliteOptions::new(path.clone());
+            std::thread::spawn(move || SqliteStore::open(&options).map(|_| ()))
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap().unwrap();
+    }
+    assert_eq!(counts(&path), (infra_sqlite::MIGRATIONS.len() as i64, 1));
+}
+
+/// (rows in schema_migrations, rows in meta)
+fn counts(path: &std::path::Path) -> (i64, i64) {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    let migrations = conn
+        .query_row("SELECT COUNT(*) FROM schema_migrations", [], |r| r.get(0))
+        .unwrap();
+    let meta = conn
+        .query_row("SELECT COUNT(*) FROM meta", [], |r| r.get(0))
+        .unwrap();
+    (migrations, meta)
+}
+
+#[test]
+fn an_unusable_folder_is_refused_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("not-a-folder");
+    std::fs::write(&file, b"x").unwrap();
+    let err = SqliteStore::open(&SqliteOptions::new(file.join("sessions.db")))
+        .err()
+        .expect("a file where the folder should be is refused");
+    match err {
+        StorageError::Unavailable(message) => {
+            assert!(message.contains("not-a-folder"), "{message}")
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+}
