@@ -1,0 +1,160 @@
+//! Mapping between BSON documents and domain values.
+//!
+//! `sessions`: `{sessionId, status, language, metadata, startedAt, endedAt, createdAt, updatedAt}`.
+//! `events`: `{sessionId, seq, eventId, type, payload, timestamp, receivedAt}`; the seal is one
+//! more document in `events` at the next `seq`: `{sessionId, seq, eventId: "~seal", receivedAt,
+//! seal: {status, endedAt}}`. Payloads and metadata are kept as their exact JSON text.
+
+use domain::{
+    Event, EventId, EventType, JsonObject, Language, Session, SessionId, SessionStatus,
+    StorageError, Timestamp,
+};
+use mongodb::bson::{Bson, DateTime, Document, doc};
+
+/// The `eventId` of the seal document; client ids can never take it (they start with a letter
+/// or digit).
+pub(crate) const SEAL_ID: &str = "~seal";
+
+pub(crate) fn date(t: Timestamp) -> DateTime {
+    DateTime::from_millis(t.millis())
+}
+
+fn corrupt(what: &str) -> StorageError {
+    StorageError::Internal(format!("stored document has a bad {what}"))
+}
+
+fn string<'a>(d: &'a Document, key: &str) -> Result<&'a str, StorageError> {
+    d.get_str(key).map_err(|_| corrupt(key))
+}
+
+fn time(d: &Document, key: &str) -> Result<Timestamp, StorageError> {
+    let dt = d.get_datetime(key).map_err(|_| corrupt(key))?;
+    Timestamp::from_millis(dt.timestamp_millis()).map_err(|_| corrupt(key))
+}
+
+fn optional_time(d: &Document, key: &str) -> Result<Option<Timestamp>, StorageError> {
+    match d.get(key) {
+        None | Some(Bson::Null) => Ok(None),
+        Some(_) => time(d, key).map(Some),
+    }
+}
+
+fn status(value: &str) -> Result<SessionStatus, StorageError> {
+    SessionStatus::parse(value).ok_or_else(|| corrupt("status"))
+}
+
+pub(crate) fn seq(d: &Document) -> Result<u64, StorageError> {
+    let n = d.get_i64("seq").map_err(|_| corrupt("seq"))?;
+    u64::try_from(n).map_err(|_| corrupt("seq"))
+}
+
+pub(crate) fn session_doc(s: &Session) -> Document {
+    doc! {
+        "sessionId": s.id.as_str(),
+        "status": s.status.as_str(),
+        "language": s.language.as_ref().map(|l| l.as_str()),
+        "metadata": s.metadata.as_str(),
+        "startedAt": date(s.started_at),
+        "endedAt": s.ended_at.map(date),
+        "createdAt": date(s.created_at),
+        "updatedAt": date(s.updated_at),
+    }
+}
+
+pub(crate) fn event_doc(e: &Event) -> Document {
+    doc! {
+        "sessionId": e.session_id.as_str(),
+        "seq": i64::try_from(e.seq).expect("seq stays below 2^63"),
+        "eventId": e.event_id.as_str(),
+        "type": e.event_type.as_str(),
+        "payload": e.payload.as_str(),
+        "timestamp": date(e.timestamp),
+        "receivedAt": date(e.received_at),
+    }
+}
+
+pub(crate) fn seal_doc(
+    session: &SessionId,
+    seq: u64,
+    status: SessionStatus,
+    ended_at: Timestamp,
+    now: Timestamp,
+) -> Document {
+    doc! {
+        "sessionId": session.as_str(),
+        "seq": i64::try_from(seq).expect("seq stays below 2^63"),
+        "eventId": SEAL_ID,
+        "receivedAt": date(now),
+        "seal": { "status": status.as_str(), "endedAt": date(ended_at) },
+    }
+}
+
+pub(crate) fn event(d: &Document) -> Result<Event, StorageError> {
+    Ok(Event {
+        session_id: SessionId::parse(string(d, "sessionId")?).map_err(|_| corrupt("sessionId"))?,
+        event_id: EventId::parse(string(d, "eventId")?).map_err(|_| corrupt("eventId"))?,
+        seq: seq(d)?,
+        event_type: EventType::parse(string(d, "type")?).map_err(|_| corrupt("type"))?,
+        payload: JsonObject::from_stored(string(d, "payload")?.to_owned())
+            .map_err(|_| corrupt("payload"))?,
+        timestamp: time(d, "timestamp")?,
+        received_at: time(d, "receivedAt")?,
+    })
+}
+
+/// The terminal status and end time a seal document records.
+pub(crate) fn seal(d: &Document) -> Result<Option<(SessionStatus, Timestamp)>, StorageError> {
+    match d.get_document("seal") {
+        Ok(seal) => Ok(Some((
+            status(string(seal, "status")?)?,
+            time(seal, "endedAt")?,
+        ))),
+        Err(_) => Ok(None),
+    }
+}
+
+/// A session as stored, completed by the top of its event index: the highest `seq` gives
+/// `lastSeq` and `eventCount` (seqs are dense, see `docs/mongodb.md`), a seal on top gives the
+/// terminal status. The session document itself is never the authority for those, so a crash
+/// between two writes cannot leave them wrong.
+pub(crate) fn session(d: &Document, top: Option<&Document>) -> Result<Session, StorageError> {
+    let mut s = Session {
+        id: SessionId::parse(string(d, "sessionId")?).map_err(|_| corrupt("sessionId"))?,
+        status: status(string(d, "status")?)?,
+        language: match d.get("language") {
+            None | Some(Bson::Null) => None,
+            Some(_) => {
+                Some(Language::parse(string(d, "language")?).map_err(|_| corrupt("language"))?)
+            }
+        },
+        metadata: JsonObject::from_stored(string(d, "metadata")?.to_owned())
+            .map_err(|_| corrupt("metadata"))?,
+        started_at: time(d, "startedAt")?,
+        ended_at: optional_time(d, "endedAt")?,
+        event_count: 0,
+        last_seq: 0,
+        created_at: time(d, "createdAt")?,
+        updated_at: time(d, "updatedAt")?,
+    };
+    let Some(top) = top else {
+        return Ok(s);
+    };
+    let top_seq = seq(top)?;
+    let received = time(top, "receivedAt")?;
+    s.updated_at = s.updated_at.max(received);
+    match seal(top)? {
+        Some((status, ended_at)) => {
+            s.last_seq = top_seq - 1;
+            s.status = status;
+            s.ended_at = Some(ended_at);
+        }
+        None => {
+            s.last_seq = top_seq;
+            if s.status == SessionStatus::Initiated {
+                s.status = SessionStatus::Active;
+            }
+        }
+    }
+    s.event_count = s.last_seq;
+    Ok(s)
+}

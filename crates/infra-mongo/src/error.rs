@@ -1,0 +1,55 @@
+//! One place that maps driver errors to the domain's storage errors.
+
+use domain::StorageError;
+use mongodb::error::{Error, ErrorKind, WriteFailure};
+
+const DUPLICATE_KEY: i32 = 11000;
+
+/// Server codes meaning "not now, try again": elections, shutdowns, network trouble, timeouts.
+const TRANSIENT_CODES: &[i32] = &[
+    6, 7, 50, 89, 91, 189, 262, 9001, 10107, 11600, 11602, 13435, 13436, 64,
+];
+
+fn code(err: &Error) -> Option<i32> {
+    match err.kind.as_ref() {
+        ErrorKind::Write(WriteFailure::WriteError(e)) => Some(e.code),
+        ErrorKind::Write(WriteFailure::WriteConcernError(e)) => Some(e.code),
+        ErrorKind::Command(e) => Some(e.code),
+        _ => None,
+    }
+}
+
+/// A unique index refused the write.
+pub(crate) fn is_duplicate_key(err: &Error) -> bool {
+    code(err) == Some(DUPLICATE_KEY)
+}
+
+pub(crate) fn storage_error(err: Error) -> StorageError {
+    let transient = err.contains_label("SystemOverloadedError")
+        || matches!(
+            err.kind.as_ref(),
+            ErrorKind::ServerSelection { .. }
+                | ErrorKind::ConnectionPoolCleared { .. }
+                | ErrorKind::Io(_)
+                | ErrorKind::DnsResolve { .. }
+                | ErrorKind::Write(WriteFailure::WriteConcernError(_))
+        )
+        || err.contains_label("RetryableWriteError")
+        || code(&err).is_some_and(|c| TRANSIENT_CODES.contains(&c));
+    if transient {
+        StorageError::Unavailable(err.to_string())
+    } else {
+        StorageError::Internal(err.to_string())
+    }
+}
+
+/// `.storage()?` turns driver errors into any port error that embeds [`StorageError`].
+pub(crate) trait MongoResultExt<T> {
+    fn storage(self) -> Result<T, StorageError>;
+}
+
+impl<T> MongoResultExt<T> for Result<T, Error> {
+    fn storage(self) -> Result<T, StorageError> {
+        self.map_err(storage_error)
+    }
+}

@@ -1,0 +1,15 @@
+//! The MongoDB storage adapter.
+//!
+//! Idempotency, ordering and the seal come from unique indexes, never from application locks:
+//! `sessions(sessionId)`, `events(sessionId, eventId)` and `events(sessionId, seq)`. Every write
+//! is insert-first; a duplicate-key error is answered by reading what won. No multi-document
+//! transaction is used (see `docs/mongodb.md`), so any number of stateless instances can share
+//! one database.
+
+mod documents;
+mod error;
+mod migrate;
+mod store;
+
+pub use migrate::MIGRATIONS;
+pub use store::{MongoOptions, MongoStore};

@@ -1,0 +1,402 @@
+//! [`MongoStore`]: the ports implemented on MongoDB.
+
+use std::future::Future;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use domain::{
+    AppendEventError, CompleteRequest, CompleteSessionError, CompletionDecision, Event, EventId,
+    EventPage, EventRepository, GetEventError, GetSessionError, ListEventsError, NewEvent,
+    NewSession, Order, PageRequest, Session, SessionId, SessionRepository, StorageError,
+    StoreAdmin, Timestamp, Written,
+};
+use futures_util::TryStreamExt;
+use mongodb::bson::{Document, doc};
+use mongodb::options::{ClientOptions, ReadConcern, WriteConcern};
+use mongodb::{Client, Collection, Database};
+
+use crate::documents::{self, SEAL_ID};
+use crate::error::{MongoResultExt, is_duplicate_key, storage_error};
+
+/// How often an append or complete re-reads the top of the event index after losing a race
+/// for a `seq`, before answering "unavailable".
+const MAX_ATTEMPTS: usize = 64;
+
+#[derive(Debug, Clone)]
+pub struct MongoOptions {
+    pub uri: String,
+    pub database: String,
+    /// Bound of one storage call, and of the driver's server selection.
+    pub timeout: Duration,
+    /// `majority` (default) or a number of nodes.
+    pub write_concern: WriteConcern,
+}
+
+impl MongoOptions {
+    pub fn new(uri: impl Into<String>, database: impl Into<String>) -> Self {
+        Self {
+            uri: uri.into(),
+            database: database.into(),
+            timeout: Duration::from_secs(5),
+            write_concern: WriteConcern::majority(),
+        }
+    }
+}
+
+/// The MongoDB store. Cheap to clone: one driver `Client` (and its pool) per process.
+#[derive(Clone)]
+pub struct MongoStore {
+    db: Database,
+    sessions: Collection<Document>,
+    events: Collection<Document>,
+    timeout: Duration,
+}
+
+impl MongoStore {
+    /// Connects, checks the server answers, and applies pending migrations.
+    pub async fn connect(options: &MongoOptions) -> Result<Self, StorageError> {
+        let mut client_options = ClientOptions::parse(&options.uri)
+            .await
+            .map_err(|e| StorageError::Unavailable(format!("bad MongoDB URI: {e}")))?;
+        client_options
+            .app_name
+            .get_or_insert_with(|| "conversation-sessions".into());
+        client_options.server_selection_timeout = Some(options.timeout);
+        client_options
+            .connect_timeout
+            .get_or_insert(options.timeout);
+        client_options.write_concern = Some(options.write_concern.clone());
+        client_options.read_concern = Some(ReadConcern::local());
+        let client = Client::with_options(client_options).map_err(storage_error)?;
+        let db = client.database(&options.database);
+        let store = Self {
+            sessions: db.collection("sessions"),
+            events: db.collection("events"),
+            db,
+            timeout: options.timeout,
+        };
+        store.ping().await?;
+        store
+            .bounded(crate::migrate::run(&store.db))
+            .await
+            .map(|applied| {
+                if !applied.is_empty() {
+                    tracing::info!(?applied, "applied MongoDB migrations");
+                }
+            })?;
+        Ok(store)
+    }
+
+    /// Bounds a storage call by the configured timeout: never a hang.
+    async fn bounded<T, E: From<StorageError>>(
+        &self,
+        call: impl Future<Output = Result<T, E>>,
+    ) -> Result<T, E> {
+        match tokio::time::timeout(self.timeout, call).await {
+            Ok(result) => result,
+            Err(_) => Err(E::from(StorageError::Unavailable(format!(
+                "no answer within {:?}",
+                self.timeout
+            )))),
+        }
+    }
+
+    async fn session_doc(&self, id: &SessionId) -> Result<Option<Document>, StorageError> {
+        self.sessions
+            .find_one(doc! { "sessionId": id.as_str() })
+            .await
+            .storage()
+    }
+
+    /// The document with the highest `seq` of a session: its newest event or its seal.
+    async fn top(&self, id: &SessionId) -> Result<Option<Document>, StorageError> {
+        self.events
+            .find_one(doc! { "sessionId": id.as_str() })
+            .sort(doc! { "seq": -1 })
+            .await
+            .storage()
+    }
+
+    async fn event_doc(
+        &self,
+        id: &SessionId,
+        event: &str,
+    ) -> Result<Option<Document>, StorageError> {
+        self.events
+            .find_one(doc! { "sessionId": id.as_str(), "eventId": event })
+            .await
+            .storage()
+    }
+
+    /// The session as it is now, or `None`.
+    async fn load(&self, id: &SessionId) -> Result<Option<Session>, StorageError> {
+        let (doc, top) = tokio::try_join!(self.session_doc(id), self.top(id))?;
+        doc.map(|d| documents::session(&d, top.as_ref()))
+            .transpose()
+    }
+
+    async fn append(
+        &self,
+        session_id: &SessionId,
+        new: NewEvent,
+    ) -> Result<Written<Event>, AppendEventError> {
+        if self.session_doc(session_id).await?.is_none() {
+            return Err(AppendEventError::SessionNotFound);
+        }
+        for _ in 0..MAX_ATTEMPTS {
+            let top = self.top(session_id).await?;
+            let sealed = match &top {
+                Some(top) => documents::seal(top)?.is_some(),
+                None => false,
+            };
+            if sealed {
+                return match self.stored_event(session_id, &new).await? {
+                    Some(answer) => answer,
+                    None => Err(AppendEventError::SessionClosed),
+                };
+            }
+            let seq = top.as_ref().map(documents::seq).transpose()?.unwrap_or(0) + 1;
+            let event = new
+                .clone()
+                .into_event(session_id.clone(), seq, Timestamp::now());
+            match self.events.insert_one(documents::event_doc(&event)).await {
+                Ok(_) => {
+                    return Ok(Written {
+                        value: event,
+                        replayed: false,
+                    });
+                }
+                Err(e) if is_duplicate_key(&e) => {
+                    // Either this eventId is stored already, or another write took this seq.
+                    if let Some(answer) = self.stored_event(session_id, &new).await? {
+                        return answer;
+                    }
+                }
+                Err(e) => return Err(storage_error(e).into()),
+            }
+        }
+        Err(StorageError::Unavailable("too much contention on one session".into()).into())
+    }
+
+    /// The answer for an event id that is stored already: a replay or a conflict.
+    async fn stored_event(
+        &self,
+        session_id: &SessionId,
+        new: &NewEvent,
+    ) -> Result<Option<Result<Written<Event>, AppendEventError>>, StorageError> {
+        let Some(doc) = self.event_doc(session_id, new.event_id.as_str()).await? else {
+            return Ok(None);
+        };
+        let stored = documents::event(&doc)?;
+        Ok(Some(if new.matches(&stored) {
+            Ok(Written {
+                value: stored,
+                replayed: true,
+            })
+        } else {
+            Err(AppendEventError::Conflict(Box::new(stored)))
+        }))
+    }
+
+    async fn complete(
+        &self,
+        id: &SessionId,
+        request: CompleteRequest,
+    ) -> Result<Written<Session>, CompleteSessionError> {
+        for _ in 0..MAX_ATTEMPTS {
+            let session = self.load(id).await?.ok_or(CompleteSessionError::NotFound)?;
+            match session.decide_completion(&request) {
+                CompletionDecision::Replay => {
+                    return Ok(Written {
+                        value: session,
+                        replayed: true,
+                    });
+                }
+                CompletionDecision::Conflict => {
+                    return Err(CompleteSessionError::StateConflict(Box::new(session)));
+                }
+                CompletionDecision::Close => {}
+            }
+            let now = Timestamp::now();
+            let mut closed = session.clone();
+            closed.close(&request, now);
+            let ended_at = closed.ended_at.expect("close sets endedAt");
+            let seal = documents::seal_doc(id, session.last_seq + 1, closed.status, ended_at, now);
+            match self.events.insert_one(seal).await {
+                Ok(_) => {
+                    // The seal is the authority; this copy serves people querying the database.
+                    let update = doc! { "$set": {
+                        "status": closed.status.as_str(),
+                        "endedAt": documents::date(ended_at),
+                        "updatedAt": documents::date(now),
+                    }};
+                    if let Err(e) = self
+                        .sessions
+                        .update_one(doc! { "sessionId": id.as_str() }, update)
+                        .await
+                    {
+                        tracing::warn!(error = %e, "session document not updated after the seal");
+                    }
+                    return Ok(Written {
+                        value: closed,
+                        replayed: false,
+                    });
+                }
+                // Lost the race for this seq (to an event or another seal): look again.
+                Err(e) if is_duplicate_key(&e) => continue,
+                Err(e) => return Err(storage_error(e).into()),
+            }
+        }
+        Err(StorageError::Unavailable("too much contention on one session".into()).into())
+    }
+}
+
+#[async_trait]
+impl SessionRepository for MongoStore {
+    async fn create_session(&self, new: NewSession) -> Result<Written<Session>, StorageError> {
+        self.bounded(async {
+            let id = new.id.clone();
+            let session = new.into_session(Timestamp::now());
+            match self
+                .sessions
+                .insert_one(documents::session_doc(&session))
+                .await
+            {
+                Ok(_) => {
+                    return Ok(Written {
+                        value: session,
+                        replayed: false,
+                    });
+                }
+                Err(e) if is_duplicate_key(&e) => {}
+                Err(e) => return Err(storage_error(e)),
+            }
+            // Another writer created it first; the unique index guarantees it is there.
+            let stored = self
+                .load(&id)
+                .await?
+                .ok_or_else(|| StorageError::Internal("duplicate session not readable".into()))?;
+            Ok(Written {
+                value: stored,
+                replayed: true,
+            })
+        })
+        .await
+    }
+
+    async fn get_session(&self, id: &SessionId) -> Result<Session, GetSessionError> {
+        self.bounded(async { self.load(id).await?.ok_or(GetSessionError::NotFound) })
+            .await
+    }
+
+    async fn complete_session(
+        &self,
+        id: &SessionId,
+        request: CompleteRequest,
+    ) -> Result<Written<Session>, CompleteSessionError> {
+        self.bounded(self.complete(id, request)).await
+    }
+}
+
+#[async_trait]
+impl EventRepository for MongoStore {
+    async fn append_event(
+        &self,
+        session_id: &SessionId,
+        new: NewEvent,
+    ) -> Result<Written<Event>, AppendEventError> {
+        self.bounded(self.append(session_id, new)).await
+    }
+
+    async fn get_event(
+        &self,
+        session_id: &SessionId,
+        event_id: &EventId,
+    ) -> Result<Event, GetEventError> {
+        self.bounded(async {
+            if let Some(doc) = self.event_doc(session_id, event_id.as_str()).await? {
+                return Ok(documents::event(&doc)?);
+            }
+            if self.session_doc(session_id).await?.is_some() {
+                Err(GetEventError::EventNotFound)
+            } else {
+                Err(GetEventError::SessionNotFound)
+            }
+        })
+        .await
+    }
+
+    async fn list_events(
+        &self,
+        session_id: &SessionId,
+        page: PageRequest,
+    ) -> Result<EventPage, ListEventsError> {
+        self.bounded(async {
+            let (range, sort) = match (page.order, page.after) {
+                (Order::Asc, after) => (doc! { "$gt": after.unwrap_or(0) as i64 }, 1),
+                (Order::Desc, Some(after)) => (doc! { "$lt": after as i64 }, -1),
+                (Order::Desc, None) => (doc! { "$gte": 1_i64 }, -1),
+            };
+            let filter = doc! {
+                "sessionId": session_id.as_str(),
+                "seq": range,
+                "eventId": { "$ne": SEAL_ID },
+            };
+            let events = async {
+                self.events
+                    .find(filter)
+                    .sort(doc! { "seq": sort })
+                    .limit(i64::from(page.limit) + 1)
+                    .await
+                    .storage()?
+                    .try_collect::<Vec<Document>>()
+                    .await
+                    .storage()
+            };
+            let (session, docs) = tokio::try_join!(self.session_doc(session_id), events)?;
+            if session.is_none() {
+                return Err(ListEventsError::SessionNotFound);
+            }
+            let mut events = docs
+                .iter()
+                .map(documents::event)
+                .collect::<Result<Vec<_>, _>>()?;
+            let has_more = events.len() > page.limit as usize;
+            events.truncate(page.limit as usize);
+            Ok(EventPage { events, has_more })
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl StoreAdmin for MongoStore {
+    async fn ping(&self) -> Result<(), StorageError> {
+        self.bounded(async {
+            self.db.run_command(doc! { "ping": 1 }).await.storage()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn shared_secret(&self) -> Result<Vec<u8>, StorageError> {
+        self.bounded(async {
+            let doc = self
+                .db
+                .collection::<Document>("meta")
+                .find_one(doc! { "_id": "shared_secret" })
+                .await
+                .storage()?
+                .ok_or_else(|| StorageError::Internal("shared secret missing".into()))?;
+            let binary = doc
+                .get_binary_generic("value")
+                .map_err(|_| StorageError::Internal("shared secret malformed".into()))?;
+            Ok(binary.clone())
+        })
+        .await
+    }
+
+    fn kind(&self) -> &'static str {
+        "mongodb"
+    }
+}
