@@ -12,4 +12,4 @@ mod migrate;
 mod store;
 
 pub use migrate::MIGRATIONS;
-pub use store::{MongoOptions, MongoStore};
+pub use store::{MongoOptions, MongoStore, write_concern};

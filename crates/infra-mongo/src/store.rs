@@ -22,6 +22,19 @@ use crate::error::{MongoResultExt, is_duplicate_key, storage_error};
 /// for a `seq`, before answering "unavailable".
 const MAX_ATTEMPTS: usize = 64;
 
+/// Write concerns, so that callers need not depend on the driver.
+pub mod write_concern {
+    pub use mongodb::options::WriteConcern;
+
+    pub fn majority() -> WriteConcern {
+        WriteConcern::majority()
+    }
+
+    pub fn nodes(n: u32) -> WriteConcern {
+        WriteConcern::nodes(n)
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct MongoOptions {
     pub uri: String,

@@ -26,6 +26,11 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
     ("DB_URI", "", "alias of MONGO_URI"),
     ("MONGO_DB", "conversations", "MongoDB database name"),
     (
+        "MONGO_WRITE_CONCERN",
+        "majority",
+        "majority, or a number of nodes that must acknowledge a write",
+    ),
+    (
         "SQLITE_SYNCHRONOUS",
         "full",
         "full (durable across power loss) or normal (across process crashes)",
@@ -84,7 +89,15 @@ pub enum StorageSettings {
     Mongo {
         uri: String,
         database: String,
+        write_concern: WriteConcern,
     },
+}
+
+/// How many MongoDB nodes must acknowledge a write before it is acknowledged to a client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteConcern {
+    Majority,
+    Nodes(u32),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -194,6 +207,10 @@ impl Settings {
             Some(uri) => StorageSettings::Mongo {
                 uri,
                 database: non_empty("MONGO_DB", get("MONGO_DB")?)?,
+                write_concern: match get("MONGO_WRITE_CONCERN")?.trim() {
+                    "majority" => WriteConcern::Majority,
+                    _ => WriteConcern::Nodes(number("MONGO_WRITE_CONCERN", 1, 50)? as u32),
+                },
             },
             None => {
                 let raw = get("SQLITE_SYNCHRONOUS")?;
@@ -332,11 +349,22 @@ mod tests {
             ("PAGE_DEFAULT_LIMIT", "900"),
             ("BODY_LIMIT_BYTES", "100"),
             ("HOST", ""),
+            ("STORAGE_TIMEOUT_MS", "0"),
         ] {
             let err = load(&[(key, value)], dir.path()).unwrap_err().to_string();
             assert!(err.contains(key), "{key}={value}: {err}");
             assert!(!err.contains('\n'), "one line: {err}");
         }
+        let err = load(
+            &[
+                ("MONGO_URI", "mongodb://h/"),
+                ("MONGO_WRITE_CONCERN", "most"),
+            ],
+            dir.path(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("MONGO_WRITE_CONCERN"), "{err}");
         let err = load(&[("CONFIG_FILE", "missing.toml")], dir.path()).unwrap_err();
         assert!(err.to_string().contains("missing.toml"), "{err}");
     }

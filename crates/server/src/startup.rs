@@ -7,9 +7,10 @@ use actix_web::dev::Server;
 use actix_web::{HttpServer, web};
 use anyhow::Context;
 use domain::Repository;
+use infra_mongo::{MongoOptions, MongoStore, write_concern as mongodb_write_concern};
 use infra_sqlite::{SqliteOptions, SqliteStore};
 
-use crate::config::{Settings, StorageSettings};
+use crate::config::{Settings, StorageSettings, WriteConcern};
 
 pub struct Application {
     port: u16,
@@ -32,9 +33,25 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Repositor
                 .with_context(|| format!("embedded store at {}", path.display()))?;
             Ok(Arc::new(store))
         }
-        StorageSettings::Mongo { .. } => anyhow::bail!(
-            "MONGO_URI/DB_URI is set, but this build has no MongoDB adapter yet; unset it to use the embedded store"
-        ),
+        StorageSettings::Mongo {
+            uri,
+            database,
+            write_concern,
+        } => {
+            let options = MongoOptions {
+                timeout: settings.storage_timeout,
+                write_concern: match write_concern {
+                    WriteConcern::Majority => mongodb_write_concern::majority(),
+                    WriteConcern::Nodes(n) => mongodb_write_concern::nodes(*n),
+                },
+                ..MongoOptions::new(uri.clone(), database.clone())
+            };
+            let store = MongoStore::connect(&options)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))
+                .with_context(|| format!("MongoDB database {database}"))?;
+            Ok(Arc::new(store))
+        }
     }
 }
 
