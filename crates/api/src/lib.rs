@@ -6,6 +6,7 @@ mod cursor;
 mod dto;
 mod fields;
 mod handlers;
+pub mod metrics;
 mod middleware;
 pub mod openapi;
 mod page;
@@ -50,18 +51,22 @@ impl Default for Limits {
 
 /// What every handler shares.
 pub struct AppState {
+    /// The store, measured by [`metrics::Instrumented`].
     pub repo: Arc<dyn Repository>,
     pub limits: Limits,
     pub cursors: CursorCodec,
+    pub metrics: Arc<metrics::Metrics>,
 }
 
 impl AppState {
     /// Cursors are signed with `secret` (see [`domain::StoreAdmin::shared_secret`]).
     pub fn new(repo: Arc<dyn Repository>, limits: Limits, secret: &[u8]) -> Self {
+        let metrics = Arc::new(metrics::Metrics::new());
         Self {
-            repo,
+            repo: Arc::new(metrics::Instrumented::new(repo, metrics.clone())),
             limits,
             cursors: CursorCodec::new(secret),
+            metrics,
         }
     }
 }
@@ -102,6 +107,7 @@ pub fn app(
         )
         .service(resource("/healthz", "GET").route(web::get().to(healthz)))
         .service(resource("/readyz", "GET").route(web::get().to(readyz)))
+        .service(resource("/metrics", "GET").route(web::get().to(metrics_text)))
         .service(openapi::swagger_ui())
         .default_service(web::to(not_found))
 }

@@ -11,9 +11,10 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::middleware::Next;
-use actix_web::{Error, ResponseError};
+use actix_web::{Error, ResponseError, web};
 use tracing::Instrument;
 
+use crate::AppState;
 use crate::problem::{ApiError, ErrorCode, PROBLEM_JSON};
 
 pub const REQUEST_ID: &str = "x-request-id";
@@ -41,6 +42,7 @@ pub async fn request_context(
     let id = request_id(&req);
     let span = tracing::info_span!("request", request_id = %id);
     let method = req.method().clone();
+    let state = req.app_data::<web::Data<AppState>>().cloned();
     // Handler errors arrive as responses (actix renders them); an `Err` here would come from
     // the framework before a handler ran and is rendered by actix as the last resort.
     let response = next.call(req).instrument(span.clone()).await?;
@@ -52,12 +54,21 @@ pub async fn request_context(
     }
     let status = response.status().as_u16();
     let route = response.request().match_pattern();
+    let elapsed = started.elapsed().as_secs_f64();
+    if let Some(state) = state {
+        state.metrics.observe_request(
+            method.as_str(),
+            route.as_deref().unwrap_or("(unmatched)"),
+            status,
+            elapsed,
+        );
+    }
     span.in_scope(|| {
         tracing::info!(
             method = %method,
             route = route.as_deref().unwrap_or("(unmatched)"),
             status,
-            latency_ms = started.elapsed().as_secs_f64() * 1e3,
+            latency_ms = elapsed * 1e3,
             "request"
         );
     });

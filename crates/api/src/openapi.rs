@@ -38,6 +38,7 @@ pub struct PageParams {
         handlers::get_event,
         handlers::healthz,
         handlers::readyz,
+        handlers::metrics_text,
     ),
     components(schemas(
         dto::SessionBody,

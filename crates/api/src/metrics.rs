@@ -1,0 +1,255 @@
+//! Prometheus metrics: HTTP requests by route template and status, storage operation latency by
+//! operation and store, idempotent replays, conflicts, and the business counters. Storage is
+//! measured by [`Instrumented`], a decorator around any [`Repository`], so every adapter is
+//! measured the same way without knowing about metrics.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use async_trait::async_trait;
+use domain::{
+    AppendEventError, CompleteRequest, CompleteSessionError, Event, EventId, EventPage,
+    EventRepository, GetEventError, GetSessionError, ListEventsError, NewEvent, NewSession,
+    PageRequest, Repository, Session, SessionId, SessionRepository, StorageError, StoreAdmin,
+    Written,
+};
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry, TextEncoder,
+};
+
+const LATENCY_BUCKETS: &[f64] = &[
+    0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+    5.0, 10.0,
+];
+
+pub struct Metrics {
+    registry: Registry,
+    http_requests: IntCounterVec,
+    http_duration: HistogramVec,
+    storage_duration: HistogramVec,
+    replays: IntCounterVec,
+    conflicts: IntCounterVec,
+    sessions_created: IntCounter,
+    sessions_completed: IntCounterVec,
+    events_appended: IntCounter,
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let registry = Registry::new();
+        let counter_vec = |name: &str, help: &str, labels: &[&str]| {
+            let c = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric");
+            registry
+                .register(Box::new(c.clone()))
+                .expect("unique metric");
+            c
+        };
+        let histogram_vec = |name: &str, help: &str, labels: &[&str]| {
+            let opts = HistogramOpts::new(name, help).buckets(LATENCY_BUCKETS.to_vec());
+            let h = HistogramVec::new(opts, labels).expect("valid metric");
+            registry
+                .register(Box::new(h.clone()))
+                .expect("unique metric");
+            h
+        };
+        let counter = |name: &str, help: &str| {
+            let c = IntCounter::new(name, help).expect("valid metric");
+            registry
+                .register(Box::new(c.clone()))
+                .expect("unique metric");
+            c
+        };
+        #[cfg(target_os = "linux")]
+        {
+            let process = prometheus::process_collector::ProcessCollector::for_self();
+            let _ = registry.register(Box::new(process));
+        }
+        Self {
+            http_requests: counter_vec(
+                "http_requests_total",
+                "HTTP requests by method, route template and status",
+                &["method", "route", "status"],
+            ),
+            http_duration: histogram_vec(
+                "http_request_duration_seconds",
+                "HTTP request latency by method, route template and status",
+                &["method", "route", "status"],
+            ),
+            storage_duration: histogram_vec(
+                "storage_operation_duration_seconds",
+                "Storage port call latency by operation, store and outcome",
+                &["operation", "store", "outcome"],
+            ),
+            replays: counter_vec(
+                "idempotent_replays_total",
+                "Requests answered with a stored value (Idempotent-Replayed)",
+                &["operation"],
+            ),
+            conflicts: counter_vec("conflicts_total", "409 answers by problem code", &["code"]),
+            sessions_created: counter("sessions_created_total", "Sessions created"),
+            sessions_completed: counter_vec(
+                "sessions_completed_total",
+                "Sessions ended, by terminal status",
+                &["status"],
+            ),
+            events_appended: counter("events_appended_total", "Events stored (not replays)"),
+            registry,
+        }
+    }
+
+    pub fn observe_request(&self, method: &str, route: &str, status: u16, seconds: f64) {
+        let status = status.to_string();
+        let labels = [method, route, status.as_str()];
+        self.http_requests.with_label_values(&labels).inc();
+        self.http_duration
+            .with_label_values(&labels)
+            .observe(seconds);
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub fn render(&self) -> String {
+        let mut out = Vec::new();
+        TextEncoder::new()
+            .encode(&self.registry.gather(), &mut out)
+            .expect("text encoding does not fail");
+        String::from_utf8(out).expect("the text format is UTF-8")
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A [`Repository`] that measures every call of the one it wraps.
+pub struct Instrumented {
+    inner: Arc<dyn Repository>,
+    metrics: Arc<Metrics>,
+}
+
+impl Instrumented {
+    pub fn new(inner: Arc<dyn Repository>, metrics: Arc<Metrics>) -> Self {
+        Self { inner, metrics }
+    }
+
+    fn time<T, E>(&self, operation: &str, started: Instant, result: &Result<T, E>) {
+        let outcome = if result.is_ok() { "ok" } else { "error" };
+        self.metrics
+            .storage_duration
+            .with_label_values(&[operation, self.inner.kind(), outcome])
+            .observe(started.elapsed().as_secs_f64());
+    }
+
+    fn replayed(&self, operation: &str) {
+        self.metrics.replays.with_label_values(&[operation]).inc();
+    }
+
+    fn conflict(&self, code: &str) {
+        self.metrics.conflicts.with_label_values(&[code]).inc();
+    }
+}
+
+#[async_trait]
+impl SessionRepository for Instrumented {
+    async fn create_session(&self, new: NewSession) -> Result<Written<Session>, StorageError> {
+        let started = Instant::now();
+        let result = self.inner.create_session(new).await;
+        self.time("create_session", started, &result);
+        match &result {
+            Ok(w) if w.replayed => self.replayed("create_session"),
+            Ok(_) => self.metrics.sessions_created.inc(),
+            Err(_) => {}
+        }
+        result
+    }
+
+    async fn get_session(&self, id: &SessionId) -> Result<Session, GetSessionError> {
+        let started = Instant::now();
+        let result = self.inner.get_session(id).await;
+        self.time("get_session", started, &result);
+        result
+    }
+
+    async fn complete_session(
+        &self,
+        id: &SessionId,
+        request: CompleteRequest,
+    ) -> Result<Written<Session>, CompleteSessionError> {
+        let started = Instant::now();
+        let result = self.inner.complete_session(id, request).await;
+        self.time("complete_session", started, &result);
+        match &result {
+            Ok(w) if w.replayed => self.replayed("complete_session"),
+            Ok(w) => self
+                .metrics
+                .sessions_completed
+                .with_label_values(&[w.value.status.as_str()])
+                .inc(),
+            Err(CompleteSessionError::StateConflict(_)) => self.conflict("session-state-conflict"),
+            Err(_) => {}
+        }
+        result
+    }
+}
+
+#[async_trait]
+impl EventRepository for Instrumented {
+    async fn append_event(
+        &self,
+        session_id: &SessionId,
+        new: NewEvent,
+    ) -> Result<Written<Event>, AppendEventError> {
+        let started = Instant::now();
+        let result = self.inner.append_event(session_id, new).await;
+        self.time("append_event", started, &result);
+        match &result {
+            Ok(w) if w.replayed => self.replayed("append_event"),
+            Ok(_) => self.metrics.events_appended.inc(),
+            Err(AppendEventError::Conflict(_)) => self.conflict("event-conflict"),
+            Err(AppendEventError::SessionClosed) => self.conflict("session-closed"),
+            Err(_) => {}
+        }
+        result
+    }
+
+    async fn get_event(
+        &self,
+        session_id: &SessionId,
+        event_id: &EventId,
+    ) -> Result<Event, GetEventError> {
+        let started = Instant::now();
+        let result = self.inner.get_event(session_id, event_id).await;
+        self.time("get_event", started, &result);
+        result
+    }
+
+    async fn list_events(
+        &self,
+        session_id: &SessionId,
+        page: PageRequest,
+    ) -> Result<EventPage, ListEventsError> {
+        let started = Instant::now();
+        let result = self.inner.list_events(session_id, page).await;
+        self.time("list_events", started, &result);
+        result
+    }
+}
+
+#[async_trait]
+impl StoreAdmin for Instrumented {
+    async fn ping(&self) -> Result<(), StorageError> {
+        let started = Instant::now();
+        let result = self.inner.ping().await;
+        self.time("ping", started, &result);
+        result
+    }
+
+    async fn shared_secret(&self) -> Result<Vec<u8>, StorageError> {
+        self.inner.shared_secret().await
+    }
+
+    fn kind(&self) -> &'static str {
+        self.inner.kind()
+    }
+}
