@@ -13,6 +13,7 @@ use futures_util::StreamExt;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
 
+use crate::Limits;
 use crate::problem::{ApiError, ErrorCode, FieldError};
 
 /// The deepest nesting of arrays and objects in a request body, counting the body itself.
@@ -37,8 +38,28 @@ fn too_large(limit: usize) -> ApiError {
     )
 }
 
-/// Reads the whole body, refusing it past `limit` bytes without reading further.
+/// Reads the whole body within the limits: past `limits.body_bytes` it is refused without
+/// reading further (413); a body still arriving after `limits.body_timeout` is refused (408).
 pub async fn read_bytes(
+    req: &HttpRequest,
+    payload: web::Payload,
+    limits: &Limits,
+) -> Result<Bytes, ApiError> {
+    match tokio::time::timeout(limits.body_timeout, read_limited(req, payload, limits.body_bytes))
+        .await
+    {
+        Ok(result) => result,
+        Err(_) => Err(ApiError::new(
+            ErrorCode::RequestTimeout,
+            format!(
+                "the request body did not arrive within {} ms",
+                limits.body_timeout.as_millis()
+            ),
+        )),
+    }
+}
+
+async fn read_limited(
     req: &HttpRequest,
     mut payload: web::Payload,
     limit: usize,
@@ -69,28 +90,32 @@ pub async fn read_bytes(
 pub async fn json(
     req: &HttpRequest,
     payload: web::Payload,
-    limit: usize,
+    limits: &Limits,
 ) -> Result<Value, ApiError> {
     if !is_json(req) {
         return Err(unsupported());
     }
-    parse_strict(&read_bytes(req, payload, limit).await?)
+    parse_strict(&read_bytes(req, payload, limits).await?)
 }
 
-/// An optional JSON body: an empty body needs no content type and yields `None`.
+/// An optional JSON body: an empty body needs no content type and yields `None`, as does a
+/// JSON `null`.
 pub async fn optional_json(
     req: &HttpRequest,
     payload: web::Payload,
-    limit: usize,
+    limits: &Limits,
 ) -> Result<Option<Value>, ApiError> {
-    let bytes = read_bytes(req, payload, limit).await?;
+    let bytes = read_bytes(req, payload, limits).await?;
     if bytes.is_empty() {
         return Ok(None);
     }
     if !is_json(req) {
         return Err(unsupported());
     }
-    parse_strict(&bytes).map(Some)
+    match parse_strict(&bytes)? {
+        Value::Null => Ok(None),
+        value => Ok(Some(value)),
+    }
 }
 
 fn unsupported() -> ApiError {

@@ -5,7 +5,7 @@ use domain::{
     CompleteRequest, Event, EventId, EventType, Language, NewEvent, NewSession, Session, SessionId,
     SessionStatus,
 };
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use serde_json::value::RawValue;
 use utoipa::ToSchema;
@@ -146,74 +146,74 @@ pub struct SessionWithEventsBody {
     pub events: EventPageBody,
 }
 
+// The request bodies below exist for the OpenAPI document only: bodies are parsed by
+// `Fields` (see the parse functions further down), which applies the domain's rules and
+// collects every bad field. `Deserialize` is derived solely so that `deny_unknown_fields`
+// documents `additionalProperties: false`.
+
 /// Body of `POST /sessions`. Unknown fields are refused.
-#[derive(Debug, ToSchema)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[allow(dead_code)]
-#[schema(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateSessionRequest {
-    #[schema(
-        min_length = 1,
-        max_length = 128,
-        pattern = "^[A-Za-z0-9][A-Za-z0-9._:-]*$"
-    )]
+    #[schema(min_length = 1, max_length = 128, pattern = "^[A-Za-z0-9][A-Za-z0-9._:-]*$")]
     session_id: String,
     /// A BCP-47 tag, stored as given.
     #[schema(max_length = 35, pattern = "^[A-Za-z]{1,8}(-[A-Za-z0-9]{1,8})*$")]
     language: Option<String>,
-    /// Free-form JSON object, at most 16 KiB serialized (configurable).
-    #[schema(value_type = Object)]
+    /// Free-form JSON object, at most 16 KiB serialized (configurable). Default `{}`.
+    #[schema(value_type = Object, required = false)]
     metadata: Option<Value>,
-    #[schema(format = DateTime)]
+    /// RFC 3339; default: when the server first stores the session.
+    #[schema(format = DateTime, nullable = false)]
     started_at: Option<String>,
+    /// Default `initiated`.
+    #[schema(nullable = false)]
     status: Option<InitialStatus>,
 }
 
-#[derive(Debug, ToSchema)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[allow(dead_code)]
-#[schema(rename_all = "lowercase")]
+#[serde(rename_all = "lowercase")]
 enum InitialStatus {
     Initiated,
     Active,
 }
 
 /// Body of `POST /sessions/{sessionId}/events`. Unknown fields are refused.
-#[derive(Debug, ToSchema)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[allow(dead_code)]
-#[schema(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AppendEventRequest {
-    #[schema(
-        min_length = 1,
-        max_length = 128,
-        pattern = "^[A-Za-z0-9][A-Za-z0-9._:-]*$"
-    )]
+    #[schema(min_length = 1, max_length = 128, pattern = "^[A-Za-z0-9][A-Za-z0-9._:-]*$")]
     event_id: String,
-    #[schema(
-        rename = "type",
-        min_length = 1,
-        max_length = 64,
-        pattern = "^[A-Za-z][A-Za-z0-9_.:-]*$"
-    )]
+    #[serde(rename = "type")]
+    #[schema(min_length = 1, max_length = 64, pattern = "^[A-Za-z][A-Za-z0-9_.:-]*$")]
     event_type: String,
-    /// Free-form JSON object, at most 64 KiB serialized (configurable).
-    #[schema(value_type = Object)]
+    /// Free-form JSON object, at most 64 KiB serialized (configurable). Default `{}`.
+    #[schema(value_type = Object, required = false)]
     payload: Option<Value>,
-    #[schema(format = DateTime)]
+    /// RFC 3339; default: `receivedAt`.
+    #[schema(format = DateTime, nullable = false)]
     timestamp: Option<String>,
 }
 
 /// Body of `POST /sessions/{sessionId}/complete`; optional.
-#[derive(Debug, ToSchema)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[allow(dead_code)]
-#[schema(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CompleteSessionRequest {
+    /// Default `completed`.
+    #[schema(nullable = false)]
     status: Option<TerminalStatus>,
-    #[schema(format = DateTime)]
+    /// RFC 3339; default: now.
+    #[schema(format = DateTime, nullable = false)]
     ended_at: Option<String>,
 }
 
-#[derive(Debug, ToSchema)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[allow(dead_code)]
-#[schema(rename_all = "lowercase")]
+#[serde(rename_all = "lowercase")]
 enum TerminalStatus {
     Completed,
     Failed,

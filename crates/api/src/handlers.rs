@@ -65,7 +65,7 @@ pub async fn create_session(
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let value = body::json(&req, payload, state.limits.body_bytes).await?;
+    let value = body::json(&req, payload, &state.limits).await?;
     let new = dto::parse_create_session(value, &state.limits)?;
     let written = state.repo.create_session(new).await?;
     Ok(created_or_replayed(
@@ -78,7 +78,7 @@ pub async fn create_session(
 /// A session with one page of its events.
 #[utoipa::path(
     get, path = "/sessions/{sessionId}", tag = "sessions",
-    params(("sessionId" = String, Path), crate::openapi::PageParams),
+    params(crate::openapi::SessionPath, crate::openapi::PageParams),
     responses(
         (status = 200, description = "The session and a page of its events", body = SessionWithEventsBody,
             headers(("Link" = String, description = "rel=\"next\" when hasMore"))),
@@ -110,7 +110,7 @@ pub async fn get_session(
 /// End a session.
 #[utoipa::path(
     post, path = "/sessions/{sessionId}/complete", tag = "sessions",
-    params(("sessionId" = String, Path)),
+    params(crate::openapi::SessionPath),
     request_body(content = Option<dto::CompleteSessionRequest>, content_type = "application/json",
         description = "Optional; an empty body needs no content type"),
     responses(
@@ -131,7 +131,7 @@ pub async fn complete_session(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let id = session_id(&path)?;
-    let value = body::optional_json(&req, payload, state.limits.body_bytes).await?;
+    let value = body::optional_json(&req, payload, &state.limits).await?;
     let request = dto::parse_complete(value)?;
     let written = state.repo.complete_session(&id, request).await?;
     let builder = if written.replayed {
@@ -145,7 +145,7 @@ pub async fn complete_session(
 /// Append an event.
 #[utoipa::path(
     post, path = "/sessions/{sessionId}/events", tag = "events",
-    params(("sessionId" = String, Path)),
+    params(crate::openapi::SessionPath),
     request_body(content = dto::AppendEventRequest, content_type = "application/json"),
     responses(
         (status = 201, description = "Stored", body = EventBody,
@@ -167,7 +167,7 @@ pub async fn append_event(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let id = session_id(&path)?;
-    let value = body::json(&req, payload, state.limits.body_bytes).await?;
+    let value = body::json(&req, payload, &state.limits).await?;
     let new = dto::parse_append_event(value, &state.limits)?;
     let written = state.repo.append_event(&id, new).await?;
     Ok(created_or_replayed(
@@ -180,7 +180,7 @@ pub async fn append_event(
 /// A page of a session's events.
 #[utoipa::path(
     get, path = "/sessions/{sessionId}/events", tag = "events",
-    params(("sessionId" = String, Path), crate::openapi::PageParams),
+    params(crate::openapi::SessionPath, crate::openapi::PageParams),
     responses(
         (status = 200, description = "A page of events", body = dto::EventPageBody,
             headers(("Link" = String, description = "rel=\"next\" when hasMore"))),
@@ -208,7 +208,7 @@ pub async fn list_events(
 /// One event.
 #[utoipa::path(
     get, path = "/sessions/{sessionId}/events/{eventId}", tag = "events",
-    params(("sessionId" = String, Path), ("eventId" = String, Path)),
+    params(crate::openapi::EventPath),
     responses(
         (status = 200, description = "The event", body = EventBody),
         (status = 400, description = "validation-failed", body = Problem, content_type = "application/problem+json"),

@@ -35,6 +35,8 @@ pub struct Limits {
     pub metadata_bytes: usize,
     pub page_default: u32,
     pub page_max: u32,
+    /// Longest time a request body may take to arrive once its head is read.
+    pub body_timeout: std::time::Duration,
 }
 
 impl Default for Limits {
@@ -45,6 +47,7 @@ impl Default for Limits {
             metadata_bytes: 16 * 1024,
             page_default: 50,
             page_max: 500,
+            body_timeout: std::time::Duration::from_secs(10),
         }
     }
 }

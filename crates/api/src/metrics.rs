@@ -249,6 +249,10 @@ impl StoreAdmin for Instrumented {
         self.inner.shared_secret().await
     }
 
+    async fn close(&self) {
+        self.inner.close().await;
+    }
+
     fn kind(&self) -> &'static str {
         self.inner.kind()
     }

@@ -1,12 +1,32 @@
 //! The OpenAPI 3.1 document, generated from the handlers and bodies, and Swagger UI for it.
 
 use utoipa::openapi::{ContentBuilder, ResponseBuilder};
-use utoipa::{IntoParams, OpenApi};
+use utoipa::{IntoParams, OpenApi, ToSchema};
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::dto;
 use crate::handlers;
 use crate::problem::{ErrorCode, FieldError, Problem, TYPE_BASE};
+
+/// The session in the path.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path, rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct SessionPath {
+    #[param(min_length = 1, max_length = 128, pattern = "^[A-Za-z0-9][A-Za-z0-9._:-]*$")]
+    session_id: String,
+}
+
+/// The session and event in the path.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path, rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct EventPath {
+    #[param(min_length = 1, max_length = 128, pattern = "^[A-Za-z0-9][A-Za-z0-9._:-]*$")]
+    session_id: String,
+    #[param(min_length = 1, max_length = 128, pattern = "^[A-Za-z0-9][A-Za-z0-9._:-]*$")]
+    event_id: String,
+}
 
 /// Query parameters of event pages.
 #[derive(IntoParams)]
@@ -17,10 +37,18 @@ pub struct PageParams {
     #[param(minimum = 1, maximum = 500, default = 50)]
     limit: Option<u32>,
     /// An opaque `nextCursor` from a previous page of the same session and order.
+    #[param(pattern = "^[A-Za-z0-9_-]{35}$")]
     cursor: Option<String>,
-    /// `asc` (default) or `desc`, by `seq`.
-    #[param(pattern = "^(asc|desc)$")]
-    order: Option<String>,
+    /// By `seq`; default `asc`.
+    order: Option<OrderParam>,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+#[schema(rename_all = "lowercase")]
+pub enum OrderParam {
+    Asc,
+    Desc,
 }
 
 #[derive(OpenApi)]
@@ -51,6 +79,7 @@ pub struct PageParams {
         Problem,
         FieldError,
         ErrorCode,
+        OrderParam,
     )),
     tags(
         (name = "sessions", description = "Create, read and end sessions"),

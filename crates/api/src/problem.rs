@@ -23,6 +23,7 @@ pub enum ErrorCode {
     MalformedJson,
     UnsupportedMediaType,
     PayloadTooLarge,
+    RequestTimeout,
     SessionNotFound,
     EventNotFound,
     NotFound,
@@ -35,12 +36,13 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 14] = [
+    pub const ALL: [ErrorCode; 15] = [
         ErrorCode::ValidationFailed,
         ErrorCode::InvalidCursor,
         ErrorCode::MalformedJson,
         ErrorCode::UnsupportedMediaType,
         ErrorCode::PayloadTooLarge,
+        ErrorCode::RequestTimeout,
         ErrorCode::SessionNotFound,
         ErrorCode::EventNotFound,
         ErrorCode::NotFound,
@@ -59,6 +61,7 @@ impl ErrorCode {
             ErrorCode::MalformedJson => "malformed-json",
             ErrorCode::UnsupportedMediaType => "unsupported-media-type",
             ErrorCode::PayloadTooLarge => "payload-too-large",
+            ErrorCode::RequestTimeout => "request-timeout",
             ErrorCode::SessionNotFound => "session-not-found",
             ErrorCode::EventNotFound => "event-not-found",
             ErrorCode::NotFound => "not-found",
@@ -78,6 +81,7 @@ impl ErrorCode {
             }
             ErrorCode::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ErrorCode::SessionNotFound | ErrorCode::EventNotFound | ErrorCode::NotFound => {
                 StatusCode::NOT_FOUND
             }
@@ -97,6 +101,7 @@ impl ErrorCode {
             ErrorCode::MalformedJson => "The body is not valid JSON",
             ErrorCode::UnsupportedMediaType => "The body must be application/json",
             ErrorCode::PayloadTooLarge => "The request is too large",
+            ErrorCode::RequestTimeout => "The request body did not arrive in time",
             ErrorCode::SessionNotFound => "Session not found",
             ErrorCode::EventNotFound => "Event not found",
             ErrorCode::NotFound => "Not found",

@@ -162,6 +162,11 @@ pub trait StoreAdmin: Send + Sync + 'static {
     /// Errors: [`StorageError`].
     async fn shared_secret(&self) -> Result<Vec<u8>, StorageError>;
 
+    /// Finishes work in flight and releases the store (files, connections). Called once at
+    /// shutdown, after the last request; later calls of any method answer
+    /// [`StorageError::Unavailable`] or are no-ops.
+    async fn close(&self);
+
     /// Short name of the adapter for logs and metrics (`sqlite`, `mongodb`).
     fn kind(&self) -> &'static str;
 }

@@ -59,6 +59,7 @@ impl MongoOptions {
 /// The MongoDB store. Cheap to clone: one driver `Client` (and its pool) per process.
 #[derive(Clone)]
 pub struct MongoStore {
+    client: Client,
     db: Database,
     sessions: Collection<Document>,
     events: Collection<Document>,
@@ -83,6 +84,7 @@ impl MongoStore {
         let client = Client::with_options(client_options).map_err(storage_error)?;
         let db = client.database(&options.database);
         let store = Self {
+            client,
             sessions: db.collection("sessions"),
             events: db.collection("events"),
             db,
@@ -407,6 +409,10 @@ impl StoreAdmin for MongoStore {
             Ok(binary.clone())
         })
         .await
+    }
+
+    async fn close(&self) {
+        self.client.clone().shutdown().await;
     }
 
     fn kind(&self) -> &'static str {

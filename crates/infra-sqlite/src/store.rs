@@ -416,6 +416,10 @@ impl StoreAdmin for SqliteStore {
         .await
     }
 
+    async fn close(&self) {
+        self.writer.close().await;
+    }
+
     fn kind(&self) -> &'static str {
         "sqlite"
     }

@@ -20,8 +20,14 @@ pub(crate) type Job = Box<dyn FnOnce(Option<&Connection>) -> (bool, Finish) + Se
 /// The largest group of jobs committed together.
 const MAX_GROUP: usize = 512;
 
+enum Message {
+    Job(Job),
+    /// Commit what is queued, close the connection (checkpointing the WAL), then answer.
+    Close(oneshot::Sender<()>),
+}
+
 pub(crate) struct Writer {
-    jobs: mpsc::Sender<Job>,
+    jobs: mpsc::Sender<Message>,
 }
 
 impl Writer {
@@ -62,27 +68,49 @@ impl Writer {
             (ok, finish)
         });
         self.jobs
-            .send(job)
+            .send(Message::Job(job))
             .await
             .map_err(|_| E::from(StorageError::Unavailable("the writer has stopped".into())))?;
         rx.await
-            .map_err(|_| E::from(StorageError::Internal("the writer dropped a job".into())))?
+            .map_err(|_| E::from(StorageError::Unavailable("the store is closing".into())))?
+    }
+
+    /// Finishes the queued writes and closes the database; later writes answer "unavailable".
+    pub(crate) async fn close(&self) {
+        let (tx, rx) = oneshot::channel();
+        if self.jobs.send(Message::Close(tx)).await.is_ok() {
+            let _ = rx.await;
+        }
     }
 }
 
-fn run(mut conn: Connection, mut rx: mpsc::Receiver<Job>) {
+fn run(mut conn: Connection, mut rx: mpsc::Receiver<Message>) {
     let mut group: Vec<Job> = Vec::with_capacity(MAX_GROUP);
+    let mut closing = None;
     while let Some(first) = rx.blocking_recv() {
-        group.push(first);
-        while group.len() < MAX_GROUP {
-            match rx.try_recv() {
-                Ok(job) => group.push(job),
-                Err(_) => break,
+        let mut next = Some(first);
+        while let Some(message) = next.take() {
+            match message {
+                Message::Job(job) => group.push(job),
+                Message::Close(done) => closing = Some(done),
+            }
+            if closing.is_none() && group.len() < MAX_GROUP {
+                next = rx.try_recv().ok();
             }
         }
         commit_group(&mut conn, group.drain(..));
+        if closing.is_some() {
+            break;
+        }
+    }
+    rx.close();
+    if let Err((_, e)) = conn.close() {
+        tracing::error!(error = %e, "closing the database failed");
     }
     tracing::debug!("sqlite writer stopped");
+    if let Some(done) = closing {
+        let _ = done.send(());
+    }
 }
 
 fn commit_group(conn: &mut Connection, group: std::vec::Drain<'_, Job>) {

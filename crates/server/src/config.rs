@@ -62,6 +62,21 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
         "largest page size a client may ask for",
     ),
     (
+        "REQUEST_HEADER_TIMEOUT_MS",
+        "5000",
+        "a request head must arrive within this time (408)",
+    ),
+    (
+        "REQUEST_BODY_TIMEOUT_MS",
+        "10000",
+        "a request body must arrive within this time (408)",
+    ),
+    (
+        "KEEP_ALIVE_SECONDS",
+        "5",
+        "idle keep-alive connections are closed after this time",
+    ),
+    (
         "SHUTDOWN_GRACE_SECONDS",
         "30",
         "time in-flight requests get to finish on SIGTERM",
@@ -115,6 +130,8 @@ pub struct Settings {
     pub storage_timeout: Duration,
     pub limits: api::Limits,
     pub shutdown_grace: Duration,
+    pub header_timeout: Duration,
+    pub keep_alive: Duration,
     pub log_format: LogFormat,
     pub log_filter: String,
 }
@@ -258,7 +275,10 @@ impl Settings {
                 metadata_bytes,
                 page_default,
                 page_max,
+                body_timeout: Duration::from_millis(number("REQUEST_BODY_TIMEOUT_MS", 1, 3_600_000)?),
             },
+            header_timeout: Duration::from_millis(number("REQUEST_HEADER_TIMEOUT_MS", 1, 3_600_000)?),
+            keep_alive: Duration::from_secs(number("KEEP_ALIVE_SECONDS", 0, 3_600)?),
             shutdown_grace: Duration::from_secs(number("SHUTDOWN_GRACE_SECONDS", 0, 3_600)?),
             log_format,
             log_filter: get("RUST_LOG")?,

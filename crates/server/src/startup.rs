@@ -15,6 +15,7 @@ use crate::config::{Settings, StorageSettings, WriteConcern};
 pub struct Application {
     port: u16,
     server: Server,
+    repo: Arc<dyn Repository>,
 }
 
 /// Opens the configured store (migrations included).
@@ -64,13 +65,19 @@ impl Application {
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))
             .context("reading the store's shared secret")?;
-        let state = web::Data::new(api::AppState::new(repo, settings.limits.clone(), &secret));
+        let state = web::Data::new(api::AppState::new(
+            repo.clone(),
+            settings.limits.clone(),
+            &secret,
+        ));
         let address = format!("{}:{}", settings.host, settings.port);
         let listener =
             TcpListener::bind(&address).with_context(|| format!("cannot listen on {address}"))?;
         let port = listener.local_addr()?.port();
         let mut server = HttpServer::new(move || api::app(state.clone()))
             .shutdown_timeout(settings.shutdown_grace.as_secs())
+            .client_request_timeout(settings.header_timeout)
+            .keep_alive(settings.keep_alive)
             .listen(listener)?;
         if let Some(workers) = settings.workers {
             server = server.workers(workers);
@@ -79,6 +86,7 @@ impl Application {
         Ok(Self {
             port,
             server: server.run(),
+            repo,
         })
     }
 
@@ -86,9 +94,13 @@ impl Application {
         self.port
     }
 
-    /// Serves until SIGTERM/SIGINT, then lets in-flight requests finish within the grace period.
+    /// Serves until SIGTERM/SIGINT, lets in-flight requests finish within the grace period,
+    /// then closes the store.
     pub async fn run(self) -> std::io::Result<()> {
-        self.server.await
+        let served = self.server.await;
+        tracing::info!("server stopped; closing the store");
+        self.repo.close().await;
+        served
     }
 }
 
