@@ -45,8 +45,11 @@ pub async fn read_bytes(
     payload: web::Payload,
     limits: &Limits,
 ) -> Result<Bytes, ApiError> {
-    match tokio::time::timeout(limits.body_timeout, read_limited(req, payload, limits.body_bytes))
-        .await
+    match tokio::time::timeout(
+        limits.body_timeout,
+        read_limited(req, payload, limits.body_bytes),
+    )
+    .await
     {
         Ok(result) => result,
         Err(_) => Err(ApiError::new(

@@ -61,11 +61,11 @@ pub struct SessionBody {
     pub metadata: Box<RawValue>,
     #[schema(format = DateTime, example = "2026-05-01T12:00:00.000Z")]
     pub started_at: String,
-    #[schema(format = DateTime)]
+    #[schema(format = DateTime, example = json!(null))]
     pub ended_at: Option<String>,
-    #[schema(minimum = 0)]
+    #[schema(minimum = 0, example = 2)]
     pub event_count: u64,
-    #[schema(minimum = 0)]
+    #[schema(minimum = 0, example = 2)]
     pub last_seq: u64,
     #[schema(format = DateTime)]
     pub created_at: String,
@@ -98,7 +98,7 @@ pub struct EventBody {
     pub event_id: String,
     pub session_id: String,
     /// Position in the session, strictly increasing in commit order; gaps are allowed.
-    #[schema(minimum = 1)]
+    #[schema(minimum = 1, example = 1)]
     pub seq: u64,
     #[serde(rename = "type")]
     #[schema(example = "user_speech")]
@@ -156,7 +156,11 @@ pub struct SessionWithEventsBody {
 #[allow(dead_code)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateSessionRequest {
-    #[schema(min_length = 1, max_length = 128, pattern = "^[A-Za-z0-9][A-Za-z0-9._:-]*$")]
+    #[schema(
+        min_length = 1,
+        max_length = 128,
+        pattern = "^[A-Za-z0-9][A-Za-z0-9._:-]*$"
+    )]
     session_id: String,
     /// A BCP-47 tag, stored as given.
     #[schema(max_length = 35, pattern = "^[A-Za-z]{1,8}(-[A-Za-z0-9]{1,8})*$")]
@@ -185,10 +189,18 @@ enum InitialStatus {
 #[allow(dead_code)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AppendEventRequest {
-    #[schema(min_length = 1, max_length = 128, pattern = "^[A-Za-z0-9][A-Za-z0-9._:-]*$")]
+    #[schema(
+        min_length = 1,
+        max_length = 128,
+        pattern = "^[A-Za-z0-9][A-Za-z0-9._:-]*$"
+    )]
     event_id: String,
     #[serde(rename = "type")]
-    #[schema(min_length = 1, max_length = 64, pattern = "^[A-Za-z][A-Za-z0-9_.:-]*$")]
+    #[schema(
+        min_length = 1,
+        max_length = 64,
+        pattern = "^[A-Za-z][A-Za-z0-9_.:-]*$"
+    )]
     event_type: String,
     /// Free-form JSON object, at most 64 KiB serialized (configurable). Default `{}`.
     #[schema(value_type = Object, required = false)]

@@ -13,7 +13,11 @@ use crate::problem::{ErrorCode, FieldError, Problem, TYPE_BASE};
 #[into_params(parameter_in = Path, rename_all = "camelCase")]
 #[allow(dead_code)]
 pub struct SessionPath {
-    #[param(min_length = 1, max_length = 128, pattern = "^[A-Za-z0-9][A-Za-z0-9._:-]*$")]
+    #[param(
+        min_length = 1,
+        max_length = 128,
+        pattern = "^[A-Za-z0-9][A-Za-z0-9._:-]*$"
+    )]
     session_id: String,
 }
 
@@ -22,9 +26,17 @@ pub struct SessionPath {
 #[into_params(parameter_in = Path, rename_all = "camelCase")]
 #[allow(dead_code)]
 pub struct EventPath {
-    #[param(min_length = 1, max_length = 128, pattern = "^[A-Za-z0-9][A-Za-z0-9._:-]*$")]
+    #[param(
+        min_length = 1,
+        max_length = 128,
+        pattern = "^[A-Za-z0-9][A-Za-z0-9._:-]*$"
+    )]
     session_id: String,
-    #[param(min_length = 1, max_length = 128, pattern = "^[A-Za-z0-9][A-Za-z0-9._:-]*$")]
+    #[param(
+        min_length = 1,
+        max_length = 128,
+        pattern = "^[A-Za-z0-9][A-Za-z0-9._:-]*$"
+    )]
     event_id: String,
 }
 
@@ -84,7 +96,7 @@ pub enum OrderParam {
     tags(
         (name = "sessions", description = "Create, read and end sessions"),
         (name = "events", description = "Append and page through a session's events"),
-        (name = "operations", description = "Health and readiness"),
+        (name = "operations", description = "Health, readiness and metrics"),
     )
 )]
 pub struct ApiDoc;
@@ -119,6 +131,14 @@ pub fn document() -> utoipa::openapi::OpenApi {
             .build()
     };
     for item in doc.paths.paths.values_mut() {
+        if let Some(post) = item.post.as_mut() {
+            post.responses
+                .responses
+                .entry("408".into())
+                .or_insert_with(|| {
+                    problem("request-timeout: the body did not arrive in time").into()
+                });
+        }
         for op in [&mut item.get, &mut item.post].into_iter().flatten() {
             let responses = &mut op.responses.responses;
             responses

@@ -203,11 +203,20 @@ impl fmt::Display for ApiError {
 
 /// The body of every 4xx/5xx response.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "type": "urn:conversation-sessions:problem:session-not-found",
+    "title": "Session not found",
+    "status": 404,
+    "detail": "no session with this id",
+    "instance": "/sessions/call-42",
+    "code": "session-not-found"
+}))]
 pub struct Problem {
     /// Stable URI of the problem type: `urn:conversation-sessions:problem:{code}`.
     #[serde(rename = "type")]
     pub type_uri: String,
     pub title: &'static str,
+    #[schema(minimum = 400, maximum = 599)]
     pub status: u16,
     pub detail: String,
     /// The path of the request.

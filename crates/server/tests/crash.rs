@@ -1,0 +1,373 @@
+//! `kill -9` while clients write: every acknowledged write survives, exactly once, in order.
+//!
+//! Runs the compiled binary (`CARGO_BIN_EXE_server`) on one data folder, kills it with SIGKILL
+//! in the middle of concurrent appends and creates, restarts it, and checks the ledger of
+//! what was acknowledged. Three rounds, then normal service.
+
+mod common;
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use common::{Api, ServerProcess, assert_ordered, event, ids, seqs};
+use serde_json::{Value, json};
+
+const SESSIONS: usize = 4;
+const APPENDERS: usize = 6;
+const ROUNDS: usize = 3;
+
+/// What the clients were told.
+#[derive(Default)]
+struct Ledger {
+    /// Acknowledged events per session: event id → the event as answered.
+    events: BTreeMap<String, BTreeMap<String, Value>>,
+    /// Sent, but the answer was lost to the crash: stored or not, never twice.
+    in_flight: BTreeMap<String, HashSet<String>>,
+    /// Sessions acknowledged by a create.
+    sessions: HashSet<String>,
+    /// Session creates whose answer was lost.
+    sessions_in_flight: HashSet<String>,
+    /// Sessions whose complete was acknowledged: the session as answered.
+    completed: BTreeMap<String, Value>,
+}
+
+enum Outcome {
+    Appended {
+        session: String,
+        id: String,
+        body: Value,
+    },
+    Created {
+        session: String,
+    },
+    Lost {
+        session: String,
+        id: Option<String>,
+    },
+}
+
+/// Checks the server's state against the ledger.
+async fn verify(api: &Api, ledger: &Ledger, round: usize) {
+    for (session, answered) in &ledger.completed {
+        assert_eq!(
+            &api.session(session).await,
+            answered,
+            "round {round}: {session} stays completed as acknowledged"
+        );
+        api.append(session, &event("late"))
+            .await
+            .problem(409, "session-closed");
+    }
+    for session in &ledger.sessions {
+        api.get(&format!("/sessions/{session}")).await.expect(200);
+    }
+    for (session, acked) in &ledger.events {
+        let events = api.walk(session, "asc", 100).await;
+        assert_ordered(&events, "asc");
+        let stored: HashSet<String> = ids(&events).into_iter().collect();
+        for (id, answered) in acked {
+            let found = events.iter().find(|e| e["eventId"] == id.as_str());
+            let found = found.unwrap_or_else(|| {
+                panic!("round {round}: acknowledged event {session}/{id} was lost")
+            });
+            assert_eq!(
+                found, answered,
+                "round {round}: {session}/{id} as acknowledged"
+            );
+        }
+        let unknown = ledger.in_flight.get(session).cloned().unwrap_or_default();
+        for id in &stored {
+            assert!(
+                acked.contains_key(id) || unknown.contains(id),
+                "round {round}: {session}/{id} was never sent"
+            );
+        }
+        let s = api.get(&format!("/sessions/{session}")).await.expect(200);
+        assert_eq!(
+            s["eventCount"].as_u64(),
+            Some(events.len() as u64),
+            "round {round}: {session} eventCount"
+        );
+        assert_eq!(
+            s["lastSeq"].as_u64(),
+            Some(seqs(&events).last().copied().unwrap_or(0)),
+            "round {round}: {session} lastSeq"
+        );
+        let desc = api.walk(session, "desc", 33).await;
+        assert_eq!(desc.into_iter().rev().collect::<Vec<_>>(), events);
+    }
+}
+
+/// Appends `r{round}-t{t}-{i}` until the server dies.
+async fn appender(
+    api: Api,
+    session: String,
+    round: usize,
+    t: usize,
+    acks: Arc<AtomicUsize>,
+) -> Vec<Outcome> {
+    let mut outcomes = Vec::new();
+    for i in 0.. {
+        let id = format!("r{round}-t{t}-{i}");
+        let body = ledger_body(&id);
+        match api
+            .try_send(api.raw(
+                reqwest::Method::POST,
+                &format!("/sessions/{session}/events"),
+                Some("application/json"),
+                serde_json::to_vec(&body).unwrap(),
+            ))
+            .await
+        {
+            Ok(reply) if reply.status == 201 => {
+                acks.fetch_add(1, Ordering::Relaxed);
+                outcomes.push(Outcome::Appended {
+                    session: session.clone(),
+                    id,
+                    body: reply.json(),
+                });
+            }
+            Ok(reply) if reply.status >= 500 => {
+                // the store may refuse while the process dies; the write did not happen or
+                // will be replayed below
+                outcomes.push(Outcome::Lost {
+                    session: session.clone(),
+                    id: Some(id),
+                });
+                break;
+            }
+            Ok(reply) => panic!(
+                "{session}/{id}: unexpected {} {}",
+                reply.status,
+                reply.text()
+            ),
+            Err(_) => {
+                outcomes.push(Outcome::Lost {
+                    session: session.clone(),
+                    id: Some(id),
+                });
+                break;
+            }
+        }
+    }
+    outcomes
+}
+
+/// Creates `r{round}-new-{i}` sessions until the server dies.
+async fn creator(api: Api, round: usize) -> Vec<Outcome> {
+    let mut outcomes = Vec::new();
+    for i in 0.. {
+        let session = format!("r{round}-new-{i}");
+        match api
+            .try_send(api.raw(
+                reqwest::Method::POST,
+                "/sessions",
+                Some("application/json"),
+                serde_json::to_vec(&json!({"sessionId": session})).unwrap(),
+            ))
+            .await
+        {
+            Ok(reply) if reply.status == 201 => outcomes.push(Outcome::Created { session }),
+            Ok(reply) if reply.status >= 500 => {
+                outcomes.push(Outcome::Lost { session, id: None });
+                break;
+            }
+            Ok(reply) => panic!("{session}: unexpected {} {}", reply.status, reply.text()),
+            Err(_) => {
+                outcomes.push(Outcome::Lost { session, id: None });
+                break;
+            }
+        }
+    }
+    outcomes
+}
+
+fn log_path(dir: &Path, n: usize) -> std::path::PathBuf {
+    dir.join(format!("server-{n}.log"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn acknowledged_writes_survive_kill_9() {
+    let binary = env!("CARGO_BIN_EXE_server");
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    let mut ledger = Ledger::default();
+    let sessions: Vec<String> = (0..SESSIONS).map(|n| format!("crash-{n}")).collect();
+
+    let mut tail: Option<(String, usize)> = None;
+    for round in 0..ROUNDS {
+        let mut server =
+            ServerProcess::start(binary, &data_dir, dir.path(), &log_path(dir.path(), round)).await;
+        let api = server.api.clone();
+        // a cursor issued before the crash still reads on after it
+        if let Some((cursor, seen)) = tail.take() {
+            let page = api
+                .page(&sessions[0], &format!("limit=500&cursor={cursor}"))
+                .await
+                .expect(200);
+            let all = api.walk(&sessions[0], "asc", 500).await;
+            let after: Vec<Value> = all.into_iter().skip(seen).collect();
+            assert_eq!(
+                page["data"].as_array().unwrap(),
+                &after,
+                "round {round}: the old cursor continues where it stopped"
+            );
+        }
+        if round == 0 {
+            for session in &sessions {
+                api.create_session(&json!({"sessionId": session}))
+                    .await
+                    .created(&format!("/sessions/{session}"));
+                ledger.sessions.insert(session.clone());
+                ledger.events.insert(session.clone(), BTreeMap::new());
+            }
+        }
+        verify(&api, &ledger, round).await;
+
+        // what was in flight at the last crash is retried: a replay or a first store,
+        // never a conflict and never a duplicate
+        for (session, lost) in std::mem::take(&mut ledger.in_flight) {
+            for id in lost {
+                let reply = api.append(&session, &ledger_body(&id)).await;
+                assert!(
+                    matches!(reply.status, 200 | 201),
+                    "retry {session}/{id}: {} {}",
+                    reply.status,
+                    reply.text()
+                );
+                ledger
+                    .events
+                    .get_mut(&session)
+                    .unwrap()
+                    .insert(id, reply.json());
+            }
+        }
+        for session in std::mem::take(&mut ledger.sessions_in_flight) {
+            let reply = api.create_session(&json!({"sessionId": session})).await;
+            assert!(
+                matches!(reply.status, 200 | 201),
+                "retry {session}: {}",
+                reply.text()
+            );
+            ledger.sessions.insert(session);
+        }
+        verify(&api, &ledger, round).await;
+        let first = api.page(&sessions[0], "limit=5").await.expect(200);
+        let seen = first["data"].as_array().unwrap().len();
+        if let Some(cursor) = first["nextCursor"].as_str() {
+            tail = Some((cursor.to_owned(), seen));
+        }
+        // a session ended just before the crash stays ended
+        let ended = format!("ended-{round}");
+        api.create_session(&json!({ "sessionId": ended }))
+            .await
+            .created(&format!("/sessions/{ended}"));
+        api.append(&ended, &event("e1"))
+            .await
+            .created(&format!("/sessions/{ended}/events/e1"));
+        let done = api.complete(&ended, None).await.expect(200);
+        ledger.sessions.insert(ended.clone());
+        ledger.completed.insert(ended, done);
+
+        // write hard, then kill -9 in the middle of it
+        let acks = Arc::new(AtomicUsize::new(0));
+        let mut tasks = Vec::new();
+        for t in 0..APPENDERS {
+            tasks.push(tokio::spawn(appender(
+                api.clone(),
+                sessions[t % SESSIONS].clone(),
+                round,
+                t,
+                acks.clone(),
+            )));
+        }
+        tasks.push(tokio::spawn(creator(api.clone(), round)));
+        let started = Instant::now();
+        while acks.load(Ordering::Relaxed) < 60 + 40 * round
+            && started.elapsed() < Duration::from_secs(20)
+        {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(7 * round as u64)).await;
+        server.kill();
+        let killed_at = Instant::now();
+        for task in tasks {
+            for outcome in task.await.expect("a client task panicked") {
+                match outcome {
+                    Outcome::Appended { session, id, body } => {
+                        ledger.events.get_mut(&session).unwrap().insert(id, body);
+                    }
+                    Outcome::Created { session } => {
+                        ledger.sessions.insert(session);
+                    }
+                    Outcome::Lost {
+                        session,
+                        id: Some(id),
+                    } => {
+                        ledger.in_flight.entry(session).or_default().insert(id);
+                    }
+                    Outcome::Lost { session, id: None } => {
+                        ledger.sessions_in_flight.insert(session);
+                    }
+                }
+            }
+        }
+        assert!(
+            killed_at.elapsed() < Duration::from_secs(30),
+            "clients noticed the crash"
+        );
+        assert!(
+            acks.load(Ordering::Relaxed) >= 60,
+            "round {round}: the clients wrote before the crash"
+        );
+        eprintln!(
+            "round {round}: {} events acknowledged so far, {} appends and {} creates lost in flight",
+            ledger.events.values().map(BTreeMap::len).sum::<usize>(),
+            ledger.in_flight.values().map(HashSet::len).sum::<usize>(),
+            ledger.sessions_in_flight.len()
+        );
+    }
+
+    // after the last crash: everything acknowledged is there, and the service works normally
+    let server =
+        ServerProcess::start(binary, &data_dir, dir.path(), &log_path(dir.path(), ROUNDS)).await;
+    let api = server.api.clone();
+    verify(&api, &ledger, ROUNDS).await;
+    for session in &ledger.sessions {
+        api.get(&format!("/sessions/{session}")).await.expect(200);
+    }
+    api.get("/readyz").await.expect(200);
+    for session in &sessions {
+        let before = api.get(&format!("/sessions/{session}")).await.expect(200);
+        let e = api
+            .append(session, &event("after-the-crashes"))
+            .await
+            .created(&format!("/sessions/{session}/events/after-the-crashes"));
+        assert!(e["seq"].as_u64().unwrap() > before["lastSeq"].as_u64().unwrap());
+        let done = api.complete(session, None).await.expect(200);
+        assert_eq!(done["status"], "completed");
+        assert_eq!(
+            done["eventCount"].as_u64(),
+            Some(before["eventCount"].as_u64().unwrap() + 1)
+        );
+        api.append(session, &event("too-late"))
+            .await
+            .problem(409, "session-closed");
+    }
+    let fresh = api.new_session().await;
+    api.append(&fresh, &event("e1"))
+        .await
+        .created(&format!("/sessions/{fresh}/events/e1"));
+}
+
+/// The body an appender sent for `id` (`r{round}-t{t}-{i}`), rebuilt for a retry.
+fn ledger_body(id: &str) -> Value {
+    let parts: Vec<&str> = id.split('-').collect();
+    let round: usize = parts[0][1..].parse().unwrap();
+    let task: usize = parts[1][1..].parse().unwrap();
+    let i: usize = parts[2].parse().unwrap();
+    json!({"eventId": id, "type": "user_speech", "payload": {"round": round, "task": task, "i": i}})
+}
