@@ -4,7 +4,7 @@
 //! An adapter's test file provides a fixture (a fresh, empty store per test) and calls
 //! [`conformance_suite!`], which expands to one `#[tokio::test]` per case:
 //!
-//! ```ignore
+//! ```text
 //! conformance::conformance_suite!(async { my_adapter_fixture().await });
 //! ```
 

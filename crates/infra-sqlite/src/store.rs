@@ -54,6 +54,9 @@ pub struct SqliteOptions {
     pub readers: usize,
     /// How long one storage call may take before it answers "unavailable".
     pub timeout: Duration,
+    /// Largest size of the database file; writes beyond it answer "unavailable" (as on a full
+    /// disk). `None`: no limit but the disk's.
+    pub max_size_bytes: Option<u64>,
 }
 
 impl SqliteOptions {
@@ -63,6 +66,7 @@ impl SqliteOptions {
             synchronous: Synchronous::Full,
             readers: 4,
             timeout: Duration::from_secs(5),
+            max_size_bytes: None,
         }
     }
 }
@@ -88,7 +92,7 @@ impl SqliteStore {
                 StorageError::Unavailable(format!("cannot create {}: {e}", dir.display()))
             })?;
         }
-        let mut conn = open_writer(&path, options.synchronous).map_err(context)?;
+        let mut conn = open_writer(&path, options).map_err(context)?;
         crate::migrate::run(&mut conn).map_err(context)?;
         let reader_path = path.clone();
         let readers = ReadPool::new(options.readers.max(1), move || open_reader(&reader_path))
@@ -117,12 +121,16 @@ impl SqliteStore {
     }
 }
 
-fn open_writer(path: &Path, synchronous: Synchronous) -> rusqlite::Result<Connection> {
+fn open_writer(path: &Path, options: &SqliteOptions) -> rusqlite::Result<Connection> {
     let conn = Connection::open(path)?;
     conn.busy_timeout(Duration::from_secs(5))?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
-    conn.pragma_update(None, "synchronous", synchronous.pragma())?;
+    conn.pragma_update(None, "synchronous", options.synchronous.pragma())?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
+    if let Some(max) = options.max_size_bytes {
+        let page_size: u64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
+        conn.pragma_update(None, "max_page_count", (max / page_size).max(1))?;
+    }
     Ok(conn)
 }
 

@@ -113,6 +113,10 @@ fn run(mut conn: Connection, mut rx: mpsc::Receiver<Message>) {
     }
 }
 
+fn aborted() -> StorageError {
+    StorageError::Unavailable("the write transaction was rolled back".into())
+}
+
 fn commit_group(conn: &mut Connection, group: std::vec::Drain<'_, Job>) {
     if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
         tracing::error!(error = %e, "could not begin a write transaction");
@@ -126,8 +130,21 @@ fn commit_group(conn: &mut Connection, group: std::vec::Drain<'_, Job>) {
     let mut finishes: Vec<Finish> = Vec::with_capacity(group.len());
     let mut broken: Option<StorageError> = None;
     for job in group {
+        // After some errors (a full disk, IO) SQLite rolls the whole transaction back by
+        // itself: then nothing of this group can commit, and no later job may run outside it.
+        if broken.is_some() || conn.is_autocommit() {
+            let (_, finish) = job(None);
+            finishes.push(finish);
+            broken.get_or_insert_with(aborted);
+            continue;
+        }
         let savepoint = conn.execute_batch("SAVEPOINT job");
         let (ok, finish) = job(savepoint.is_ok().then_some(&*conn));
+        finishes.push(finish);
+        if conn.is_autocommit() {
+            broken.get_or_insert_with(aborted);
+            continue;
+        }
         let closed = match (savepoint, ok) {
             (Ok(()), true) => conn.execute_batch("RELEASE job"),
             (Ok(()), false) => conn.execute_batch("ROLLBACK TO job; RELEASE job"),
@@ -137,7 +154,6 @@ fn commit_group(conn: &mut Connection, group: std::vec::Drain<'_, Job>) {
             tracing::error!(error = %e, "savepoint failed; the group will be rolled back");
             broken.get_or_insert(storage_error(e));
         }
-        finishes.push(finish);
     }
     let committed = match broken {
         Some(err) => Err(err),

@@ -97,3 +97,49 @@ fn an_unusable_folder_is_refused_clearly() {
         other => panic!("unexpected {other:?}"),
     }
 }
+
+#[tokio::test]
+async fn a_size_cap_turns_into_unavailable() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = SqliteOptions {
+        max_size_bytes: Some(1 << 20),
+        ..SqliteOptions::new(dir.path().join("sessions.db"))
+    };
+    let store = SqliteStore::open(&options).unwrap();
+    store
+        .create_session(NewSession::new(sid(), None, None, JsonObject::empty(), None).unwrap())
+        .await
+        .unwrap();
+    let big = serde_json::json!({ "blob": "x".repeat(60 * 1024) });
+    let mut result = Ok(());
+    for i in 0..100 {
+        let event = NewEvent {
+            event_id: EventId::parse(format!("e{i}")).unwrap(),
+            event_type: EventType::parse("system").unwrap(),
+            payload: JsonObject::from_map(big.as_object().unwrap(), usize::MAX).unwrap(),
+            timestamp: None,
+        };
+        if let Err(e) = store.append_event(&sid(), event).await {
+            result = Err(e);
+            break;
+        }
+    }
+    match result {
+        Err(domain::AppendEventError::Storage(StorageError::Unavailable(_))) => {}
+        other => panic!("expected unavailable, got {other:?}"),
+    }
+    // What was acknowledged is all there.
+    let session = store.get_session(&sid()).await.unwrap();
+    let page = store
+        .list_events(
+            &sid(),
+            PageRequest {
+                after: None,
+                order: Order::Asc,
+                limit: 500,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(page.events.len() as u64, session.event_count);
+}

@@ -36,6 +36,11 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
         "full (durable across power loss) or normal (across process crashes)",
     ),
     (
+        "SQLITE_MAX_SIZE_MB",
+        "",
+        "largest size of the embedded database; writes beyond it answer 503 (default: the disk's)",
+    ),
+    (
         "STORAGE_TIMEOUT_MS",
         "5000",
         "a storage call taking longer answers 503",
@@ -100,6 +105,7 @@ pub enum StorageSettings {
     Sqlite {
         path: PathBuf,
         synchronous: Synchronous,
+        max_size_bytes: Option<u64>,
     },
     Mongo {
         uri: String,
@@ -237,6 +243,10 @@ impl Settings {
                     synchronous: Synchronous::parse(&raw).ok_or_else(|| {
                         ConfigError(format!("SQLITE_SYNCHRONOUS={raw:?} must be full or normal"))
                     })?,
+                    max_size_bytes: match get("SQLITE_MAX_SIZE_MB")?.trim() {
+                        "" => None,
+                        _ => Some(number("SQLITE_MAX_SIZE_MB", 1, 1 << 30)? << 20),
+                    },
                 }
             }
         };
@@ -326,7 +336,7 @@ mod tests {
         assert_eq!((s.host.as_str(), s.port), ("127.0.0.1", 3000));
         assert!(matches!(
             s.storage,
-            StorageSettings::Sqlite { ref path, synchronous: Synchronous::Full }
+            StorageSettings::Sqlite { ref path, synchronous: Synchronous::Full, max_size_bytes: None }
                 if path == Path::new("./data/sessions.db")
         ));
         assert_eq!(s.limits.payload_bytes, 65_536);

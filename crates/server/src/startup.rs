@@ -21,17 +21,25 @@ pub struct Application {
 /// Opens the configured store (migrations included).
 pub async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Repository>> {
     match &settings.storage {
-        StorageSettings::Sqlite { path, synchronous } => {
+        StorageSettings::Sqlite {
+            path,
+            synchronous,
+            max_size_bytes,
+        } => {
             let options = SqliteOptions {
                 synchronous: *synchronous,
                 timeout: settings.storage_timeout,
+                max_size_bytes: *max_size_bytes,
                 ..SqliteOptions::new(path)
             };
             let store = tokio::task::spawn_blocking(move || SqliteStore::open(&options))
                 .await
                 .context("opening the embedded store")?
                 .map_err(|e| anyhow::anyhow!("{e}"))
-                .with_context(|| format!("embedded store at {}", path.display()))?;
+                .with_context(|| {
+                    let dir = path.parent().unwrap_or(path);
+                    format!("DATA_DIR={} cannot hold the embedded store", dir.display())
+                })?;
             Ok(Arc::new(store))
         }
         StorageSettings::Mongo {

@@ -16,7 +16,8 @@ use common::{Api, ServerProcess, assert_ordered, event, ids, seqs};
 use serde_json::{Value, json};
 
 const SESSIONS: usize = 4;
-const APPENDERS: usize = 6;
+/// With the session creator, 16 concurrent clients.
+const APPENDERS: usize = 15;
 const ROUNDS: usize = 3;
 
 /// What the clients were told.
