@@ -56,6 +56,8 @@ pub async fn store_env(data_dir: &Path) -> Vec<(String, String)> {
             ("SQLITE_SYNCHRONOUS".into(), "full".into()),
         ],
         "mongo" => vec![
+            // Not used by a MongoDB server; lets a test force the embedded store.
+            ("DATA_DIR".into(), data_dir.display().to_string()),
             ("MONGO_URI".into(), testkit::mongo_uri().await),
             ("MONGO_DB".into(), database_for(data_dir)),
             ("STORAGE_TIMEOUT_MS".into(), "10000".into()),

@@ -1,0 +1,161 @@
+//! What operators see: exact Prometheus counters after known traffic, and structured JSON logs
+//! with one line per request whose request id joins every line of that request.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{ServerProcess, TestApp, event};
+use serde_json::{Value, json};
+
+/// The value of the sample named exactly `series` (`name{labels}`), if present.
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines().find_map(|l| {
+        l.strip_prefix(series)?
+            .strip_prefix(' ')?
+            .trim()
+            .parse()
+            .ok()
+    })
+}
+
+#[tokio::test]
+async fn metrics_count_exactly_what_happened() {
+    let app = TestApp::spawn().await;
+    let store = if common::store_kind() == "mongo" {
+        "mongodb"
+    } else {
+        "sqlite"
+    };
+    let session = app.new_session().await;
+    app.create_session(&json!({"sessionId": session}))
+        .await
+        .replayed();
+    app.append(&session, &event("e1")).await.expect(201);
+    app.append(&session, &event("e1")).await.replayed();
+    app.append(&session, &json!({"eventId": "e1", "type": "system"}))
+        .await
+        .problem(409, "event-conflict");
+    app.complete(&session, Some(&json!({"status": "failed"})))
+        .await
+        .expect(200);
+    app.append(&session, &event("e2"))
+        .await
+        .problem(409, "session-closed");
+    app.complete(&session, None)
+        .await
+        .problem(409, "session-state-conflict");
+
+    let text = app.get("/metrics").await.text();
+    let count =
+        |series: &str| sample(&text, series).unwrap_or_else(|| panic!("{series} in {text}"));
+    let route = "route=\"/sessions/{sessionId}/events\"";
+    assert_eq!(
+        count(&format!(
+            "http_requests_total{{method=\"POST\",{route},status=\"201\"}}"
+        )),
+        1.0
+    );
+    assert_eq!(
+        count(&format!(
+            "http_requests_total{{method=\"POST\",{route},status=\"200\"}}"
+        )),
+        1.0
+    );
+    assert_eq!(
+        count(&format!(
+            "http_requests_total{{method=\"POST\",{route},status=\"409\"}}"
+        )),
+        2.0
+    );
+    assert_eq!(
+        count(&format!(
+            "http_request_duration_seconds_count{{method=\"POST\",{route},status=\"201\"}}"
+        )),
+        1.0
+    );
+    assert_eq!(
+        count("idempotent_replays_total{operation=\"append_event\"}"),
+        1.0
+    );
+    assert_eq!(
+        count("idempotent_replays_total{operation=\"create_session\"}"),
+        1.0
+    );
+    assert_eq!(count("conflicts_total{code=\"event-conflict\"}"), 1.0);
+    assert_eq!(count("conflicts_total{code=\"session-closed\"}"), 1.0);
+    assert_eq!(
+        count("conflicts_total{code=\"session-state-conflict\"}"),
+        1.0
+    );
+    assert_eq!(count("sessions_created_total"), 1.0);
+    assert_eq!(count("sessions_completed_total{status=\"failed\"}"), 1.0);
+    assert_eq!(count("events_appended_total"), 1.0);
+    let appends = format!(
+        "storage_operation_duration_seconds_count{{operation=\"append_event\",outcome=\"ok\",store=\"{store}\"}}"
+    );
+    assert_eq!(count(&appends), 2.0, "the new event and the replay");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_logs_have_one_line_per_request_joined_by_the_request_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    let log = dir.path().join("server.log");
+    // The harness runs servers with LOG_FORMAT from the environment of the test: set it here
+    // through the working directory's .env, the highest configuration layer.
+    std::fs::write(dir.path().join(".env"), "LOG_FORMAT=json\nRUST_LOG=info\n").unwrap();
+    let server =
+        ServerProcess::start(env!("CARGO_BIN_EXE_server"), &data_dir, dir.path(), &log).await;
+    let api = &server.api;
+    let session = api.new_session().await;
+    let tagged = |path: &str| {
+        api.request(reqwest::Method::POST, path)
+            .header("x-request-id", "trace-abc.123")
+            .header("content-type", "application/json")
+    };
+    let reply = api
+        .send(tagged(&format!("/sessions/{session}/events")).body(event("e1").to_string()))
+        .await;
+    assert_eq!(reply.status, 201);
+    assert_eq!(
+        reply.header("x-request-id").as_deref(),
+        Some("trace-abc.123")
+    );
+    api.get("/sessions/nope")
+        .await
+        .problem(404, "session-not-found");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let text = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<Value> = text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    let requests: Vec<&Value> = lines.iter().filter(|l| l["message"] == "request").collect();
+    let ours: Vec<&&Value> = requests
+        .iter()
+        .filter(|l| l["span"]["request_id"] == "trace-abc.123")
+        .collect();
+    assert_eq!(ours.len(), 1, "one line for the tagged request: {text}");
+    let line = ours[0];
+    assert_eq!(line["method"], "POST");
+    assert_eq!(line["route"], "/sessions/{sessionId}/events");
+    assert_eq!(line["status"], 201);
+    assert!(line["latency_ms"].as_f64().is_some(), "{line}");
+    assert!(
+        line["level"] == "INFO" && line["timestamp"].is_string(),
+        "{line}"
+    );
+    let not_found = requests
+        .iter()
+        .find(|l| l["route"] == "/sessions/{sessionId}" && l["status"] == 404)
+        .expect("the 404 is logged");
+    let generated = not_found["span"]["request_id"].as_str().unwrap();
+    assert_eq!(generated.len(), 36, "a generated UUID: {generated}");
+    // Every line logged inside a request carries the id of that request.
+    for l in lines.iter().filter(|l| l.get("span").is_some()) {
+        assert!(l["span"]["request_id"].is_string(), "{l}");
+    }
+}
