@@ -1,6 +1,6 @@
 //! Timestamps: UTC, millisecond precision, RFC 3339 on the wire.
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use std::fmt;
 
 use crate::ids::InvalidValue;
@@ -44,12 +44,35 @@ impl Timestamp {
         self.0
     }
 
-    /// Renders as `YYYY-MM-DDTHH:MM:SS.mmmZ`.
+    /// Renders as `YYYY-MM-DDTHH:MM:SS.mmmZ` (on every read of every event: kept cheap).
     pub fn to_rfc3339(self) -> String {
-        DateTime::<Utc>::from_timestamp_millis(self.0)
-            .expect("a Timestamp is always in range")
-            .to_rfc3339_opts(SecondsFormat::Millis, true)
+        let secs = self.0.div_euclid(1000);
+        let millis = self.0.rem_euclid(1000);
+        let (year, month, day) = civil_from_days(secs.div_euclid(86_400));
+        let second_of_day = secs.rem_euclid(86_400);
+        format!(
+            "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{millis:03}Z",
+            second_of_day / 3600,
+            second_of_day % 3600 / 60,
+            second_of_day % 60
+        )
     }
+}
+
+/// The proleptic Gregorian date of a day number (days since 1970-01-01), after Howard
+/// Hinnant's `civil_from_days`.
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z.rem_euclid(146_097);
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let mp = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    (year, month, day)
 }
 
 impl fmt::Display for Timestamp {
@@ -61,6 +84,7 @@ impl fmt::Display for Timestamp {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::SecondsFormat;
 
     #[test]
     fn renders_utc_with_millis() {
@@ -68,6 +92,32 @@ mod tests {
         assert_eq!(t.to_rfc3339(), "2024-05-01T12:00:00.123Z");
         let t = Timestamp::parse_rfc3339("2024-05-01T12:00:00Z").unwrap();
         assert_eq!(t.to_rfc3339(), "2024-05-01T12:00:00.000Z");
+    }
+
+    #[test]
+    fn formatting_agrees_with_chrono_across_the_range() {
+        let mut ms = MIN_MILLIS;
+        let step = 99_991_000_037; // ~3 000 points through 0001..9999, odd millis included
+        while ms <= MAX_MILLIS {
+            let expected = DateTime::<Utc>::from_timestamp_millis(ms)
+                .unwrap()
+                .to_rfc3339_opts(SecondsFormat::Millis, true);
+            assert_eq!(Timestamp(ms).to_rfc3339(), expected, "{ms}");
+            ms += step;
+        }
+        for ms in [
+            -1,
+            0,
+            1,
+            951_782_400_000,
+            1_709_164_800_000,
+            4_107_542_400_000,
+        ] {
+            let expected = DateTime::<Utc>::from_timestamp_millis(ms)
+                .unwrap()
+                .to_rfc3339_opts(SecondsFormat::Millis, true);
+            assert_eq!(Timestamp(ms).to_rfc3339(), expected, "{ms}");
+        }
     }
 
     #[test]

@@ -208,20 +208,23 @@ fn insert_session(conn: &Connection, s: &Session) -> rusqlite::Result<bool> {
     Ok(inserted == 1)
 }
 
-fn insert_event(conn: &Connection, e: &Event) -> rusqlite::Result<()> {
-    conn.prepare_cached(&format!(
-        "INSERT INTO events ({EVENT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
-    ))?
-    .execute(params![
-        e.session_id.as_str(),
-        e.event_id.as_str(),
-        int(e.seq),
-        e.event_type.as_str(),
-        e.payload.as_str(),
-        e.timestamp.millis(),
-        e.received_at.millis(),
-    ])?;
-    Ok(())
+/// Inserts unless an event with this id is in the session already; says whether it did.
+fn insert_event(conn: &Connection, e: &Event) -> rusqlite::Result<bool> {
+    let inserted = conn
+        .prepare_cached(&format!(
+            "INSERT INTO events ({EVENT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+             ON CONFLICT (session_id, event_id) DO NOTHING"
+        ))?
+        .execute(params![
+            e.session_id.as_str(),
+            e.event_id.as_str(),
+            int(e.seq),
+            e.event_type.as_str(),
+            e.payload.as_str(),
+            e.timestamp.millis(),
+            e.received_at.millis(),
+        ])?;
+    Ok(inserted == 1)
 }
 
 fn missing(what: &str) -> StorageError {
@@ -304,6 +307,30 @@ impl EventRepository for SqliteStore {
             let mut session = load_session(conn, &session_id)
                 .storage()?
                 .ok_or(AppendEventError::SessionNotFound)?;
+            // Insert first (the common case: a new event in an open session); the unique
+            // (session_id, event_id) index turns a retry into "nothing inserted".
+            let new = if session.accepts_new_events() {
+                let now = Timestamp::now();
+                let seq = session.last_seq + 1;
+                let requested_timestamp = new.timestamp;
+                let event = new.into_event(session_id.clone(), seq, now);
+                if insert_event(conn, &event).storage()? {
+                    session.record_append(seq, now);
+                    save_session_state(conn, &session).storage()?;
+                    return Ok(Written {
+                        value: event,
+                        replayed: false,
+                    });
+                }
+                NewEvent {
+                    event_id: event.event_id,
+                    event_type: event.event_type,
+                    payload: event.payload,
+                    timestamp: requested_timestamp,
+                }
+            } else {
+                new
+            };
             let existing = load_event(conn, &session_id, &new.event_id).storage()?;
             match new.decide(&session, existing.as_ref()) {
                 AppendOutcome::Replay => Ok(Written {
@@ -314,18 +341,7 @@ impl EventRepository for SqliteStore {
                     existing.ok_or_else(|| missing("event"))?,
                 ))),
                 AppendOutcome::Closed => Err(AppendEventError::SessionClosed),
-                AppendOutcome::Insert => {
-                    let now = Timestamp::now();
-                    let seq = session.last_seq + 1;
-                    let event = new.into_event(session_id, seq, now);
-                    insert_event(conn, &event).storage()?;
-                    session.record_append(seq, now);
-                    save_session_state(conn, &session).storage()?;
-                    Ok(Written {
-                        value: event,
-                        replayed: false,
-                    })
-                }
+                AppendOutcome::Insert => Err(missing("event").into()),
             }
         }))
         .await
@@ -356,25 +372,21 @@ impl EventRepository for SqliteStore {
         page: PageRequest,
     ) -> Result<EventPage, ListEventsError> {
         let session_id = session_id.clone();
-        self.bounded(self.readers.read(move |conn| {
-            // One read transaction: the existence check and the page see one snapshot.
-            conn.execute_batch("BEGIN").storage()?;
-            let result = read_page(conn, &session_id, page);
-            let _ = conn.execute_batch("COMMIT");
-            result
-        }))
+        self.bounded(
+            self.readers
+                .read(move |conn| read_page(conn, &session_id, page)),
+        )
         .await
     }
 }
 
+/// One statement reads the page (a consistent snapshot); only an empty page needs a second
+/// look to tell an empty session from a missing one (events exist only in existing sessions).
 fn read_page(
     conn: &Connection,
     session_id: &SessionId,
     page: PageRequest,
 ) -> Result<EventPage, ListEventsError> {
-    if !session_exists(conn, session_id).storage()? {
-        return Err(ListEventsError::SessionNotFound);
-    }
     let sql = match page.order {
         Order::Asc => format!(
             "SELECT {EVENT_COLUMNS} FROM events WHERE session_id = ?1 AND seq > ?2
@@ -397,6 +409,9 @@ fn read_page(
         .storage()?
         .collect::<rusqlite::Result<Vec<Event>>>()
         .storage()?;
+    if events.is_empty() && !session_exists(conn, session_id).storage()? {
+        return Err(ListEventsError::SessionNotFound);
+    }
     let has_more = events.len() > page.limit as usize;
     events.truncate(page.limit as usize);
     Ok(EventPage { events, has_more })
