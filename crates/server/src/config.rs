@@ -407,3 +407,23 @@ mod tests {
         assert!(err.to_string().contains("missing.toml"), "{err}");
     }
 }
+
+#[cfg(test)]
+mod docs_tests {
+    #[test]
+    fn every_setting_is_documented_in_operations_md() {
+        let doc = include_str!("../../../docs/operations.md");
+        for (key, default, _) in super::SETTINGS {
+            let row = doc
+                .lines()
+                .find(|l| l.starts_with("| `") && l.contains(&format!("`{key}`")))
+                .unwrap_or_else(|| panic!("{key} is missing from docs/operations.md"));
+            if !default.is_empty() {
+                assert!(
+                    row.contains(&format!("`{default}`")),
+                    "{key}: default {default} in {row}"
+                );
+            }
+        }
+    }
+}
