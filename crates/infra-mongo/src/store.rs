@@ -155,11 +155,13 @@ impl MongoStore {
         session_id: &SessionId,
         new: NewEvent,
     ) -> Result<Written<Event>, AppendEventError> {
-        if self.session_doc(session_id).await?.is_none() {
-            return Err(AppendEventError::SessionNotFound);
-        }
-        for _ in 0..MAX_ATTEMPTS {
+        for attempt in 0..MAX_ATTEMPTS {
             let top = self.top(session_id).await?;
+            // Events exist only in existing sessions: the session document is read only for
+            // the first event (two round trips per append, not three).
+            if attempt == 0 && top.is_none() && self.session_doc(session_id).await?.is_none() {
+                return Err(AppendEventError::SessionNotFound);
+            }
             let sealed = match &top {
                 Some(top) => documents::seal(top)?.is_some(),
                 None => false,
@@ -368,8 +370,9 @@ impl EventRepository for MongoStore {
                     .await
                     .storage()
             };
-            let (session, docs) = tokio::try_join!(self.session_doc(session_id), events)?;
-            if session.is_none() {
+            let docs = events.await?;
+            // Events exist only in existing sessions: only an empty page needs a second look.
+            if docs.is_empty() && self.session_doc(session_id).await?.is_none() {
                 return Err(ListEventsError::SessionNotFound);
             }
             let mut events = docs
