@@ -178,7 +178,7 @@ async fn a_slow_body_gets_408_and_stores_nothing() {
 
 #[tokio::test]
 async fn a_slow_request_head_is_cut_off() {
-    let app = TestApp::spawn_with(&[("REQUEST_HEADER_TIMEOUT_MS", "1000")]).await;
+    let app = TestApp::spawn_with(&[("REQUEST_HEADER_TIMEOUT_MS", "2000")]).await;
     let port = app.port;
     let answer = tokio::task::spawn_blocking(move || {
         let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
