@@ -47,15 +47,23 @@ impl Timestamp {
     /// Renders as `YYYY-MM-DDTHH:MM:SS.mmmZ` (on every read of every event: kept cheap).
     pub fn to_rfc3339(self) -> String {
         let secs = self.0.div_euclid(1000);
-        let millis = self.0.rem_euclid(1000);
         let (year, month, day) = civil_from_days(secs.div_euclid(86_400));
         let second_of_day = secs.rem_euclid(86_400);
-        format!(
-            "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{millis:03}Z",
-            second_of_day / 3600,
-            second_of_day % 3600 / 60,
-            second_of_day % 60
-        )
+        let mut out = *b"0000-00-00T00:00:00.000Z";
+        let mut put = |at: usize, width: usize, mut value: i64| {
+            for i in (at..at + width).rev() {
+                out[i] = b'0' + (value % 10) as u8;
+                value /= 10;
+            }
+        };
+        put(0, 4, year);
+        put(5, 2, month);
+        put(8, 2, day);
+        put(11, 2, second_of_day / 3600);
+        put(14, 2, second_of_day % 3600 / 60);
+        put(17, 2, second_of_day % 60);
+        put(20, 3, self.0.rem_euclid(1000));
+        out.iter().map(|&b| char::from(b)).collect()
     }
 }
 

@@ -6,11 +6,22 @@ use domain::{
 use rusqlite::Row;
 use rusqlite::types::{FromSqlError, Type};
 
-pub(crate) const SESSION_COLUMNS: &str = "session_id, status, language, metadata, started_at, \
-     ended_at, event_count, last_seq, created_at, updated_at";
+/// The columns [`session`] reads, in order (a macro, so that SQL text is built at compile time).
+macro_rules! session_columns {
+    () => {
+        "session_id, status, language, metadata, started_at, ended_at, event_count, last_seq, \
+         created_at, updated_at"
+    };
+}
 
-pub(crate) const EVENT_COLUMNS: &str =
-    "session_id, event_id, seq, type, payload, timestamp, received_at";
+/// The columns [`event`] reads, in order.
+macro_rules! event_columns {
+    () => {
+        "session_id, event_id, seq, type, payload, timestamp, received_at"
+    };
+}
+
+pub(crate) use {event_columns, session_columns};
 
 fn invalid(idx: usize, err: impl std::error::Error + Send + Sync + 'static) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(idx, Type::Text, Box::new(err))

@@ -16,7 +16,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
 use crate::error::{SqlResultExt, storage_error};
 use crate::pool::ReadPool;
-use crate::rows::{self, EVENT_COLUMNS, SESSION_COLUMNS, int};
+use crate::rows::{self, event_columns, int, session_columns};
 use crate::writer::Writer;
 
 /// SQLite's `synchronous` setting for the write connection (see `docs/decisions.md`).
@@ -144,8 +144,10 @@ fn open_reader(path: &Path) -> rusqlite::Result<Connection> {
 }
 
 fn load_session(conn: &Connection, id: &SessionId) -> rusqlite::Result<Option<Session>> {
-    conn.prepare_cached(&format!(
-        "SELECT {SESSION_COLUMNS} FROM sessions WHERE session_id = ?1"
+    conn.prepare_cached(concat!(
+        "SELECT ",
+        session_columns!(),
+        " FROM sessions WHERE session_id = ?1"
     ))?
     .query_row([id.as_str()], rows::session)
     .optional()
@@ -161,8 +163,10 @@ fn load_event(
     session: &SessionId,
     event: &EventId,
 ) -> rusqlite::Result<Option<Event>> {
-    conn.prepare_cached(&format!(
-        "SELECT {EVENT_COLUMNS} FROM events WHERE session_id = ?1 AND event_id = ?2"
+    conn.prepare_cached(concat!(
+        "SELECT ",
+        event_columns!(),
+        " FROM events WHERE session_id = ?1 AND event_id = ?2"
     ))?
     .query_row([session.as_str(), event.as_str()], rows::event)
     .optional()
@@ -188,10 +192,10 @@ fn save_session_state(conn: &Connection, s: &Session) -> rusqlite::Result<()> {
 
 fn insert_session(conn: &Connection, s: &Session) -> rusqlite::Result<bool> {
     let inserted = conn
-        .prepare_cached(&format!(
-            "INSERT INTO sessions ({SESSION_COLUMNS})
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
-             ON CONFLICT (session_id) DO NOTHING"
+        .prepare_cached(concat!(
+            "INSERT INTO sessions (",
+            session_columns!(),
+            ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT (session_id) DO NOTHING"
         ))?
         .execute(params![
             s.id.as_str(),
@@ -211,9 +215,10 @@ fn insert_session(conn: &Connection, s: &Session) -> rusqlite::Result<bool> {
 /// Inserts unless an event with this id is in the session already; says whether it did.
 fn insert_event(conn: &Connection, e: &Event) -> rusqlite::Result<bool> {
     let inserted = conn
-        .prepare_cached(&format!(
-            "INSERT INTO events ({EVENT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-             ON CONFLICT (session_id, event_id) DO NOTHING"
+        .prepare_cached(concat!(
+            "INSERT INTO events (",
+            event_columns!(),
+            ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (session_id, event_id) DO NOTHING"
         ))?
         .execute(params![
             e.session_id.as_str(),
@@ -387,14 +392,18 @@ fn read_page(
     session_id: &SessionId,
     page: PageRequest,
 ) -> Result<EventPage, ListEventsError> {
+    // No `LIMIT ?`: with STAT4, SQLite re-prepares a statement whose bound LIMIT changes; the
+    // scan is lazy, so taking `limit + 1` rows stops it just as well.
     let sql = match page.order {
-        Order::Asc => format!(
-            "SELECT {EVENT_COLUMNS} FROM events WHERE session_id = ?1 AND seq > ?2
-              ORDER BY seq ASC LIMIT ?3"
+        Order::Asc => concat!(
+            "SELECT ",
+            event_columns!(),
+            " FROM events WHERE session_id = ?1 AND seq > ?2 ORDER BY seq ASC"
         ),
-        Order::Desc => format!(
-            "SELECT {EVENT_COLUMNS} FROM events WHERE session_id = ?1 AND seq < ?2
-              ORDER BY seq DESC LIMIT ?3"
+        Order::Desc => concat!(
+            "SELECT ",
+            event_columns!(),
+            " FROM events WHERE session_id = ?1 AND seq < ?2 ORDER BY seq DESC"
         ),
     };
     let after = match (page.order, page.after) {
@@ -402,11 +411,12 @@ fn read_page(
         (Order::Asc, None) => 0,
         (Order::Desc, None) => i64::MAX,
     };
-    let limit = i64::from(page.limit);
-    let mut stmt = conn.prepare_cached(&sql).storage()?;
+    let wanted = page.limit as usize + 1;
+    let mut stmt = conn.prepare_cached(sql).storage()?;
     let mut events = stmt
-        .query_map(params![session_id.as_str(), after, limit + 1], rows::event)
+        .query_map(params![session_id.as_str(), after], rows::event)
         .storage()?
+        .take(wanted)
         .collect::<rusqlite::Result<Vec<Event>>>()
         .storage()?;
     if events.is_empty() && !session_exists(conn, session_id).storage()? {
