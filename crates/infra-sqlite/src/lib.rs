@@ -6,6 +6,7 @@
 //! see committed snapshots. `seq` is assigned by the single writer inside the transaction that
 //! stores the event, so `seq` order is commit order.
 
+mod checkpoint;
 mod error;
 mod migrate;
 mod pool;

@@ -14,6 +14,7 @@ use domain::{
 };
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
+use crate::checkpoint::{Checkpointer, WRITER_BACKSTOP_PAGES};
 use crate::error::{SqlResultExt, storage_error};
 use crate::pool::ReadPool;
 use crate::rows::{self, event_columns, int, session_columns};
@@ -76,6 +77,7 @@ impl SqliteOptions {
 pub struct SqliteStore {
     writer: Arc<Writer>,
     readers: Arc<ReadPool>,
+    checkpointer: Arc<Checkpointer>,
     timeout: Duration,
 }
 
@@ -97,11 +99,13 @@ impl SqliteStore {
         let reader_path = path.clone();
         let readers = ReadPool::new(options.readers.max(1), move || open_reader(&reader_path))
             .map_err(context)?;
+        let checkpointer = Checkpointer::spawn(&path)?;
         let writer = Writer::spawn(conn, 4096)
             .map_err(|e| StorageError::Internal(format!("cannot start the writer: {e}")))?;
         Ok(Self {
             writer: Arc::new(writer),
             readers: Arc::new(readers),
+            checkpointer: Arc::new(checkpointer),
             timeout: options.timeout,
         })
     }
@@ -127,6 +131,9 @@ fn open_writer(path: &Path, options: &SqliteOptions) -> rusqlite::Result<Connect
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", options.synchronous.pragma())?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.pragma_update(None, "wal_autocheckpoint", WRITER_BACKSTOP_PAGES)?;
+    // After a checkpoint the WAL is truncated back to this size instead of keeping its peak.
+    conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
     if let Some(max) = options.max_size_bytes {
         let page_size: u64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
         conn.pragma_update(None, "max_page_count", (max / page_size).max(1))?;
@@ -450,6 +457,7 @@ impl StoreAdmin for SqliteStore {
     }
 
     async fn close(&self) {
+        self.checkpointer.stop();
         self.writer.close().await;
     }
 
