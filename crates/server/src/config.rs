@@ -410,6 +410,22 @@ mod tests {
 
 #[cfg(test)]
 mod docs_tests {
+    /// Rows of the README's short table must agree with the code too.
+    #[test]
+    fn the_readme_table_states_the_real_defaults() {
+        let readme = include_str!("../../../README.md");
+        for (key, default, _) in super::SETTINGS {
+            if let Some(row) = readme
+                .lines()
+                .find(|l| l.starts_with(&format!("| `{key}`")))
+            {
+                if !default.is_empty() {
+                    assert!(row.contains(&format!("`{default}`")), "{key}: {row}");
+                }
+            }
+        }
+    }
+
     #[test]
     fn every_setting_is_documented_in_operations_md() {
         let doc = include_str!("../../../docs/operations.md");
