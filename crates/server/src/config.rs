@@ -415,13 +415,13 @@ mod docs_tests {
     fn the_readme_table_states_the_real_defaults() {
         let readme = include_str!("../../../README.md");
         for (key, default, _) in super::SETTINGS {
-            if let Some(row) = readme
+            let row = readme
                 .lines()
-                .find(|l| l.starts_with(&format!("| `{key}`")))
+                .find(|l| l.starts_with(&format!("| `{key}`")));
+            if let Some(row) = row
+                && !default.is_empty()
             {
-                if !default.is_empty() {
-                    assert!(row.contains(&format!("`{default}`")), "{key}: {row}");
-                }
+                assert!(row.contains(&format!("`{default}`")), "{key}: {row}");
             }
         }
     }
