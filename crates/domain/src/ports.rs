@@ -78,6 +78,18 @@ pub enum GetEventError {
     Storage(#[from] StorageError),
 }
 
+impl GetEventError {
+    /// The error for an event that is not stored: which "not found" depends on whether its
+    /// session exists.
+    pub fn missing(session_exists: bool) -> Self {
+        if session_exists {
+            GetEventError::EventNotFound
+        } else {
+            GetEventError::SessionNotFound
+        }
+    }
+}
+
 /// Errors of [`EventRepository::list_events`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ListEventsError {

@@ -334,11 +334,9 @@ impl EventRepository for MongoStore {
             if let Some(doc) = self.event_doc(session_id, event_id.as_str()).await? {
                 return Ok(documents::event(&doc)?);
             }
-            if self.session_doc(session_id).await?.is_some() {
-                Err(GetEventError::EventNotFound)
-            } else {
-                Err(GetEventError::SessionNotFound)
-            }
+            Err(GetEventError::missing(
+                self.session_doc(session_id).await?.is_some(),
+            ))
         })
         .await
     }

@@ -369,11 +369,9 @@ impl EventRepository for SqliteStore {
             if let Some(event) = load_event(conn, &session_id, &event_id).storage()? {
                 return Ok(event);
             }
-            if session_exists(conn, &session_id).storage()? {
-                Err(GetEventError::EventNotFound)
-            } else {
-                Err(GetEventError::SessionNotFound)
-            }
+            Err(GetEventError::missing(
+                session_exists(conn, &session_id).storage()?,
+            ))
         }))
         .await
     }

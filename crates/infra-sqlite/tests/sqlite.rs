@@ -11,6 +11,15 @@ fn sid() -> SessionId {
     SessionId::parse("s").unwrap()
 }
 
+fn event(i: usize, payload: JsonObject) -> NewEvent {
+    NewEvent {
+        event_id: EventId::parse(format!("e{i}")).unwrap(),
+        event_type: EventType::parse("system").unwrap(),
+        payload,
+        timestamp: None,
+    }
+}
+
 #[tokio::test]
 async fn data_survives_reopening() {
     let dir = tempfile::tempdir().unwrap();
@@ -22,13 +31,10 @@ async fn data_survives_reopening() {
         .await
         .unwrap();
     for i in 0..10 {
-        let event = NewEvent {
-            event_id: EventId::parse(format!("e{i}")).unwrap(),
-            event_type: EventType::parse("system").unwrap(),
-            payload: JsonObject::empty(),
-            timestamp: None,
-        };
-        store.append_event(&sid(), event).await.unwrap();
+        store
+            .append_event(&sid(), event(i, JsonObject::empty()))
+            .await
+            .unwrap();
     }
     drop(store);
 
@@ -113,13 +119,8 @@ async fn a_size_cap_turns_into_unavailable() {
     let big = serde_json::json!({ "blob": "x".repeat(60 * 1024) });
     let mut result = Ok(());
     for i in 0..100 {
-        let event = NewEvent {
-            event_id: EventId::parse(format!("e{i}")).unwrap(),
-            event_type: EventType::parse("system").unwrap(),
-            payload: JsonObject::from_map(big.as_object().unwrap(), usize::MAX).unwrap(),
-            timestamp: None,
-        };
-        if let Err(e) = store.append_event(&sid(), event).await {
+        let payload = JsonObject::from_map(big.as_object().unwrap(), usize::MAX).unwrap();
+        if let Err(e) = store.append_event(&sid(), event(i, payload)).await {
             result = Err(e);
             break;
         }

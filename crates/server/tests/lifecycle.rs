@@ -46,6 +46,24 @@ fn run_to_exit(env: &[(&str, &str)], workdir: &std::path::Path) -> (i32, String)
     }
 }
 
+/// Opens a connection and sends an append's head and the first `sent` bytes of its body.
+fn start_append(port: u16, session: &str, body: &[u8], sent: usize) -> TcpStream {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        stream,
+        "POST /sessions/{session}/events HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    stream.write_all(&body[..sent]).unwrap();
+    stream.flush().unwrap();
+    stream
+}
+
 #[test]
 fn an_unusable_data_dir_stops_start_up_with_one_line() {
     let dir = tempfile::tempdir().unwrap();
@@ -84,18 +102,7 @@ async fn sigterm_lets_in_flight_requests_finish_and_exits_0() {
 
     // A request in flight: head and half of the body sent.
     let body = serde_json::to_vec(&event("in-flight")).unwrap();
-    let mut stream = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    write!(
-        stream,
-        "POST /sessions/{session}/events HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    )
-    .unwrap();
-    stream.write_all(&body[..body.len() / 2]).unwrap();
+    let mut stream = start_append(server.port, &session, &body, body.len() / 2);
     stream.flush().unwrap();
     tokio::time::sleep(Duration::from_millis(200)).await;
 
@@ -150,16 +157,7 @@ async fn a_slow_body_gets_408_and_stores_nothing() {
     let body = serde_json::to_vec(&event("slow")).unwrap();
     let port = app.port;
     let answer = tokio::task::spawn_blocking(move || {
-        let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-        stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        write!(
-            stream,
-            "POST /sessions/{session}/events HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n\
-             Content-Length: {}\r\nConnection: close\r\n\r\n",
-            body.len()
-        )
-        .unwrap();
-        stream.write_all(&body[..5]).unwrap();
+        let mut stream = start_append(port, &session, &body, 5);
         let mut answer = String::new();
         let _ = stream.read_to_string(&mut answer);
         (answer, session)
