@@ -11,6 +11,15 @@ fn sid() -> SessionId {
     SessionId::parse("s").unwrap()
 }
 
+async fn first_page(store: &SqliteStore, limit: u32) -> domain::EventPage {
+    let request = PageRequest {
+        after: None,
+        order: Order::Asc,
+        limit,
+    };
+    store.list_events(&sid(), request).await.unwrap()
+}
+
 fn event(i: usize, payload: JsonObject) -> NewEvent {
     NewEvent {
         event_id: EventId::parse(format!("e{i}")).unwrap(),
@@ -41,17 +50,7 @@ async fn data_survives_reopening() {
     let store = SqliteStore::open(&options).unwrap();
     let session = store.get_session(&sid()).await.unwrap();
     assert_eq!((session.event_count, session.last_seq), (10, 10));
-    let page = store
-        .list_events(
-            &sid(),
-            PageRequest {
-                after: None,
-                order: Order::Asc,
-                limit: 100,
-            },
-        )
-        .await
-        .unwrap();
+    let page = first_page(&store, 100).await;
     assert_eq!(page.events.len(), 10);
     assert_eq!(
         domain::StoreAdmin::shared_secret(&store).await.unwrap(),
@@ -131,16 +130,6 @@ async fn a_size_cap_turns_into_unavailable() {
     }
     // What was acknowledged is all there.
     let session = store.get_session(&sid()).await.unwrap();
-    let page = store
-        .list_events(
-            &sid(),
-            PageRequest {
-                after: None,
-                order: Order::Asc,
-                limit: 500,
-            },
-        )
-        .await
-        .unwrap();
+    let page = first_page(&store, 500).await;
     assert_eq!(page.events.len() as u64, session.event_count);
 }
