@@ -52,7 +52,7 @@ fn complete() -> CompleteRequest {
 }
 
 /// Every event of a session, walking pages of `limit` in `order`.
-pub async fn walk(repo: &Repo, session: &str, order: Order, limit: u32) -> Vec<Event> {
+async fn walk(repo: &Repo, session: &str, order: Order, limit: u32) -> Vec<Event> {
     let mut out = Vec::new();
     let mut after = None;
     loop {

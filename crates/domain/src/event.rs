@@ -2,7 +2,7 @@
 
 use crate::ids::{EventId, EventType, SessionId};
 use crate::json::JsonObject;
-use crate::session::Session;
+use crate::session::SessionStatus;
 use crate::time::Timestamp;
 
 /// A stored event.
@@ -50,26 +50,27 @@ impl NewEvent {
             && self.payload == stored.payload
     }
 
-    /// The rule for an append: a replay is answered forever (also once the session is
-    /// closed), a different event under the same id conflicts, and a closed session takes
-    /// nothing new.
-    pub fn decide(&self, session: &Session, existing: Option<&Event>) -> AppendOutcome {
+    /// The rule for an append, given the session's status and the event stored under the same
+    /// id (if any): a replay is answered forever (also once the session is closed), a different
+    /// event under the same id conflicts, and a closed session takes nothing new.
+    pub fn decide(&self, status: SessionStatus, existing: Option<&Event>) -> AppendOutcome {
         match existing {
             Some(stored) if self.matches(stored) => AppendOutcome::Replay,
             Some(_) => AppendOutcome::Conflict,
-            None if !session.accepts_new_events() => AppendOutcome::Closed,
+            None if status.is_terminal() => AppendOutcome::Closed,
             None => AppendOutcome::Insert,
         }
     }
 
-    /// The event as stored at `seq` at time `now`.
-    pub fn into_event(self, session_id: SessionId, seq: u64, now: Timestamp) -> Event {
+    /// The event as it is stored at `seq` at time `now` (the request itself is kept, so that a
+    /// failed insert can still be decided on).
+    pub fn to_event(&self, session_id: &SessionId, seq: u64, now: Timestamp) -> Event {
         Event {
-            session_id,
-            event_id: self.event_id,
+            session_id: session_id.clone(),
+            event_id: self.event_id.clone(),
             seq,
-            event_type: self.event_type,
-            payload: self.payload,
+            event_type: self.event_type.clone(),
+            payload: self.payload.clone(),
             timestamp: self.timestamp.unwrap_or(now),
             received_at: now,
         }
@@ -79,7 +80,6 @@ impl NewEvent {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::session::{CompleteRequest, NewSession};
 
     fn ts(ms: i64) -> Timestamp {
         Timestamp::from_millis(ms).unwrap()
@@ -94,20 +94,10 @@ mod tests {
         }
     }
 
-    fn open_session() -> Session {
-        NewSession::new(
-            SessionId::parse("s").unwrap(),
-            None,
-            None,
-            JsonObject::empty(),
-            None,
-        )
-        .unwrap()
-        .into_session(ts(0))
-    }
+    const OPEN: SessionStatus = SessionStatus::Active;
 
     fn stored(payload: &str, timestamp: Option<Timestamp>) -> Event {
-        new_event(payload, timestamp).into_event(SessionId::parse("s").unwrap(), 1, ts(50))
+        new_event(payload, timestamp).to_event(&SessionId::parse("s").unwrap(), 1, ts(50))
     }
 
     #[test]
@@ -120,54 +110,52 @@ mod tests {
 
     #[test]
     fn replay_compares_content() {
-        let session = open_session();
         let existing = stored(r#"{"a":1,"b":2}"#, Some(ts(7)));
         // same content, keys in another order
         assert_eq!(
-            new_event(r#"{"b":2,"a":1}"#, Some(ts(7))).decide(&session, Some(&existing)),
+            new_event(r#"{"b":2,"a":1}"#, Some(ts(7))).decide(OPEN, Some(&existing)),
             AppendOutcome::Replay
         );
         // timestamp omitted in the retry: still a replay
         assert_eq!(
-            new_event(r#"{"a":1,"b":2}"#, None).decide(&session, Some(&existing)),
+            new_event(r#"{"a":1,"b":2}"#, None).decide(OPEN, Some(&existing)),
             AppendOutcome::Replay
         );
         // different payload, type or timestamp: conflict
         assert_eq!(
-            new_event(r#"{"a":2,"b":2}"#, None).decide(&session, Some(&existing)),
+            new_event(r#"{"a":2,"b":2}"#, None).decide(OPEN, Some(&existing)),
             AppendOutcome::Conflict
         );
         assert_eq!(
-            new_event(r#"{"a":1,"b":2}"#, Some(ts(8))).decide(&session, Some(&existing)),
+            new_event(r#"{"a":1,"b":2}"#, Some(ts(8))).decide(OPEN, Some(&existing)),
             AppendOutcome::Conflict
         );
         let mut other_type = new_event(r#"{"a":1,"b":2}"#, None);
         other_type.event_type = EventType::parse("bot_speech").unwrap();
         assert_eq!(
-            other_type.decide(&session, Some(&existing)),
+            other_type.decide(OPEN, Some(&existing)),
             AppendOutcome::Conflict
         );
     }
 
     #[test]
     fn closed_session_takes_replays_but_nothing_new() {
-        let mut session = open_session();
-        session.close(&CompleteRequest::new(None, None).unwrap(), ts(100));
+        let closed = SessionStatus::Completed;
         let existing = stored("{}", None);
         assert_eq!(
-            new_event("{}", None).decide(&session, Some(&existing)),
+            new_event("{}", None).decide(closed, Some(&existing)),
             AppendOutcome::Replay
         );
         assert_eq!(
-            new_event(r#"{"x":1}"#, None).decide(&session, Some(&existing)),
+            new_event(r#"{"x":1}"#, None).decide(closed, Some(&existing)),
             AppendOutcome::Conflict
         );
         assert_eq!(
-            new_event("{}", None).decide(&session, None),
+            new_event("{}", None).decide(closed, None),
             AppendOutcome::Closed
         );
         assert_eq!(
-            new_event("{}", None).decide(&open_session(), None),
+            new_event("{}", None).decide(OPEN, None),
             AppendOutcome::Insert
         );
     }

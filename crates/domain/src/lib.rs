@@ -4,6 +4,7 @@
 //! the state rules, and the repository ports that storage adapters implement. This crate does no
 //! IO: it knows nothing of HTTP, SQL or MongoDB.
 
+pub mod decision;
 pub mod event;
 pub mod ids;
 pub mod json;
@@ -12,6 +13,7 @@ pub mod ports;
 pub mod session;
 pub mod time;
 
+pub use decision::{AppendStep, CompleteStep};
 pub use event::{AppendOutcome, Event, NewEvent};
 pub use ids::{EventId, EventType, InvalidValue, SessionId};
 pub use json::{JsonObject, TooLarge};

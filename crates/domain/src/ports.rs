@@ -20,6 +20,24 @@ pub struct Written<T> {
     pub replayed: bool,
 }
 
+impl<T> Written<T> {
+    /// Written by this call.
+    pub fn created(value: T) -> Self {
+        Self {
+            value,
+            replayed: false,
+        }
+    }
+
+    /// Stored already: this call changed nothing.
+    pub fn replayed(value: T) -> Self {
+        Self {
+            value,
+            replayed: true,
+        }
+    }
+}
+
 /// Storage failed. Never shown to API clients beyond its kind.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StorageError {

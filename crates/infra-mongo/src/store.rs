@@ -5,10 +5,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use domain::{
-    AppendEventError, CompleteRequest, CompleteSessionError, CompletionDecision, Event, EventId,
-    EventPage, EventRepository, GetEventError, GetSessionError, ListEventsError, NewEvent,
-    NewSession, Order, PageRequest, Session, SessionId, SessionRepository, StorageError,
-    StoreAdmin, Timestamp, Written,
+    AppendEventError, AppendStep, CompleteRequest, CompleteSessionError, CompleteStep, Event,
+    EventId, EventPage, EventRepository, GetEventError, GetSessionError, ListEventsError, NewEvent,
+    NewSession, Order, PageRequest, Session, SessionId, SessionRepository, SessionStatus,
+    StorageError, StoreAdmin, Timestamp, Written, decision,
 };
 use futures_util::TryStreamExt;
 use mongodb::bson::{Document, doc};
@@ -153,7 +153,7 @@ impl MongoStore {
     async fn append(
         &self,
         session_id: &SessionId,
-        new: NewEvent,
+        mut new: NewEvent,
     ) -> Result<Written<Event>, AppendEventError> {
         for attempt in 0..MAX_ATTEMPTS {
             let top = self.top(session_id).await?;
@@ -162,31 +162,27 @@ impl MongoStore {
             if attempt == 0 && top.is_none() && self.session_doc(session_id).await?.is_none() {
                 return Err(AppendEventError::SessionNotFound);
             }
-            let sealed = match &top {
-                Some(top) => documents::seal(top)?.is_some(),
-                None => false,
-            };
-            if sealed {
-                return match self.stored_event(session_id, &new).await? {
-                    Some(answer) => answer,
-                    None => Err(AppendEventError::SessionClosed),
+            let status = top_status(top.as_ref())?;
+            if status.is_terminal() {
+                let existing = self.stored_event(session_id, &new.event_id).await?;
+                return match decision::append(new, status, existing) {
+                    AppendStep::Answer(answer) => answer,
+                    AppendStep::Insert(_) => Err(StorageError::Internal(
+                        "the domain inserts into a sealed session".into(),
+                    )
+                    .into()),
                 };
             }
             let seq = top.as_ref().map(documents::seq).transpose()?.unwrap_or(0) + 1;
-            let event = new
-                .clone()
-                .into_event(session_id.clone(), seq, Timestamp::now());
+            let event = new.to_event(session_id, seq, Timestamp::now());
             match self.events.insert_one(documents::event_doc(&event)).await {
-                Ok(_) => {
-                    return Ok(Written {
-                        value: event,
-                        replayed: false,
-                    });
-                }
+                Ok(_) => return Ok(Written::created(event)),
                 Err(e) if is_duplicate_key(&e) => {
                     // Either this eventId is stored already, or another write took this seq.
-                    if let Some(answer) = self.stored_event(session_id, &new).await? {
-                        return answer;
+                    let existing = self.stored_event(session_id, &new.event_id).await?;
+                    match decision::append(new, status, existing) {
+                        AppendStep::Answer(answer) => return answer,
+                        AppendStep::Insert(again) => new = again,
                     }
                 }
                 Err(e) => return Err(storage_error(e).into()),
@@ -195,24 +191,17 @@ impl MongoStore {
         Err(StorageError::Unavailable("too much contention on one session".into()).into())
     }
 
-    /// The answer for an event id that is stored already: a replay or a conflict.
+    /// The event stored under `event_id` in the session, if any.
     async fn stored_event(
         &self,
         session_id: &SessionId,
-        new: &NewEvent,
-    ) -> Result<Option<Result<Written<Event>, AppendEventError>>, StorageError> {
-        let Some(doc) = self.event_doc(session_id, new.event_id.as_str()).await? else {
-            return Ok(None);
-        };
-        let stored = documents::event(&doc)?;
-        Ok(Some(if new.matches(&stored) {
-            Ok(Written {
-                value: stored,
-                replayed: true,
-            })
-        } else {
-            Err(AppendEventError::Conflict(Box::new(stored)))
-        }))
+        event_id: &EventId,
+    ) -> Result<Option<Event>, StorageError> {
+        self.event_doc(session_id, event_id.as_str())
+            .await?
+            .as_ref()
+            .map(documents::event)
+            .transpose()
     }
 
     async fn complete(
@@ -222,23 +211,14 @@ impl MongoStore {
     ) -> Result<Written<Session>, CompleteSessionError> {
         for _ in 0..MAX_ATTEMPTS {
             let session = self.load(id).await?.ok_or(CompleteSessionError::NotFound)?;
-            match session.decide_completion(&request) {
-                CompletionDecision::Replay => {
-                    return Ok(Written {
-                        value: session,
-                        replayed: true,
-                    });
-                }
-                CompletionDecision::Conflict => {
-                    return Err(CompleteSessionError::StateConflict(Box::new(session)));
-                }
-                CompletionDecision::Close => {}
-            }
+            let last_seq = session.last_seq;
             let now = Timestamp::now();
-            let mut closed = session.clone();
-            closed.close(&request, now);
+            let closed = match decision::complete(session, &request, now) {
+                CompleteStep::Answer(answer) => return answer,
+                CompleteStep::Close(closed) => closed,
+            };
             let ended_at = closed.ended_at.expect("close sets endedAt");
-            let seal = documents::seal_doc(id, session.last_seq + 1, closed.status, ended_at, now);
+            let seal = documents::seal_doc(id, last_seq + 1, closed.status, ended_at, now);
             match self.events.insert_one(seal).await {
                 Ok(_) => {
                     // The seal is the authority; this copy serves people querying the database.
@@ -254,10 +234,7 @@ impl MongoStore {
                     {
                         tracing::warn!(error = %e, "session document not updated after the seal");
                     }
-                    return Ok(Written {
-                        value: closed,
-                        replayed: false,
-                    });
+                    return Ok(Written::created(closed));
                 }
                 // Lost the race for this seq (to an event or another seal): look again.
                 Err(e) if is_duplicate_key(&e) => continue,
@@ -266,6 +243,15 @@ impl MongoStore {
         }
         Err(StorageError::Unavailable("too much contention on one session".into()).into())
     }
+}
+
+/// The status the top of a session's events shows: the seal's terminal status, otherwise open
+/// (whether `initiated` or `active` makes no difference to an append).
+fn top_status(top: Option<&Document>) -> Result<SessionStatus, StorageError> {
+    Ok(match top.map(documents::seal).transpose()?.flatten() {
+        Some((status, _)) => status,
+        None => SessionStatus::Active,
+    })
 }
 
 #[async_trait]
@@ -279,12 +265,7 @@ impl SessionRepository for MongoStore {
                 .insert_one(documents::session_doc(&session))
                 .await
             {
-                Ok(_) => {
-                    return Ok(Written {
-                        value: session,
-                        replayed: false,
-                    });
-                }
+                Ok(_) => return Ok(Written::created(session)),
                 Err(e) if is_duplicate_key(&e) => {}
                 Err(e) => return Err(storage_error(e)),
             }
@@ -293,10 +274,7 @@ impl SessionRepository for MongoStore {
                 .load(&id)
                 .await?
                 .ok_or_else(|| StorageError::Internal("duplicate session not readable".into()))?;
-            Ok(Written {
-                value: stored,
-                replayed: true,
-            })
+            Ok(Written::replayed(stored))
         })
         .await
     }

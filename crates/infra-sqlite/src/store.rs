@@ -7,10 +7,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use domain::{
-    AppendEventError, AppendOutcome, CompleteRequest, CompleteSessionError, CompletionDecision,
-    Event, EventId, EventPage, EventRepository, GetEventError, GetSessionError, ListEventsError,
-    NewEvent, NewSession, Order, PageRequest, Session, SessionId, SessionRepository, StorageError,
-    StoreAdmin, Timestamp, Written,
+    AppendEventError, AppendStep, CompleteRequest, CompleteSessionError, CompleteStep, Event,
+    EventId, EventPage, EventRepository, GetEventError, GetSessionError, ListEventsError, NewEvent,
+    NewSession, Order, PageRequest, Session, SessionId, SessionRepository, StorageError,
+    StoreAdmin, Timestamp, Written, decision,
 };
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
@@ -250,17 +250,10 @@ impl SessionRepository for SqliteStore {
             let id = new.id.clone();
             let session = new.into_session(Timestamp::now());
             if insert_session(conn, &session).storage()? {
-                return Ok(Written {
-                    value: session,
-                    replayed: false,
-                });
+                return Ok(Written::created(session));
             }
             let stored = load_session(conn, &id).storage()?;
-            let stored = stored.ok_or_else(|| missing("session"))?;
-            Ok(Written {
-                value: stored,
-                replayed: true,
-            })
+            Ok(Written::replayed(stored.ok_or_else(|| missing("session"))?))
         }))
         .await
     }
@@ -282,24 +275,14 @@ impl SessionRepository for SqliteStore {
     ) -> Result<Written<Session>, CompleteSessionError> {
         let id = id.clone();
         self.bounded(self.writer.write(move |conn| {
-            let mut session = load_session(conn, &id)
+            let session = load_session(conn, &id)
                 .storage()?
                 .ok_or(CompleteSessionError::NotFound)?;
-            match session.decide_completion(&request) {
-                CompletionDecision::Replay => Ok(Written {
-                    value: session,
-                    replayed: true,
-                }),
-                CompletionDecision::Conflict => {
-                    Err(CompleteSessionError::StateConflict(Box::new(session)))
-                }
-                CompletionDecision::Close => {
-                    session.close(&request, Timestamp::now());
-                    save_session_state(conn, &session).storage()?;
-                    Ok(Written {
-                        value: session,
-                        replayed: false,
-                    })
+            match decision::complete(session, &request, Timestamp::now()) {
+                CompleteStep::Answer(answer) => answer,
+                CompleteStep::Close(closed) => {
+                    save_session_state(conn, &closed).storage()?;
+                    Ok(Written::created(closed))
                 }
             }
         }))
@@ -321,39 +304,21 @@ impl EventRepository for SqliteStore {
                 .ok_or(AppendEventError::SessionNotFound)?;
             // Insert first (the common case: a new event in an open session); the unique
             // (session_id, event_id) index turns a retry into "nothing inserted".
-            let new = if session.accepts_new_events() {
+            if session.accepts_new_events() {
                 let now = Timestamp::now();
                 let seq = session.last_seq + 1;
-                let requested_timestamp = new.timestamp;
-                let event = new.into_event(session_id.clone(), seq, now);
+                let event = new.to_event(&session_id, seq, now);
                 if insert_event(conn, &event).storage()? {
                     session.record_append(seq, now);
                     save_session_state(conn, &session).storage()?;
-                    return Ok(Written {
-                        value: event,
-                        replayed: false,
-                    });
+                    return Ok(Written::created(event));
                 }
-                NewEvent {
-                    event_id: event.event_id,
-                    event_type: event.event_type,
-                    payload: event.payload,
-                    timestamp: requested_timestamp,
-                }
-            } else {
-                new
-            };
+            }
             let existing = load_event(conn, &session_id, &new.event_id).storage()?;
-            match new.decide(&session, existing.as_ref()) {
-                AppendOutcome::Replay => Ok(Written {
-                    value: existing.ok_or_else(|| missing("event"))?,
-                    replayed: true,
-                }),
-                AppendOutcome::Conflict => Err(AppendEventError::Conflict(Box::new(
-                    existing.ok_or_else(|| missing("event"))?,
-                ))),
-                AppendOutcome::Closed => Err(AppendEventError::SessionClosed),
-                AppendOutcome::Insert => Err(missing("event").into()),
+            match decision::append(new, session.status, existing) {
+                AppendStep::Answer(answer) => answer,
+                // The insert above found the id taken, or the session closed.
+                AppendStep::Insert(_) => Err(missing("event").into()),
             }
         }))
         .await
