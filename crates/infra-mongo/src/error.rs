@@ -15,6 +15,11 @@ fn code(err: &Error) -> Option<i32> {
         ErrorKind::Write(WriteFailure::WriteError(e)) => Some(e.code),
         ErrorKind::Write(WriteFailure::WriteConcernError(e)) => Some(e.code),
         ErrorKind::Command(e) => Some(e.code),
+        ErrorKind::InsertMany(e) => match (&e.write_concern_error, &e.write_errors) {
+            (Some(wce), _) => Some(wce.code),
+            (None, Some(errors)) => errors.first().map(|w| w.code),
+            (None, None) => None,
+        },
         _ => None,
     }
 }
@@ -22,6 +27,21 @@ fn code(err: &Error) -> Option<i32> {
 /// A unique index refused the write.
 pub(crate) fn is_duplicate_key(err: &Error) -> bool {
     code(err) == Some(DUPLICATE_KEY)
+}
+
+/// The index at which an ordered `insertMany` stopped because a unique index refused that
+/// document (the documents before it are stored, those after it were not tried). `None` for any
+/// other failure, also when the write concern failed.
+pub(crate) fn duplicate_at(err: &Error) -> Option<usize> {
+    match err.kind.as_ref() {
+        ErrorKind::InsertMany(e) if e.write_concern_error.is_none() => e
+            .write_errors
+            .as_ref()?
+            .iter()
+            .find(|w| w.code == DUPLICATE_KEY)
+            .map(|w| w.index),
+        _ => None,
+    }
 }
 
 pub(crate) fn storage_error(err: Error) -> StorageError {
@@ -34,6 +54,7 @@ pub(crate) fn storage_error(err: Error) -> StorageError {
                 | ErrorKind::DnsResolve { .. }
                 | ErrorKind::Write(WriteFailure::WriteConcernError(_))
         )
+        || matches!(err.kind.as_ref(), ErrorKind::InsertMany(e) if e.write_concern_error.is_some())
         || err.contains_label("RetryableWriteError")
         || code(&err).is_some_and(|c| TRANSIENT_CODES.contains(&c));
     if transient {

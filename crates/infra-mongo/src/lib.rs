@@ -8,8 +8,10 @@
 
 mod documents;
 mod error;
+mod lane;
 mod migrate;
 mod store;
+mod writes;
 
 pub use migrate::MIGRATIONS;
 pub use store::{MongoOptions, MongoStore, write_concern};

@@ -1,26 +1,27 @@
 //! [`MongoStore`]: the ports implemented on MongoDB.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use domain::{
-    AppendEventError, AppendStep, CompleteRequest, CompleteSessionError, CompleteStep, Event,
-    EventId, EventPage, EventRepository, GetEventError, GetSessionError, ListEventsError, NewEvent,
-    NewSession, Order, PageRequest, Session, SessionId, SessionRepository, SessionStatus,
-    StorageError, StoreAdmin, Timestamp, Written, decision,
+    AppendEventError, CompleteRequest, CompleteSessionError, Event, EventId, EventPage,
+    EventRepository, GetEventError, GetSessionError, ListEventsError, NewEvent, NewSession, Order,
+    PageRequest, Session, SessionId, SessionRepository, StorageError, StoreAdmin, Timestamp,
+    Written,
 };
 use futures_util::TryStreamExt;
 use mongodb::bson::{Document, doc};
+use mongodb::event::EventHandler;
+use mongodb::event::command::CommandEvent;
 use mongodb::options::{ClientOptions, ReadConcern, WriteConcern};
 use mongodb::{Client, Collection, Database};
 
 use crate::documents::{self, SEAL_ID};
 use crate::error::{MongoResultExt, is_duplicate_key, storage_error};
-
-/// How often an append or complete re-reads the top of the event index after losing a race
-/// for a `seq`, before answering "unavailable".
-const MAX_ATTEMPTS: usize = 64;
+use crate::lane::Lanes;
+use crate::writes::Job;
 
 /// Write concerns, so that callers need not depend on the driver.
 pub mod write_concern {
@@ -43,6 +44,8 @@ pub struct MongoOptions {
     pub timeout: Duration,
     /// `majority` (default) or a number of nodes.
     pub write_concern: WriteConcern,
+    /// Sees every command the driver sends (tests count round trips with it).
+    pub command_monitor: Option<EventHandler<CommandEvent>>,
 }
 
 impl MongoOptions {
@@ -52,6 +55,7 @@ impl MongoOptions {
             database: database.into(),
             timeout: Duration::from_secs(5),
             write_concern: WriteConcern::majority(),
+            command_monitor: None,
         }
     }
 }
@@ -61,9 +65,11 @@ impl MongoOptions {
 pub struct MongoStore {
     client: Client,
     db: Database,
-    sessions: Collection<Document>,
-    events: Collection<Document>,
+    pub(crate) sessions: Collection<Document>,
+    pub(crate) events: Collection<Document>,
     timeout: Duration,
+    /// This instance's queue and top-`seq` hint per session (see `writes.rs`).
+    pub(crate) lanes: Arc<Lanes<Job>>,
 }
 
 impl MongoStore {
@@ -81,6 +87,7 @@ impl MongoStore {
             .get_or_insert(options.timeout);
         client_options.write_concern = Some(options.write_concern.clone());
         client_options.read_concern = Some(ReadConcern::local());
+        client_options.command_event_handler = options.command_monitor.clone();
         let client = Client::with_options(client_options).map_err(storage_error)?;
         let db = client.database(&options.database);
         let store = Self {
@@ -89,6 +96,7 @@ impl MongoStore {
             events: db.collection("events"),
             db,
             timeout: options.timeout,
+            lanes: Arc::new(Lanes::new()),
         };
         store.ping().await?;
         store
@@ -116,7 +124,10 @@ impl MongoStore {
         }
     }
 
-    async fn session_doc(&self, id: &SessionId) -> Result<Option<Document>, StorageError> {
+    pub(crate) async fn session_doc(
+        &self,
+        id: &SessionId,
+    ) -> Result<Option<Document>, StorageError> {
         self.sessions
             .find_one(doc! { "sessionId": id.as_str() })
             .await
@@ -124,7 +135,7 @@ impl MongoStore {
     }
 
     /// The document with the highest `seq` of a session: its newest event or its seal.
-    async fn top(&self, id: &SessionId) -> Result<Option<Document>, StorageError> {
+    pub(crate) async fn top(&self, id: &SessionId) -> Result<Option<Document>, StorageError> {
         self.events
             .find_one(doc! { "sessionId": id.as_str() })
             .sort(doc! { "seq": -1 })
@@ -144,55 +155,14 @@ impl MongoStore {
     }
 
     /// The session as it is now, or `None`.
-    async fn load(&self, id: &SessionId) -> Result<Option<Session>, StorageError> {
+    pub(crate) async fn load(&self, id: &SessionId) -> Result<Option<Session>, StorageError> {
         let (doc, top) = tokio::try_join!(self.session_doc(id), self.top(id))?;
         doc.map(|d| documents::session(&d, top.as_ref()))
             .transpose()
     }
 
-    async fn append(
-        &self,
-        session_id: &SessionId,
-        mut new: NewEvent,
-    ) -> Result<Written<Event>, AppendEventError> {
-        for attempt in 0..MAX_ATTEMPTS {
-            let top = self.top(session_id).await?;
-            // Events exist only in existing sessions: the session document is read only for
-            // the first event (two round trips per append, not three).
-            if attempt == 0 && top.is_none() && self.session_doc(session_id).await?.is_none() {
-                return Err(AppendEventError::SessionNotFound);
-            }
-            let status = top_status(top.as_ref())?;
-            if status.is_terminal() {
-                let existing = self.stored_event(session_id, &new.event_id).await?;
-                return match decision::append(new, status, existing) {
-                    AppendStep::Answer(answer) => answer,
-                    AppendStep::Insert(_) => Err(StorageError::Internal(
-                        "the domain inserts into a sealed session".into(),
-                    )
-                    .into()),
-                };
-            }
-            let seq = top.as_ref().map(documents::seq).transpose()?.unwrap_or(0) + 1;
-            let event = new.to_event(session_id, seq, Timestamp::now());
-            match self.events.insert_one(documents::event_doc(&event)).await {
-                Ok(_) => return Ok(Written::created(event)),
-                Err(e) if is_duplicate_key(&e) => {
-                    // Either this eventId is stored already, or another write took this seq.
-                    let existing = self.stored_event(session_id, &new.event_id).await?;
-                    match decision::append(new, status, existing) {
-                        AppendStep::Answer(answer) => return answer,
-                        AppendStep::Insert(again) => new = again,
-                    }
-                }
-                Err(e) => return Err(storage_error(e).into()),
-            }
-        }
-        Err(StorageError::Unavailable("too much contention on one session".into()).into())
-    }
-
     /// The event stored under `event_id` in the session, if any.
-    async fn stored_event(
+    pub(crate) async fn stored_event(
         &self,
         session_id: &SessionId,
         event_id: &EventId,
@@ -203,55 +173,6 @@ impl MongoStore {
             .map(documents::event)
             .transpose()
     }
-
-    async fn complete(
-        &self,
-        id: &SessionId,
-        request: CompleteRequest,
-    ) -> Result<Written<Session>, CompleteSessionError> {
-        for _ in 0..MAX_ATTEMPTS {
-            let session = self.load(id).await?.ok_or(CompleteSessionError::NotFound)?;
-            let last_seq = session.last_seq;
-            let now = Timestamp::now();
-            let closed = match decision::complete(session, &request, now) {
-                CompleteStep::Answer(answer) => return answer,
-                CompleteStep::Close(closed) => closed,
-            };
-            let ended_at = closed.ended_at.expect("close sets endedAt");
-            let seal = documents::seal_doc(id, last_seq + 1, closed.status, ended_at, now);
-            match self.events.insert_one(seal).await {
-                Ok(_) => {
-                    // The seal is the authority; this copy serves people querying the database.
-                    let update = doc! { "$set": {
-                        "status": closed.status.as_str(),
-                        "endedAt": documents::date(ended_at),
-                        "updatedAt": documents::date(now),
-                    }};
-                    if let Err(e) = self
-                        .sessions
-                        .update_one(doc! { "sessionId": id.as_str() }, update)
-                        .await
-                    {
-                        tracing::warn!(error = %e, "session document not updated after the seal");
-                    }
-                    return Ok(Written::created(closed));
-                }
-                // Lost the race for this seq (to an event or another seal): look again.
-                Err(e) if is_duplicate_key(&e) => continue,
-                Err(e) => return Err(storage_error(e).into()),
-            }
-        }
-        Err(StorageError::Unavailable("too much contention on one session".into()).into())
-    }
-}
-
-/// The status the top of a session's events shows: the seal's terminal status, otherwise open
-/// (whether `initiated` or `active` makes no difference to an append).
-fn top_status(top: Option<&Document>) -> Result<SessionStatus, StorageError> {
-    Ok(match top.map(documents::seal).transpose()?.flatten() {
-        Some((status, _)) => status,
-        None => SessionStatus::Active,
-    })
 }
 
 #[async_trait]
@@ -265,7 +186,12 @@ impl SessionRepository for MongoStore {
                 .insert_one(documents::session_doc(&session))
                 .await
             {
-                Ok(_) => return Ok(Written::created(session)),
+                Ok(_) => {
+                    // Created here: its top is known, so this instance's first append into it
+                    // is one round trip.
+                    self.lanes.set_top(&id, Some(0));
+                    return Ok(Written::created(session));
+                }
                 Err(e) if is_duplicate_key(&e) => {}
                 Err(e) => return Err(storage_error(e)),
             }

@@ -1,0 +1,157 @@
+//! Per-session lanes: this instance's queue of writes for each session it is writing to, and a
+//! hint of the session's top `seq`.
+//!
+//! Nothing here is an authority. The queue only orders this instance's own writes (one writer
+//! per session per instance, taking every queued job at once); the hint is only a guess of the
+//! highest stored `seq` that saves a read, and a wrong guess costs a duplicate-key error and a
+//! re-read, never a wrong answer (see `docs/mongodb.md`). Pure mechanics: no IO.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use domain::SessionId;
+
+/// Lanes kept while idle, for their hints; beyond this, idle lanes are dropped.
+const IDLE_LANES_KEPT: usize = 10_000;
+
+/// The lanes of this instance, one per session written to recently.
+pub(crate) struct Lanes<J> {
+    lanes: Mutex<HashMap<SessionId, Arc<Lane<J>>>>,
+}
+
+/// One session's queue of jobs and the hint of its top `seq`.
+pub(crate) struct Lane<J> {
+    state: Mutex<State<J>>,
+}
+
+struct State<J> {
+    jobs: Vec<J>,
+    /// Someone is taking this lane's jobs (see [`Lane::take`]).
+    draining: bool,
+    /// The highest `seq` of an event (never a seal) this instance saw stored in the session.
+    top: Option<u64>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding these short locks leaves plain data behind; keep using it.
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl<J> Lanes<J> {
+    pub(crate) fn new() -> Self {
+        Self {
+            lanes: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn lane(&self, session: &SessionId) -> Arc<Lane<J>> {
+        let mut lanes = lock(&self.lanes);
+        if let Some(lane) = lanes.get(session) {
+            return lane.clone();
+        }
+        if lanes.len() >= IDLE_LANES_KEPT {
+            // A lane dropped here while someone holds it still works: it is drained by
+            // whoever queued on it, and only its hint is forgotten.
+            lanes.retain(|_, lane| lock(&lane.state).draining);
+        }
+        let lane = Arc::new(Lane {
+            state: Mutex::new(State {
+                jobs: Vec::new(),
+                draining: false,
+                top: None,
+            }),
+        });
+        lanes.insert(session.clone(), lane.clone());
+        lane
+    }
+
+    /// Queues `job` on the session's lane. Returns the lane when nobody is draining it: the
+    /// caller must then drain it (call [`Lane::take`] until it answers `None`).
+    pub(crate) fn push(&self, session: &SessionId, job: J) -> Option<Arc<Lane<J>>> {
+        let lane = self.lane(session);
+        let mut state = lock(&lane.state);
+        state.jobs.push(job);
+        let start = !std::mem::replace(&mut state.draining, true);
+        drop(state);
+        start.then_some(lane)
+    }
+
+    /// The hint of a session's top `seq`, when this instance has one.
+    pub(crate) fn set_top(&self, session: &SessionId, top: Option<u64>) {
+        self.lane(session).set_top(top);
+    }
+}
+
+impl<J> Lane<J> {
+    /// Every queued job, in arrival order; `None` when there is none, and then the lane is idle
+    /// (the next [`Lanes::push`] starts a new drainer).
+    pub(crate) fn take(&self) -> Option<Vec<J>> {
+        let mut state = lock(&self.state);
+        if state.jobs.is_empty() {
+            state.draining = false;
+            None
+        } else {
+            Some(std::mem::take(&mut state.jobs))
+        }
+    }
+
+    /// Gives up draining after a failure: the queued jobs are dropped (their callers are told
+    /// by their closed reply channels) and the lane is idle.
+    pub(crate) fn abandon(&self) {
+        let mut state = lock(&self.state);
+        state.jobs.clear();
+        state.draining = false;
+        state.top = None;
+    }
+
+    pub(crate) fn top(&self) -> Option<u64> {
+        lock(&self.state).top
+    }
+
+    pub(crate) fn set_top(&self, top: Option<u64>) {
+        lock(&self.state).top = top;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sid(s: &str) -> SessionId {
+        SessionId::parse(s).unwrap()
+    }
+
+    #[test]
+    fn the_first_push_starts_the_drainer_and_later_ones_queue() {
+        let lanes = Lanes::new();
+        let lane = lanes
+            .push(&sid("a"), 1)
+            .expect("the first job starts a drainer");
+        assert!(lanes.push(&sid("a"), 2).is_none(), "a drainer is running");
+        assert!(lanes.push(&sid("b"), 9).is_some(), "lanes are per session");
+        assert_eq!(lane.take(), Some(vec![1, 2]));
+        assert!(
+            lanes.push(&sid("a"), 3).is_none(),
+            "still draining until take says None"
+        );
+        assert_eq!(lane.take(), Some(vec![3]));
+        assert_eq!(lane.take(), None);
+        assert!(
+            lanes.push(&sid("a"), 4).is_some(),
+            "idle again: a new drainer"
+        );
+    }
+
+    #[test]
+    fn the_hint_lives_with_the_lane_and_is_dropped_on_abandon() {
+        let lanes: Lanes<u8> = Lanes::new();
+        lanes.set_top(&sid("a"), Some(7));
+        let lane = lanes.push(&sid("a"), 1).unwrap();
+        assert_eq!(lane.top(), Some(7));
+        lane.abandon();
+        assert_eq!(lane.top(), None);
+        assert_eq!(lane.take(), None);
+    }
+}

@@ -1,0 +1,361 @@
+//! Appends and completes. This instance's writes to one session go through the session's lane
+//! ([`crate::lane`]) and are done by one drainer task at a time: the appends queued together
+//! become one ordered `insertMany` at consecutive seqs after the lane's hint of the top `seq`
+//! (one round trip), a complete is written in its place in the queue. Correctness stays in the
+//! unique indexes and the seal: a taken `seq` (another instance, a seal, a stale hint) is a
+//! duplicate-key error, answered by reading what storage holds and asking the domain.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+
+use domain::{
+    AppendEventError, AppendStep, CompleteRequest, CompleteSessionError, CompleteStep, Event,
+    EventId, NewEvent, Session, SessionId, SessionStatus, StorageError, Timestamp, Written,
+    decision,
+};
+use mongodb::bson::{Document, doc};
+use rand::Rng;
+use tokio::sync::oneshot;
+
+use crate::documents;
+use crate::error::{duplicate_at, is_duplicate_key, storage_error};
+use crate::lane::Lane;
+use crate::store::MongoStore;
+
+/// Most appends written by one `insertMany`.
+const MAX_ROUND: usize = 500;
+
+type Reply<T, E> = oneshot::Sender<Result<T, E>>;
+
+/// A write queued on a session's lane.
+pub(crate) enum Job {
+    Append {
+        new: NewEvent,
+        reply: Reply<Written<Event>, AppendEventError>,
+    },
+    Complete {
+        request: CompleteRequest,
+        reply: Reply<Written<Session>, CompleteSessionError>,
+    },
+}
+
+/// An append waiting for its `seq`.
+struct Pending {
+    new: NewEvent,
+    reply: Reply<Written<Event>, AppendEventError>,
+}
+
+impl Pending {
+    fn answer(self, answer: Result<Written<Event>, AppendEventError>) {
+        // The caller may have given up (its timeout); the answer is then nobody's business.
+        let _ = self.reply.send(answer);
+    }
+}
+
+/// What the top of a session's events says, read from the database.
+enum Top {
+    /// No session document and no event.
+    Missing,
+    /// Open, with this highest event `seq` (0: no event yet).
+    Open(u64),
+    /// Sealed with this terminal status.
+    Sealed(SessionStatus),
+}
+
+fn interrupted() -> StorageError {
+    StorageError::Unavailable("the write was interrupted".into())
+}
+
+/// A short random pause after losing a `seq` to another instance, growing with the losses, so
+/// that competing instances do not retry in lockstep.
+async fn backoff(losses: u32) {
+    let cap_micros = (500_u64 << losses.min(6)).min(20_000);
+    let pause = rand::rng().random_range(0..=cap_micros);
+    tokio::time::sleep(Duration::from_micros(pause)).await;
+}
+
+/// Drops the lane's queue if its drainer panics, so that the lane works again and the waiting
+/// callers get an answer (their reply channels close) instead of their timeout.
+struct AbandonOnPanic<'a>(&'a Lane<Job>);
+
+impl Drop for AbandonOnPanic<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.abandon();
+        }
+    }
+}
+
+impl MongoStore {
+    pub(crate) async fn append(
+        &self,
+        session_id: &SessionId,
+        new: NewEvent,
+    ) -> Result<Written<Event>, AppendEventError> {
+        let (reply, answer) = oneshot::channel();
+        self.submit(session_id, Job::Append { new, reply });
+        answer.await.unwrap_or_else(|_| Err(interrupted().into()))
+    }
+
+    pub(crate) async fn complete(
+        &self,
+        session_id: &SessionId,
+        request: CompleteRequest,
+    ) -> Result<Written<Session>, CompleteSessionError> {
+        let (reply, answer) = oneshot::channel();
+        self.submit(session_id, Job::Complete { request, reply });
+        answer.await.unwrap_or_else(|_| Err(interrupted().into()))
+    }
+
+    /// Queues the job; starts the session's drainer when none runs. The drainer is a task of its
+    /// own, so a caller that gives up (timeout, closed connection) never cuts a write in half.
+    fn submit(&self, session_id: &SessionId, job: Job) {
+        if let Some(lane) = self.lanes.push(session_id, job) {
+            tokio::spawn(self.clone().drain(session_id.clone(), lane));
+        }
+    }
+
+    async fn drain(self, session: SessionId, lane: Arc<Lane<Job>>) {
+        let _guard = AbandonOnPanic(&lane);
+        while let Some(jobs) = lane.take() {
+            let mut appends = VecDeque::new();
+            for job in jobs {
+                match job {
+                    Job::Append { new, reply } => appends.push_back(Pending { new, reply }),
+                    Job::Complete { request, reply } => {
+                        // Appends queued before the complete are written before it.
+                        self.write_appends(&session, &lane, std::mem::take(&mut appends))
+                            .await;
+                        let answer = self.write_complete(&session, &lane, request, &reply).await;
+                        let _ = reply.send(answer);
+                    }
+                }
+            }
+            self.write_appends(&session, &lane, appends).await;
+        }
+    }
+
+    /// The top of the session's events, read from the database.
+    async fn read_top(&self, session: &SessionId) -> Result<Top, StorageError> {
+        let Some(top) = self.top(session).await? else {
+            // Events exist only in existing sessions: only an empty one needs this read.
+            return Ok(match self.session_doc(session).await? {
+                Some(_) => Top::Open(0),
+                None => Top::Missing,
+            });
+        };
+        Ok(match documents::seal(&top)? {
+            Some((status, _)) => Top::Sealed(status),
+            None => Top::Open(documents::seq(&top)?),
+        })
+    }
+
+    /// Writes queued appends, in order, until each is answered.
+    async fn write_appends(
+        &self,
+        session: &SessionId,
+        lane: &Lane<Job>,
+        mut pending: VecDeque<Pending>,
+    ) {
+        // Events this call saw stored (inserted or read): a repeated id is answered from them.
+        let mut stored: HashMap<EventId, Event> = HashMap::new();
+        let mut losses = 0;
+        loop {
+            pending.retain(|p| !p.reply.is_closed());
+            let mut waiting = VecDeque::with_capacity(pending.len());
+            for p in pending.drain(..) {
+                match stored.get(&p.new.event_id) {
+                    Some(event) => {
+                        let existing = Some(event.clone());
+                        match decision::append(p.new, SessionStatus::Active, existing) {
+                            AppendStep::Answer(answer) => {
+                                let _ = p.reply.send(answer);
+                            }
+                            AppendStep::Insert(new) => waiting.push_back(Pending {
+                                new,
+                                reply: p.reply,
+                            }),
+                        }
+                    }
+                    None => waiting.push_back(p),
+                }
+            }
+            pending = waiting;
+            if pending.is_empty() {
+                return;
+            }
+            let top = match lane.top() {
+                Some(top) => top,
+                None => match self.read_top(session).await {
+                    Ok(Top::Open(top)) => {
+                        lane.set_top(Some(top));
+                        top
+                    }
+                    Ok(Top::Missing) => {
+                        for p in pending {
+                            p.answer(Err(AppendEventError::SessionNotFound));
+                        }
+                        return;
+                    }
+                    Ok(Top::Sealed(status)) => {
+                        for Pending { new, reply } in pending {
+                            let _ = reply.send(self.answer_sealed(session, status, new).await);
+                        }
+                        return;
+                    }
+                    Err(e) => {
+                        for p in pending {
+                            p.answer(Err(e.clone().into()));
+                        }
+                        return;
+                    }
+                },
+            };
+            // One round: the leading run of distinct ids (a repeated id waits for the first).
+            let mut ids = HashSet::new();
+            let len = pending
+                .iter()
+                .take(MAX_ROUND)
+                .take_while(|p| ids.insert(&p.new.event_id))
+                .count();
+            let round: Vec<Pending> = pending.drain(..len).collect();
+            let now = Timestamp::now();
+            let events: Vec<Event> = (top + 1..)
+                .zip(&round)
+                .map(|(seq, p)| p.new.to_event(session, seq, now))
+                .collect();
+            let result = self
+                .events
+                .insert_many(events.iter().map(documents::event_doc))
+                .await;
+            let (inserted, refused) = match result {
+                Ok(_) => (len, None),
+                Err(e) => match duplicate_at(&e) {
+                    Some(index) => (index, Some(index)),
+                    None => {
+                        // Some may be stored, some not: the callers' retries will tell (replays).
+                        lane.set_top(None);
+                        let e = storage_error(e);
+                        for p in round.into_iter().chain(pending) {
+                            p.answer(Err(e.clone().into()));
+                        }
+                        return;
+                    }
+                },
+            };
+            if inserted > 0 {
+                lane.set_top(Some(top + inserted as u64));
+                losses = 0;
+            }
+            let mut round = round.into_iter();
+            for (p, event) in round.by_ref().zip(events).take(inserted) {
+                stored.insert(event.event_id.clone(), event.clone());
+                p.answer(Ok(Written::created(event)));
+            }
+            let Some(refused) = refused.and_then(|_| round.next()) else {
+                continue;
+            };
+            // The rest of the round was not attempted: back in the queue, in order.
+            for p in round.rev() {
+                pending.push_front(p);
+            }
+            // Its id is stored already, or its seq was taken (another instance, a seal).
+            let existing = match self.stored_event(session, &refused.new.event_id).await {
+                Ok(existing) => existing,
+                Err(e) => {
+                    refused.answer(Err(e.into()));
+                    continue;
+                }
+            };
+            if let Some(event) = &existing {
+                stored.insert(event.event_id.clone(), event.clone());
+            }
+            match decision::append(refused.new, SessionStatus::Active, existing) {
+                AppendStep::Answer(answer) => {
+                    let _ = refused.reply.send(answer);
+                }
+                AppendStep::Insert(new) => {
+                    pending.push_front(Pending {
+                        new,
+                        reply: refused.reply,
+                    });
+                    lane.set_top(None);
+                    losses += 1;
+                    backoff(losses).await;
+                }
+            }
+        }
+    }
+
+    /// The answer to an append into a sealed session.
+    async fn answer_sealed(
+        &self,
+        session: &SessionId,
+        status: SessionStatus,
+        new: NewEvent,
+    ) -> Result<Written<Event>, AppendEventError> {
+        let existing = self.stored_event(session, &new.event_id).await?;
+        match decision::append(new, status, existing) {
+            AppendStep::Answer(answer) => answer,
+            AppendStep::Insert(_) => Err(StorageError::Internal(
+                "the domain inserts into a sealed session".into(),
+            )
+            .into()),
+        }
+    }
+
+    /// Seals the session at the next `seq`, retrying while appends take that `seq`.
+    async fn write_complete(
+        &self,
+        id: &SessionId,
+        lane: &Lane<Job>,
+        request: CompleteRequest,
+        reply: &Reply<Written<Session>, CompleteSessionError>,
+    ) -> Result<Written<Session>, CompleteSessionError> {
+        let mut losses = 0;
+        while !reply.is_closed() {
+            let session = self.load(id).await?.ok_or(CompleteSessionError::NotFound)?;
+            let last_seq = session.last_seq;
+            let now = Timestamp::now();
+            let closed = match decision::complete(session, &request, now) {
+                CompleteStep::Answer(answer) => return answer,
+                CompleteStep::Close(closed) => closed,
+            };
+            let ended_at = closed.ended_at.expect("close sets endedAt");
+            let seal = documents::seal_doc(id, last_seq + 1, closed.status, ended_at, now);
+            // Sealed or not, the hint is dropped: a seal's seq is never a hint.
+            lane.set_top(None);
+            match self.events.insert_one(seal).await {
+                Ok(_) => {
+                    self.copy_status(id, &closed, now).await;
+                    return Ok(Written::created(closed));
+                }
+                // Lost the race for this seq (to an event or another seal): look again.
+                Err(e) if is_duplicate_key(&e) => {
+                    losses += 1;
+                    backoff(losses).await;
+                }
+                Err(e) => return Err(storage_error(e).into()),
+            }
+        }
+        Err(interrupted().into())
+    }
+
+    /// The seal is the authority; this copy in the session document serves people querying
+    /// the database.
+    async fn copy_status(&self, id: &SessionId, closed: &Session, now: Timestamp) {
+        let update: Document = doc! { "$set": {
+            "status": closed.status.as_str(),
+            "endedAt": closed.ended_at.map(documents::date),
+            "updatedAt": documents::date(now),
+        }};
+        if let Err(e) = self
+            .sessions
+            .update_one(doc! { "sessionId": id.as_str() }, update)
+            .await
+        {
+            tracing::warn!(error = %e, "session document not updated after the seal");
+        }
+    }
+}

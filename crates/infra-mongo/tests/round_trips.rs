@@ -1,0 +1,111 @@
+//! Database round trips per operation, counted with the driver's command monitoring on a real
+//! MongoDB-wire server: the common append is one `insert`, a page one `find`.
+
+use std::sync::{Arc, Mutex};
+
+use domain::{
+    EventId, EventRepository, EventType, JsonObject, NewEvent, NewSession, Order, PageRequest,
+    SessionId, SessionRepository,
+};
+use infra_mongo::{MongoOptions, MongoStore};
+use mongodb::event::EventHandler;
+use mongodb::event::command::CommandEvent;
+
+/// The names of the commands sent since the last [`Commands::take`].
+#[derive(Clone, Default)]
+struct Commands(Arc<Mutex<Vec<String>>>);
+
+impl Commands {
+    fn take(&self) -> Vec<String> {
+        std::mem::take(&mut *self.0.lock().unwrap())
+    }
+}
+
+/// A store on `database` whose commands are counted from now on.
+async fn store(database: &str) -> (MongoStore, Commands) {
+    let commands = Commands::default();
+    let seen = commands.clone();
+    let mut options = MongoOptions::new(testkit::mongo_uri().await, database);
+    options.command_monitor = Some(EventHandler::callback(move |event: CommandEvent| {
+        if let CommandEvent::Started(started) = event {
+            seen.0.lock().unwrap().push(started.command_name);
+        }
+    }));
+    let store = MongoStore::connect(&options).await.expect("connect");
+    commands.take();
+    (store, commands)
+}
+
+fn sid(s: &str) -> SessionId {
+    SessionId::parse(s).unwrap()
+}
+
+fn new_event(id: &str) -> NewEvent {
+    NewEvent {
+        event_id: EventId::parse(id).unwrap(),
+        event_type: EventType::parse("user_speech").unwrap(),
+        payload: JsonObject::from_stored(format!(r#"{{"text":"{id}"}}"#)).unwrap(),
+        timestamp: None,
+    }
+}
+
+fn new_session(id: &str) -> NewSession {
+    NewSession::new(sid(id), None, None, JsonObject::empty(), None).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_append_is_one_insert_and_a_page_one_find() {
+    let (store, commands) = store(&testkit::unique_database("trips")).await;
+    store.create_session(new_session("s1")).await.unwrap();
+    assert_eq!(commands.take(), ["insert"]);
+    for i in 0..20 {
+        let written = store
+            .append_event(&sid("s1"), new_event(&format!("e{i}")))
+            .await
+            .unwrap();
+        assert_eq!((written.replayed, written.value.seq), (false, i + 1));
+        assert_eq!(
+            commands.take(),
+            ["insert"],
+            "append {i}: one round trip in the common case"
+        );
+    }
+    let page = PageRequest {
+        after: None,
+        order: Order::Asc,
+        limit: 50,
+    };
+    let events = store.list_events(&sid("s1"), page).await.unwrap();
+    assert_eq!(events.events.len(), 20);
+    assert_eq!(commands.take(), ["find"], "a page is one round trip");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_that_did_not_create_the_session_reads_its_top_once() {
+    let database = testkit::unique_database("trips");
+    let (creator, _) = store(&database).await;
+    creator.create_session(new_session("s2")).await.unwrap();
+    creator
+        .append_event(&sid("s2"), new_event("first"))
+        .await
+        .unwrap();
+    // A second instance on the same database: it learns the top once, then one round trip.
+    let (other, commands) = store(&database).await;
+    let written = other
+        .append_event(&sid("s2"), new_event("second"))
+        .await
+        .unwrap();
+    assert_eq!(written.value.seq, 2);
+    assert_eq!(commands.take(), ["find", "insert"]);
+    // The creator's hint is stale now: its insert at seq 2 is refused, and it finds its way.
+    let written = creator
+        .append_event(&sid("s2"), new_event("third"))
+        .await
+        .unwrap();
+    assert_eq!(written.value.seq, 3);
+    other
+        .append_event(&sid("s2"), new_event("fourth"))
+        .await
+        .unwrap();
+    assert_eq!(commands.take()[..], ["insert", "find", "find", "insert"]);
+}
