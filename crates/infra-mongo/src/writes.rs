@@ -75,14 +75,18 @@ async fn backoff(losses: u32) {
     tokio::time::sleep(Duration::from_micros(pause)).await;
 }
 
-/// Drops the lane's queue if its drainer panics, so that the lane works again and the waiting
-/// callers get an answer (their reply channels close) instead of their timeout.
-struct AbandonOnPanic<'a>(&'a Lane<Job>);
+/// Drops the lane's queue if its drainer ends early (a panic, or its runtime shutting down), so
+/// that the lane works again and the waiting callers get an answer (their reply channels close)
+/// instead of their timeout.
+struct AbandonUnlessDone<'a> {
+    lane: &'a Lane<Job>,
+    done: bool,
+}
 
-impl Drop for AbandonOnPanic<'_> {
+impl Drop for AbandonUnlessDone<'_> {
     fn drop(&mut self) {
-        if std::thread::panicking() {
-            self.0.abandon();
+        if !self.done {
+            self.lane.abandon();
         }
     }
 }
@@ -93,9 +97,8 @@ impl MongoStore {
         session_id: &SessionId,
         new: NewEvent,
     ) -> Result<Written<Event>, AppendEventError> {
-        let (reply, answer) = oneshot::channel();
-        self.submit(session_id, Job::Append { new, reply });
-        answer.await.unwrap_or_else(|_| Err(interrupted().into()))
+        self.submit(session_id, |reply| Job::Append { new, reply })
+            .await
     }
 
     pub(crate) async fn complete(
@@ -103,21 +106,30 @@ impl MongoStore {
         session_id: &SessionId,
         request: CompleteRequest,
     ) -> Result<Written<Session>, CompleteSessionError> {
+        self.submit(session_id, |reply| Job::Complete { request, reply })
+            .await
+    }
+
+    /// Queues the job made with the reply channel, starts the session's drainer when none runs,
+    /// and waits for the answer. The drainer is a task of its own, so a caller that gives up
+    /// (timeout, closed connection) never cuts a write in half.
+    async fn submit<T, E: From<StorageError>>(
+        &self,
+        session_id: &SessionId,
+        job: impl FnOnce(Reply<T, E>) -> Job,
+    ) -> Result<T, E> {
         let (reply, answer) = oneshot::channel();
-        self.submit(session_id, Job::Complete { request, reply });
+        if let Some(lane) = self.lanes.push(session_id, job(reply)) {
+            tokio::spawn(self.clone().drain(session_id.clone(), lane));
+        }
         answer.await.unwrap_or_else(|_| Err(interrupted().into()))
     }
 
-    /// Queues the job; starts the session's drainer when none runs. The drainer is a task of its
-    /// own, so a caller that gives up (timeout, closed connection) never cuts a write in half.
-    fn submit(&self, session_id: &SessionId, job: Job) {
-        if let Some(lane) = self.lanes.push(session_id, job) {
-            tokio::spawn(self.clone().drain(session_id.clone(), lane));
-        }
-    }
-
     async fn drain(self, session: SessionId, lane: Arc<Lane<Job>>) {
-        let _guard = AbandonOnPanic(&lane);
+        let mut guard = AbandonUnlessDone {
+            lane: &lane,
+            done: false,
+        };
         while let Some(jobs) = lane.take() {
             let mut appends = VecDeque::new();
             for job in jobs {
@@ -134,6 +146,7 @@ impl MongoStore {
             }
             self.write_appends(&session, &lane, appends).await;
         }
+        guard.done = true;
     }
 
     /// The top of the session's events, read from the database.
