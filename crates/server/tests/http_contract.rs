@@ -932,7 +932,15 @@ async fn openapi_is_3_1_and_documents_every_route_status_and_problem() {
             );
         }
     }
-    for schema in ["Problem", "SessionBody", "EventBody", "EventPageBody"] {
+    for schema in [
+        "Problem",
+        "FieldError",
+        "Session",
+        "Event",
+        "EventPage",
+        "SessionWithEvents",
+        "SessionStatus",
+    ] {
         assert!(
             doc["components"]["schemas"].get(schema).is_some(),
             "schema {schema}"
@@ -987,6 +995,60 @@ async fn openapi_request_schemas_require_only_the_required_fields() {
         schemas["AppendEventRequest"]
     );
     assert!(required("CompleteSessionRequest").is_empty());
+}
+
+/// The document states the running limits (not the defaults) and the domain's id rules.
+#[tokio::test]
+async fn openapi_states_the_running_limits_and_the_domain_rules() {
+    let app = TestApp::spawn_with(&[
+        ("PAYLOAD_LIMIT_BYTES", "1234"),
+        ("METADATA_LIMIT_BYTES", "567"),
+        ("BODY_LIMIT_BYTES", "8910"),
+        ("PAGE_DEFAULT_LIMIT", "7"),
+        ("PAGE_MAX_LIMIT", "77"),
+    ])
+    .await;
+    let doc = app.get("/openapi.json").await.expect(200);
+    for path in ["/sessions/{sessionId}", "/sessions/{sessionId}/events"] {
+        let limit = doc["paths"][path]["get"]["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == "limit")
+            .unwrap_or_else(|| panic!("{path} documents limit"));
+        assert_eq!(limit["schema"]["maximum"], 77, "{limit}");
+        assert_eq!(limit["schema"]["default"], 7, "{limit}");
+    }
+    let schemas = &doc["components"]["schemas"];
+    let described = |pointer: &str, number: &str| {
+        let text = doc.pointer(pointer).and_then(Value::as_str).unwrap_or("");
+        assert!(text.contains(number), "{pointer} states {number}: {text:?}");
+    };
+    described(
+        "/components/schemas/AppendEventRequest/properties/payload/description",
+        "1234",
+    );
+    described(
+        "/components/schemas/CreateSessionRequest/properties/metadata/description",
+        "567",
+    );
+    for path in ["/sessions", "/sessions/{sessionId}/events"] {
+        let pointer = format!(
+            "/paths/{}/post/requestBody/description",
+            path.replace('/', "~1")
+        );
+        described(&pointer, "8910");
+    }
+    assert_eq!(
+        schemas["SessionId"]["pattern"],
+        "^[A-Za-z0-9][A-Za-z0-9._:-]*$"
+    );
+    assert_eq!(schemas["SessionId"]["maxLength"], 128);
+    assert_eq!(schemas["EventType"]["maxLength"], 64);
+    assert_eq!(
+        schemas["SessionStatus"]["enum"],
+        json!(["initiated", "active", "completed", "failed"])
+    );
 }
 
 #[tokio::test]
