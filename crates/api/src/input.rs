@@ -95,35 +95,26 @@ fn string<T>(
     }
 }
 
-impl FromJson for SessionId {
-    fn from_json(value: Value) -> Result<Self, String> {
-        string(value, SessionId::parse)
-    }
+/// `FromJson` for domain types read from a JSON string by their constructor.
+macro_rules! from_json_string {
+    ($($type:ty => $parse:expr),* $(,)?) => {
+        $(
+            impl FromJson for $type {
+                fn from_json(value: Value) -> Result<Self, String> {
+                    string(value, $parse)
+                }
+            }
+        )*
+    };
 }
 
-impl FromJson for EventId {
-    fn from_json(value: Value) -> Result<Self, String> {
-        string(value, EventId::parse)
-    }
-}
-
-impl FromJson for EventType {
-    fn from_json(value: Value) -> Result<Self, String> {
-        string(value, EventType::parse)
-    }
-}
-
-impl FromJson for Language {
-    fn from_json(value: Value) -> Result<Self, String> {
-        string(value, Language::parse)
-    }
-}
-
-impl FromJson for Timestamp {
-    fn from_json(value: Value) -> Result<Self, String> {
-        string(value, |s| Timestamp::parse_rfc3339(&s))
-    }
-}
+from_json_string!(
+    SessionId => SessionId::parse,
+    EventId => EventId::parse,
+    EventType => EventType::parse,
+    Language => Language::parse,
+    Timestamp => |s: String| Timestamp::parse_rfc3339(&s),
+);
 
 /// A JSON object (payload, metadata); its size limit is checked after validation (413).
 impl FromJson for Map<String, Value> {

@@ -63,9 +63,9 @@ use crate::state::Limits;
 )]
 struct ApiDoc;
 
-/// A `$ref` to a problem response component.
-fn problem_ref(name: &str) -> Value {
-    json!({"$ref": format!("#/components/responses/{name}")})
+/// A `$ref` to the problem response of `status`.
+fn problem_ref(status: u16) -> Value {
+    serde_json::to_value(problem::problem_ref(status)).expect("a reference serializes")
 }
 
 /// The document the running service serves: the generated one, plus
@@ -107,10 +107,10 @@ pub fn document(limits: &Limits) -> Value {
         for item in paths.values_mut().filter_map(Value::as_object_mut) {
             for (method, operation) in item.iter_mut() {
                 let responses = &mut operation["responses"];
-                responses["405"] = problem_ref("MethodNotAllowed");
-                responses["500"] = problem_ref("InternalError");
+                responses["405"] = problem_ref(405);
+                responses["500"] = problem_ref(500);
                 if method == "post" {
-                    responses["408"] = problem_ref("RequestTimeout");
+                    responses["408"] = problem_ref(408);
                 }
                 for response in responses
                     .as_object_mut()

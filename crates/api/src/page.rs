@@ -4,14 +4,14 @@ use actix_web::HttpRequest;
 use domain::{Order, PageRequest, SessionId};
 use serde_json::json;
 use utoipa::IntoParams;
-use utoipa::openapi::Required;
-use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
+use utoipa::openapi::path::{Parameter, ParameterIn};
 use utoipa::openapi::schema::{ObjectBuilder, Type};
 
 use crate::cursor::{self, CursorCodec};
+use crate::paths::parameter;
 use crate::problem::{ApiError, FieldError};
 use crate::responses::{Event, EventPage};
-use crate::state::Limits;
+use crate::state::{AppState, Limits};
 
 /// The query parameters of a page, as documented. `limit`'s bounds are the defaults here;
 /// the served document states the running ones (see `openapi::document`).
@@ -20,13 +20,7 @@ pub struct PageParams;
 impl IntoParams for PageParams {
     fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
         let query = |name: &str, description: &str, schema: ObjectBuilder| {
-            ParameterBuilder::new()
-                .name(name)
-                .parameter_in(ParameterIn::Query)
-                .required(Required::False)
-                .description(Some(description))
-                .schema(Some(schema))
-                .build()
+            parameter(name, ParameterIn::Query, description, schema)
         };
         let limits = Limits::default();
         vec![
@@ -123,8 +117,19 @@ pub fn parse_query(
     })
 }
 
-/// The page body, and the `Link` header value when more events exist.
-pub fn body(
+/// Reads the page `request` asks for: its body, and the `Link` header value when more events
+/// exist.
+pub async fn fetch(
+    req: &HttpRequest,
+    session: &SessionId,
+    request: PageRequest,
+    state: &AppState,
+) -> Result<(EventPage, Option<String>), ApiError> {
+    let page = state.repo.list_events(session, request).await?;
+    Ok(body(req, session, request, page, &state.cursors))
+}
+
+fn body(
     req: &HttpRequest,
     session: &SessionId,
     request: PageRequest,

@@ -16,19 +16,30 @@ pub fn event_location(session: &SessionId, event: &EventId) -> String {
     format!("/sessions/{session}/events/{event}")
 }
 
-fn parameter(name: &str, description: &str, schema: Schema) -> Parameter {
+/// A documented parameter; path parameters are required, the others optional.
+pub fn parameter(
+    name: &str,
+    location: ParameterIn,
+    description: &str,
+    schema: impl Into<Schema>,
+) -> Parameter {
+    let required = match location {
+        ParameterIn::Path => Required::True,
+        _ => Required::False,
+    };
     ParameterBuilder::new()
         .name(name)
-        .parameter_in(ParameterIn::Path)
-        .required(Required::True)
+        .parameter_in(location)
+        .required(required)
         .description(Some(description))
-        .schema(Some(schema))
+        .schema(Some(schema.into()))
         .build()
 }
 
 fn session_parameter() -> Parameter {
     parameter(
         "sessionId",
+        ParameterIn::Path,
         "The session's id, as given when it was created.",
         schema::id(SessionId::PATTERN, SessionId::MAX_LEN, "call-42"),
     )
@@ -52,6 +63,7 @@ impl IntoParams for EventPath {
             session_parameter(),
             parameter(
                 "eventId",
+                ParameterIn::Path,
                 "The event's id, as given when it was appended.",
                 schema::id(EventId::PATTERN, EventId::MAX_LEN, "evt-1"),
             ),

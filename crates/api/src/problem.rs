@@ -10,12 +10,13 @@ use domain::{
 };
 use serde::Serialize;
 use serde_json::json;
+use std::collections::BTreeMap;
 use std::fmt;
 use utoipa::openapi::example::ExampleBuilder;
 use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::schema::{ObjectBuilder, Type};
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
-use utoipa::{ToResponse, ToSchema};
+use utoipa::{IntoResponses, ToSchema};
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
@@ -407,38 +408,65 @@ fn problem_response(status: u16) -> Response {
     response.build()
 }
 
-/// Declares the problem response components: one type per HTTP status, for `response = …`
-/// in the handlers' annotations, and [`problem_responses`] listing them all for the document.
-macro_rules! problem_responses {
-    ($($(#[$doc:meta])* $name:ident = $status:literal),* $(,)?) => {
+/// The problem response components, by HTTP status: `components/responses/{name}`.
+const RESPONSES: [(&str, u16); 9] = [
+    ("BadRequest", 400),
+    ("NotFound", 404),
+    ("MethodNotAllowed", 405),
+    ("RequestTimeout", 408),
+    ("Conflict", 409),
+    ("PayloadTooLarge", 413),
+    ("UnsupportedMediaType", 415),
+    ("InternalError", 500),
+    ("ServiceUnavailable", 503),
+];
+
+/// Every problem response component, by name.
+pub fn problem_responses() -> Vec<(&'static str, RefOr<Response>)> {
+    RESPONSES
+        .iter()
+        .map(|&(name, status)| (name, problem_response(status).into()))
+        .collect()
+}
+
+/// A reference to the problem response of `status`.
+pub fn problem_ref(status: u16) -> RefOr<Response> {
+    let (name, _) = RESPONSES
+        .iter()
+        .find(|&&(_, s)| s == status)
+        .expect("a problem response exists for every status an ErrorCode has");
+    RefOr::Ref(Ref::from_response_name(*name))
+}
+
+/// Declares the sets of problems operations answer with, for `responses(…)` in handler
+/// annotations: each status refers to its problem response component.
+macro_rules! problem_sets {
+    ($($(#[$doc:meta])* $name:ident = [$($status:literal),*];)*) => {
         $(
             $(#[$doc])*
             pub struct $name;
 
-            impl<'r> ToResponse<'r> for $name {
-                fn response() -> (&'r str, RefOr<Response>) {
-                    (stringify!($name), problem_response($status).into())
+            impl IntoResponses for $name {
+                fn responses() -> BTreeMap<String, RefOr<Response>> {
+                    [$($status),*]
+                        .into_iter()
+                        .map(|status| (status.to_string(), problem_ref(status)))
+                        .collect()
                 }
             }
         )*
-
-        /// Every problem response component, by name.
-        pub fn problem_responses() -> Vec<(&'static str, RefOr<Response>)> {
-            vec![$((stringify!($name), problem_response($status).into())),*]
-        }
     };
 }
 
-problem_responses!(
-    BadRequest = 400,
-    NotFound = 404,
-    MethodNotAllowed = 405,
-    RequestTimeout = 408,
-    Conflict = 409,
-    PayloadTooLarge = 413,
-    UnsupportedMediaType = 415,
-    InternalError = 500,
-    ServiceUnavailable = 503,
+problem_sets!(
+    /// Reading a session or its events: bad id or query, no such session/event, storage down.
+    ReadProblems = [400, 404, 503];
+    /// Creating a session: a bad, oversized or non-JSON body, storage down.
+    CreateProblems = [400, 413, 415, 503];
+    /// Writing into a session: as creating, plus no such session and the 409s.
+    WriteProblems = [400, 404, 409, 413, 415, 503];
+    /// Asking the store anything: storage down.
+    StoreProblems = [503];
 );
 
 #[cfg(test)]

@@ -3,19 +3,53 @@
 //! request. Unknown fields are refused (`additionalProperties: false`). A missing field is
 //! `Input::Missing` (`#[serde(default)]`); `required = true` marks the ones that must be sent.
 
+use actix_web::{HttpRequest, web};
 use domain::{
     CompleteRequest, EventId, EventType, JsonObject, Language, NewEvent, NewSession, SessionId,
     Timestamp,
 };
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 use validator::Validate;
 
-use crate::input::{InitialStatus, Input, TerminalStatus};
+use crate::body;
+use crate::input::{self, InitialStatus, Input, TerminalStatus};
 use crate::problem::{ApiError, ErrorCode, FieldError};
 use crate::schema;
 use crate::state::Limits;
+
+/// A request body: read, validated, then turned into the domain's request.
+pub trait RequestBody: DeserializeOwned + Validate + utoipa::PartialSchema + Default {
+    type Domain;
+
+    /// The domain's request; objects over their size limit are 413.
+    fn into_domain(self, limits: &Limits) -> Result<Self::Domain, ApiError>;
+}
+
+/// Reads the required JSON body `B` (415, 413, 408, 400 as `body` and `input` say).
+pub async fn read<B: RequestBody>(
+    req: &HttpRequest,
+    payload: web::Payload,
+    limits: &Limits,
+) -> Result<B::Domain, ApiError> {
+    let value = body::json(req, payload, limits).await?;
+    input::parse::<B>(value)?.into_domain(limits)
+}
+
+/// Reads the optional JSON body `B`; no body (or `null`) is `B::default()`.
+pub async fn read_optional<B: RequestBody>(
+    req: &HttpRequest,
+    payload: web::Payload,
+    limits: &Limits,
+) -> Result<B::Domain, ApiError> {
+    let request = match body::optional_json(req, payload, limits).await? {
+        Some(value) => input::parse::<B>(value)?,
+        None => B::default(),
+    };
+    request.into_domain(limits)
+}
 
 /// An optional JSON object within its size limit (413 beyond it).
 fn object(
@@ -68,8 +102,10 @@ pub struct CreateSessionRequest {
     status: Input<InitialStatus>,
 }
 
-impl CreateSessionRequest {
-    pub fn into_domain(self, limits: &Limits) -> Result<NewSession, ApiError> {
+impl RequestBody for CreateSessionRequest {
+    type Domain = NewSession;
+
+    fn into_domain(self, limits: &Limits) -> Result<NewSession, ApiError> {
         let metadata = object("metadata", self.metadata, limits.metadata_bytes)?;
         NewSession::new(
             self.session_id
@@ -110,8 +146,10 @@ pub struct AppendEventRequest {
     timestamp: Input<Timestamp>,
 }
 
-impl AppendEventRequest {
-    pub fn into_domain(self, limits: &Limits) -> Result<NewEvent, ApiError> {
+impl RequestBody for AppendEventRequest {
+    type Domain = NewEvent;
+
+    fn into_domain(self, limits: &Limits) -> Result<NewEvent, ApiError> {
         Ok(NewEvent {
             payload: object("payload", self.payload, limits.payload_bytes)?,
             event_id: self
@@ -141,8 +179,10 @@ pub struct CompleteSessionRequest {
     ended_at: Input<Timestamp>,
 }
 
-impl CompleteSessionRequest {
-    pub fn into_domain(self) -> Result<CompleteRequest, ApiError> {
+impl RequestBody for CompleteSessionRequest {
+    type Domain = CompleteRequest;
+
+    fn into_domain(self, _: &Limits) -> Result<CompleteRequest, ApiError> {
         CompleteRequest::new(self.status.value().map(|s| s.0), self.ended_at.value())
             .map_err(|e| refused("status", e))
     }
@@ -220,7 +260,9 @@ mod tests {
 
     #[test]
     fn an_absent_complete_body_is_the_default_request() {
-        let request = CompleteSessionRequest::default().into_domain().unwrap();
+        let request = CompleteSessionRequest::default()
+            .into_domain(&Limits::default())
+            .unwrap();
         assert_eq!(request.status(), domain::SessionStatus::Completed);
         assert_eq!(request.ended_at, None);
     }

@@ -2,16 +2,12 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use crate::body;
 use crate::input;
 use crate::page::{self, PageParams};
 use crate::paths::{self, EventPath, SessionPath};
-use crate::problem::{
-    ApiError, BadRequest, Conflict, NotFound, PayloadTooLarge, ServiceUnavailable,
-    UnsupportedMediaType,
-};
+use crate::problem::{ApiError, ReadProblems, WriteProblems};
 use crate::reply;
-use crate::requests::AppendEventRequest;
+use crate::requests::{self, AppendEventRequest};
 use crate::responses::{Event, EventPage};
 use crate::state::AppState;
 
@@ -42,12 +38,7 @@ use crate::state::AppState;
             )),
         (status = 200, description = "The same event was stored before: the stored event", body = Event,
             headers(("Idempotent-Replayed" = crate::schema::IdempotentReplayed))),
-        (status = 400, response = BadRequest),
-        (status = 404, response = NotFound),
-        (status = 409, response = Conflict),
-        (status = 413, response = PayloadTooLarge),
-        (status = 415, response = UnsupportedMediaType),
-        (status = 503, response = ServiceUnavailable),
+        WriteProblems,
     )
 )]
 pub async fn append_event(
@@ -57,8 +48,7 @@ pub async fn append_event(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let id = input::session_id(&path)?;
-    let value = body::json(&req, payload, &state.limits).await?;
-    let new = input::parse::<AppendEventRequest>(value)?.into_domain(&state.limits)?;
+    let new = requests::read::<AppendEventRequest>(&req, payload, &state.limits).await?;
     let written = state.repo.append_event(&id, new).await?;
     Ok(reply::created_or_replayed(
         written,
@@ -79,9 +69,7 @@ pub async fn append_event(
     responses(
         (status = 200, description = "A page of events", body = EventPage,
             headers(("Link" = String, description = "`<…>; rel=\"next\"` when `hasMore`"))),
-        (status = 400, response = BadRequest),
-        (status = 404, response = NotFound),
-        (status = 503, response = ServiceUnavailable),
+        ReadProblems,
     )
 )]
 pub async fn list_events(
@@ -91,8 +79,7 @@ pub async fn list_events(
 ) -> Result<HttpResponse, ApiError> {
     let id = input::session_id(&path)?;
     let request = page::parse_query(&req, &id, &state.limits, &state.cursors)?;
-    let events = state.repo.list_events(&id, request).await?;
-    let (body, link) = page::body(&req, &id, request, events, &state.cursors);
+    let (body, link) = page::fetch(&req, &id, request, &state).await?;
     Ok(reply::page(body, link))
 }
 
@@ -104,9 +91,7 @@ pub async fn list_events(
     params(EventPath),
     responses(
         (status = 200, description = "The event", body = Event),
-        (status = 400, response = BadRequest),
-        (status = 404, response = NotFound),
-        (status = 503, response = ServiceUnavailable),
+        ReadProblems,
     )
 )]
 pub async fn get_event(

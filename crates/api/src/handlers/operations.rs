@@ -4,7 +4,7 @@
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 
-use crate::problem::{ApiError, ErrorCode, ServiceUnavailable};
+use crate::problem::{ApiError, ErrorCode, StoreProblems};
 use crate::responses::Health;
 use crate::state::AppState;
 
@@ -28,7 +28,7 @@ pub async fn healthz() -> HttpResponse {
 #[utoipa::path(get, path = "/readyz", tag = "operations", operation_id = "readyz",
     responses(
         (status = 200, description = "Ready", body = Health),
-        (status = 503, response = ServiceUnavailable),
+        StoreProblems,
     ))]
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     state.repo.ping().await?;

@@ -2,16 +2,12 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use crate::body;
 use crate::input;
 use crate::page::{self, PageParams};
 use crate::paths::{self, SessionPath};
-use crate::problem::{
-    ApiError, BadRequest, Conflict, NotFound, PayloadTooLarge, ServiceUnavailable,
-    UnsupportedMediaType,
-};
+use crate::problem::{ApiError, CreateProblems, ReadProblems, WriteProblems};
 use crate::reply;
-use crate::requests::{CompleteSessionRequest, CreateSessionRequest};
+use crate::requests::{self, CompleteSessionRequest, CreateSessionRequest};
 use crate::responses::{Session, SessionWithEvents};
 use crate::state::AppState;
 
@@ -42,10 +38,7 @@ use crate::state::AppState;
             )),
         (status = 200, description = "Already existed: the stored session, unchanged", body = Session,
             headers(("Idempotent-Replayed" = crate::schema::IdempotentReplayed))),
-        (status = 400, response = BadRequest),
-        (status = 413, response = PayloadTooLarge),
-        (status = 415, response = UnsupportedMediaType),
-        (status = 503, response = ServiceUnavailable),
+        CreateProblems,
     )
 )]
 pub async fn create_session(
@@ -53,8 +46,7 @@ pub async fn create_session(
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let value = body::json(&req, payload, &state.limits).await?;
-    let new = input::parse::<CreateSessionRequest>(value)?.into_domain(&state.limits)?;
+    let new = requests::read::<CreateSessionRequest>(&req, payload, &state.limits).await?;
     let written = state.repo.create_session(new).await?;
     Ok(reply::created_or_replayed(
         written,
@@ -73,9 +65,7 @@ pub async fn create_session(
     responses(
         (status = 200, description = "The session and a page of its events", body = SessionWithEvents,
             headers(("Link" = String, description = "`<…>; rel=\"next\"` when `events.hasMore`"))),
-        (status = 400, response = BadRequest),
-        (status = 404, response = NotFound),
-        (status = 503, response = ServiceUnavailable),
+        ReadProblems,
     )
 )]
 pub async fn get_session(
@@ -86,8 +76,7 @@ pub async fn get_session(
     let id = input::session_id(&path)?;
     let request = page::parse_query(&req, &id, &state.limits, &state.cursors)?;
     let session = state.repo.get_session(&id).await?;
-    let events = state.repo.list_events(&id, request).await?;
-    let (events, link) = page::body(&req, &id, request, events, &state.cursors);
+    let (events, link) = page::fetch(&req, &id, request, &state).await?;
     Ok(reply::page(
         SessionWithEvents {
             session: Session::from(&session),
@@ -112,12 +101,7 @@ pub async fn get_session(
     responses(
         (status = 200, description = "Ended now, or already ended in the requested status (a replay)",
             body = Session, headers(("Idempotent-Replayed" = crate::schema::IdempotentReplayed))),
-        (status = 400, response = BadRequest),
-        (status = 404, response = NotFound),
-        (status = 409, response = Conflict),
-        (status = 413, response = PayloadTooLarge),
-        (status = 415, response = UnsupportedMediaType),
-        (status = 503, response = ServiceUnavailable),
+        WriteProblems,
     )
 )]
 pub async fn complete_session(
@@ -127,13 +111,8 @@ pub async fn complete_session(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let id = input::session_id(&path)?;
-    let request = match body::optional_json(&req, payload, &state.limits).await? {
-        Some(value) => input::parse::<CompleteSessionRequest>(value)?,
-        None => CompleteSessionRequest::default(),
-    };
-    let written = state
-        .repo
-        .complete_session(&id, request.into_domain()?)
-        .await?;
+    let request =
+        requests::read_optional::<CompleteSessionRequest>(&req, payload, &state.limits).await?;
+    let written = state.repo.complete_session(&id, request).await?;
     Ok(reply::ok(written.replayed).json(Session::from(&written.value)))
 }
