@@ -1,6 +1,6 @@
 //! How a request body becomes one typed value with every problem reported at once.
 //!
-//! Each request body is one struct (see [`crate::requests`]) that serde deserializes, the
+//! Each request body is one struct (module `requests`) that serde deserializes, the
 //! `validator` crate validates and utoipa documents. serde alone stops at the first bad field,
 //! so every field is an [`Input`]: it accepts any JSON value, runs it through the domain's
 //! constructor ([`FromJson`]) and records a refusal instead of failing. The validator rules

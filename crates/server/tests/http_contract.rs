@@ -1051,6 +1051,82 @@ async fn openapi_states_the_running_limits_and_the_domain_rules() {
     );
 }
 
+/// What generated clients need (issue 9): camelCase operation ids, free-form payloads, an
+/// optional complete body without a `null` schema, always-sent fields required, `X-Request-Id`
+/// on every response, problems by reference, links from the 201s.
+#[tokio::test]
+async fn openapi_is_what_client_generators_need() {
+    let app = TestApp::spawn().await;
+    let doc = app.get("/openapi.json").await.expect(200);
+    let mut ids = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            ids.push(op["operationId"].as_str().unwrap().to_owned());
+            assert!(
+                op["description"].as_str().is_some_and(|d| !d.is_empty()),
+                "{method} {path} has a description"
+            );
+            for (status, response) in op["responses"].as_object().unwrap() {
+                let headers = match response.get("$ref") {
+                    Some(r) => {
+                        let name = r.as_str().unwrap().rsplit('/').next().unwrap();
+                        &doc["components"]["responses"][name]["headers"]
+                    }
+                    None => &response["headers"],
+                };
+                assert!(
+                    headers.get("X-Request-Id").is_some(),
+                    "{method} {path} {status} declares X-Request-Id"
+                );
+            }
+        }
+    }
+    ids.sort();
+    assert_eq!(
+        ids,
+        [
+            "appendEvent",
+            "completeSession",
+            "createSession",
+            "getEvent",
+            "getSession",
+            "healthz",
+            "listEvents",
+            "metrics",
+            "readyz"
+        ]
+    );
+    let complete = &doc["paths"]["/sessions/{sessionId}/complete"]["post"]["requestBody"];
+    assert_eq!(complete["required"], false, "{complete}");
+    assert_eq!(
+        complete["content"]["application/json"]["schema"],
+        json!({"$ref": "#/components/schemas/CompleteSessionRequest"})
+    );
+    let schemas = &doc["components"]["schemas"];
+    assert_eq!(schemas["JsonObject"]["additionalProperties"], true);
+    for (schema, field) in [
+        ("Session", "language"),
+        ("Session", "endedAt"),
+        ("EventPage", "nextCursor"),
+    ] {
+        let required = schemas[schema]["required"].as_array().unwrap();
+        assert!(
+            required.contains(&json!(field)),
+            "{schema}.{field} is required"
+        );
+    }
+    assert_eq!(schemas["IdempotentReplayed"]["enum"], json!(["true"]));
+    let conflict = &doc["components"]["responses"]["Conflict"];
+    assert!(conflict["headers"].get("Location").is_some(), "{conflict}");
+    let created = &doc["paths"]["/sessions/{sessionId}/events"]["post"]["responses"]["201"];
+    assert_eq!(
+        created["links"]["getEvent"]["operationId"], "getEvent",
+        "{created}"
+    );
+    assert!(doc["servers"].is_array() && doc["security"].is_array());
+    assert!(doc["info"]["contact"].is_object() && doc["info"]["license"].is_object());
+}
+
 #[tokio::test]
 async fn swagger_ui_serves_html() {
     let app = TestApp::spawn().await;
