@@ -16,6 +16,9 @@ const VERSION: u8 = 1;
 const MAC_LEN: usize = 16;
 const RAW_LEN: usize = 1 + 1 + 8 + MAC_LEN;
 
+/// What every cursor looks like: `RAW_LEN` bytes in unpadded base64url (35 characters).
+pub const PATTERN: &str = "^[A-Za-z0-9_-]{35}$";
+
 #[derive(Clone)]
 pub struct CursorCodec {
     key: Hmac<Sha256>,
@@ -82,6 +85,20 @@ mod tests {
 
     fn sid(s: &str) -> SessionId {
         SessionId::parse(s).unwrap()
+    }
+
+    #[test]
+    fn cursors_match_the_documented_pattern() {
+        let c = CursorCodec::new(b"secret").encode(&sid("s1"), Order::Asc, 7);
+        assert_eq!(
+            PATTERN,
+            format!("^[A-Za-z0-9_-]{{{}}}$", RAW_LEN.div_ceil(3) * 4 - 1)
+        );
+        assert_eq!(c.len(), 35);
+        assert!(
+            c.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        );
     }
 
     #[test]

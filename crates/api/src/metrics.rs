@@ -123,13 +123,13 @@ impl Default for Metrics {
 }
 
 /// A [`Repository`] that measures every call of the one it wraps.
-pub struct Instrumented {
-    inner: Arc<dyn Repository>,
+pub struct Instrumented<R> {
+    inner: R,
     metrics: Arc<Metrics>,
 }
 
-impl Instrumented {
-    pub fn new(inner: Arc<dyn Repository>, metrics: Arc<Metrics>) -> Self {
+impl<R: Repository> Instrumented<R> {
+    pub fn new(inner: R, metrics: Arc<Metrics>) -> Self {
         Self { inner, metrics }
     }
 
@@ -151,7 +151,7 @@ impl Instrumented {
 }
 
 #[async_trait]
-impl SessionRepository for Instrumented {
+impl<R: Repository> SessionRepository for Instrumented<R> {
     async fn create_session(&self, new: NewSession) -> Result<Written<Session>, StorageError> {
         let started = Instant::now();
         let result = self.inner.create_session(new).await;
@@ -194,7 +194,7 @@ impl SessionRepository for Instrumented {
 }
 
 #[async_trait]
-impl EventRepository for Instrumented {
+impl<R: Repository> EventRepository for Instrumented<R> {
     async fn append_event(
         &self,
         session_id: &SessionId,
@@ -237,7 +237,7 @@ impl EventRepository for Instrumented {
 }
 
 #[async_trait]
-impl StoreAdmin for Instrumented {
+impl<R: Repository> StoreAdmin for Instrumented<R> {
     async fn ping(&self) -> Result<(), StorageError> {
         let started = Instant::now();
         let result = self.inner.ping().await;

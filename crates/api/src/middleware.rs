@@ -14,8 +14,8 @@ use actix_web::middleware::Next;
 use actix_web::{Error, ResponseError, web};
 use tracing::Instrument;
 
-use crate::AppState;
 use crate::problem::{ApiError, ErrorCode, PROBLEM_JSON};
+use crate::state::AppState;
 
 pub const REQUEST_ID: &str = "x-request-id";
 

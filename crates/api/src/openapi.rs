@@ -1,97 +1,59 @@
-//! The OpenAPI 3.1 document, generated from the handlers and bodies, and Swagger UI for it.
+//! The OpenAPI 3.1 document, generated from the handlers and bodies and completed with what only
+//! the running service knows (its limits), and Swagger UI for it.
 
-use utoipa::openapi::{ContentBuilder, ResponseBuilder};
-use utoipa::{IntoParams, OpenApi, ToSchema};
+use serde_json::{Value, json};
+use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::dto;
-use crate::handlers;
-use crate::problem::{ErrorCode, FieldError, Problem, TYPE_BASE};
-
-/// The session in the path.
-#[derive(IntoParams)]
-#[into_params(parameter_in = Path, rename_all = "camelCase")]
-#[allow(dead_code)]
-pub struct SessionPath {
-    #[param(
-        min_length = 1,
-        max_length = 128,
-        pattern = "^[A-Za-z0-9][A-Za-z0-9._:-]*$"
-    )]
-    session_id: String,
-}
-
-/// The session and event in the path.
-#[derive(IntoParams)]
-#[into_params(parameter_in = Path, rename_all = "camelCase")]
-#[allow(dead_code)]
-pub struct EventPath {
-    #[param(
-        min_length = 1,
-        max_length = 128,
-        pattern = "^[A-Za-z0-9][A-Za-z0-9._:-]*$"
-    )]
-    session_id: String,
-    #[param(
-        min_length = 1,
-        max_length = 128,
-        pattern = "^[A-Za-z0-9][A-Za-z0-9._:-]*$"
-    )]
-    event_id: String,
-}
-
-/// Query parameters of event pages.
-#[derive(IntoParams)]
-#[into_params(parameter_in = Query)]
-#[allow(dead_code)]
-pub struct PageParams {
-    /// Page size, 1–500.
-    #[param(minimum = 1, maximum = 500, default = 50)]
-    limit: Option<u32>,
-    /// An opaque `nextCursor` from a previous page of the same session and order.
-    #[param(pattern = "^[A-Za-z0-9_-]{35}$")]
-    cursor: Option<String>,
-    /// By `seq`; default `asc`.
-    order: Option<OrderParam>,
-}
-
-#[derive(ToSchema)]
-#[allow(dead_code)]
-#[schema(rename_all = "lowercase")]
-pub enum OrderParam {
-    Asc,
-    Desc,
-}
+use crate::handlers::{events, operations, sessions};
+use crate::problem::{self, ErrorCode, FieldError, Problem, TYPE_BASE};
+use crate::requests::{AppendEventRequest, CompleteSessionRequest, CreateSessionRequest};
+use crate::responses::{Event, EventPage, Health, Session, SessionWithEvents};
+use crate::schema;
+use crate::state::Limits;
 
 #[derive(OpenApi)]
 #[openapi(
     info(
         title = "Conversation Session Service",
         description = "The system of record for a Voice AI platform's call sessions and the immutable events inside them.\n\nEvery error is `application/problem+json` (RFC 9457) with a `code`; its `type` is `urn:conversation-sessions:problem:{code}`. Every response carries `X-Request-Id`.",
+        contact(name = "Conversation Session Service maintainers"),
+        license(name = "MIT OR Apache-2.0", identifier = "MIT OR Apache-2.0"),
     ),
+    servers((url = "http://127.0.0.1:3000", description = "The service run locally with its defaults")),
     paths(
-        handlers::create_session,
-        handlers::get_session,
-        handlers::complete_session,
-        handlers::append_event,
-        handlers::list_events,
-        handlers::get_event,
-        handlers::healthz,
-        handlers::readyz,
-        handlers::metrics_text,
+        sessions::create_session,
+        sessions::get_session,
+        sessions::complete_session,
+        events::append_event,
+        events::list_events,
+        events::get_event,
+        operations::healthz,
+        operations::readyz,
+        operations::metrics,
     ),
     components(schemas(
-        dto::SessionBody,
-        dto::EventBody,
-        dto::EventPageBody,
-        dto::SessionWithEventsBody,
-        dto::CreateSessionRequest,
-        dto::AppendEventRequest,
-        dto::CompleteSessionRequest,
+        Session,
+        Event,
+        EventPage,
+        SessionWithEvents,
+        CreateSessionRequest,
+        AppendEventRequest,
+        CompleteSessionRequest,
+        Health,
         Problem,
         FieldError,
         ErrorCode,
-        OrderParam,
+        schema::SessionId,
+        schema::EventId,
+        schema::EventType,
+        schema::Language,
+        schema::Timestamp,
+        schema::SessionStatus,
+        schema::InitialStatus,
+        schema::TerminalStatus,
+        schema::JsonObject,
+        schema::IdempotentReplayed,
     )),
     tags(
         (name = "sessions", description = "Create, read and end sessions"),
@@ -99,11 +61,27 @@ pub enum OrderParam {
         (name = "operations", description = "Health, readiness and metrics"),
     )
 )]
-pub struct ApiDoc;
+struct ApiDoc;
 
-/// The document, with the problem types listed and every operation documenting 404/405/500.
-pub fn document() -> utoipa::openapi::OpenApi {
+/// A `$ref` to the problem response of `status`.
+fn problem_ref(status: u16) -> Value {
+    serde_json::to_value(problem::problem_ref(status)).expect("a reference serializes")
+}
+
+/// The document the running service serves: the generated one, plus
+/// - the problem responses any operation may give (405, 500; 408 for bodies), by reference;
+/// - `X-Request-Id` on every response;
+/// - the running `limits`: page size bounds, body, payload and metadata sizes;
+/// - the list of problem codes, and an empty `security` (no authentication yet).
+pub fn document(limits: &Limits) -> Value {
     let mut doc = ApiDoc::openapi();
+    let components = doc.components.get_or_insert_with(Default::default);
+    for (name, response) in problem::problem_responses() {
+        components.responses.insert(name.to_owned(), response);
+    }
+    let mut doc = serde_json::to_value(&doc).expect("the document serializes");
+    normalize(&mut doc);
+
     let codes: Vec<String> = ErrorCode::ALL
         .iter()
         .map(|c| {
@@ -115,43 +93,144 @@ pub fn document() -> utoipa::openapi::OpenApi {
             )
         })
         .collect();
-    if let Some(description) = doc.info.description.as_mut() {
+    if let Some(Value::String(description)) = doc.pointer_mut("/info/description") {
         description.push_str("\n\nProblem types:\n");
         description.push_str(&codes.join("\n"));
     }
-    let problem = |text: &str| {
-        ResponseBuilder::new()
-            .description(text)
-            .content(
-                crate::problem::PROBLEM_JSON,
-                ContentBuilder::new()
-                    .schema(Some(utoipa::openapi::Ref::from_schema_name("Problem")))
-                    .build(),
-            )
-            .build()
-    };
-    for item in doc.paths.paths.values_mut() {
-        if let Some(post) = item.post.as_mut() {
-            post.responses
-                .responses
-                .entry("408".into())
-                .or_insert_with(|| {
-                    problem("request-timeout: the body did not arrive in time").into()
-                });
+    doc["security"] = json!([]);
+
+    let request_id = json!({
+        "description": "The client's `X-Request-Id` when it is 1–128 characters of `[A-Za-z0-9._:-]`, otherwise a generated UUID.",
+        "schema": {"type": "string"},
+    });
+    if let Some(Value::Object(paths)) = doc.get_mut("paths") {
+        for item in paths.values_mut().filter_map(Value::as_object_mut) {
+            for (method, operation) in item.iter_mut() {
+                let responses = &mut operation["responses"];
+                responses["405"] = problem_ref(405);
+                responses["500"] = problem_ref(500);
+                if method == "post" {
+                    responses["408"] = problem_ref(408);
+                }
+                for response in responses
+                    .as_object_mut()
+                    .into_iter()
+                    .flat_map(|r| r.values_mut())
+                {
+                    if response.get("$ref").is_none() {
+                        response["headers"]["X-Request-Id"] = request_id.clone();
+                    }
+                }
+                if let Some(Value::Object(body)) = operation.get_mut("requestBody") {
+                    if body.get("required") != Some(&Value::Bool(true)) {
+                        // An optional body is `required: false`, not a `null` alternative.
+                        body.insert("required".into(), Value::Bool(false));
+                        for media in body["content"].as_object_mut().into_iter().flatten() {
+                            drop_null_alternative(&mut media.1["schema"]);
+                        }
+                    }
+                    let said = body
+                        .get("description")
+                        .and_then(Value::as_str)
+                        .unwrap_or("");
+                    let said = if said.is_empty() {
+                        String::new()
+                    } else {
+                        format!("{said}. ")
+                    };
+                    body.insert(
+                        "description".into(),
+                        json!(format!(
+                            "{said}At most {} bytes (413 `payload-too-large` beyond).",
+                            limits.body_bytes
+                        )),
+                    );
+                }
+                let parameters = operation
+                    .get_mut("parameters")
+                    .and_then(Value::as_array_mut);
+                for parameter in parameters.into_iter().flatten() {
+                    if parameter["name"] == "limit" && parameter["in"] == "query" {
+                        parameter["description"] =
+                            json!(format!("Page size, 1–{}.", limits.page_max));
+                        parameter["schema"]["maximum"] = json!(limits.page_max);
+                        parameter["schema"]["default"] = json!(limits.page_default);
+                    }
+                }
+            }
         }
-        for op in [&mut item.get, &mut item.post].into_iter().flatten() {
-            let responses = &mut op.responses.responses;
-            responses
-                .entry("405".into())
-                .or_insert_with(|| problem("method-not-allowed").into());
-            responses
-                .entry("500".into())
-                .or_insert_with(|| problem("internal").into());
+    }
+    if let Some(Value::Object(responses)) = doc.pointer_mut("/components/responses") {
+        for response in responses.values_mut() {
+            response["headers"]["X-Request-Id"] = request_id.clone();
+        }
+    }
+    for (schema, field, bytes) in [
+        ("CreateSessionRequest", "metadata", limits.metadata_bytes),
+        ("AppendEventRequest", "payload", limits.payload_bytes),
+    ] {
+        let pointer = format!("/components/schemas/{schema}/properties/{field}");
+        if let Some(property) = doc.pointer_mut(&pointer) {
+            let said = property["description"].as_str().unwrap_or("").to_owned();
+            property["description"] = json!(format!(
+                "{said} At most {bytes} bytes serialized (413 `payload-too-large` beyond)."
+            ));
         }
     }
     doc
 }
 
-pub fn swagger_ui() -> SwaggerUi {
-    SwaggerUi::new("/swagger-ui/{_:.*}").url("/openapi.json", document())
+/// `oneOf: [{type: null}, X]` → `X`.
+fn drop_null_alternative(schema: &mut Value) {
+    if let Some(Value::Array(items)) = schema.get_mut("oneOf") {
+        items.retain(|item| item.get("type") != Some(&json!("null")));
+        if let [only] = items.as_slice() {
+            *schema = only.clone();
+        }
+    }
+}
+
+/// Rewrites what utoipa 5 generates in a shape some tools refuse, everywhere in `value`:
+/// - a `oneOf` of one schema (utoipa's way to describe a `$ref`'d field) becomes that schema,
+///   keeping the description;
+/// - link objects get the OpenAPI spelling of their keys (`operationId`, `operationRef`,
+///   `requestBody`; utoipa writes them in snake case).
+fn normalize(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            if let Some(Value::Array(items)) = map.get("oneOf")
+                && items.len() == 1
+            {
+                let Some(Value::Array(mut items)) = map.remove("oneOf") else {
+                    unreachable!("checked above")
+                };
+                if let Value::Object(only) = items.remove(0) {
+                    for (key, item) in only {
+                        map.entry(key).or_insert(item);
+                    }
+                }
+            }
+            if let Some(Value::Object(links)) = map.get_mut("links") {
+                for link in links.values_mut().filter_map(Value::as_object_mut) {
+                    for (from, to) in [
+                        ("operation_id", "operationId"),
+                        ("operation_ref", "operationRef"),
+                        ("request_body", "requestBody"),
+                    ] {
+                        if let Some(v) = link.remove(from) {
+                            link.insert(to.to_owned(), v);
+                        }
+                    }
+                }
+            }
+            map.values_mut().for_each(normalize);
+        }
+        Value::Array(items) => items.iter_mut().for_each(normalize),
+        _ => {}
+    }
+}
+
+/// Swagger UI at `/swagger-ui/`, serving [`document`] at `/openapi.json`.
+pub fn swagger_ui(limits: &Limits) -> SwaggerUi {
+    SwaggerUi::new("/swagger-ui/{_:.*}").external_url_unchecked("/openapi.json", document(limits))
 }

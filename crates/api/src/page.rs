@@ -1,12 +1,56 @@
 //! Query parameters of event pages, and the page body with its cursor and `Link` header.
 
 use actix_web::HttpRequest;
-use domain::{EventPage, Order, PageRequest, SessionId};
+use domain::{Order, PageRequest, SessionId};
+use serde_json::json;
+use utoipa::IntoParams;
+use utoipa::openapi::path::{Parameter, ParameterIn};
+use utoipa::openapi::schema::{ObjectBuilder, Type};
 
-use crate::Limits;
-use crate::cursor::CursorCodec;
-use crate::dto::{EventBody, EventPageBody};
+use crate::cursor::{self, CursorCodec};
+use crate::paths::parameter;
 use crate::problem::{ApiError, FieldError};
+use crate::responses::{Event, EventPage};
+use crate::state::{AppState, Limits};
+
+/// The query parameters of a page, as documented. `limit`'s bounds are the defaults here;
+/// the served document states the running ones (see `openapi::document`).
+pub struct PageParams;
+
+impl IntoParams for PageParams {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        let query = |name: &str, description: &str, schema: ObjectBuilder| {
+            parameter(name, ParameterIn::Query, description, schema)
+        };
+        let limits = Limits::default();
+        vec![
+            query(
+                "limit",
+                "Page size.",
+                ObjectBuilder::new()
+                    .schema_type(Type::Integer)
+                    .minimum(Some(1))
+                    .maximum(Some(limits.page_max))
+                    .default(Some(json!(limits.page_default))),
+            ),
+            query(
+                "cursor",
+                "An opaque `nextCursor` from a previous page of the same session and order.",
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .pattern(Some(cursor::PATTERN)),
+            ),
+            query(
+                "order",
+                "By `seq`.",
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .enum_values(Some([Order::Asc.as_str(), Order::Desc.as_str()]))
+                    .default(Some(json!(Order::Asc.as_str()))),
+            ),
+        ]
+    }
+}
 
 /// The query parameters of a page, validated; unknown or repeated parameters are refused.
 pub fn parse_query(
@@ -73,14 +117,25 @@ pub fn parse_query(
     })
 }
 
-/// The page body, and the `Link` header value when more events exist.
-pub fn body(
+/// Reads the page `request` asks for: its body, and the `Link` header value when more events
+/// exist.
+pub async fn fetch(
     req: &HttpRequest,
     session: &SessionId,
     request: PageRequest,
-    page: EventPage,
+    state: &AppState,
+) -> Result<(EventPage, Option<String>), ApiError> {
+    let page = state.repo.list_events(session, request).await?;
+    Ok(body(req, session, request, page, &state.cursors))
+}
+
+fn body(
+    req: &HttpRequest,
+    session: &SessionId,
+    request: PageRequest,
+    page: domain::EventPage,
     codec: &CursorCodec,
-) -> (EventPageBody, Option<String>) {
+) -> (EventPage, Option<String>) {
     let next_cursor = request
         .next_position(&page.events)
         .map(|seq| codec.encode(session, request.order, seq));
@@ -94,8 +149,8 @@ pub fn body(
         )),
         _ => None,
     };
-    let body = EventPageBody {
-        data: page.events.iter().map(EventBody::from).collect(),
+    let body = EventPage {
+        data: page.events.iter().map(Event::from).collect(),
         has_more: page.has_more,
         next_cursor,
     };

@@ -9,8 +9,14 @@ use domain::{
     StorageError,
 };
 use serde::Serialize;
+use serde_json::json;
+use std::collections::BTreeMap;
 use std::fmt;
-use utoipa::ToSchema;
+use utoipa::openapi::example::ExampleBuilder;
+use utoipa::openapi::header::HeaderBuilder;
+use utoipa::openapi::schema::{ObjectBuilder, Type};
+use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
+use utoipa::{IntoResponses, ToSchema};
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
@@ -307,7 +313,7 @@ impl From<AppendEventError> for ApiError {
         match err {
             AppendEventError::SessionNotFound => session_not_found(),
             AppendEventError::Conflict(stored) => {
-                let location = crate::dto::event_location(&stored.session_id, &stored.event_id);
+                let location = crate::paths::event_location(&stored.session_id, &stored.event_id);
                 ApiError::new(
                     ErrorCode::EventConflict,
                     format!(
@@ -338,6 +344,131 @@ impl From<CompleteSessionError> for ApiError {
     }
 }
 
+/// A documented example of a problem with `code`.
+fn example(code: ErrorCode) -> serde_json::Value {
+    let mut problem = json!({
+        "type": code.type_uri(),
+        "title": code.title(),
+        "status": code.status().as_u16(),
+        "detail": code.title(),
+        "instance": "/sessions/call-42/events",
+        "code": code,
+    });
+    if code == ErrorCode::ValidationFailed {
+        problem["detail"] = json!("2 fields are invalid; see errors");
+        problem["errors"] = json!([
+            {"field": "eventId", "message": "is required"},
+            {"field": "colour", "message": "is not a known field"},
+        ]);
+    }
+    problem
+}
+
+/// The response of every problem with HTTP status `status`: its codes, a `Problem` body and an
+/// example per code. Operations refer to it (`components/responses/…`).
+fn problem_response(status: u16) -> Response {
+    let codes: Vec<ErrorCode> = ErrorCode::ALL
+        .into_iter()
+        .filter(|c| c.status().as_u16() == status)
+        .collect();
+    let listed: Vec<String> = codes
+        .iter()
+        .map(|c| format!("`{}` ({})", c.as_str(), c.title()))
+        .collect();
+    let content = ContentBuilder::new()
+        .schema(Some(Ref::from_schema_name("Problem")))
+        .examples_from_iter(codes.iter().map(|&c| {
+            (
+                c.as_str(),
+                ExampleBuilder::new()
+                    .summary(c.title())
+                    .value(Some(example(c)))
+                    .build(),
+            )
+        }))
+        .build();
+    let mut response = ResponseBuilder::new()
+        .description(format!(
+            "A problem; `code` is one of {}.",
+            listed.join(", ")
+        ))
+        .content(PROBLEM_JSON, content);
+    if codes.contains(&ErrorCode::EventConflict) {
+        response = response.header(
+            "Location",
+            HeaderBuilder::new()
+                .schema(ObjectBuilder::new().schema_type(Type::String))
+                .description(Some(
+                    "On `event-conflict`: the stored event with this eventId \
+                     (`/sessions/{sessionId}/events/{eventId}`).",
+                ))
+                .build(),
+        );
+    }
+    response.build()
+}
+
+/// The problem response components, by HTTP status: `components/responses/{name}`.
+const RESPONSES: [(&str, u16); 9] = [
+    ("BadRequest", 400),
+    ("NotFound", 404),
+    ("MethodNotAllowed", 405),
+    ("RequestTimeout", 408),
+    ("Conflict", 409),
+    ("PayloadTooLarge", 413),
+    ("UnsupportedMediaType", 415),
+    ("InternalError", 500),
+    ("ServiceUnavailable", 503),
+];
+
+/// Every problem response component, by name.
+pub fn problem_responses() -> Vec<(&'static str, RefOr<Response>)> {
+    RESPONSES
+        .iter()
+        .map(|&(name, status)| (name, problem_response(status).into()))
+        .collect()
+}
+
+/// A reference to the problem response of `status`.
+pub fn problem_ref(status: u16) -> RefOr<Response> {
+    let (name, _) = RESPONSES
+        .iter()
+        .find(|&&(_, s)| s == status)
+        .expect("a problem response exists for every status an ErrorCode has");
+    RefOr::Ref(Ref::from_response_name(*name))
+}
+
+/// Declares the sets of problems operations answer with, for `responses(…)` in handler
+/// annotations: each status refers to its problem response component.
+macro_rules! problem_sets {
+    ($($(#[$doc:meta])* $name:ident = [$($status:literal),*];)*) => {
+        $(
+            $(#[$doc])*
+            pub struct $name;
+
+            impl IntoResponses for $name {
+                fn responses() -> BTreeMap<String, RefOr<Response>> {
+                    [$($status),*]
+                        .into_iter()
+                        .map(|status| (status.to_string(), problem_ref(status)))
+                        .collect()
+                }
+            }
+        )*
+    };
+}
+
+problem_sets!(
+    /// Reading a session or its events: bad id or query, no such session/event, storage down.
+    ReadProblems = [400, 404, 503];
+    /// Creating a session: a bad, oversized or non-JSON body, storage down.
+    CreateProblems = [400, 413, 415, 503];
+    /// Writing into a session: as creating, plus no such session and the 409s.
+    WriteProblems = [400, 404, 409, 413, 415, 503];
+    /// Asking the store anything: storage down.
+    StoreProblems = [503];
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -354,6 +485,20 @@ mod tests {
         }
         assert_eq!(ErrorCode::SessionClosed.status(), StatusCode::CONFLICT);
         assert_eq!(ErrorCode::StorageUnavailable.status().as_u16(), 503);
+    }
+
+    #[test]
+    fn every_code_is_in_a_problem_response() {
+        let documented: String = problem_responses()
+            .into_iter()
+            .map(|(_, r)| serde_json::to_string(&r).unwrap())
+            .collect();
+        for code in ErrorCode::ALL {
+            assert!(
+                documented.contains(&format!("`{}`", code.as_str())),
+                "{code:?}"
+            );
+        }
     }
 
     #[test]

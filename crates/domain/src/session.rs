@@ -46,6 +46,8 @@ pub struct Language(String);
 
 impl Language {
     pub const MAX_LEN: usize = 35;
+    /// The shape [`Language::parse`] checks, as a regular expression (for documentation).
+    pub const PATTERN: &'static str = "^[A-Za-z]{1,8}(-[A-Za-z0-9]{1,8})*$";
 
     /// Checks the tag's shape: 1–8 letters, then `-` separated subtags of 1–8 letters or digits.
     pub fn parse(value: impl Into<String>) -> Result<Self, InvalidValue> {

@@ -67,7 +67,13 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Repositor
 impl Application {
     /// Opens the store and binds the listener; serving starts with [`Application::run`].
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        let repo = open_store(&settings).await?;
+        // The store as every handler sees it: each call bounded by the storage timeout
+        // (503 beyond), then measured.
+        let metrics = Arc::new(api::metrics::Metrics::new());
+        let repo: Arc<dyn Repository> = Arc::new(api::metrics::Instrumented::new(
+            api::Bounded::new(open_store(&settings).await?, settings.storage_timeout),
+            metrics.clone(),
+        ));
         let secret = repo
             .shared_secret()
             .await
@@ -75,6 +81,7 @@ impl Application {
             .context("reading the store's shared secret")?;
         let state = web::Data::new(api::AppState::new(
             repo.clone(),
+            metrics,
             settings.limits.clone(),
             &secret,
         ));

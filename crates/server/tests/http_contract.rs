@@ -932,7 +932,15 @@ async fn openapi_is_3_1_and_documents_every_route_status_and_problem() {
             );
         }
     }
-    for schema in ["Problem", "SessionBody", "EventBody", "EventPageBody"] {
+    for schema in [
+        "Problem",
+        "FieldError",
+        "Session",
+        "Event",
+        "EventPage",
+        "SessionWithEvents",
+        "SessionStatus",
+    ] {
         assert!(
             doc["components"]["schemas"].get(schema).is_some(),
             "schema {schema}"
@@ -987,6 +995,136 @@ async fn openapi_request_schemas_require_only_the_required_fields() {
         schemas["AppendEventRequest"]
     );
     assert!(required("CompleteSessionRequest").is_empty());
+}
+
+/// The document states the running limits (not the defaults) and the domain's id rules.
+#[tokio::test]
+async fn openapi_states_the_running_limits_and_the_domain_rules() {
+    let app = TestApp::spawn_with(&[
+        ("PAYLOAD_LIMIT_BYTES", "1234"),
+        ("METADATA_LIMIT_BYTES", "567"),
+        ("BODY_LIMIT_BYTES", "8910"),
+        ("PAGE_DEFAULT_LIMIT", "7"),
+        ("PAGE_MAX_LIMIT", "77"),
+    ])
+    .await;
+    let doc = app.get("/openapi.json").await.expect(200);
+    for path in ["/sessions/{sessionId}", "/sessions/{sessionId}/events"] {
+        let limit = doc["paths"][path]["get"]["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == "limit")
+            .unwrap_or_else(|| panic!("{path} documents limit"));
+        assert_eq!(limit["schema"]["maximum"], 77, "{limit}");
+        assert_eq!(limit["schema"]["default"], 7, "{limit}");
+    }
+    let schemas = &doc["components"]["schemas"];
+    let described = |pointer: &str, number: &str| {
+        let text = doc.pointer(pointer).and_then(Value::as_str).unwrap_or("");
+        assert!(text.contains(number), "{pointer} states {number}: {text:?}");
+    };
+    described(
+        "/components/schemas/AppendEventRequest/properties/payload/description",
+        "1234",
+    );
+    described(
+        "/components/schemas/CreateSessionRequest/properties/metadata/description",
+        "567",
+    );
+    for path in ["/sessions", "/sessions/{sessionId}/events"] {
+        let pointer = format!(
+            "/paths/{}/post/requestBody/description",
+            path.replace('/', "~1")
+        );
+        described(&pointer, "8910");
+    }
+    assert_eq!(
+        schemas["SessionId"]["pattern"],
+        "^[A-Za-z0-9][A-Za-z0-9._:-]*$"
+    );
+    assert_eq!(schemas["SessionId"]["maxLength"], 128);
+    assert_eq!(schemas["EventType"]["maxLength"], 64);
+    assert_eq!(
+        schemas["SessionStatus"]["enum"],
+        json!(["initiated", "active", "completed", "failed"])
+    );
+}
+
+/// What generated clients need (issue 9): camelCase operation ids, free-form payloads, an
+/// optional complete body without a `null` schema, always-sent fields required, `X-Request-Id`
+/// on every response, problems by reference, links from the 201s.
+#[tokio::test]
+async fn openapi_is_what_client_generators_need() {
+    let app = TestApp::spawn().await;
+    let doc = app.get("/openapi.json").await.expect(200);
+    let mut ids = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            ids.push(op["operationId"].as_str().unwrap().to_owned());
+            assert!(
+                op["description"].as_str().is_some_and(|d| !d.is_empty()),
+                "{method} {path} has a description"
+            );
+            for (status, response) in op["responses"].as_object().unwrap() {
+                let headers = match response.get("$ref") {
+                    Some(r) => {
+                        let name = r.as_str().unwrap().rsplit('/').next().unwrap();
+                        &doc["components"]["responses"][name]["headers"]
+                    }
+                    None => &response["headers"],
+                };
+                assert!(
+                    headers.get("X-Request-Id").is_some(),
+                    "{method} {path} {status} declares X-Request-Id"
+                );
+            }
+        }
+    }
+    ids.sort();
+    assert_eq!(
+        ids,
+        [
+            "appendEvent",
+            "completeSession",
+            "createSession",
+            "getEvent",
+            "getSession",
+            "healthz",
+            "listEvents",
+            "metrics",
+            "readyz"
+        ]
+    );
+    let complete = &doc["paths"]["/sessions/{sessionId}/complete"]["post"]["requestBody"];
+    assert_eq!(complete["required"], false, "{complete}");
+    assert_eq!(
+        complete["content"]["application/json"]["schema"],
+        json!({"$ref": "#/components/schemas/CompleteSessionRequest"})
+    );
+    let schemas = &doc["components"]["schemas"];
+    assert_eq!(schemas["JsonObject"]["additionalProperties"], true);
+    for (schema, field) in [
+        ("Session", "language"),
+        ("Session", "endedAt"),
+        ("EventPage", "nextCursor"),
+    ] {
+        let required = schemas[schema]["required"].as_array().unwrap();
+        assert!(
+            required.contains(&json!(field)),
+            "{schema}.{field} is required"
+        );
+    }
+    assert_eq!(schemas["IdempotentReplayed"]["enum"], json!(["true"]));
+    let conflict = &doc["components"]["responses"]["Conflict"];
+    assert!(conflict["headers"].get("Location").is_some(), "{conflict}");
+    let created = &doc["paths"]["/sessions/{sessionId}/events"]["post"]["responses"]["201"];
+    assert_eq!(
+        created["links"]["getEvent"]["operationId"], "getEvent",
+        "{created}"
+    );
+    assert!(doc["servers"].is_array() && doc["security"].is_array());
+    assert!(doc["info"]["contact"].is_object() && doc["info"]["license"].is_object());
 }
 
 #[tokio::test]

@@ -1,0 +1,108 @@
+//! [`Bounded`]: the storage-timeout decorator. Any store, wrapped, answers every call within a
+//! fixed time: a call still running then is dropped and answered
+//! [`StorageError::Unavailable`] (HTTP 503 `storage-unavailable`), never a hang.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use domain::{
+    AppendEventError, CompleteRequest, CompleteSessionError, Event, EventId, EventPage,
+    EventRepository, GetEventError, GetSessionError, ListEventsError, NewEvent, NewSession,
+    PageRequest, Repository, Session, SessionId, SessionRepository, StorageError, StoreAdmin,
+    Written,
+};
+
+/// A [`Repository`] whose calls take at most `timeout` each.
+pub struct Bounded<R: ?Sized> {
+    inner: Arc<R>,
+    timeout: Duration,
+}
+
+impl<R: Repository + ?Sized> Bounded<R> {
+    pub fn new(inner: Arc<R>, timeout: Duration) -> Self {
+        Self { inner, timeout }
+    }
+
+    async fn within<T, E: From<StorageError>>(
+        &self,
+        call: impl Future<Output = Result<T, E>>,
+    ) -> Result<T, E> {
+        tokio::time::timeout(self.timeout, call)
+            .await
+            .unwrap_or_else(|_| {
+                Err(E::from(StorageError::Unavailable(format!(
+                    "no answer within {:?}",
+                    self.timeout
+                ))))
+            })
+    }
+}
+
+#[async_trait]
+impl<R: Repository + ?Sized> SessionRepository for Bounded<R> {
+    async fn create_session(&self, new: NewSession) -> Result<Written<Session>, StorageError> {
+        self.within(self.inner.create_session(new)).await
+    }
+
+    async fn get_session(&self, id: &SessionId) -> Result<Session, GetSessionError> {
+        self.within(self.inner.get_session(id)).await
+    }
+
+    async fn complete_session(
+        &self,
+        id: &SessionId,
+        request: CompleteRequest,
+    ) -> Result<Written<Session>, CompleteSessionError> {
+        self.within(self.inner.complete_session(id, request)).await
+    }
+}
+
+#[async_trait]
+impl<R: Repository + ?Sized> EventRepository for Bounded<R> {
+    async fn append_event(
+        &self,
+        session_id: &SessionId,
+        new: NewEvent,
+    ) -> Result<Written<Event>, AppendEventError> {
+        self.within(self.inner.append_event(session_id, new)).await
+    }
+
+    async fn get_event(
+        &self,
+        session_id: &SessionId,
+        event_id: &EventId,
+    ) -> Result<Event, GetEventError> {
+        self.within(self.inner.get_event(session_id, event_id))
+            .await
+    }
+
+    async fn list_events(
+        &self,
+        session_id: &SessionId,
+        page: PageRequest,
+    ) -> Result<EventPage, ListEventsError> {
+        self.within(self.inner.list_events(session_id, page)).await
+    }
+}
+
+#[async_trait]
+impl<R: Repository + ?Sized> StoreAdmin for Bounded<R> {
+    async fn ping(&self) -> Result<(), StorageError> {
+        self.within(self.inner.ping()).await
+    }
+
+    async fn shared_secret(&self) -> Result<Vec<u8>, StorageError> {
+        self.within(self.inner.shared_secret()).await
+    }
+
+    /// Not bounded: closing waits for work in flight, which is already bounded per call.
+    async fn close(&self) {
+        self.inner.close().await;
+    }
+
+    fn kind(&self) -> &'static str {
+        self.inner.kind()
+    }
+}

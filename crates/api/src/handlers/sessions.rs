@@ -1,0 +1,118 @@
+//! `/sessions` and `/sessions/{sessionId}[/complete]`.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+
+use crate::input;
+use crate::page::{self, PageParams};
+use crate::paths::{self, SessionPath};
+use crate::problem::{ApiError, CreateProblems, ReadProblems, WriteProblems};
+use crate::reply;
+use crate::requests::{self, CompleteSessionRequest, CreateSessionRequest};
+use crate::responses::{Session, SessionWithEvents};
+use crate::state::AppState;
+
+/// Create a session
+///
+/// Opens the session of a call. Idempotent by `sessionId`: the first write wins. Sending the
+/// same `sessionId` again (a retry, or a concurrent duplicate) stores nothing and answers 200
+/// with the stored session, unchanged, and `Idempotent-Replayed: true`, whatever the body.
+#[utoipa::path(
+    post, path = "/sessions", tag = "sessions", operation_id = "createSession",
+    request_body(content = CreateSessionRequest, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Created: the new session", body = Session,
+            headers(("Location" = String, description = "`/sessions/{sessionId}`")),
+            links(
+                ("getSession" = (operation_id = "getSession",
+                    parameters(("sessionId" = "$response.body#/sessionId")),
+                    description = "Read the session with its first events")),
+                ("appendEvent" = (operation_id = "appendEvent",
+                    parameters(("sessionId" = "$response.body#/sessionId")),
+                    description = "Append the call's events")),
+                ("listEvents" = (operation_id = "listEvents",
+                    parameters(("sessionId" = "$response.body#/sessionId")),
+                    description = "Page through the session's events")),
+                ("completeSession" = (operation_id = "completeSession",
+                    parameters(("sessionId" = "$response.body#/sessionId")),
+                    description = "End the session")),
+            )),
+        (status = 200, description = "Already existed: the stored session, unchanged", body = Session,
+            headers(("Idempotent-Replayed" = crate::schema::IdempotentReplayed))),
+        CreateProblems,
+    )
+)]
+pub async fn create_session(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let new = requests::read::<CreateSessionRequest>(&req, payload, &state.limits).await?;
+    let written = state.repo.create_session(new).await?;
+    Ok(reply::created_or_replayed(
+        written,
+        |s| paths::session_location(&s.id),
+        |s| Session::from(s),
+    ))
+}
+
+/// Get a session with its events
+///
+/// The session and the first page of its events (the same page as `listEvents`, with the same
+/// query parameters); `events.nextCursor` reads on with `listEvents`.
+#[utoipa::path(
+    get, path = "/sessions/{sessionId}", tag = "sessions", operation_id = "getSession",
+    params(SessionPath, PageParams),
+    responses(
+        (status = 200, description = "The session and a page of its events", body = SessionWithEvents,
+            headers(("Link" = String, description = "`<…>; rel=\"next\"` when `events.hasMore`"))),
+        ReadProblems,
+    )
+)]
+pub async fn get_session(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = input::session_id(&path)?;
+    let request = page::parse_query(&req, &id, &state.limits, &state.cursors)?;
+    let session = state.repo.get_session(&id).await?;
+    let (events, link) = page::fetch(&req, &id, request, &state).await?;
+    Ok(reply::page(
+        SessionWithEvents {
+            session: Session::from(&session),
+            events,
+        },
+        link,
+    ))
+}
+
+/// End a session
+///
+/// Marks the call `completed` (default) or `failed`. The body is optional: send none (no
+/// content type needed), or `{"status": "failed"}`. Once this has answered, the session takes
+/// no new event (`session-closed`), and every event acknowledged before is in it. Ending it
+/// again in the same status is a replay (200, `Idempotent-Replayed: true`, `endedAt` kept);
+/// in the other status it is 409 `session-state-conflict`.
+#[utoipa::path(
+    post, path = "/sessions/{sessionId}/complete", tag = "sessions", operation_id = "completeSession",
+    params(SessionPath),
+    request_body(content = Option<CompleteSessionRequest>, content_type = "application/json",
+        description = "Optional; an empty body needs no content type"),
+    responses(
+        (status = 200, description = "Ended now, or already ended in the requested status (a replay)",
+            body = Session, headers(("Idempotent-Replayed" = crate::schema::IdempotentReplayed))),
+        WriteProblems,
+    )
+)]
+pub async fn complete_session(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let id = input::session_id(&path)?;
+    let request =
+        requests::read_optional::<CompleteSessionRequest>(&req, payload, &state.limits).await?;
+    let written = state.repo.complete_session(&id, request).await?;
+    Ok(reply::ok(written.replayed).json(Session::from(&written.value)))
+}

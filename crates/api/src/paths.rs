@@ -1,0 +1,72 @@
+//! The resource paths: the `Location` of what was created, and the path parameters as the
+//! OpenAPI document describes them (reading them is `input::session_id`/`input::event_id`).
+
+use domain::{EventId, SessionId};
+use utoipa::IntoParams;
+use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
+use utoipa::openapi::{Required, Schema};
+
+use crate::schema;
+
+pub fn session_location(id: &SessionId) -> String {
+    format!("/sessions/{id}")
+}
+
+pub fn event_location(session: &SessionId, event: &EventId) -> String {
+    format!("/sessions/{session}/events/{event}")
+}
+
+/// A documented parameter; path parameters are required, the others optional.
+pub fn parameter(
+    name: &str,
+    location: ParameterIn,
+    description: &str,
+    schema: impl Into<Schema>,
+) -> Parameter {
+    let required = match location {
+        ParameterIn::Path => Required::True,
+        _ => Required::False,
+    };
+    ParameterBuilder::new()
+        .name(name)
+        .parameter_in(location)
+        .required(required)
+        .description(Some(description))
+        .schema(Some(schema.into()))
+        .build()
+}
+
+fn session_parameter() -> Parameter {
+    parameter(
+        "sessionId",
+        ParameterIn::Path,
+        "The session's id, as given when it was created.",
+        schema::id(SessionId::PATTERN, SessionId::MAX_LEN, "call-42"),
+    )
+}
+
+/// `{sessionId}`.
+pub struct SessionPath;
+
+impl IntoParams for SessionPath {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        vec![session_parameter()]
+    }
+}
+
+/// `{sessionId}` and `{eventId}`.
+pub struct EventPath;
+
+impl IntoParams for EventPath {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        vec![
+            session_parameter(),
+            parameter(
+                "eventId",
+                ParameterIn::Path,
+                "The event's id, as given when it was appended.",
+                schema::id(EventId::PATTERN, EventId::MAX_LEN, "evt-1"),
+            ),
+        ]
+    }
+}

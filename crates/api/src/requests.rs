@@ -1,0 +1,269 @@
+//! The request bodies. Each is one struct that is deserialized, validated and documented
+//! (see [`crate::input`] for how every problem is collected), then turned into the domain's
+//! request. Unknown fields are refused (`additionalProperties: false`). A missing field is
+//! `Input::Missing` (`#[serde(default)]`); `required = true` marks the ones that must be sent.
+
+use actix_web::{HttpRequest, web};
+use domain::{
+    CompleteRequest, EventId, EventType, JsonObject, Language, NewEvent, NewSession, SessionId,
+    Timestamp,
+};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
+use validator::Validate;
+
+use crate::body;
+use crate::input::{self, InitialStatus, Input, TerminalStatus};
+use crate::problem::{ApiError, ErrorCode, FieldError};
+use crate::schema;
+use crate::state::Limits;
+
+/// A request body: read, validated, then turned into the domain's request.
+pub trait RequestBody: DeserializeOwned + Validate + utoipa::PartialSchema + Default {
+    type Domain;
+
+    /// The domain's request; objects over their size limit are 413.
+    fn into_domain(self, limits: &Limits) -> Result<Self::Domain, ApiError>;
+}
+
+/// Reads the required JSON body `B` (415, 413, 408, 400 as `body` and `input` say).
+pub async fn read<B: RequestBody>(
+    req: &HttpRequest,
+    payload: web::Payload,
+    limits: &Limits,
+) -> Result<B::Domain, ApiError> {
+    let value = body::json(req, payload, limits).await?;
+    input::parse::<B>(value)?.into_domain(limits)
+}
+
+/// Reads the optional JSON body `B`; no body (or `null`) is `B::default()`.
+pub async fn read_optional<B: RequestBody>(
+    req: &HttpRequest,
+    payload: web::Payload,
+    limits: &Limits,
+) -> Result<B::Domain, ApiError> {
+    let request = match body::optional_json(req, payload, limits).await? {
+        Some(value) => input::parse::<B>(value)?,
+        None => B::default(),
+    };
+    request.into_domain(limits)
+}
+
+/// An optional JSON object within its size limit (413 beyond it).
+fn object(
+    name: &str,
+    input: Input<Map<String, Value>>,
+    limit: usize,
+) -> Result<JsonObject, ApiError> {
+    match input.value() {
+        None => Ok(JsonObject::empty()),
+        Some(map) => JsonObject::from_map(&map, limit).map_err(|too_large| {
+            ApiError::new(ErrorCode::PayloadTooLarge, format!("{name} {too_large}"))
+        }),
+    }
+}
+
+/// The domain refuses what validation let through only on a bug; say which field.
+fn refused(field: &str, invalid: domain::InvalidValue) -> ApiError {
+    ApiError::validation(vec![FieldError::new(field, invalid.0)])
+}
+
+/// Body of `POST /sessions`.
+#[derive(Debug, Default, Deserialize, Validate, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(example = json!({"sessionId": "call-42", "language": "en-US", "metadata": {"from": "+15550100"}}))]
+pub struct CreateSessionRequest {
+    /// The session's id; a retry sends the same id and gets the stored session back.
+    #[serde(default)]
+    #[schema(value_type = schema::SessionId, required = true)]
+    #[validate(custom(function = "crate::input::present"))]
+    session_id: Input<SessionId>,
+    /// The caller's language; `null` is the same as absent.
+    #[serde(default)]
+    #[schema(value_type = Option<schema::Language>)]
+    #[validate(custom(function = "crate::input::valid"))]
+    language: Input<Option<Language>>,
+    /// Free-form session metadata; default `{}`.
+    #[serde(default)]
+    #[schema(value_type = schema::JsonObject)]
+    #[validate(custom(function = "crate::input::valid"))]
+    metadata: Input<Map<String, Value>>,
+    /// When the call started; default: when the service first stores the session.
+    #[serde(default)]
+    #[schema(value_type = schema::Timestamp)]
+    #[validate(custom(function = "crate::input::valid"))]
+    started_at: Input<Timestamp>,
+    /// Default `initiated`.
+    #[serde(default)]
+    #[schema(value_type = schema::InitialStatus)]
+    #[validate(custom(function = "crate::input::valid"))]
+    status: Input<InitialStatus>,
+}
+
+impl RequestBody for CreateSessionRequest {
+    type Domain = NewSession;
+
+    fn into_domain(self, limits: &Limits) -> Result<NewSession, ApiError> {
+        let metadata = object("metadata", self.metadata, limits.metadata_bytes)?;
+        NewSession::new(
+            self.session_id
+                .value()
+                .expect("validated: sessionId is present"),
+            self.status.value().map(|s| s.0),
+            self.language.value().flatten(),
+            metadata,
+            self.started_at.value(),
+        )
+        .map_err(|e| refused("status", e))
+    }
+}
+
+/// Body of `POST /sessions/{sessionId}/events`.
+#[derive(Debug, Default, Deserialize, Validate, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(example = json!({"eventId": "evt-1", "type": "user_speech", "payload": {"text": "Hi, I need help"}}))]
+pub struct AppendEventRequest {
+    /// The event's id in its session; a retry sends the same id and gets the stored event.
+    #[serde(default)]
+    #[schema(value_type = schema::EventId, required = true)]
+    #[validate(custom(function = "crate::input::present"))]
+    event_id: Input<EventId>,
+    #[serde(default)]
+    #[schema(value_type = schema::EventType, required = true)]
+    #[validate(custom(function = "crate::input::present"))]
+    r#type: Input<EventType>,
+    /// Free-form event content; default `{}`.
+    #[serde(default)]
+    #[schema(value_type = schema::JsonObject)]
+    #[validate(custom(function = "crate::input::valid"))]
+    payload: Input<Map<String, Value>>,
+    /// When it happened; default: `receivedAt`.
+    #[serde(default)]
+    #[schema(value_type = schema::Timestamp)]
+    #[validate(custom(function = "crate::input::valid"))]
+    timestamp: Input<Timestamp>,
+}
+
+impl RequestBody for AppendEventRequest {
+    type Domain = NewEvent;
+
+    fn into_domain(self, limits: &Limits) -> Result<NewEvent, ApiError> {
+        Ok(NewEvent {
+            payload: object("payload", self.payload, limits.payload_bytes)?,
+            event_id: self
+                .event_id
+                .value()
+                .expect("validated: eventId is present"),
+            event_type: self.r#type.value().expect("validated: type is present"),
+            timestamp: self.timestamp.value(),
+        })
+    }
+}
+
+/// Body of `POST /sessions/{sessionId}/complete`; the whole body is optional.
+#[derive(Debug, Default, Deserialize, Validate, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(example = json!({"status": "failed"}))]
+pub struct CompleteSessionRequest {
+    /// Default `completed`.
+    #[serde(default)]
+    #[schema(value_type = schema::TerminalStatus)]
+    #[validate(custom(function = "crate::input::valid"))]
+    status: Input<TerminalStatus>,
+    /// When the call ended; default: now.
+    #[serde(default)]
+    #[schema(value_type = schema::Timestamp)]
+    #[validate(custom(function = "crate::input::valid"))]
+    ended_at: Input<Timestamp>,
+}
+
+impl RequestBody for CompleteSessionRequest {
+    type Domain = CompleteRequest;
+
+    fn into_domain(self, _: &Limits) -> Result<CompleteRequest, ApiError> {
+        CompleteRequest::new(self.status.value().map(|s| s.0), self.ended_at.value())
+            .map_err(|e| refused("status", e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::input::parse;
+    use crate::problem::ErrorCode;
+    use serde_json::json;
+
+    fn fields(err: &ApiError) -> Vec<&str> {
+        err.errors.iter().map(|e| e.field.as_str()).collect()
+    }
+
+    #[test]
+    fn collects_every_problem() {
+        let err =
+            parse::<AppendEventRequest>(json!({"eventId": 5, "extra": 1, "other": 2})).unwrap_err();
+        assert_eq!(err.code, ErrorCode::ValidationFailed);
+        assert_eq!(fields(&err), ["eventId", "type", "extra", "other"]);
+        assert_eq!(err.errors[0].message, "must be a string");
+        assert_eq!(err.errors[1].message, "is required");
+        assert_eq!(err.errors[2].message, "is not a known field");
+    }
+
+    #[test]
+    fn rule_messages_are_the_domains() {
+        let err = parse::<CreateSessionRequest>(json!({"sessionId": "", "status": "failed"}))
+            .unwrap_err();
+        assert_eq!(
+            err.errors,
+            vec![
+                FieldError::new("sessionId", "sessionId must not be empty"),
+                FieldError::new("status", "must be one of initiated, active"),
+            ]
+        );
+    }
+
+    #[test]
+    fn null_is_absent_only_when_nullable() {
+        let err = parse::<CreateSessionRequest>(
+            json!({"sessionId": "s", "language": null, "status": null}),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.errors,
+            vec![FieldError::new("status", "must be a string")]
+        );
+        let new = parse::<CreateSessionRequest>(json!({"sessionId": "s", "language": null}))
+            .unwrap()
+            .into_domain(&Limits::default())
+            .unwrap();
+        assert_eq!(new.language, None);
+    }
+
+    #[test]
+    fn oversized_objects_are_413_after_validation() {
+        let limits = Limits {
+            payload_bytes: 5,
+            ..Limits::default()
+        };
+        let body = json!({"eventId": "e", "type": "t", "payload": {"k": "0123456789"}});
+        let err = parse::<AppendEventRequest>(body)
+            .unwrap()
+            .into_domain(&limits)
+            .unwrap_err();
+        assert_eq!(err.code, ErrorCode::PayloadTooLarge);
+        let body = json!({"type": "t", "payload": {"k": "0123456789"}});
+        let err = parse::<AppendEventRequest>(body).unwrap_err();
+        assert_eq!(err.code, ErrorCode::ValidationFailed, "400 before 413");
+        assert!(parse::<AppendEventRequest>(json!([])).is_err());
+    }
+
+    #[test]
+    fn an_absent_complete_body_is_the_default_request() {
+        let request = CompleteSessionRequest::default()
+            .into_domain(&Limits::default())
+            .unwrap();
+        assert_eq!(request.status(), domain::SessionStatus::Completed);
+        assert_eq!(request.ended_at, None);
+    }
+}

@@ -1,0 +1,133 @@
+//! The response bodies: the JSON shapes the API sends, and their OpenAPI schemas. Every field
+//! is always sent, `null` included, so every field is `required`.
+
+use serde::Serialize;
+use serde_json::value::RawValue;
+use utoipa::ToSchema;
+
+use crate::schema;
+
+/// A stored JSON object written out as it was stored.
+fn raw(object: &domain::JsonObject) -> Box<RawValue> {
+    RawValue::from_string(object.as_str().to_owned())
+        .unwrap_or_else(|_| RawValue::from_string("{}".to_owned()).expect("{} is JSON"))
+}
+
+/// A conversation session.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Session {
+    #[schema(value_type = schema::SessionId)]
+    pub session_id: String,
+    #[schema(value_type = schema::SessionStatus)]
+    pub status: &'static str,
+    /// The language given at creation, or null.
+    #[schema(required = true, example = "en-US")]
+    pub language: Option<String>,
+    #[schema(value_type = schema::JsonObject)]
+    pub metadata: Box<RawValue>,
+    #[schema(value_type = schema::Timestamp)]
+    pub started_at: String,
+    /// Null until the session is completed or failed.
+    #[schema(required = true, format = DateTime, example = json!(null))]
+    pub ended_at: Option<String>,
+    /// Events stored in the session.
+    #[schema(minimum = 0, example = 2)]
+    pub event_count: u64,
+    /// The `seq` of the newest event; 0 without events.
+    #[schema(minimum = 0, example = 2)]
+    pub last_seq: u64,
+    #[schema(value_type = schema::Timestamp)]
+    pub created_at: String,
+    #[schema(value_type = schema::Timestamp)]
+    pub updated_at: String,
+}
+
+impl From<&domain::Session> for Session {
+    fn from(s: &domain::Session) -> Self {
+        Self {
+            session_id: s.id.to_string(),
+            status: s.status.as_str(),
+            language: s.language.as_ref().map(|l| l.as_str().to_owned()),
+            metadata: raw(&s.metadata),
+            started_at: s.started_at.to_rfc3339(),
+            ended_at: s.ended_at.map(|t| t.to_rfc3339()),
+            event_count: s.event_count,
+            last_seq: s.last_seq,
+            created_at: s.created_at.to_rfc3339(),
+            updated_at: s.updated_at.to_rfc3339(),
+        }
+    }
+}
+
+/// An immutable event of a session.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Event {
+    #[schema(value_type = schema::EventId)]
+    pub event_id: String,
+    #[schema(value_type = schema::SessionId)]
+    pub session_id: String,
+    /// Position in the session, strictly increasing in commit order; gaps are allowed.
+    #[schema(minimum = 1, example = 1)]
+    pub seq: u64,
+    #[serde(rename = "type")]
+    #[schema(value_type = schema::EventType)]
+    pub event_type: String,
+    #[schema(value_type = schema::JsonObject)]
+    pub payload: Box<RawValue>,
+    /// When it happened (as sent, or `receivedAt`).
+    #[schema(value_type = schema::Timestamp)]
+    pub timestamp: String,
+    /// When the service first stored it.
+    #[schema(value_type = schema::Timestamp)]
+    pub received_at: String,
+}
+
+impl From<&domain::Event> for Event {
+    fn from(e: &domain::Event) -> Self {
+        Self {
+            event_id: e.event_id.to_string(),
+            session_id: e.session_id.to_string(),
+            seq: e.seq,
+            event_type: e.event_type.to_string(),
+            payload: raw(&e.payload),
+            timestamp: e.timestamp.to_rfc3339(),
+            received_at: e.received_at.to_rfc3339(),
+        }
+    }
+}
+
+/// A page of events ordered by `seq`.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EventPage {
+    pub data: Vec<Event>,
+    /// Whether events already exist beyond `nextCursor`.
+    pub has_more: bool,
+    /// The position just after the last event of this page; send it as `cursor` to read on
+    /// (also when `hasMore` is false, to tail the session). Null only when the session has no
+    /// events and no cursor was sent.
+    #[schema(required = true)]
+    pub next_cursor: Option<String>,
+}
+
+/// A session with one page of its events.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionWithEvents {
+    #[serde(flatten)]
+    pub session: Session,
+    pub events: EventPage,
+}
+
+/// Liveness and readiness.
+#[derive(Serialize, ToSchema)]
+pub struct Health {
+    #[schema(example = "ok")]
+    pub status: &'static str,
+    /// The store, on `/readyz` only.
+    #[schema(example = "sqlite")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub store: Option<&'static str>,
+}

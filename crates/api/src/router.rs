@@ -1,0 +1,53 @@
+//! The route table: every path and method of the API, in one place.
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::{App, web};
+
+use crate::handlers::operations::{method_not_allowed, not_found};
+use crate::handlers::{events, operations, sessions};
+use crate::state::AppState;
+use crate::{middleware, openapi};
+
+/// The whole application: routes, Swagger UI, request-id/logging/problem middleware.
+pub fn app(
+    state: web::Data<AppState>,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    let resource = |path: &str, allow: &'static str| {
+        web::resource(path).default_service(web::to(method_not_allowed(allow)))
+    };
+    let swagger_ui = openapi::swagger_ui(&state.limits);
+    App::new()
+        .app_data(state)
+        .wrap(actix_web::middleware::from_fn(middleware::request_context))
+        .service(resource("/sessions", "POST").route(web::post().to(sessions::create_session)))
+        .service(
+            resource("/sessions/{sessionId}", "GET").route(web::get().to(sessions::get_session)),
+        )
+        .service(
+            resource("/sessions/{sessionId}/complete", "POST")
+                .route(web::post().to(sessions::complete_session)),
+        )
+        .service(
+            resource("/sessions/{sessionId}/events", "GET, POST")
+                .route(web::get().to(events::list_events))
+                .route(web::post().to(events::append_event)),
+        )
+        .service(
+            resource("/sessions/{sessionId}/events/{eventId}", "GET")
+                .route(web::get().to(events::get_event)),
+        )
+        .service(resource("/healthz", "GET").route(web::get().to(operations::healthz)))
+        .service(resource("/readyz", "GET").route(web::get().to(operations::readyz)))
+        .service(resource("/metrics", "GET").route(web::get().to(operations::metrics)))
+        .service(swagger_ui)
+        .default_service(web::to(not_found))
+}

@@ -1,0 +1,64 @@
+//! What every handler shares: the store (already wrapped by the server's decorators), the
+//! running limits, the cursor codec and the metrics registry.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use domain::Repository;
+
+use crate::cursor::CursorCodec;
+use crate::metrics::Metrics;
+
+/// Size and paging limits of the API. The OpenAPI document states the running values.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Largest request body accepted, in bytes.
+    pub body_bytes: usize,
+    /// Largest event payload, serialized, in bytes.
+    pub payload_bytes: usize,
+    /// Largest session metadata, serialized, in bytes.
+    pub metadata_bytes: usize,
+    pub page_default: u32,
+    pub page_max: u32,
+    /// Longest time a request body may take to arrive once its head is read.
+    pub body_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            body_bytes: 128 * 1024,
+            payload_bytes: 64 * 1024,
+            metadata_bytes: 16 * 1024,
+            page_default: 50,
+            page_max: 500,
+            body_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+pub struct AppState {
+    /// The store as the server assembled it (e.g. `Instrumented::new(Bounded::new(store, t))`).
+    pub repo: Arc<dyn Repository>,
+    pub limits: Limits,
+    pub cursors: CursorCodec,
+    /// The registry `/metrics` renders; the same one the store's `Instrumented` writes to.
+    pub metrics: Arc<Metrics>,
+}
+
+impl AppState {
+    /// Cursors are signed with `secret` (see [`domain::StoreAdmin::shared_secret`]).
+    pub fn new(
+        repo: Arc<dyn Repository>,
+        metrics: Arc<Metrics>,
+        limits: Limits,
+        secret: &[u8],
+    ) -> Self {
+        Self {
+            repo,
+            limits,
+            cursors: CursorCodec::new(secret),
+            metrics,
+        }
+    }
+}
