@@ -1,7 +1,7 @@
 //! What operators see: exact Prometheus counters after known traffic, and structured JSON logs
 //! with one line per request whose request id joins every line of that request.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
