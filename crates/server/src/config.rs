@@ -280,7 +280,7 @@ impl Settings {
         let body_bytes = within("BODY_LIMIT_BYTES", v.body_limit_bytes, 64, 64 << 20)?;
         if body_bytes <= payload_bytes.max(metadata_bytes) {
             return Err(ConfigError(format!(
-                "BODY_LIMIT_BYTES={body_bytes} must exceed PAYLOAD_LIMIT_BYTES and METADATA_LIMIT_BYTES"
+                "BODY_LIMIT_BYTES ({body_bytes}) must exceed PAYLOAD_LIMIT_BYTES ({payload_bytes}) and METADATA_LIMIT_BYTES ({metadata_bytes})"
             )));
         }
         let page_max = within("PAGE_MAX_LIMIT", v.page_max_limit, 1, 10_000)?;
@@ -399,7 +399,15 @@ fn explain(error: &config::ConfigError) -> ConfigError {
                 format!("{name} must be {expected}, not {unexpected}")
             }
         }
-        E::At { error, key, .. } => format!("{}: {}", name(key), one_line(error)),
+        E::At { error, key, .. } => {
+            let reason = one_line(error);
+            let glue = if reason.starts_with("must ") {
+                " "
+            } else {
+                ": "
+            };
+            format!("{}{glue}{reason}", name(key))
+        }
         other => one_line(other),
     })
 }
@@ -417,7 +425,7 @@ fn within(key: &str, value: u64, min: u64, max: u64) -> Result<u64, ConfigError>
         Ok(value)
     } else {
         Err(ConfigError(format!(
-            "{key}={value} must be an integer from {min} to {max}"
+            "{key} must be an integer from {min} to {max}, not {value}"
         )))
     }
 }
@@ -603,7 +611,7 @@ mod text {
 
             fn visit_str<E: de::Error>(self, v: &str) -> Result<T, E> {
                 T::parse(v.trim())
-                    .ok_or_else(|| E::custom(format!("{v:?} must be {}", T::EXPECTED)))
+                    .ok_or_else(|| E::custom(format!("must be {}, not {v:?}", T::EXPECTED)))
             }
 
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<T, E> {
