@@ -82,9 +82,10 @@ pub const SETTINGS: &[(&str, &str)] = &[
 pub const SECRETS: &[&str] = &["MONGO_URI", "DB_URI"];
 
 /// Every setting as the layers give it: one typed field per variable (the variable's name in
-/// lower case, which is also its key in the TOML file), with its default. `None`: unset.
+/// lower case, which is also its key in the TOML file), with its default. `None`: unset. A key
+/// of the file that is no setting is refused (a misspelt setting would be ignored silently).
 #[derive(Clone, Deserialize, Serialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct Values {
     pub host: String,
     pub port: u64,
@@ -768,6 +769,15 @@ mod tests {
         std::fs::write(dir.path().join("service.toml"), "port = \"eighty\"\n").unwrap();
         let err = load(&[], dir.path()).unwrap_err().to_string();
         assert!(err.contains("PORT"), "{err}");
+        assert!(!err.contains('\n'), "one line: {err}");
+    }
+
+    #[test]
+    fn an_unknown_key_in_the_file_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("service.toml"), "prot = 4000\n").unwrap();
+        let err = load(&[], dir.path()).unwrap_err().to_string();
+        assert!(err.contains("prot"), "{err}");
         assert!(!err.contains('\n'), "one line: {err}");
     }
 
