@@ -42,6 +42,15 @@ def check(ok, what):
     print(f"  ok  {what}")
 
 
+def check_problem(response, code, what):
+    """A 409 whose body the client parsed as a `Problem` with this code."""
+    problem, kind = wire(response)
+    check(
+        response.status_code == HTTPStatus.CONFLICT and kind == "Problem" and problem["code"] == code,
+        f"{what}: 409, a Problem with code {code}",
+    )
+
+
 def wire(response):
     """The parsed model's wire form, and the model's class name."""
     parsed = response.parsed
@@ -105,11 +114,7 @@ def main():
     # the same id with other content: a typed problem
     other = {"eventId": "e1", "type": "user_speech", "payload": {"text": "something else"}}
     conflict = append.sync_detailed(session_id, client=client, body=body_of(append, other))
-    problem, kind = wire(conflict)
-    check(
-        conflict.status_code == HTTPStatus.CONFLICT and kind == "Problem" and problem["code"] == "event-conflict",
-        "append e1 with other content: 409, a Problem with code event-conflict",
-    )
+    check_problem(conflict, "event-conflict", "append e1 with other content")
 
     # page through with cursors
     seen, cursor = [], None
@@ -133,11 +138,7 @@ def main():
     )
     late = {"eventId": "e6", "type": "system", "payload": {"reason": "too late"}}
     closed = append.sync_detailed(session_id, client=client, body=body_of(append, late))
-    problem, kind = wire(closed)
-    check(
-        closed.status_code == HTTPStatus.CONFLICT and kind == "Problem" and problem["code"] == "session-closed",
-        "append after complete: 409, a Problem with code session-closed",
-    )
+    check_problem(closed, "session-closed", "append after complete")
 
     read = get_session.sync_detailed(session_id, client=client)
     whole, kind = wire(read)

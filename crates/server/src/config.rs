@@ -522,60 +522,57 @@ fn read_dotenv(path: &Path) -> Result<Vec<(String, String)>, ConfigError> {
 }
 
 /// A setting written as a word (or a number), e.g. `LOG_FORMAT=json`, `MONGO_WRITE_CONCERN=2`.
-trait Word: Sized {
-    /// The accepted words, for the error message.
-    const EXPECTED: &'static str;
-    fn parse(word: &str) -> Option<Self>;
-    fn word(&self) -> String;
+trait Word: Sized + Copy + PartialEq + 'static {
+    /// Each word and its value; words are matched without regard to case.
+    const WORDS: &'static [(&'static str, Self)];
+
+    /// What is accepted, for the error message.
+    fn expected() -> String {
+        Self::WORDS
+            .iter()
+            .map(|(word, _)| *word)
+            .collect::<Vec<_>>()
+            .join(" or ")
+    }
+
+    fn parse(word: &str) -> Option<Self> {
+        Self::WORDS
+            .iter()
+            .find(|(w, _)| w.eq_ignore_ascii_case(word))
+            .map(|(_, value)| *value)
+    }
+
+    fn word(&self) -> String {
+        Self::WORDS
+            .iter()
+            .find(|(_, value)| value == self)
+            .map(|(word, _)| (*word).to_owned())
+            .unwrap_or_default()
+    }
 }
 
 impl Word for LogFormat {
-    const EXPECTED: &'static str = "pretty or json";
-
-    fn parse(word: &str) -> Option<Self> {
-        match word.to_ascii_lowercase().as_str() {
-            "pretty" => Some(Self::Pretty),
-            "json" => Some(Self::Json),
-            _ => None,
-        }
-    }
-
-    fn word(&self) -> String {
-        match self {
-            Self::Pretty => "pretty",
-            Self::Json => "json",
-        }
-        .into()
-    }
+    const WORDS: &'static [(&'static str, Self)] =
+        &[("pretty", Self::Pretty), ("json", Self::Json)];
 }
 
 impl Word for Synchronous {
-    const EXPECTED: &'static str = "full or normal";
-
-    fn parse(word: &str) -> Option<Self> {
-        Synchronous::parse(word)
-    }
-
-    fn word(&self) -> String {
-        match self {
-            Self::Full => "full",
-            Self::Normal => "normal",
-        }
-        .into()
-    }
+    const WORDS: &'static [(&'static str, Self)] =
+        &[("full", Self::Full), ("normal", Self::Normal)];
 }
 
 impl Word for WriteConcern {
-    const EXPECTED: &'static str = "majority or a number of nodes from 1 to 50";
+    const WORDS: &'static [(&'static str, Self)] = &[("majority", Self::Majority)];
+
+    fn expected() -> String {
+        "majority or a number of nodes from 1 to 50".into()
+    }
 
     fn parse(word: &str) -> Option<Self> {
-        match word.to_ascii_lowercase().as_str() {
-            "majority" => Some(Self::Majority),
-            n => n
-                .parse()
-                .ok()
-                .filter(|n| (1..=50).contains(n))
-                .map(Self::Nodes),
+        match word.parse() {
+            Ok(n) if (1..=50).contains(&n) => Some(Self::Nodes(n)),
+            Ok(_) => None,
+            Err(_) => (word.eq_ignore_ascii_case("majority")).then_some(Self::Majority),
         }
     }
 
@@ -607,12 +604,12 @@ mod text {
             type Value = T;
 
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str(T::EXPECTED)
+                f.write_str(&T::expected())
             }
 
             fn visit_str<E: de::Error>(self, v: &str) -> Result<T, E> {
                 T::parse(v.trim())
-                    .ok_or_else(|| E::custom(format!("must be {}, not {v:?}", T::EXPECTED)))
+                    .ok_or_else(|| E::custom(format!("must be {}, not {v:?}", T::expected())))
             }
 
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<T, E> {
@@ -763,22 +760,16 @@ mod tests {
         assert!(err.to_string().contains("missing.toml"), "{err}");
     }
 
+    /// A bad value in the file names its setting; a key that is no setting is refused by name.
     #[test]
-    fn a_bad_file_value_names_the_setting() {
+    fn bad_file_keys_are_named() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("service.toml"), "port = \"eighty\"\n").unwrap();
-        let err = load(&[], dir.path()).unwrap_err().to_string();
-        assert!(err.contains("PORT"), "{err}");
-        assert!(!err.contains('\n'), "one line: {err}");
-    }
-
-    #[test]
-    fn an_unknown_key_in_the_file_is_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("service.toml"), "prot = 4000\n").unwrap();
-        let err = load(&[], dir.path()).unwrap_err().to_string();
-        assert!(err.contains("prot"), "{err}");
-        assert!(!err.contains('\n'), "one line: {err}");
+        for (file, named) in [("port = \"eighty\"\n", "PORT"), ("prot = 4000\n", "prot")] {
+            std::fs::write(dir.path().join("service.toml"), file).unwrap();
+            let err = load(&[], dir.path()).unwrap_err().to_string();
+            assert!(err.contains(named), "{file}: {err}");
+            assert!(!err.contains('\n'), "one line: {err}");
+        }
     }
 
     #[test]
