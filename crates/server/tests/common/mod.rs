@@ -618,9 +618,22 @@ impl ServerProcess {
     /// Starts `binary` with the store environment of `data_dir` and waits until `/healthz`
     /// answers. Its output goes to `log`.
     pub async fn start(binary: &str, data_dir: &Path, workdir: &Path, log: &Path) -> Self {
+        Self::start_with(binary, data_dir, workdir, log, &[]).await
+    }
+
+    /// Like [`ServerProcess::start`], with extra variables over the harness's
+    /// (`("RUST_LOG", "info")`).
+    pub async fn start_with(
+        binary: &str,
+        data_dir: &Path,
+        workdir: &Path,
+        log: &Path,
+        extra: &[(&str, &str)],
+    ) -> Self {
         let port = free_port();
         let log_file = std::fs::File::create(log).expect("a log file");
-        let env = server_env(data_dir, port).await;
+        let mut env = server_env(data_dir, port).await;
+        env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         let child = Command::new(binary)
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())

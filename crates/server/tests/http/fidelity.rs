@@ -2,7 +2,7 @@
 //! and values; numbers that cannot be stored exactly and nesting deeper than 32 levels are
 //! refused with 400 and store nothing.
 
-mod common;
+use crate::common;
 
 use common::{TestApp, unique};
 use serde_json::{Value, json};

@@ -1,7 +1,7 @@
 //! What operators see: exact Prometheus counters after known traffic, and structured JSON logs
 //! with one line per request whose request id joins every line of that request.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
@@ -102,11 +102,17 @@ async fn json_logs_have_one_line_per_request_joined_by_the_request_id() {
     let dir = tempfile::tempdir().unwrap();
     let data_dir = dir.path().join("data");
     let log = dir.path().join("server.log");
-    // The harness runs servers with LOG_FORMAT from the environment of the test: set it here
-    // through the working directory's .env, the highest configuration layer.
-    std::fs::write(dir.path().join(".env"), "LOG_FORMAT=json\nRUST_LOG=info\n").unwrap();
-    let server =
-        ServerProcess::start(env!("CARGO_BIN_EXE_server"), &data_dir, dir.path(), &log).await;
+    // LOG_FORMAT through the working directory's .env (the harness does not set it); RUST_LOG
+    // over the harness's `warn` in the environment, which beats .env.
+    std::fs::write(dir.path().join(".env"), "LOG_FORMAT=json\n").unwrap();
+    let server = ServerProcess::start_with(
+        env!("CARGO_BIN_EXE_server"),
+        &data_dir,
+        dir.path(),
+        &log,
+        &[("RUST_LOG", "info")],
+    )
+    .await;
     let api = &server.api;
     let session = api.new_session().await;
     let tagged = |path: &str| {

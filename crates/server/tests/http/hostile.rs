@@ -1,7 +1,7 @@
 //! Hostile input, table-driven: every case gets its 4xx problem with the expected code, leaks
 //! nothing internal, and stores nothing.
 
-mod common;
+use crate::common;
 
 use common::{TestApp, event};
 use reqwest::Method;

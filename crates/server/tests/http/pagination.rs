@@ -1,7 +1,7 @@
 //! Paging through events: every event exactly once and in order, cursors, `hasMore`, `Link`,
 //! tailing a live session, and refused queries.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

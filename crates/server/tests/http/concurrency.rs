@@ -1,7 +1,7 @@
 //! Concurrent duplicates and races: no duplicate, no loss, unique increasing `seq`, and the
 //! seal of a completed session.
 
-mod common;
+use crate::common;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;

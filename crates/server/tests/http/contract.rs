@@ -1,6 +1,6 @@
 //! Every endpoint, status and error code of SPEC.md, one behaviour per test.
 
-mod common;
+use crate::common;
 
 use common::{TestApp, assert_utc_millis, event, unique};
 use reqwest::Method;

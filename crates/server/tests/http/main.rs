@@ -1,0 +1,17 @@
+//! The HTTP tests: one test binary, one module per concern, all on the real application bound
+//! to a random port (`common::TestApp`), against the store `TEST_STORE` names (`sqlite` by
+//! default, `mongo`). One binary compiles the shared helpers once and links once; a new concern
+//! is a new module here. Run one module with `cargo test -p server --test http contract::`.
+//!
+//! Tests that need their own process or their own MongoDB (`crash.rs`, `lifecycle.rs`,
+//! `outage.rs`, `scale_out.rs`) stay separate binaries next to this folder.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod concurrency;
+mod contract;
+mod fidelity;
+mod hostile;
+mod observability;
+mod pagination;

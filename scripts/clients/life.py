@@ -1,0 +1,156 @@
+"""A call's life through the Python client openapi-python-client generates from the live document.
+
+Usage: python life.py GENERATED_DIR BASE_URL — GENERATED_DIR holds the `sessions_client` package.
+Written as a user would: the operations by their operationId, request bodies built with the
+generated models, responses read through the generated models (`parsed`), problems as typed
+`Problem`s. Exits non-zero at the first step that does not behave.
+"""
+
+import importlib
+import pkgutil
+import sys
+import typing
+import uuid
+from http import HTTPStatus
+
+sys.path.insert(0, sys.argv[1])
+BASE_URL = sys.argv[2]
+
+import sessions_client  # noqa: E402
+import sessions_client.api  # noqa: E402
+from sessions_client import Client  # noqa: E402
+
+
+def operation(name):
+    """The module of the operation `name` (snake case of its operationId), whatever its tag."""
+    for module in pkgutil.walk_packages(sessions_client.api.__path__, "sessions_client.api."):
+        if module.name.rsplit(".", 1)[-1] == name:
+            return importlib.import_module(module.name)
+    raise AssertionError(f"the client has no operation {name}")
+
+
+def body_of(op, value):
+    """The operation's request body model, built from `value` (its wire form)."""
+    hint = typing.get_type_hints(op.sync_detailed)["body"]
+    model = next(t for t in typing.get_args(hint) or (hint,) if hasattr(t, "from_dict"))
+    return model.from_dict(value)
+
+
+def check(ok, what):
+    if not ok:
+        raise AssertionError(what)
+    print(f"  ok  {what}")
+
+
+def check_problem(response, code, what):
+    """A 409 whose body the client parsed as a `Problem` with this code."""
+    problem, kind = wire(response)
+    check(
+        response.status_code == HTTPStatus.CONFLICT and kind == "Problem" and problem["code"] == code,
+        f"{what}: 409, a Problem with code {code}",
+    )
+
+
+def wire(response):
+    """The parsed model's wire form, and the model's class name."""
+    parsed = response.parsed
+    return parsed.to_dict() if hasattr(parsed, "to_dict") else parsed, type(parsed).__name__
+
+
+def utterance(i):
+    return {
+        "text": f"utterance {i}",
+        "confidence": 0.93,
+        "final": True,
+        "words": [{"word": "utterance", "startMs": 120 * i, "endMs": 120 * i + 90}],
+        "speaker": {"role": "bot" if i % 2 else "caller", "channel": i},
+    }
+
+
+def main():
+    client = Client(base_url=BASE_URL, raise_on_unexpected_status=True)
+    create, append = operation("create_session"), operation("append_event")
+    complete, list_events = operation("complete_session"), operation("list_events")
+    get_session = operation("get_session")
+    session_id = f"py-{uuid.uuid4().hex[:12]}"
+
+    # create, then replay
+    body = {
+        "sessionId": session_id,
+        "language": "en-US",
+        "metadata": {"from": "+15550100", "campaign": {"id": 7, "tags": ["spring", "retention"]}},
+    }
+    created = create.sync_detailed(client=client, body=body_of(create, body))
+    session, kind = wire(created)
+    check(created.status_code == HTTPStatus.CREATED and kind == "Session", "create: 201 with a Session")
+    check(session["sessionId"] == session_id and session["metadata"] == body["metadata"], "create: as sent")
+    again = create.sync_detailed(client=client, body=body_of(create, body))
+    check(
+        again.status_code == HTTPStatus.OK
+        and again.headers.get("Idempotent-Replayed") == "true"
+        and wire(again)[0]["createdAt"] == session["createdAt"],
+        "create again: 200, Idempotent-Replayed, the stored session",
+    )
+
+    # append five events, then replay the first
+    for i in range(1, 6):
+        event = {"eventId": f"e{i}", "type": "user_speech", "payload": utterance(i)}
+        appended = append.sync_detailed(session_id, client=client, body=body_of(append, event))
+        stored, kind = wire(appended)
+        check(
+            appended.status_code == HTTPStatus.CREATED and kind == "Event" and stored["seq"] == i,
+            f"append e{i}: 201, an Event with seq {i}",
+        )
+        check(stored["payload"] == utterance(i), f"append e{i}: payload as sent")
+    first = {"eventId": "e1", "type": "user_speech", "payload": utterance(1)}
+    replay = append.sync_detailed(session_id, client=client, body=body_of(append, first))
+    check(
+        replay.status_code == HTTPStatus.OK
+        and replay.headers.get("Idempotent-Replayed") == "true"
+        and wire(replay)[0]["seq"] == 1,
+        "append e1 again: 200, Idempotent-Replayed, seq 1",
+    )
+
+    # the same id with other content: a typed problem
+    other = {"eventId": "e1", "type": "user_speech", "payload": {"text": "something else"}}
+    conflict = append.sync_detailed(session_id, client=client, body=body_of(append, other))
+    check_problem(conflict, "event-conflict", "append e1 with other content")
+
+    # page through with cursors
+    seen, cursor = [], None
+    for _ in range(10):
+        kwargs = {"limit": 2} if cursor is None else {"limit": 2, "cursor": cursor}
+        page = list_events.sync_detailed(session_id, client=client, **kwargs)
+        data, kind = wire(page)
+        check(page.status_code == HTTPStatus.OK and kind == "EventPage", "a page: 200, an EventPage")
+        seen += [e["eventId"] for e in data["data"]]
+        if not data["hasMore"]:
+            break
+        cursor = data["nextCursor"]
+    check(seen == ["e1", "e2", "e3", "e4", "e5"], f"pages of 2 walk e1..e5 once, in order ({seen})")
+
+    # complete without a body, then no new events
+    completed = complete.sync_detailed(session_id, client=client)
+    ended, kind = wire(completed)
+    check(
+        completed.status_code == HTTPStatus.OK and ended["status"] == "completed" and ended["endedAt"],
+        "complete without a body: 200, completed, endedAt set",
+    )
+    late = {"eventId": "e6", "type": "system", "payload": {"reason": "too late"}}
+    closed = append.sync_detailed(session_id, client=client, body=body_of(append, late))
+    check_problem(closed, "session-closed", "append after complete")
+
+    read = get_session.sync_detailed(session_id, client=client)
+    whole, kind = wire(read)
+    check(
+        kind == "SessionWithEvents" and whole["eventCount"] == 5 and len(whole["events"]["data"]) == 5,
+        "read back: a SessionWithEvents with its 5 events",
+    )
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except Exception as error:  # noqa: BLE001 - any failure is reported as one line
+        print(f"  FAILED: {type(error).__name__}: {error}", file=sys.stderr)
+        sys.exit(1)

@@ -1,0 +1,126 @@
+// A call's life through the TypeScript client that openapi-typescript + openapi-fetch make of
+// the live document (scripts/client-check generates ./schema.d.ts next to this file). Written
+// as a user would: real payload objects, the document's schema names, no casts. `tsc` must
+// accept it (types) and the run must pass (behaviour). Usage: node out/life.js BASE_URL
+
+import createClient from "openapi-fetch";
+import type { components, paths } from "./schema.js";
+
+type Session = components["schemas"]["Session"];
+type SessionWithEvents = components["schemas"]["SessionWithEvents"];
+type Event = components["schemas"]["Event"];
+type EventPage = components["schemas"]["EventPage"];
+type Problem = components["schemas"]["Problem"];
+
+declare const process: { argv: string[]; exitCode?: number };
+
+const baseUrl = process.argv[2] ?? "http://127.0.0.1:3000";
+const client = createClient<paths>({ baseUrl });
+const sessionId = `ts-${Date.now()}-${Math.floor(Math.random() * 1e9)}`;
+const session = { path: { sessionId } };
+
+function check(ok: boolean, what: string): void {
+  if (!ok) throw new Error(what);
+  console.log(`  ok  ${what}`);
+}
+
+function utterance(i: number) {
+  return {
+    text: `utterance ${i}`,
+    confidence: 0.93,
+    final: true,
+    words: [{ word: "utterance", startMs: 120 * i, endMs: 120 * i + 90 }],
+    speaker: { role: i % 2 ? "bot" : "caller", channel: i },
+  };
+}
+
+async function main(): Promise<void> {
+  // create, then replay
+  const body = {
+    sessionId,
+    language: "en-US",
+    metadata: { from: "+15550100", campaign: { id: 7, tags: ["spring", "retention"] } },
+  };
+  const created = await client.POST("/sessions", { body });
+  const first: Session | undefined = created.data;
+  check(created.response.status === 201 && first?.sessionId === sessionId, "create: 201 with the session");
+  check(created.response.headers.get("Location") === `/sessions/${sessionId}`, "create: Location");
+  const replayed = await client.POST("/sessions", { body });
+  check(
+    replayed.response.status === 200 &&
+      replayed.response.headers.get("Idempotent-Replayed") === "true" &&
+      replayed.data?.createdAt === first?.createdAt,
+    "create again: 200, Idempotent-Replayed, the stored session",
+  );
+
+  // append five events, then replay the first
+  const stored: Event[] = [];
+  for (let i = 1; i <= 5; i++) {
+    const appended = await client.POST("/sessions/{sessionId}/events", {
+      params: session,
+      body: { eventId: `e${i}`, type: i % 2 ? "user_speech" : "bot_speech", payload: utterance(i) },
+    });
+    check(appended.response.status === 201 && appended.data?.seq === i, `append e${i}: 201, seq ${i}`);
+    if (appended.data) stored.push(appended.data);
+  }
+  const again = await client.POST("/sessions/{sessionId}/events", {
+    params: session,
+    body: { eventId: "e1", type: "user_speech", payload: utterance(1) },
+  });
+  check(
+    again.response.status === 200 &&
+      again.response.headers.get("Idempotent-Replayed") === "true" &&
+      again.data?.seq === 1,
+    "append e1 again: 200, Idempotent-Replayed, seq 1",
+  );
+
+  // the same id with other content: a typed problem
+  const conflict = await client.POST("/sessions/{sessionId}/events", {
+    params: session,
+    body: { eventId: "e1", type: "user_speech", payload: { text: "something else" } },
+  });
+  const problem: Problem | undefined = conflict.error;
+  check(
+    conflict.response.status === 409 && problem?.code === "event-conflict" && problem.status === 409,
+    "append e1 with other content: 409 event-conflict problem",
+  );
+
+  // page through with cursors
+  const seen: string[] = [];
+  let cursor: string | undefined;
+  for (let pages = 0; pages < 10; pages++) {
+    const query = cursor === undefined ? { limit: 2 } : { limit: 2, cursor };
+    const page = await client.GET("/sessions/{sessionId}/events", { params: { ...session, query } });
+    const data: EventPage | undefined = page.data;
+    if (!data) throw new Error(`page: ${page.response.status}`);
+    seen.push(...data.data.map((e) => e.eventId));
+    if (!data.hasMore) break;
+    cursor = data.nextCursor ?? undefined;
+  }
+  check(seen.join() === "e1,e2,e3,e4,e5", `pages of 2 walk e1..e5 once, in order (${seen.join()})`);
+
+  // complete without a body, then no new events
+  const completed = await client.POST("/sessions/{sessionId}/complete", { params: session });
+  check(
+    completed.response.status === 200 && completed.data?.status === "completed" && completed.data.endedAt !== null,
+    "complete without a body: 200, completed, endedAt set",
+  );
+  const late = await client.POST("/sessions/{sessionId}/events", {
+    params: session,
+    body: { eventId: "e6", type: "system", payload: { reason: "too late" } },
+  });
+  const closed: Problem | undefined = late.error;
+  check(late.response.status === 409 && closed?.code === "session-closed", "append after complete: 409 session-closed");
+
+  const whole = await client.GET("/sessions/{sessionId}", { params: session });
+  const read: SessionWithEvents | undefined = whole.data;
+  check(
+    read?.eventCount === 5 && read.events.data.length === 5 && stored[0]?.payload["text"] === "utterance 1",
+    "read back: eventCount 5, the events, payloads as sent",
+  );
+}
+
+main().catch((error: unknown) => {
+  console.error(`  FAILED: ${error instanceof Error ? error.message : String(error)}`);
+  process.exitCode = 1;
+});
