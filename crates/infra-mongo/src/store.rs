@@ -1,6 +1,5 @@
 //! [`MongoStore`]: the ports implemented on MongoDB.
 
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -40,7 +39,8 @@ pub mod write_concern {
 pub struct MongoOptions {
     pub uri: String,
     pub database: String,
-    /// Bound of one storage call, and of the driver's server selection.
+    /// Bound of the driver's server selection and connection, and of the start-up migrations
+    /// (each call at run time is bounded by the `Bounded` decorator the server wraps around it).
     pub timeout: Duration,
     /// `majority` (default) or a number of nodes.
     pub write_concern: WriteConcern,
@@ -67,7 +67,6 @@ pub struct MongoStore {
     db: Database,
     pub(crate) sessions: Collection<Document>,
     pub(crate) events: Collection<Document>,
-    timeout: Duration,
     /// This instance's queue and top-`seq` hint per session (see `writes.rs`).
     pub(crate) lanes: Arc<Lanes<Job>>,
 }
@@ -95,33 +94,22 @@ impl MongoStore {
             sessions: db.collection("sessions"),
             events: db.collection("events"),
             db,
-            timeout: options.timeout,
             lanes: Arc::new(Lanes::new()),
         };
         store.ping().await?;
-        store
-            .bounded(crate::migrate::run(&store.db))
+        // Start-up is outside the `Bounded` decorator: the migrations get the same bound here.
+        let applied = tokio::time::timeout(options.timeout, crate::migrate::run(&store.db))
             .await
-            .map(|applied| {
-                if !applied.is_empty() {
-                    tracing::info!(?applied, "applied MongoDB migrations");
-                }
-            })?;
-        Ok(store)
-    }
-
-    /// Bounds a storage call by the configured timeout: never a hang.
-    async fn bounded<T, E: From<StorageError>>(
-        &self,
-        call: impl Future<Output = Result<T, E>>,
-    ) -> Result<T, E> {
-        match tokio::time::timeout(self.timeout, call).await {
-            Ok(result) => result,
-            Err(_) => Err(E::from(StorageError::Unavailable(format!(
-                "no answer within {:?}",
-                self.timeout
-            )))),
+            .map_err(|_| {
+                StorageError::Unavailable(format!(
+                    "migrations did not finish within {:?}",
+                    options.timeout
+                ))
+            })??;
+        if !applied.is_empty() {
+            tracing::info!(?applied, "applied MongoDB migrations");
         }
+        Ok(store)
     }
 
     pub(crate) async fn session_doc(
@@ -178,7 +166,7 @@ impl MongoStore {
 #[async_trait]
 impl SessionRepository for MongoStore {
     async fn create_session(&self, new: NewSession) -> Result<Written<Session>, StorageError> {
-        self.bounded(async {
+        async {
             let id = new.id.clone();
             let session = new.into_session(Timestamp::now());
             match self
@@ -201,13 +189,12 @@ impl SessionRepository for MongoStore {
                 .await?
                 .ok_or_else(|| StorageError::Internal("duplicate session not readable".into()))?;
             Ok(Written::replayed(stored))
-        })
+        }
         .await
     }
 
     async fn get_session(&self, id: &SessionId) -> Result<Session, GetSessionError> {
-        self.bounded(async { self.load(id).await?.ok_or(GetSessionError::NotFound) })
-            .await
+        async { self.load(id).await?.ok_or(GetSessionError::NotFound) }.await
     }
 
     async fn complete_session(
@@ -215,7 +202,7 @@ impl SessionRepository for MongoStore {
         id: &SessionId,
         request: CompleteRequest,
     ) -> Result<Written<Session>, CompleteSessionError> {
-        self.bounded(self.complete(id, request)).await
+        self.complete(id, request).await
     }
 }
 
@@ -226,7 +213,7 @@ impl EventRepository for MongoStore {
         session_id: &SessionId,
         new: NewEvent,
     ) -> Result<Written<Event>, AppendEventError> {
-        self.bounded(self.append(session_id, new)).await
+        self.append(session_id, new).await
     }
 
     async fn get_event(
@@ -234,14 +221,14 @@ impl EventRepository for MongoStore {
         session_id: &SessionId,
         event_id: &EventId,
     ) -> Result<Event, GetEventError> {
-        self.bounded(async {
+        async {
             if let Some(doc) = self.event_doc(session_id, event_id.as_str()).await? {
                 return Ok(documents::event(&doc)?);
             }
             Err(GetEventError::missing(
                 self.session_doc(session_id).await?.is_some(),
             ))
-        })
+        }
         .await
     }
 
@@ -250,7 +237,7 @@ impl EventRepository for MongoStore {
         session_id: &SessionId,
         page: PageRequest,
     ) -> Result<EventPage, ListEventsError> {
-        self.bounded(async {
+        async {
             let (range, sort) = match (page.order, page.after) {
                 (Order::Asc, after) => (doc! { "$gt": after.unwrap_or(0) as i64 }, 1),
                 (Order::Desc, Some(after)) => (doc! { "$lt": after as i64 }, -1),
@@ -284,7 +271,7 @@ impl EventRepository for MongoStore {
             let has_more = events.len() > page.limit as usize;
             events.truncate(page.limit as usize);
             Ok(EventPage { events, has_more })
-        })
+        }
         .await
     }
 }
@@ -292,15 +279,15 @@ impl EventRepository for MongoStore {
 #[async_trait]
 impl StoreAdmin for MongoStore {
     async fn ping(&self) -> Result<(), StorageError> {
-        self.bounded(async {
+        async {
             self.db.run_command(doc! { "ping": 1 }).await.storage()?;
             Ok(())
-        })
+        }
         .await
     }
 
     async fn shared_secret(&self) -> Result<Vec<u8>, StorageError> {
-        self.bounded(async {
+        async {
             let doc = self
                 .db
                 .collection::<Document>("meta")
@@ -312,7 +299,7 @@ impl StoreAdmin for MongoStore {
                 .get_binary_generic("value")
                 .map_err(|_| StorageError::Internal("shared secret malformed".into()))?;
             Ok(binary.clone())
-        })
+        }
         .await
     }
 

@@ -1,6 +1,5 @@
 //! [`SqliteStore`]: the ports implemented on SQLite.
 
-use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -53,8 +52,6 @@ pub struct SqliteOptions {
     pub synchronous: Synchronous,
     /// Read-only connections in the pool.
     pub readers: usize,
-    /// How long one storage call may take before it answers "unavailable".
-    pub timeout: Duration,
     /// Largest size of the database file; writes beyond it answer "unavailable" (as on a full
     /// disk). `None`: no limit but the disk's.
     pub max_size_bytes: Option<u64>,
@@ -66,7 +63,6 @@ impl SqliteOptions {
             path: path.into(),
             synchronous: Synchronous::Full,
             readers: 4,
-            timeout: Duration::from_secs(5),
             max_size_bytes: None,
         }
     }
@@ -78,7 +74,6 @@ pub struct SqliteStore {
     writer: Arc<Writer>,
     readers: Arc<ReadPool>,
     checkpointer: Arc<Checkpointer>,
-    timeout: Duration,
 }
 
 impl SqliteStore {
@@ -106,22 +101,7 @@ impl SqliteStore {
             writer: Arc::new(writer),
             readers: Arc::new(readers),
             checkpointer: Arc::new(checkpointer),
-            timeout: options.timeout,
         })
-    }
-
-    /// Bounds a storage call by the configured timeout: never a hang.
-    async fn bounded<T, E: From<StorageError>>(
-        &self,
-        call: impl Future<Output = Result<T, E>>,
-    ) -> Result<T, E> {
-        match tokio::time::timeout(self.timeout, call).await {
-            Ok(result) => result,
-            Err(_) => Err(E::from(StorageError::Unavailable(format!(
-                "no answer within {:?}",
-                self.timeout
-            )))),
-        }
     }
 }
 
@@ -246,26 +226,28 @@ fn missing(what: &str) -> StorageError {
 #[async_trait]
 impl SessionRepository for SqliteStore {
     async fn create_session(&self, new: NewSession) -> Result<Written<Session>, StorageError> {
-        self.bounded(self.writer.write(move |conn| {
-            let id = new.id.clone();
-            let session = new.into_session(Timestamp::now());
-            if insert_session(conn, &session).storage()? {
-                return Ok(Written::created(session));
-            }
-            let stored = load_session(conn, &id).storage()?;
-            Ok(Written::replayed(stored.ok_or_else(|| missing("session"))?))
-        }))
-        .await
+        self.writer
+            .write(move |conn| {
+                let id = new.id.clone();
+                let session = new.into_session(Timestamp::now());
+                if insert_session(conn, &session).storage()? {
+                    return Ok(Written::created(session));
+                }
+                let stored = load_session(conn, &id).storage()?;
+                Ok(Written::replayed(stored.ok_or_else(|| missing("session"))?))
+            })
+            .await
     }
 
     async fn get_session(&self, id: &SessionId) -> Result<Session, GetSessionError> {
         let id = id.clone();
-        self.bounded(self.readers.read(move |conn| {
-            load_session(conn, &id)
-                .storage()?
-                .ok_or(GetSessionError::NotFound)
-        }))
-        .await
+        self.readers
+            .read(move |conn| {
+                load_session(conn, &id)
+                    .storage()?
+                    .ok_or(GetSessionError::NotFound)
+            })
+            .await
     }
 
     async fn complete_session(
@@ -274,19 +256,20 @@ impl SessionRepository for SqliteStore {
         request: CompleteRequest,
     ) -> Result<Written<Session>, CompleteSessionError> {
         let id = id.clone();
-        self.bounded(self.writer.write(move |conn| {
-            let session = load_session(conn, &id)
-                .storage()?
-                .ok_or(CompleteSessionError::NotFound)?;
-            match decision::complete(session, &request, Timestamp::now()) {
-                CompleteStep::Answer(answer) => answer,
-                CompleteStep::Close(closed) => {
-                    save_session_state(conn, &closed).storage()?;
-                    Ok(Written::created(closed))
+        self.writer
+            .write(move |conn| {
+                let session = load_session(conn, &id)
+                    .storage()?
+                    .ok_or(CompleteSessionError::NotFound)?;
+                match decision::complete(session, &request, Timestamp::now()) {
+                    CompleteStep::Answer(answer) => answer,
+                    CompleteStep::Close(closed) => {
+                        save_session_state(conn, &closed).storage()?;
+                        Ok(Written::created(closed))
+                    }
                 }
-            }
-        }))
-        .await
+            })
+            .await
     }
 }
 
@@ -298,30 +281,31 @@ impl EventRepository for SqliteStore {
         new: NewEvent,
     ) -> Result<Written<Event>, AppendEventError> {
         let session_id = session_id.clone();
-        self.bounded(self.writer.write(move |conn| {
-            let mut session = load_session(conn, &session_id)
-                .storage()?
-                .ok_or(AppendEventError::SessionNotFound)?;
-            // Insert first (the common case: a new event in an open session); the unique
-            // (session_id, event_id) index turns a retry into "nothing inserted".
-            if session.accepts_new_events() {
-                let now = Timestamp::now();
-                let seq = session.last_seq + 1;
-                let event = new.to_event(&session_id, seq, now);
-                if insert_event(conn, &event).storage()? {
-                    session.record_append(seq, now);
-                    save_session_state(conn, &session).storage()?;
-                    return Ok(Written::created(event));
+        self.writer
+            .write(move |conn| {
+                let mut session = load_session(conn, &session_id)
+                    .storage()?
+                    .ok_or(AppendEventError::SessionNotFound)?;
+                // Insert first (the common case: a new event in an open session); the unique
+                // (session_id, event_id) index turns a retry into "nothing inserted".
+                if session.accepts_new_events() {
+                    let now = Timestamp::now();
+                    let seq = session.last_seq + 1;
+                    let event = new.to_event(&session_id, seq, now);
+                    if insert_event(conn, &event).storage()? {
+                        session.record_append(seq, now);
+                        save_session_state(conn, &session).storage()?;
+                        return Ok(Written::created(event));
+                    }
                 }
-            }
-            let existing = load_event(conn, &session_id, &new.event_id).storage()?;
-            match decision::append(new, session.status, existing) {
-                AppendStep::Answer(answer) => answer,
-                // The insert above found the id taken, or the session closed.
-                AppendStep::Insert(_) => Err(missing("event").into()),
-            }
-        }))
-        .await
+                let existing = load_event(conn, &session_id, &new.event_id).storage()?;
+                match decision::append(new, session.status, existing) {
+                    AppendStep::Answer(answer) => answer,
+                    // The insert above found the id taken, or the session closed.
+                    AppendStep::Insert(_) => Err(missing("event").into()),
+                }
+            })
+            .await
     }
 
     async fn get_event(
@@ -330,15 +314,16 @@ impl EventRepository for SqliteStore {
         event_id: &EventId,
     ) -> Result<Event, GetEventError> {
         let (session_id, event_id) = (session_id.clone(), event_id.clone());
-        self.bounded(self.readers.read(move |conn| {
-            if let Some(event) = load_event(conn, &session_id, &event_id).storage()? {
-                return Ok(event);
-            }
-            Err(GetEventError::missing(
-                session_exists(conn, &session_id).storage()?,
-            ))
-        }))
-        .await
+        self.readers
+            .read(move |conn| {
+                if let Some(event) = load_event(conn, &session_id, &event_id).storage()? {
+                    return Ok(event);
+                }
+                Err(GetEventError::missing(
+                    session_exists(conn, &session_id).storage()?,
+                ))
+            })
+            .await
     }
 
     async fn list_events(
@@ -347,11 +332,9 @@ impl EventRepository for SqliteStore {
         page: PageRequest,
     ) -> Result<EventPage, ListEventsError> {
         let session_id = session_id.clone();
-        self.bounded(
-            self.readers
-                .read(move |conn| read_page(conn, &session_id, page)),
-        )
-        .await
+        self.readers
+            .read(move |conn| read_page(conn, &session_id, page))
+            .await
     }
 }
 
@@ -400,23 +383,25 @@ fn read_page(
 #[async_trait]
 impl StoreAdmin for SqliteStore {
     async fn ping(&self) -> Result<(), StorageError> {
-        self.bounded(self.readers.read(|conn| {
-            conn.query_row("SELECT 1 FROM meta LIMIT 1", [], |_| Ok(()))
-                .map_err(storage_error)
-        }))
-        .await
+        self.readers
+            .read(|conn| {
+                conn.query_row("SELECT 1 FROM meta LIMIT 1", [], |_| Ok(()))
+                    .map_err(storage_error)
+            })
+            .await
     }
 
     async fn shared_secret(&self) -> Result<Vec<u8>, StorageError> {
-        self.bounded(self.readers.read(|conn| {
-            conn.query_row(
-                "SELECT value FROM meta WHERE key = 'shared_secret'",
-                [],
-                |r| r.get(0),
-            )
-            .map_err(storage_error)
-        }))
-        .await
+        self.readers
+            .read(|conn| {
+                conn.query_row(
+                    "SELECT value FROM meta WHERE key = 'shared_secret'",
+                    [],
+                    |r| r.get(0),
+                )
+                .map_err(storage_error)
+            })
+            .await
     }
 
     async fn close(&self) {

@@ -28,7 +28,6 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Repositor
         } => {
             let options = SqliteOptions {
                 synchronous: *synchronous,
-                timeout: settings.storage_timeout,
                 max_size_bytes: *max_size_bytes,
                 ..SqliteOptions::new(path)
             };

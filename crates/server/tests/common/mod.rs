@@ -141,6 +141,13 @@ impl TestApp {
         Self::spawn_on(Some(other.data_dir.clone()), &[]).await
     }
 
+    /// Two instances sharing one store, as behind a load balancer.
+    pub async fn pair() -> (std::sync::Arc<TestApp>, std::sync::Arc<TestApp>) {
+        let first = Self::spawn().await;
+        let second = Self::spawn_sharing(&first).await;
+        (std::sync::Arc::new(first), std::sync::Arc::new(second))
+    }
+
     /// Like [`TestApp::spawn`], with extra settings (`("PAYLOAD_LIMIT_BYTES", "100")`).
     pub async fn spawn_with(extra: &[(&str, &str)]) -> Self {
         Self::spawn_on(None, extra).await

@@ -3,15 +3,18 @@
 //! default, `mongo`). One binary compiles the shared helpers once and links once; a new concern
 //! is a new module here. Run one module with `cargo test -p server --test http contract::`.
 //!
-//! Tests that need their own process or their own MongoDB (`crash.rs`, `lifecycle.rs`,
-//! `outage.rs`, `scale_out.rs`) stay separate binaries next to this folder.
+//! `scale_out` and `contention` run two instances in this process on one store. Tests that need
+//! their own process or their own MongoDB (`crash.rs`, `lifecycle.rs`, `outage.rs`) stay
+//! separate binaries next to this folder.
 
 #[path = "../common/mod.rs"]
 mod common;
 
 mod concurrency;
+mod contention;
 mod contract;
 mod fidelity;
 mod hostile;
 mod observability;
 mod pagination;
+mod scale_out;

@@ -2,7 +2,7 @@
 //! same SQLite file otherwise): requests spread over both give exactly the guarantees of one
 //! instance, because idempotency, ordering and the seal live in the store, not in a process.
 
-mod common;
+use crate::common;
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -10,12 +10,6 @@ use std::sync::Arc;
 use common::{TestApp, event, ids, seqs};
 use futures_util::future::join_all;
 use serde_json::json;
-
-async fn two_instances() -> (Arc<TestApp>, Arc<TestApp>) {
-    let first = TestApp::spawn().await;
-    let second = TestApp::spawn_sharing(&first).await;
-    (Arc::new(first), Arc::new(second))
-}
 
 fn pick(apps: &(Arc<TestApp>, Arc<TestApp>), i: usize) -> Arc<TestApp> {
     if i.is_multiple_of(2) {
@@ -27,7 +21,7 @@ fn pick(apps: &(Arc<TestApp>, Arc<TestApp>), i: usize) -> Arc<TestApp> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn identical_creates_through_two_instances_store_one_session() {
-    let apps = two_instances().await;
+    let apps = TestApp::pair().await;
     let body = json!({"sessionId": "shared-create", "metadata": {"n": 1}});
     let replies = join_all((0..40).map(|i| {
         let (app, body) = (pick(&apps, i), body.clone());
@@ -50,7 +44,7 @@ async fn identical_creates_through_two_instances_store_one_session() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn identical_appends_through_two_instances_store_one_event() {
-    let apps = two_instances().await;
+    let apps = TestApp::pair().await;
     let session = apps.0.new_session().await;
     let replies = join_all((0..60).map(|i| {
         let (app, session) = (pick(&apps, i), session.clone());
@@ -68,7 +62,7 @@ async fn identical_appends_through_two_instances_store_one_event() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn mixed_appends_through_two_instances_lose_nothing() {
-    let apps = two_instances().await;
+    let apps = TestApp::pair().await;
     let session = apps.0.new_session().await;
     let writers = (0..6).map(|w| {
         let (app, session) = (pick(&apps, w), session.clone());
@@ -109,7 +103,7 @@ async fn mixed_appends_through_two_instances_lose_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_complete_on_one_instance_seals_appends_on_the_other() {
-    let apps = two_instances().await;
+    let apps = TestApp::pair().await;
     for round in 0..3 {
         let session = apps.0.new_session().await;
         let writers: Vec<_> = (0..4)

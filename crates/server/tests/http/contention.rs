@@ -4,7 +4,7 @@
 //! does not fail), each event is stored once, seqs strictly increase, and a complete racing the
 //! writers still seals the session. Runs on the store `TEST_STORE` selects.
 
-mod common;
+use crate::common;
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -98,13 +98,6 @@ async fn assert_all_stored_once(app: &TestApp, session: &str, replies: &[(String
     assert_eq!(state["lastSeq"], *seq.last().unwrap());
 }
 
-/// Two instances sharing one store, as behind a load balancer.
-async fn two_instances() -> (Arc<TestApp>, Arc<TestApp>) {
-    let first = Arc::new(TestApp::spawn().await);
-    let second = Arc::new(TestApp::spawn_sharing(&first).await);
-    (first, second)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn forty_eight_clients_into_one_session_all_succeed() {
     let app = Arc::new(TestApp::spawn().await);
@@ -116,7 +109,7 @@ async fn forty_eight_clients_into_one_session_all_succeed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_same_storm_over_two_instances_all_succeed() {
-    let (first, second) = two_instances().await;
+    let (first, second) = TestApp::pair().await;
     let session = first.new_session().await;
     // Clients alternate between the instances: 24 + 24.
     let replies = storm(&[first.clone(), second.clone()], &session).await;
@@ -126,7 +119,7 @@ async fn the_same_storm_over_two_instances_all_succeed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_complete_racing_the_storm_still_seals() {
-    let (first, second) = two_instances().await;
+    let (first, second) = TestApp::pair().await;
     let session = first.new_session().await;
     let apps = [first.clone(), second.clone()];
     let writers = {
