@@ -166,31 +166,28 @@ impl MongoStore {
 #[async_trait]
 impl SessionRepository for MongoStore {
     async fn create_session(&self, new: NewSession) -> Result<Written<Session>, StorageError> {
-        async {
-            let id = new.id.clone();
-            let session = new.into_session(Timestamp::now());
-            match self
-                .sessions
-                .insert_one(documents::session_doc(&session))
-                .await
-            {
-                Ok(_) => {
-                    // Created here: its top is known, so this instance's first append into it
-                    // is one round trip.
-                    self.lanes.set_top(&id, Some(0));
-                    return Ok(Written::created(session));
-                }
-                Err(e) if is_duplicate_key(&e) => {}
-                Err(e) => return Err(storage_error(e)),
+        let id = new.id.clone();
+        let session = new.into_session(Timestamp::now());
+        match self
+            .sessions
+            .insert_one(documents::session_doc(&session))
+            .await
+        {
+            Ok(_) => {
+                // Created here: its top is known, so this instance's first append into it
+                // is one round trip.
+                self.lanes.set_top(&id, Some(0));
+                return Ok(Written::created(session));
             }
-            // Another writer created it first; the unique index guarantees it is there.
-            let stored = self
-                .load(&id)
-                .await?
-                .ok_or_else(|| StorageError::Internal("duplicate session not readable".into()))?;
-            Ok(Written::replayed(stored))
+            Err(e) if is_duplicate_key(&e) => {}
+            Err(e) => return Err(storage_error(e)),
         }
-        .await
+        // Another writer created it first; the unique index guarantees it is there.
+        let stored = self
+            .load(&id)
+            .await?
+            .ok_or_else(|| StorageError::Internal("duplicate session not readable".into()))?;
+        Ok(Written::replayed(stored))
     }
 
     async fn get_session(&self, id: &SessionId) -> Result<Session, GetSessionError> {
@@ -221,15 +218,12 @@ impl EventRepository for MongoStore {
         session_id: &SessionId,
         event_id: &EventId,
     ) -> Result<Event, GetEventError> {
-        async {
-            if let Some(doc) = self.event_doc(session_id, event_id.as_str()).await? {
-                return Ok(documents::event(&doc)?);
-            }
-            Err(GetEventError::missing(
-                self.session_doc(session_id).await?.is_some(),
-            ))
+        if let Some(doc) = self.event_doc(session_id, event_id.as_str()).await? {
+            return Ok(documents::event(&doc)?);
         }
-        .await
+        Err(GetEventError::missing(
+            self.session_doc(session_id).await?.is_some(),
+        ))
     }
 
     async fn list_events(
@@ -237,70 +231,61 @@ impl EventRepository for MongoStore {
         session_id: &SessionId,
         page: PageRequest,
     ) -> Result<EventPage, ListEventsError> {
-        async {
-            let (range, sort) = match (page.order, page.after) {
-                (Order::Asc, after) => (doc! { "$gt": after.unwrap_or(0) as i64 }, 1),
-                (Order::Desc, Some(after)) => (doc! { "$lt": after as i64 }, -1),
-                (Order::Desc, None) => (doc! { "$gte": 1_i64 }, -1),
-            };
-            let filter = doc! {
-                "sessionId": session_id.as_str(),
-                "seq": range,
-                "eventId": { "$ne": SEAL_ID },
-            };
-            let events = async {
-                self.events
-                    .find(filter)
-                    .sort(doc! { "seq": sort })
-                    .limit(i64::from(page.limit) + 1)
-                    .await
-                    .storage()?
-                    .try_collect::<Vec<Document>>()
-                    .await
-                    .storage()
-            };
-            let docs = events.await?;
-            // Events exist only in existing sessions: only an empty page needs a second look.
-            if docs.is_empty() && self.session_doc(session_id).await?.is_none() {
-                return Err(ListEventsError::SessionNotFound);
-            }
-            let mut events = docs
-                .iter()
-                .map(documents::event)
-                .collect::<Result<Vec<_>, _>>()?;
-            let has_more = events.len() > page.limit as usize;
-            events.truncate(page.limit as usize);
-            Ok(EventPage { events, has_more })
+        let (range, sort) = match (page.order, page.after) {
+            (Order::Asc, after) => (doc! { "$gt": after.unwrap_or(0) as i64 }, 1),
+            (Order::Desc, Some(after)) => (doc! { "$lt": after as i64 }, -1),
+            (Order::Desc, None) => (doc! { "$gte": 1_i64 }, -1),
+        };
+        let filter = doc! {
+            "sessionId": session_id.as_str(),
+            "seq": range,
+            "eventId": { "$ne": SEAL_ID },
+        };
+        let events = async {
+            self.events
+                .find(filter)
+                .sort(doc! { "seq": sort })
+                .limit(i64::from(page.limit) + 1)
+                .await
+                .storage()?
+                .try_collect::<Vec<Document>>()
+                .await
+                .storage()
+        };
+        let docs = events.await?;
+        // Events exist only in existing sessions: only an empty page needs a second look.
+        if docs.is_empty() && self.session_doc(session_id).await?.is_none() {
+            return Err(ListEventsError::SessionNotFound);
         }
-        .await
+        let mut events = docs
+            .iter()
+            .map(documents::event)
+            .collect::<Result<Vec<_>, _>>()?;
+        let has_more = events.len() > page.limit as usize;
+        events.truncate(page.limit as usize);
+        Ok(EventPage { events, has_more })
     }
 }
 
 #[async_trait]
 impl StoreAdmin for MongoStore {
     async fn ping(&self) -> Result<(), StorageError> {
-        async {
-            self.db.run_command(doc! { "ping": 1 }).await.storage()?;
-            Ok(())
-        }
-        .await
+        self.db.run_command(doc! { "ping": 1 }).await.storage()?;
+        Ok(())
     }
 
     async fn shared_secret(&self) -> Result<Vec<u8>, StorageError> {
-        async {
-            let doc = self
-                .db
-                .collection::<Document>("meta")
-                .find_one(doc! { "_id": "shared_secret" })
-                .await
-                .storage()?
-                .ok_or_else(|| StorageError::Internal("shared secret missing".into()))?;
-            let binary = doc
-                .get_binary_generic("value")
-                .map_err(|_| StorageError::Internal("shared secret malformed".into()))?;
-            Ok(binary.clone())
-        }
-        .await
+        let doc = self
+            .db
+            .collection::<Document>("meta")
+            .find_one(doc! { "_id": "shared_secret" })
+            .await
+            .storage()?
+            .ok_or_else(|| StorageError::Internal("shared secret missing".into()))?;
+        let binary = doc
+            .get_binary_generic("value")
+            .map_err(|_| StorageError::Internal("shared secret malformed".into()))?;
+        Ok(binary.clone())
     }
 
     async fn close(&self) {
