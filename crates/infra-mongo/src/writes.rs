@@ -318,7 +318,11 @@ impl MongoStore {
         }
     }
 
-    /// Seals the session at the next `seq`, retrying while appends take that `seq`.
+    /// Seals the session at the next `seq`, retrying while appends take that `seq`. A loss
+    /// means only the top moved (an append or a seal took the `seq`), so a retry reads just the
+    /// top and tries again at once: appends written with a hint need one round trip, and a
+    /// complete that re-read more, or paused, between its tries could lose to a steady stream of
+    /// them until its timeout.
     async fn write_complete(
         &self,
         id: &SessionId,
@@ -326,9 +330,13 @@ impl MongoStore {
         request: CompleteRequest,
         reply: &Reply<Written<Session>, CompleteSessionError>,
     ) -> Result<Written<Session>, CompleteSessionError> {
-        let mut losses = 0;
+        let session_doc = self
+            .session_doc(id)
+            .await?
+            .ok_or(CompleteSessionError::NotFound)?;
+        let mut top = self.top(id).await?;
         while !reply.is_closed() {
-            let session = self.load(id).await?.ok_or(CompleteSessionError::NotFound)?;
+            let session = documents::session(&session_doc, top.as_ref())?;
             let last_seq = session.last_seq;
             let now = Timestamp::now();
             let closed = match decision::complete(session, &request, now) {
@@ -345,10 +353,7 @@ impl MongoStore {
                     return Ok(Written::created(closed));
                 }
                 // Lost the race for this seq (to an event or another seal): look again.
-                Err(e) if is_duplicate_key(&e) => {
-                    losses += 1;
-                    backoff(losses).await;
-                }
+                Err(e) if is_duplicate_key(&e) => top = self.top(id).await?,
                 Err(e) => return Err(storage_error(e).into()),
             }
         }

@@ -3,18 +3,17 @@
 //! default, `mongo`). One binary compiles the shared helpers once and links once; a new concern
 //! is a new module here. Run one module with `cargo test -p server --test http contract::`.
 //!
-//! `scale_out` and `contention` run two instances in this process on one store. Tests that need
-//! their own process or their own MongoDB (`crash.rs`, `lifecycle.rs`, `outage.rs`) stay
-//! separate binaries next to this folder.
+//! Tests that need their own process or their own MongoDB (`crash.rs`, `lifecycle.rs`,
+//! `outage.rs`), or a store to themselves (`scale_out.rs` and `contention.rs`: two instances
+//! racing on one session must not share a slow test MongoDB with 60 other tests), stay separate
+//! binaries next to this folder.
 
 #[path = "../common/mod.rs"]
 mod common;
 
 mod concurrency;
-mod contention;
 mod contract;
 mod fidelity;
 mod hostile;
 mod observability;
 mod pagination;
-mod scale_out;

@@ -2,7 +2,7 @@
 //! same SQLite file otherwise): requests spread over both give exactly the guarantees of one
 //! instance, because idempotency, ordering and the seal live in the store, not in a process.
 
-use crate::common;
+mod common;
 
 use std::collections::HashSet;
 use std::sync::Arc;

@@ -4,7 +4,7 @@
 //! does not fail), each event is stored once, seqs strictly increase, and a complete racing the
 //! writers still seals the session. Runs on the store `TEST_STORE` selects.
 
-use crate::common;
+mod common;
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
