@@ -101,8 +101,8 @@ pub async fn json(
     parse_strict(&read_bytes(req, payload, limits).await?)
 }
 
-/// An optional JSON body: an empty body needs no content type and yields `None`, as does a
-/// JSON `null`.
+/// An optional JSON body: an empty body needs no content type and yields `None`. A body that is
+/// sent is JSON like any other (a `null` is not an object: `validation-failed`, as documented).
 pub async fn optional_json(
     req: &HttpRequest,
     payload: web::Payload,
@@ -115,10 +115,7 @@ pub async fn optional_json(
     if !is_json(req) {
         return Err(unsupported());
     }
-    match parse_strict(&bytes)? {
-        Value::Null => Ok(None),
-        value => Ok(Some(value)),
-    }
+    parse_strict(&bytes).map(Some)
 }
 
 fn unsupported() -> ApiError {

@@ -38,7 +38,7 @@ pub async fn read<B: RequestBody>(
     input::parse::<B>(value)?.into_domain(limits)
 }
 
-/// Reads the optional JSON body `B`; no body (or `null`) is `B::default()`.
+/// Reads the optional JSON body `B`; no body is `B::default()`.
 pub async fn read_optional<B: RequestBody>(
     req: &HttpRequest,
     payload: web::Payload,

@@ -525,6 +525,15 @@ async fn complete_takes_an_empty_body_without_content_type() {
         .await
         .problem(415, "unsupported-media-type");
     assert_eq!(app.session(&c).await["status"], "initiated");
+    // a body that is sent must be the documented object: `null` is not "no body"
+    app.post_raw(
+        &format!("/sessions/{c}/complete"),
+        Some("application/json"),
+        "null",
+    )
+    .await
+    .invalid_field("body");
+    assert_eq!(app.session(&c).await["status"], "initiated");
     // unknown fields and non-terminal statuses are refused
     app.complete(&c, Some(&json!({"reason": "x"})))
         .await
