@@ -20,7 +20,7 @@ use crate::state::Limits;
         contact(name = "Conversation Session Service maintainers"),
         license(name = "MIT OR Apache-2.0", identifier = "MIT OR Apache-2.0"),
     ),
-    servers((url = "http://127.0.0.1:3000", description = "The service run locally with its defaults")),
+    servers((url = "/", description = "This service: requests go to the host that served this document")),
     paths(
         sessions::create_session,
         sessions::get_session,
