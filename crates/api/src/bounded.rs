@@ -10,8 +10,8 @@ use async_trait::async_trait;
 use domain::{
     AppendEventError, CompleteRequest, CompleteSessionError, Event, EventId, EventPage,
     EventRepository, GetEventError, GetSessionError, ListEventsError, NewEvent, NewSession,
-    PageRequest, Repository, Session, SessionId, SessionRepository, StorageError, StoreAdmin,
-    Written,
+    PageRequest, ProjectId, Repository, Session, SessionId, SessionRepository, StorageError,
+    StoreAdmin, Written,
 };
 
 /// A [`Repository`] whose calls take at most `timeout` each.
@@ -42,20 +42,30 @@ impl<R: Repository + ?Sized> Bounded<R> {
 
 #[async_trait]
 impl<R: Repository + ?Sized> SessionRepository for Bounded<R> {
-    async fn create_session(&self, new: NewSession) -> Result<Written<Session>, StorageError> {
-        self.within(self.inner.create_session(new)).await
+    async fn create_session(
+        &self,
+        project: &ProjectId,
+        new: NewSession,
+    ) -> Result<Written<Session>, StorageError> {
+        self.within(self.inner.create_session(project, new)).await
     }
 
-    async fn get_session(&self, id: &SessionId) -> Result<Session, GetSessionError> {
-        self.within(self.inner.get_session(id)).await
+    async fn get_session(
+        &self,
+        project: &ProjectId,
+        id: &SessionId,
+    ) -> Result<Session, GetSessionError> {
+        self.within(self.inner.get_session(project, id)).await
     }
 
     async fn complete_session(
         &self,
+        project: &ProjectId,
         id: &SessionId,
         request: CompleteRequest,
     ) -> Result<Written<Session>, CompleteSessionError> {
-        self.within(self.inner.complete_session(id, request)).await
+        self.within(self.inner.complete_session(project, id, request))
+            .await
     }
 }
 
@@ -63,27 +73,32 @@ impl<R: Repository + ?Sized> SessionRepository for Bounded<R> {
 impl<R: Repository + ?Sized> EventRepository for Bounded<R> {
     async fn append_event(
         &self,
+        project: &ProjectId,
         session_id: &SessionId,
         new: NewEvent,
     ) -> Result<Written<Event>, AppendEventError> {
-        self.within(self.inner.append_event(session_id, new)).await
+        self.within(self.inner.append_event(project, session_id, new))
+            .await
     }
 
     async fn get_event(
         &self,
+        project: &ProjectId,
         session_id: &SessionId,
         event_id: &EventId,
     ) -> Result<Event, GetEventError> {
-        self.within(self.inner.get_event(session_id, event_id))
+        self.within(self.inner.get_event(project, session_id, event_id))
             .await
     }
 
     async fn list_events(
         &self,
+        project: &ProjectId,
         session_id: &SessionId,
         page: PageRequest,
     ) -> Result<EventPage, ListEventsError> {
-        self.within(self.inner.list_events(session_id, page)).await
+        self.within(self.inner.list_events(project, session_id, page))
+            .await
     }
 }
 

@@ -5,11 +5,13 @@
 //! Modules, from the leaves up: `problem` (errors → problem+json) · `paths` (locations, path
 //! parameters) · `schema` (wire schemas from the domain's rules) · `input` (reading bodies and
 //! path ids) · `requests` / `responses` (the bodies) · `body` (strict JSON) · `cursor`, `page` ·
-//! `state` · `reply` · `handlers::{sessions, events, operations}` · `openapi` · `middleware` ·
+//! `state` · `auth` (credentials → caller) · `reply` · `handlers::{sessions, events, operations}` · `openapi` · `middleware` ·
 //! `router`.
 
+mod auth;
 mod body;
 mod bounded;
+mod caller;
 mod cursor;
 mod handlers;
 mod input;

@@ -10,8 +10,8 @@ use async_trait::async_trait;
 use domain::{
     AppendEventError, CompleteRequest, CompleteSessionError, Event, EventId, EventPage,
     EventRepository, GetEventError, GetSessionError, ListEventsError, NewEvent, NewSession,
-    PageRequest, Repository, Session, SessionId, SessionRepository, StorageError, StoreAdmin,
-    Written,
+    PageRequest, ProjectId, Repository, Session, SessionId, SessionRepository, StorageError,
+    StoreAdmin, Written,
 };
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry, TextEncoder,
@@ -152,9 +152,13 @@ impl<R: Repository> Instrumented<R> {
 
 #[async_trait]
 impl<R: Repository> SessionRepository for Instrumented<R> {
-    async fn create_session(&self, new: NewSession) -> Result<Written<Session>, StorageError> {
+    async fn create_session(
+        &self,
+        project: &ProjectId,
+        new: NewSession,
+    ) -> Result<Written<Session>, StorageError> {
         let started = Instant::now();
-        let result = self.inner.create_session(new).await;
+        let result = self.inner.create_session(project, new).await;
         self.time("create_session", started, &result);
         match &result {
             Ok(w) if w.replayed => self.replayed("create_session"),
@@ -164,20 +168,25 @@ impl<R: Repository> SessionRepository for Instrumented<R> {
         result
     }
 
-    async fn get_session(&self, id: &SessionId) -> Result<Session, GetSessionError> {
+    async fn get_session(
+        &self,
+        project: &ProjectId,
+        id: &SessionId,
+    ) -> Result<Session, GetSessionError> {
         let started = Instant::now();
-        let result = self.inner.get_session(id).await;
+        let result = self.inner.get_session(project, id).await;
         self.time("get_session", started, &result);
         result
     }
 
     async fn complete_session(
         &self,
+        project: &ProjectId,
         id: &SessionId,
         request: CompleteRequest,
     ) -> Result<Written<Session>, CompleteSessionError> {
         let started = Instant::now();
-        let result = self.inner.complete_session(id, request).await;
+        let result = self.inner.complete_session(project, id, request).await;
         self.time("complete_session", started, &result);
         match &result {
             Ok(w) if w.replayed => self.replayed("complete_session"),
@@ -197,11 +206,12 @@ impl<R: Repository> SessionRepository for Instrumented<R> {
 impl<R: Repository> EventRepository for Instrumented<R> {
     async fn append_event(
         &self,
+        project: &ProjectId,
         session_id: &SessionId,
         new: NewEvent,
     ) -> Result<Written<Event>, AppendEventError> {
         let started = Instant::now();
-        let result = self.inner.append_event(session_id, new).await;
+        let result = self.inner.append_event(project, session_id, new).await;
         self.time("append_event", started, &result);
         match &result {
             Ok(w) if w.replayed => self.replayed("append_event"),
@@ -215,22 +225,24 @@ impl<R: Repository> EventRepository for Instrumented<R> {
 
     async fn get_event(
         &self,
+        project: &ProjectId,
         session_id: &SessionId,
         event_id: &EventId,
     ) -> Result<Event, GetEventError> {
         let started = Instant::now();
-        let result = self.inner.get_event(session_id, event_id).await;
+        let result = self.inner.get_event(project, session_id, event_id).await;
         self.time("get_event", started, &result);
         result
     }
 
     async fn list_events(
         &self,
+        project: &ProjectId,
         session_id: &SessionId,
         page: PageRequest,
     ) -> Result<EventPage, ListEventsError> {
         let started = Instant::now();
-        let result = self.inner.list_events(session_id, page).await;
+        let result = self.inner.list_events(project, session_id, page).await;
         self.time("list_events", started, &result);
         result
     }

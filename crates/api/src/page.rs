@@ -1,7 +1,7 @@
 //! Query parameters of event pages, and the page body with its cursor and `Link` header.
 
 use actix_web::HttpRequest;
-use domain::{Order, PageRequest, SessionId};
+use domain::{Order, PageRequest, ProjectId, SessionId};
 use serde_json::json;
 use utoipa::IntoParams;
 use utoipa::openapi::path::{Parameter, ParameterIn};
@@ -121,11 +121,12 @@ pub fn parse_query(
 /// exist.
 pub async fn fetch(
     req: &HttpRequest,
+    project: &ProjectId,
     session: &SessionId,
     request: PageRequest,
     state: &AppState,
 ) -> Result<(EventPage, Option<String>), ApiError> {
-    let page = state.repo.list_events(session, request).await?;
+    let page = state.repo.list_events(project, session, request).await?;
     Ok(body(req, session, request, page, &state.cursors))
 }
 

@@ -37,12 +37,14 @@ pub enum ErrorCode {
     EventConflict,
     SessionClosed,
     SessionStateConflict,
+    Unauthorized,
+    Forbidden,
     StorageUnavailable,
     Internal,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 15] = [
+    pub const ALL: [ErrorCode; 17] = [
         ErrorCode::ValidationFailed,
         ErrorCode::InvalidCursor,
         ErrorCode::MalformedJson,
@@ -56,6 +58,8 @@ impl ErrorCode {
         ErrorCode::EventConflict,
         ErrorCode::SessionClosed,
         ErrorCode::SessionStateConflict,
+        ErrorCode::Unauthorized,
+        ErrorCode::Forbidden,
         ErrorCode::StorageUnavailable,
         ErrorCode::Internal,
     ];
@@ -75,6 +79,8 @@ impl ErrorCode {
             ErrorCode::EventConflict => "event-conflict",
             ErrorCode::SessionClosed => "session-closed",
             ErrorCode::SessionStateConflict => "session-state-conflict",
+            ErrorCode::Unauthorized => "unauthorized",
+            ErrorCode::Forbidden => "forbidden",
             ErrorCode::StorageUnavailable => "storage-unavailable",
             ErrorCode::Internal => "internal",
         }
@@ -95,6 +101,8 @@ impl ErrorCode {
             ErrorCode::EventConflict
             | ErrorCode::SessionClosed
             | ErrorCode::SessionStateConflict => StatusCode::CONFLICT,
+            ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
+            ErrorCode::Forbidden => StatusCode::FORBIDDEN,
             ErrorCode::StorageUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -115,6 +123,8 @@ impl ErrorCode {
             ErrorCode::EventConflict => "A different event with this id exists",
             ErrorCode::SessionClosed => "The session is closed",
             ErrorCode::SessionStateConflict => "The session already ended differently",
+            ErrorCode::Unauthorized => "Credentials are missing or not valid",
+            ErrorCode::Forbidden => "The credentials do not allow this",
             ErrorCode::StorageUnavailable => "Storage is unavailable",
             ErrorCode::Internal => "Internal error",
         }
@@ -175,6 +185,11 @@ impl ApiError {
             errors,
             ..Self::new(ErrorCode::ValidationFailed, detail)
         }
+    }
+
+    /// 401 `unauthorized`, with `WWW-Authenticate: Bearer`.
+    pub fn unauthorized(detail: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Unauthorized, detail).with_header(header::WWW_AUTHENTICATE, "Bearer")
     }
 
     pub fn with_header(mut self, name: header::HeaderName, value: impl Into<String>) -> Self {
@@ -393,6 +408,15 @@ fn problem_response(status: u16) -> Response {
             listed.join(", ")
         ))
         .content(PROBLEM_JSON, content);
+    if codes.contains(&ErrorCode::Unauthorized) {
+        response = response.header(
+            "WWW-Authenticate",
+            HeaderBuilder::new()
+                .schema(ObjectBuilder::new().schema_type(Type::String))
+                .description(Some("`Bearer`: send `Authorization: Bearer <api key>`."))
+                .build(),
+        );
+    }
     if codes.contains(&ErrorCode::EventConflict) {
         response = response.header(
             "Location",
@@ -409,8 +433,10 @@ fn problem_response(status: u16) -> Response {
 }
 
 /// The problem response components, by HTTP status: `components/responses/{name}`.
-const RESPONSES: [(&str, u16); 9] = [
+const RESPONSES: [(&str, u16); 11] = [
     ("BadRequest", 400),
+    ("Unauthorized", 401),
+    ("Forbidden", 403),
     ("NotFound", 404),
     ("MethodNotAllowed", 405),
     ("RequestTimeout", 408),

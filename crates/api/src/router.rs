@@ -7,7 +7,7 @@ use actix_web::{App, web};
 use crate::handlers::operations::{method_not_allowed, not_found};
 use crate::handlers::{events, operations, sessions};
 use crate::state::AppState;
-use crate::{middleware, openapi};
+use crate::{auth, middleware, openapi};
 
 /// The whole application: routes, Swagger UI, request-id/logging/problem middleware.
 pub fn app(
@@ -27,6 +27,9 @@ pub fn app(
     let swagger_ui = openapi::swagger_ui(&state.limits);
     App::new()
         .app_data(state)
+        // Registered first, so it runs inside `request_context`: a 401 gets its request id,
+        // log line and problem body like every answer.
+        .wrap(actix_web::middleware::from_fn(auth::authenticate))
         .wrap(actix_web::middleware::from_fn(middleware::request_context))
         .service(resource("/sessions", "POST").route(web::post().to(sessions::create_session)))
         .service(

@@ -6,12 +6,17 @@ use std::sync::Arc;
 use domain::{
     AppendEventError, CompleteRequest, CompleteSessionError, Event, EventId, EventType,
     GetEventError, GetSessionError, JsonObject, ListEventsError, NewEvent, NewSession, Order,
-    PageRequest, Repository, Session, SessionId, SessionStatus, Timestamp, Written,
+    PageRequest, ProjectId, Repository, Session, SessionId, SessionStatus, Timestamp, Written,
 };
 use futures_util::future::join_all;
 use serde_json::{Value, json};
 
 type Repo = Arc<dyn Repository>;
+
+/// The project most cases work in (not `default`: no adapter may treat it specially).
+fn project() -> ProjectId {
+    ProjectId::parse("p1").expect("valid project")
+}
 
 fn sid(s: &str) -> SessionId {
     SessionId::parse(s).expect("valid session id")
@@ -35,16 +40,20 @@ fn new_event(id: &str, payload: Value) -> NewEvent {
 }
 
 async fn session(repo: &Repo, id: &str) -> Session {
-    repo.create_session(new_session(id))
+    repo.create_session(&project(), new_session(id))
         .await
         .expect("create")
         .value
 }
 
 async fn append(repo: &Repo, session: &str, event: &str) -> Written<Event> {
-    repo.append_event(&sid(session), new_event(event, json!({ "n": event })))
-        .await
-        .expect("append")
+    repo.append_event(
+        &project(),
+        &sid(session),
+        new_event(event, json!({ "n": event })),
+    )
+    .await
+    .expect("append")
 }
 
 fn complete() -> CompleteRequest {
@@ -62,7 +71,7 @@ async fn walk(repo: &Repo, session: &str, order: Order, limit: u32) -> Vec<Event
             limit,
         };
         let page = repo
-            .list_events(&sid(session), request)
+            .list_events(&project(), &sid(session), request)
             .await
             .expect("page");
         assert!(page.events.len() <= limit as usize);
@@ -89,13 +98,16 @@ fn assert_strictly_increasing(events: &[Event]) {
 }
 
 pub async fn create_then_get(repo: Repo) {
-    let created = repo.create_session(new_session("s1")).await.unwrap();
+    let created = repo
+        .create_session(&project(), new_session("s1"))
+        .await
+        .unwrap();
     assert!(!created.replayed);
     let s = created.value;
     assert_eq!(s.id.as_str(), "s1");
     assert_eq!(s.status, SessionStatus::Initiated);
     assert_eq!((s.event_count, s.last_seq, s.ended_at), (0, 0, None));
-    assert_eq!(repo.get_session(&sid("s1")).await.unwrap(), s);
+    assert_eq!(repo.get_session(&project(), &sid("s1")).await.unwrap(), s);
 }
 
 pub async fn create_replays_the_first_write(repo: Repo) {
@@ -107,19 +119,26 @@ pub async fn create_replays_the_first_write(repo: Repo) {
         None,
     )
     .unwrap();
-    let stored = repo.create_session(first).await.unwrap().value;
+    let stored = repo.create_session(&project(), first).await.unwrap().value;
     let retry =
         NewSession::new(sid("s1"), None, None, object(json!({"first": false})), None).unwrap();
-    let replay = repo.create_session(retry).await.unwrap();
+    let replay = repo.create_session(&project(), retry).await.unwrap();
     assert!(replay.replayed);
     assert_eq!(replay.value, stored, "a retry never modifies a session");
-    assert_eq!(repo.get_session(&sid("s1")).await.unwrap(), stored);
+    assert_eq!(
+        repo.get_session(&project(), &sid("s1")).await.unwrap(),
+        stored
+    );
 }
 
 pub async fn concurrent_identical_creates_store_one(repo: Repo) {
     let results = join_all((0..50).map(|_| {
         let repo = repo.clone();
-        tokio::spawn(async move { repo.create_session(new_session("dup")).await.unwrap() })
+        tokio::spawn(async move {
+            repo.create_session(&project(), new_session("dup"))
+                .await
+                .unwrap()
+        })
     }))
     .await;
     let results: Vec<Written<Session>> = results.into_iter().map(|r| r.unwrap()).collect();
@@ -133,7 +152,7 @@ pub async fn concurrent_identical_creates_store_one(repo: Repo) {
 
 pub async fn get_unknown_session(repo: Repo) {
     assert_eq!(
-        repo.get_session(&sid("nope")).await,
+        repo.get_session(&project(), &sid("nope")).await,
         Err(GetSessionError::NotFound)
     );
 }
@@ -143,19 +162,19 @@ pub async fn append_counts_and_activates(repo: Repo) {
     let e1 = append(&repo, "s", "e1").await;
     assert!(!e1.replayed);
     assert!(e1.value.seq >= 1);
-    let s = repo.get_session(&sid("s")).await.unwrap();
+    let s = repo.get_session(&project(), &sid("s")).await.unwrap();
     assert_eq!(s.status, SessionStatus::Active, "the first event activates");
     assert_eq!((s.event_count, s.last_seq), (1, e1.value.seq));
     let e2 = append(&repo, "s", "e2").await;
     assert!(e2.value.seq > e1.value.seq);
-    let s = repo.get_session(&sid("s")).await.unwrap();
+    let s = repo.get_session(&project(), &sid("s")).await.unwrap();
     assert_eq!((s.event_count, s.last_seq), (2, e2.value.seq));
     assert!(s.updated_at >= s.created_at);
 }
 
 pub async fn append_to_unknown_session(repo: Repo) {
     let r = repo
-        .append_event(&sid("nope"), new_event("e", json!({})))
+        .append_event(&project(), &sid("nope"), new_event("e", json!({})))
         .await;
     assert_eq!(r, Err(AppendEventError::SessionNotFound));
 }
@@ -165,19 +184,22 @@ pub async fn append_replay_and_conflict(repo: Repo) {
     let mut event = new_event("e1", json!({"text": "hi", "n": 1}));
     event.timestamp = Some(Timestamp::from_millis(1_700_000_000_123).unwrap());
     let stored = repo
-        .append_event(&sid("s"), event.clone())
+        .append_event(&project(), &sid("s"), event.clone())
         .await
         .unwrap()
         .value;
 
-    let replay = repo.append_event(&sid("s"), event.clone()).await.unwrap();
+    let replay = repo
+        .append_event(&project(), &sid("s"), event.clone())
+        .await
+        .unwrap();
     assert!(replay.replayed);
     assert_eq!(replay.value, stored);
 
     let mut without_timestamp = event.clone();
     without_timestamp.timestamp = None;
     let replay = repo
-        .append_event(&sid("s"), without_timestamp)
+        .append_event(&project(), &sid("s"), without_timestamp)
         .await
         .unwrap();
     assert!(replay.replayed, "a retry without timestamp matches");
@@ -189,12 +211,12 @@ pub async fn append_replay_and_conflict(repo: Repo) {
     let mut other_time = event.clone();
     other_time.timestamp = Some(Timestamp::from_millis(1).unwrap());
     for conflicting in [other_payload, other_type, other_time] {
-        match repo.append_event(&sid("s"), conflicting).await {
+        match repo.append_event(&project(), &sid("s"), conflicting).await {
             Err(AppendEventError::Conflict(existing)) => assert_eq!(*existing, stored),
             other => panic!("expected a conflict, got {other:?}"),
         }
     }
-    let s = repo.get_session(&sid("s")).await.unwrap();
+    let s = repo.get_session(&project(), &sid("s")).await.unwrap();
     assert_eq!(s.event_count, 1, "nothing changes on replays and conflicts");
     assert_eq!(walk(&repo, "s", Order::Asc, 10).await, vec![stored]);
 }
@@ -206,7 +228,13 @@ pub async fn event_ids_are_scoped_to_their_session(repo: Repo) {
     let in_b = append(&repo, "b", "same").await;
     assert!(!in_a.replayed && !in_b.replayed);
     assert_eq!(in_b.value.session_id.as_str(), "b");
-    assert_eq!(repo.get_session(&sid("a")).await.unwrap().event_count, 1);
+    assert_eq!(
+        repo.get_session(&project(), &sid("a"))
+            .await
+            .unwrap()
+            .event_count,
+        1
+    );
 }
 
 pub async fn concurrent_identical_appends_store_one(repo: Repo) {
@@ -214,7 +242,7 @@ pub async fn concurrent_identical_appends_store_one(repo: Repo) {
     let results = join_all((0..100).map(|_| {
         let repo = repo.clone();
         tokio::spawn(async move {
-            repo.append_event(&sid("s"), new_event("e", json!({"same": true})))
+            repo.append_event(&project(), &sid("s"), new_event("e", json!({"same": true})))
                 .await
                 .unwrap()
         })
@@ -223,7 +251,7 @@ pub async fn concurrent_identical_appends_store_one(repo: Repo) {
     let results: Vec<Written<Event>> = results.into_iter().map(|r| r.unwrap()).collect();
     assert_eq!(results.iter().filter(|w| !w.replayed).count(), 1);
     assert!(results.iter().all(|w| w.value == results[0].value));
-    let s = repo.get_session(&sid("s")).await.unwrap();
+    let s = repo.get_session(&project(), &sid("s")).await.unwrap();
     assert_eq!(s.event_count, 1);
     assert_eq!(walk(&repo, "s", Order::Asc, 50).await.len(), 1);
 }
@@ -239,7 +267,7 @@ pub async fn concurrent_mixed_appends_lose_nothing(repo: Repo) {
                 for _ in 0..2 {
                     let id = format!("w{w}-e{i}");
                     let r = repo
-                        .append_event(&sid("s"), new_event(&id, json!({ "id": id })))
+                        .append_event(&project(), &sid("s"), new_event(&id, json!({ "id": id })))
                         .await
                         .unwrap();
                     acked.push(r.value);
@@ -265,7 +293,7 @@ pub async fn concurrent_mixed_appends_lose_nothing(repo: Repo) {
             a.event_id
         );
     }
-    let s = repo.get_session(&sid("s")).await.unwrap();
+    let s = repo.get_session(&project(), &sid("s")).await.unwrap();
     assert_eq!(s.event_count, 200);
     assert_eq!(s.last_seq, events.last().unwrap().seq);
 }
@@ -273,12 +301,15 @@ pub async fn concurrent_mixed_appends_lose_nothing(repo: Repo) {
 pub async fn complete_seals_the_session(repo: Repo) {
     session(&repo, "s").await;
     let e1 = append(&repo, "s", "e1").await.value;
-    let done = repo.complete_session(&sid("s"), complete()).await.unwrap();
+    let done = repo
+        .complete_session(&project(), &sid("s"), complete())
+        .await
+        .unwrap();
     assert!(!done.replayed);
     assert_eq!(done.value.status, SessionStatus::Completed);
     assert!(done.value.ended_at.is_some());
     assert_eq!(
-        repo.append_event(&sid("s"), new_event("e2", json!({})))
+        repo.append_event(&project(), &sid("s"), new_event("e2", json!({})))
             .await,
         Err(AppendEventError::SessionClosed)
     );
@@ -286,7 +317,13 @@ pub async fn complete_seals_the_session(repo: Repo) {
     assert!(replay.replayed, "replays are answered forever");
     assert_eq!(replay.value, e1);
     assert_eq!(walk(&repo, "s", Order::Asc, 10).await, vec![e1]);
-    assert_eq!(repo.get_session(&sid("s")).await.unwrap().event_count, 1);
+    assert_eq!(
+        repo.get_session(&project(), &sid("s"))
+            .await
+            .unwrap()
+            .event_count,
+        1
+    );
 }
 
 pub async fn complete_replay_and_state_conflict(repo: Repo) {
@@ -294,7 +331,7 @@ pub async fn complete_replay_and_state_conflict(repo: Repo) {
     let ended = Timestamp::from_millis(1_700_000_000_000).unwrap();
     let failed = CompleteRequest::new(Some(SessionStatus::Failed), Some(ended)).unwrap();
     let first = repo
-        .complete_session(&sid("s"), failed)
+        .complete_session(&project(), &sid("s"), failed)
         .await
         .unwrap()
         .value;
@@ -303,13 +340,19 @@ pub async fn complete_replay_and_state_conflict(repo: Repo) {
         (SessionStatus::Failed, Some(ended))
     );
     let again = CompleteRequest::new(Some(SessionStatus::Failed), None).unwrap();
-    let replay = repo.complete_session(&sid("s"), again).await.unwrap();
+    let replay = repo
+        .complete_session(&project(), &sid("s"), again)
+        .await
+        .unwrap();
     assert!(replay.replayed);
     assert_eq!(
         replay.value, first,
         "the stored session, unchanged (same endedAt)"
     );
-    match repo.complete_session(&sid("s"), complete()).await {
+    match repo
+        .complete_session(&project(), &sid("s"), complete())
+        .await
+    {
         Err(CompleteSessionError::StateConflict(stored)) => assert_eq!(*stored, first),
         other => panic!("expected a state conflict, got {other:?}"),
     }
@@ -317,7 +360,8 @@ pub async fn complete_replay_and_state_conflict(repo: Repo) {
 
 pub async fn complete_unknown_session(repo: Repo) {
     assert_eq!(
-        repo.complete_session(&sid("nope"), complete()).await,
+        repo.complete_session(&project(), &sid("nope"), complete())
+            .await,
         Err(CompleteSessionError::NotFound)
     );
 }
@@ -326,7 +370,11 @@ pub async fn concurrent_completes_agree(repo: Repo) {
     session(&repo, "s").await;
     let results = join_all((0..20).map(|_| {
         let repo = repo.clone();
-        tokio::spawn(async move { repo.complete_session(&sid("s"), complete()).await.unwrap() })
+        tokio::spawn(async move {
+            repo.complete_session(&project(), &sid("s"), complete())
+                .await
+                .unwrap()
+        })
     }))
     .await;
     let results: Vec<Written<Session>> = results.into_iter().map(|r| r.unwrap()).collect();
@@ -351,7 +399,7 @@ pub async fn appends_racing_complete_respect_the_seal(repo: Repo) {
                     for i in 0..40 {
                         let eid = format!("w{w}-{i}");
                         match repo
-                            .append_event(&sid(&id), new_event(&eid, json!({})))
+                            .append_event(&project(), &sid(&id), new_event(&eid, json!({})))
                             .await
                         {
                             Ok(w) => acked.push(w.value),
@@ -364,10 +412,12 @@ pub async fn appends_racing_complete_respect_the_seal(repo: Repo) {
             })
             .collect();
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-        repo.complete_session(&sid(&id), complete()).await.unwrap();
+        repo.complete_session(&project(), &sid(&id), complete())
+            .await
+            .unwrap();
         // Once complete returned, nothing new is acknowledged.
         assert_eq!(
-            repo.append_event(&sid(&id), new_event("late", json!({})))
+            repo.append_event(&project(), &sid(&id), new_event("late", json!({})))
                 .await,
             Err(AppendEventError::SessionClosed)
         );
@@ -391,7 +441,7 @@ pub async fn appends_racing_complete_respect_the_seal(repo: Repo) {
             acked.len(),
             "only acknowledged events are stored"
         );
-        let s = repo.get_session(&sid(&id)).await.unwrap();
+        let s = repo.get_session(&project(), &sid(&id)).await.unwrap();
         assert_eq!(s.event_count as usize, events.len());
         // The list is final.
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
@@ -422,6 +472,7 @@ pub async fn pages_walk_both_orders(repo: Repo) {
     // has_more is exact at the boundary.
     let full = repo
         .list_events(
+            &project(),
             &sid("s"),
             PageRequest {
                 after: None,
@@ -434,6 +485,7 @@ pub async fn pages_walk_both_orders(repo: Repo) {
     assert!(!full.has_more);
     let short = repo
         .list_events(
+            &project(),
             &sid("s"),
             PageRequest {
                 after: None,
@@ -448,6 +500,7 @@ pub async fn pages_walk_both_orders(repo: Repo) {
     let last = appended.last().unwrap().seq;
     let tail = repo
         .list_events(
+            &project(),
             &sid("s"),
             PageRequest {
                 after: Some(last),
@@ -460,6 +513,7 @@ pub async fn pages_walk_both_orders(repo: Repo) {
     assert!(tail.events.is_empty() && !tail.has_more);
     let head = repo
         .list_events(
+            &project(),
             &sid("s"),
             PageRequest {
                 after: Some(appended[0].seq),
@@ -479,11 +533,14 @@ pub async fn page_of_unknown_and_empty_sessions(repo: Repo) {
         limit: 10,
     };
     assert_eq!(
-        repo.list_events(&sid("nope"), request).await,
+        repo.list_events(&project(), &sid("nope"), request).await,
         Err(ListEventsError::SessionNotFound)
     );
     session(&repo, "empty").await;
-    let page = repo.list_events(&sid("empty"), request).await.unwrap();
+    let page = repo
+        .list_events(&project(), &sid("empty"), request)
+        .await
+        .unwrap();
     assert!(page.events.is_empty() && !page.has_more);
     assert_eq!(request.next_position(&page.events), None);
 }
@@ -513,7 +570,10 @@ pub async fn walk_during_appends_is_exact_and_tail_safe(repo: Repo) {
             order: Order::Asc,
             limit: 7,
         };
-        let page = repo.list_events(&sid("s"), request).await.unwrap();
+        let page = repo
+            .list_events(&project(), &sid("s"), request)
+            .await
+            .unwrap();
         after = request.next_position(&page.events);
         let done = page.events.is_empty() && writers.iter().all(|w| w.is_finished());
         seen.extend(page.events);
@@ -531,7 +591,12 @@ pub async fn walk_during_appends_is_exact_and_tail_safe(repo: Repo) {
         order: Order::Asc,
         limit: 500,
     };
-    seen.extend(repo.list_events(&sid("s"), request).await.unwrap().events);
+    seen.extend(
+        repo.list_events(&project(), &sid("s"), request)
+            .await
+            .unwrap()
+            .events,
+    );
     assert_strictly_increasing(&seen);
     assert_eq!(
         &seen[..before.len()],
@@ -549,14 +614,19 @@ pub async fn walk_during_appends_is_exact_and_tail_safe(repo: Repo) {
 pub async fn get_event_found_and_not_found(repo: Repo) {
     session(&repo, "s").await;
     let e = append(&repo, "s", "e1").await.value;
-    assert_eq!(repo.get_event(&sid("s"), &e.event_id).await.unwrap(), e);
+    assert_eq!(
+        repo.get_event(&project(), &sid("s"), &e.event_id)
+            .await
+            .unwrap(),
+        e
+    );
     let missing = EventId::parse("missing").unwrap();
     assert_eq!(
-        repo.get_event(&sid("s"), &missing).await,
+        repo.get_event(&project(), &sid("s"), &missing).await,
         Err(GetEventError::EventNotFound)
     );
     assert_eq!(
-        repo.get_event(&sid("nope"), &e.event_id).await,
+        repo.get_event(&project(), &sid("nope"), &e.event_id).await,
         Err(GetEventError::SessionNotFound)
     );
 }
@@ -575,10 +645,10 @@ pub async fn payload_and_metadata_fidelity(repo: Repo) {
         "_id": "not an id",
     });
     let new = NewSession::new(sid("s"), None, None, object(tricky.clone()), None).unwrap();
-    let created = repo.create_session(new).await.unwrap().value;
+    let created = repo.create_session(&project(), new).await.unwrap().value;
     assert_eq!(created.metadata.to_value().unwrap(), tricky);
     assert_eq!(
-        repo.get_session(&sid("s"))
+        repo.get_session(&project(), &sid("s"))
             .await
             .unwrap()
             .metadata
@@ -587,17 +657,17 @@ pub async fn payload_and_metadata_fidelity(repo: Repo) {
         tricky
     );
     let stored = repo
-        .append_event(&sid("s"), new_event("e", tricky.clone()))
+        .append_event(&project(), &sid("s"), new_event("e", tricky.clone()))
         .await
         .unwrap();
     assert_eq!(stored.value.payload.to_value().unwrap(), tricky);
     let read = repo
-        .get_event(&sid("s"), &stored.value.event_id)
+        .get_event(&project(), &sid("s"), &stored.value.event_id)
         .await
         .unwrap();
     assert_eq!(read.payload.to_value().unwrap(), tricky);
     let replay = repo
-        .append_event(&sid("s"), new_event("e", tricky))
+        .append_event(&project(), &sid("s"), new_event("e", tricky))
         .await
         .unwrap();
     assert!(replay.replayed, "a payload with tricky keys replays");
@@ -606,7 +676,7 @@ pub async fn payload_and_metadata_fidelity(repo: Repo) {
 pub async fn timestamps_and_defaults(repo: Repo) {
     let started = Timestamp::from_millis(1_600_000_000_000).unwrap();
     let new = NewSession::new(sid("s"), None, None, JsonObject::empty(), Some(started)).unwrap();
-    let s = repo.create_session(new).await.unwrap().value;
+    let s = repo.create_session(&project(), new).await.unwrap().value;
     assert_eq!(s.started_at, started);
     assert!(s.created_at > started);
     let before = Timestamp::now();
@@ -618,7 +688,11 @@ pub async fn timestamps_and_defaults(repo: Repo) {
     );
     let mut given = new_event("e2", json!({}));
     given.timestamp = Some(Timestamp::from_millis(5).unwrap());
-    let e2 = repo.append_event(&sid("s"), given).await.unwrap().value;
+    let e2 = repo
+        .append_event(&project(), &sid("s"), given)
+        .await
+        .unwrap()
+        .value;
     assert_eq!(e2.timestamp.millis(), 5);
     assert!(e2.received_at >= e.received_at);
 }
@@ -629,4 +703,116 @@ pub async fn ping_and_shared_secret(repo: Repo) {
     assert!(a.len() >= 16);
     assert_eq!(repo.shared_secret().await.unwrap(), a);
     assert!(!repo.kind().is_empty());
+}
+
+/// The same `sessionId` in two projects is two sessions: created, appended to, paged and
+/// completed independently; neither sees the other's events.
+pub async fn the_same_session_id_in_two_projects_is_two_sessions(repo: Repo) {
+    let (a, b) = (project(), ProjectId::parse("p2").unwrap());
+    let id = sid("shared");
+    let in_a = NewSession::new(id.clone(), None, None, object(json!({"p": "a"})), None).unwrap();
+    let in_b = NewSession::new(id.clone(), None, None, object(json!({"p": "b"})), None).unwrap();
+    assert!(!repo.create_session(&a, in_a).await.unwrap().replayed);
+    let created_b = repo.create_session(&b, in_b).await.unwrap();
+    assert!(!created_b.replayed, "another project: a new session");
+    assert_eq!(
+        created_b.value.metadata.to_value().unwrap(),
+        json!({"p": "b"})
+    );
+
+    // The same event id, other content, in each: no conflict across projects.
+    let ea = repo
+        .append_event(&a, &id, new_event("e1", json!({"in": "a"})))
+        .await
+        .unwrap();
+    let eb = repo
+        .append_event(&b, &id, new_event("e1", json!({"in": "b"})))
+        .await
+        .unwrap();
+    assert!(!ea.replayed && !eb.replayed);
+    assert_eq!((ea.value.seq, eb.value.seq), (1, 1));
+    repo.append_event(&a, &id, new_event("e2", json!({})))
+        .await
+        .unwrap();
+
+    let page = |p: &ProjectId| {
+        let (repo, p) = (repo.clone(), p.clone());
+        let id = id.clone();
+        async move {
+            let request = PageRequest {
+                after: None,
+                order: Order::Asc,
+                limit: 10,
+            };
+            repo.list_events(&p, &id, request).await.unwrap().events
+        }
+    };
+    let ids = |events: Vec<Event>| -> Vec<String> {
+        events.iter().map(|e| e.event_id.to_string()).collect()
+    };
+    assert_eq!(ids(page(&a).await), ["e1", "e2"]);
+    assert_eq!(ids(page(&b).await), ["e1"]);
+    let read_b = repo
+        .get_event(&b, &id, &EventId::parse("e1").unwrap())
+        .await
+        .unwrap();
+    assert_eq!(read_b.payload.to_value().unwrap(), json!({"in": "b"}));
+
+    // Completing one leaves the other open.
+    repo.complete_session(&b, &id, complete()).await.unwrap();
+    let sa = repo.get_session(&a, &id).await.unwrap();
+    assert_eq!((sa.status, sa.event_count), (SessionStatus::Active, 2));
+    assert!(
+        !repo
+            .append_event(&a, &id, new_event("e3", json!({})))
+            .await
+            .unwrap()
+            .replayed
+    );
+    assert!(matches!(
+        repo.append_event(&b, &id, new_event("e3", json!({}))).await,
+        Err(AppendEventError::SessionClosed)
+    ));
+    assert_eq!(
+        repo.get_session(&b, &id).await.unwrap().status,
+        SessionStatus::Completed
+    );
+}
+
+/// A session of another project is, to every method, an absent one.
+pub async fn another_projects_session_is_absent(repo: Repo) {
+    let other = ProjectId::parse("intruder").unwrap();
+    session(&repo, "mine").await;
+    append(&repo, "mine", "e1").await;
+    let id = sid("mine");
+    assert_eq!(
+        repo.get_session(&other, &id).await,
+        Err(GetSessionError::NotFound)
+    );
+    assert_eq!(
+        repo.get_event(&other, &id, &EventId::parse("e1").unwrap())
+            .await,
+        Err(GetEventError::SessionNotFound)
+    );
+    let request = PageRequest {
+        after: None,
+        order: Order::Asc,
+        limit: 10,
+    };
+    assert!(matches!(
+        repo.list_events(&other, &id, request).await,
+        Err(ListEventsError::SessionNotFound)
+    ));
+    assert!(matches!(
+        repo.append_event(&other, &id, new_event("e2", json!({})))
+            .await,
+        Err(AppendEventError::SessionNotFound)
+    ));
+    assert!(matches!(
+        repo.complete_session(&other, &id, complete()).await,
+        Err(CompleteSessionError::NotFound)
+    ));
+    // Nothing of the attempts reached the owner's session.
+    let s = repo.get_session(&project(), &id).await.unwrap();
+    assert_eq!((s.status, s.event_count), (SessionStatus::Active, 1));
 }

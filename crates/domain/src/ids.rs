@@ -101,6 +101,29 @@ validated_string!(
 );
 
 validated_string!(
+    /// A project: the unit of isolation. Every session belongs to one project, and a
+    /// `sessionId` is unique within its project only. Same rules as [`SessionId`].
+    ProjectId,
+    Rule {
+        what: "project",
+        max_len: 128,
+        first: |b: u8| b.is_ascii_alphanumeric(),
+        rest: id_rest,
+        pattern: ID_RULE_PATTERN,
+    }
+);
+
+impl ProjectId {
+    /// The project of open mode, and of every session stored before projects existed.
+    pub const DEFAULT: &'static str = "default";
+
+    /// The project `default`.
+    pub fn default_project() -> Self {
+        Self(Self::DEFAULT.to_owned())
+    }
+}
+
+validated_string!(
     /// A client-chosen event id, unique within its session; same rules as [`SessionId`].
     EventId,
     Rule {

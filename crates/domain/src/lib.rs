@@ -4,6 +4,7 @@
 //! the state rules, and the repository ports that storage adapters implement. This crate does no
 //! IO: it knows nothing of HTTP, SQL or MongoDB.
 
+pub mod access;
 pub mod decision;
 pub mod event;
 pub mod ids;
@@ -13,9 +14,10 @@ pub mod ports;
 pub mod session;
 pub mod time;
 
+pub use access::{Scope, Scopes};
 pub use decision::{AppendStep, CompleteStep};
 pub use event::{AppendOutcome, Event, NewEvent};
-pub use ids::{EventId, EventType, InvalidValue, SessionId};
+pub use ids::{EventId, EventType, InvalidValue, ProjectId, SessionId};
 pub use json::{JsonObject, TooLarge};
 pub use page::{EventPage, Order, PageRequest};
 pub use ports::{

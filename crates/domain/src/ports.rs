@@ -4,11 +4,14 @@
 //! Every operation is atomic: a call either happens completely or not at all, and the guarantees
 //! written on each method hold under any number of concurrent callers, also across processes
 //! sharing one database.
+//!
+//! Every session operation names the caller's project first: a session is identified by
+//! `(project, sessionId)`, and a session of another project is, to every method, an absent one.
 
 use async_trait::async_trait;
 
 use crate::event::{Event, NewEvent};
-use crate::ids::{EventId, SessionId};
+use crate::ids::{EventId, ProjectId, SessionId};
 use crate::page::{EventPage, PageRequest};
 use crate::session::{CompleteRequest, NewSession, Session};
 
@@ -124,10 +127,18 @@ pub trait SessionRepository: Send + Sync + 'static {
     /// exactly one session and all return it.
     ///
     /// Errors: [`StorageError`].
-    async fn create_session(&self, new: NewSession) -> Result<Written<Session>, StorageError>;
+    async fn create_session(
+        &self,
+        project: &ProjectId,
+        new: NewSession,
+    ) -> Result<Written<Session>, StorageError>;
 
     /// Errors: [`GetSessionError::NotFound`], [`GetSessionError::Storage`].
-    async fn get_session(&self, id: &SessionId) -> Result<Session, GetSessionError>;
+    async fn get_session(
+        &self,
+        project: &ProjectId,
+        id: &SessionId,
+    ) -> Result<Session, GetSessionError>;
 
     /// Ends an open session with the requested terminal status. Already in that status:
     /// `replayed: true` and the stored session unchanged. Once this returns, no new event is
@@ -138,6 +149,7 @@ pub trait SessionRepository: Send + Sync + 'static {
     /// (already in the other terminal status), [`CompleteSessionError::Storage`].
     async fn complete_session(
         &self,
+        project: &ProjectId,
         id: &SessionId,
         request: CompleteRequest,
     ) -> Result<Written<Session>, CompleteSessionError>;
@@ -156,6 +168,7 @@ pub trait EventRepository: Send + Sync + 'static {
     /// [`AppendEventError::Storage`].
     async fn append_event(
         &self,
+        project: &ProjectId,
         session_id: &SessionId,
         new: NewEvent,
     ) -> Result<Written<Event>, AppendEventError>;
@@ -164,6 +177,7 @@ pub trait EventRepository: Send + Sync + 'static {
     /// [`GetEventError::Storage`].
     async fn get_event(
         &self,
+        project: &ProjectId,
         session_id: &SessionId,
         event_id: &EventId,
     ) -> Result<Event, GetEventError>;
@@ -174,6 +188,7 @@ pub trait EventRepository: Send + Sync + 'static {
     /// Errors: [`ListEventsError::SessionNotFound`], [`ListEventsError::Storage`].
     async fn list_events(
         &self,
+        project: &ProjectId,
         session_id: &SessionId,
         page: PageRequest,
     ) -> Result<EventPage, ListEventsError>;

@@ -1,12 +1,14 @@
 //! Mapping between BSON documents and domain values.
 //!
-//! `sessions`: `{sessionId, status, language, metadata, startedAt, endedAt, createdAt, updatedAt}`.
-//! `events`: `{sessionId, seq, eventId, type, payload, timestamp, receivedAt}`; the seal is one
-//! more document in `events` at the next `seq`: `{sessionId, seq, eventId: "~seal", receivedAt,
-//! seal: {status, endedAt}}`. Payloads and metadata are kept as their exact JSON text.
+//! `sessions`: `{project, sessionId, status, language, metadata, startedAt, endedAt, createdAt,
+//! updatedAt}`.
+//! `events`: `{project, sessionId, seq, eventId, type, payload, timestamp, receivedAt}`; the seal
+//! is one more document in `events` at the next `seq`: `{project, sessionId, seq, eventId:
+//! "~seal", receivedAt, seal: {status, endedAt}}`. Payloads and metadata are kept as their exact
+//! JSON text. Every filter on a session's documents starts from [`SessionKey::filter`].
 
 use domain::{
-    Event, EventId, EventType, JsonObject, Language, Session, SessionId, SessionStatus,
+    Event, EventId, EventType, JsonObject, Language, ProjectId, Session, SessionId, SessionStatus,
     StorageError, Timestamp,
 };
 use mongodb::bson::{Bson, DateTime, Document, doc};
@@ -14,6 +16,27 @@ use mongodb::bson::{Bson, DateTime, Document, doc};
 /// The `eventId` of the seal document; client ids can never take it (they start with a letter
 /// or digit).
 pub(crate) const SEAL_ID: &str = "~seal";
+
+/// A session's identity in storage: its project and its id.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct SessionKey {
+    pub(crate) project: ProjectId,
+    pub(crate) session: SessionId,
+}
+
+impl SessionKey {
+    pub(crate) fn new(project: &ProjectId, session: &SessionId) -> Self {
+        Self {
+            project: project.clone(),
+            session: session.clone(),
+        }
+    }
+
+    /// The filter of the session's document, and the prefix of every filter on its events.
+    pub(crate) fn filter(&self) -> Document {
+        doc! { "project": self.project.as_str(), "sessionId": self.session.as_str() }
+    }
+}
 
 pub(crate) fn date(t: Timestamp) -> DateTime {
     DateTime::from_millis(t.millis())
@@ -48,8 +71,9 @@ pub(crate) fn seq(d: &Document) -> Result<u64, StorageError> {
     u64::try_from(n).map_err(|_| corrupt("seq"))
 }
 
-pub(crate) fn session_doc(s: &Session) -> Document {
+pub(crate) fn session_doc(project: &ProjectId, s: &Session) -> Document {
     doc! {
+        "project": project.as_str(),
         "sessionId": s.id.as_str(),
         "status": s.status.as_str(),
         "language": s.language.as_ref().map(|l| l.as_str()),
@@ -61,8 +85,9 @@ pub(crate) fn session_doc(s: &Session) -> Document {
     }
 }
 
-pub(crate) fn event_doc(e: &Event) -> Document {
+pub(crate) fn event_doc(project: &ProjectId, e: &Event) -> Document {
     doc! {
+        "project": project.as_str(),
         "sessionId": e.session_id.as_str(),
         "seq": i64::try_from(e.seq).expect("seq stays below 2^63"),
         "eventId": e.event_id.as_str(),
@@ -74,14 +99,15 @@ pub(crate) fn event_doc(e: &Event) -> Document {
 }
 
 pub(crate) fn seal_doc(
-    session: &SessionId,
+    key: &SessionKey,
     seq: u64,
     status: SessionStatus,
     ended_at: Timestamp,
     now: Timestamp,
 ) -> Document {
     doc! {
-        "sessionId": session.as_str(),
+        "project": key.project.as_str(),
+        "sessionId": key.session.as_str(),
         "seq": i64::try_from(seq).expect("seq stays below 2^63"),
         "eventId": SEAL_ID,
         "receivedAt": date(now),

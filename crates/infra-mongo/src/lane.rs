@@ -9,14 +9,14 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use domain::SessionId;
+use crate::documents::SessionKey;
 
 /// Lanes kept while idle, for their hints; beyond this, idle lanes are dropped.
 const IDLE_LANES_KEPT: usize = 10_000;
 
 /// The lanes of this instance, one per session written to recently.
 pub(crate) struct Lanes<J> {
-    lanes: Mutex<HashMap<SessionId, Arc<Lane<J>>>>,
+    lanes: Mutex<HashMap<SessionKey, Arc<Lane<J>>>>,
 }
 
 /// One session's queue of jobs and the hint of its top `seq`.
@@ -46,7 +46,7 @@ impl<J> Lanes<J> {
         }
     }
 
-    fn lane(&self, session: &SessionId) -> Arc<Lane<J>> {
+    fn lane(&self, session: &SessionKey) -> Arc<Lane<J>> {
         let mut lanes = lock(&self.lanes);
         if let Some(lane) = lanes.get(session) {
             return lane.clone();
@@ -69,7 +69,7 @@ impl<J> Lanes<J> {
 
     /// Queues `job` on the session's lane. Returns the lane when nobody is draining it: the
     /// caller must then drain it (call [`Lane::take`] until it answers `None`).
-    pub(crate) fn push(&self, session: &SessionId, job: J) -> Option<Arc<Lane<J>>> {
+    pub(crate) fn push(&self, session: &SessionKey, job: J) -> Option<Arc<Lane<J>>> {
         let lane = self.lane(session);
         let mut state = lock(&lane.state);
         state.jobs.push(job);
@@ -79,7 +79,7 @@ impl<J> Lanes<J> {
     }
 
     /// The hint of a session's top `seq`, when this instance has one.
-    pub(crate) fn set_top(&self, session: &SessionId, top: Option<u64>) {
+    pub(crate) fn set_top(&self, session: &SessionKey, top: Option<u64>) {
         self.lane(session).set_top(top);
     }
 }
@@ -119,8 +119,9 @@ impl<J> Lane<J> {
 mod tests {
     use super::*;
 
-    fn sid(s: &str) -> SessionId {
-        SessionId::parse(s).unwrap()
+    fn sid(s: &str) -> SessionKey {
+        let project = domain::ProjectId::default_project();
+        SessionKey::new(&project, &domain::SessionId::parse(s).unwrap())
     }
 
     #[test]
@@ -131,6 +132,11 @@ mod tests {
             .expect("the first job starts a drainer");
         assert!(lanes.push(&sid("a"), 2).is_none(), "a drainer is running");
         assert!(lanes.push(&sid("b"), 9).is_some(), "lanes are per session");
+        let other = SessionKey::new(
+            &domain::ProjectId::parse("other").unwrap(),
+            &domain::SessionId::parse("a").unwrap(),
+        );
+        assert!(lanes.push(&other, 9).is_some(), "and per project");
         assert_eq!(lane.take(), Some(vec![1, 2]));
         assert!(
             lanes.push(&sid("a"), 3).is_none(),

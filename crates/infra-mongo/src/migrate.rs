@@ -11,13 +11,23 @@ use crate::error::{is_duplicate_key, storage_error};
 use domain::StorageError;
 
 /// Every migration, in order: (version, name, commands as JSON). Add a file and a line here.
-pub const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "init",
-    include_str!("../../../migrations/mongo/0001_init.json"),
-)];
+pub const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "init",
+        include_str!("../../../migrations/mongo/0001_init.json"),
+    ),
+    (
+        2,
+        "projects",
+        include_str!("../../../migrations/mongo/0002_projects.json"),
+    ),
+];
 
+/// Errors that mean "done already", so a command run twice (or by two instances) succeeds:
+/// the collection exists, the index is gone.
 const NAMESPACE_EXISTS: i32 = 48;
+const INDEX_NOT_FOUND: i32 = 27;
 
 fn commands(json: &str) -> Result<Vec<Document>, StorageError> {
     let values: Vec<serde_json::Value> = serde_json::from_str(json)
@@ -47,7 +57,7 @@ pub(crate) async fn run(db: &Database) -> Result<Vec<i64>, StorageError> {
         for command in commands(json)? {
             match db.run_command(command).await {
                 Ok(_) => {}
-                Err(e) if code_of(&e) == Some(NAMESPACE_EXISTS) => {}
+                Err(e) if matches!(code_of(&e), Some(NAMESPACE_EXISTS | INDEX_NOT_FOUND)) => {}
                 Err(e) => return Err(storage_error(e)),
             }
         }

@@ -7,8 +7,8 @@ use async_trait::async_trait;
 use domain::{
     AppendEventError, CompleteRequest, CompleteSessionError, Event, EventId, EventPage,
     EventRepository, GetEventError, GetSessionError, ListEventsError, NewEvent, NewSession, Order,
-    PageRequest, Session, SessionId, SessionRepository, StorageError, StoreAdmin, Timestamp,
-    Written,
+    PageRequest, ProjectId, Session, SessionId, SessionRepository, StorageError, StoreAdmin,
+    Timestamp, Written,
 };
 use futures_util::TryStreamExt;
 use mongodb::bson::{Document, doc};
@@ -17,7 +17,7 @@ use mongodb::event::command::CommandEvent;
 use mongodb::options::{ClientOptions, ReadConcern, WriteConcern};
 use mongodb::{Client, Collection, Database};
 
-use crate::documents::{self, SEAL_ID};
+use crate::documents::{self, SEAL_ID, SessionKey};
 use crate::error::{MongoResultExt, is_duplicate_key, storage_error};
 use crate::lane::Lanes;
 use crate::writes::Job;
@@ -114,18 +114,15 @@ impl MongoStore {
 
     pub(crate) async fn session_doc(
         &self,
-        id: &SessionId,
+        key: &SessionKey,
     ) -> Result<Option<Document>, StorageError> {
-        self.sessions
-            .find_one(doc! { "sessionId": id.as_str() })
-            .await
-            .storage()
+        self.sessions.find_one(key.filter()).await.storage()
     }
 
     /// The document with the highest `seq` of a session: its newest event or its seal.
-    pub(crate) async fn top(&self, id: &SessionId) -> Result<Option<Document>, StorageError> {
+    pub(crate) async fn top(&self, key: &SessionKey) -> Result<Option<Document>, StorageError> {
         self.events
-            .find_one(doc! { "sessionId": id.as_str() })
+            .find_one(key.filter())
             .sort(doc! { "seq": -1 })
             .await
             .storage()
@@ -133,18 +130,17 @@ impl MongoStore {
 
     async fn event_doc(
         &self,
-        id: &SessionId,
+        key: &SessionKey,
         event: &str,
     ) -> Result<Option<Document>, StorageError> {
-        self.events
-            .find_one(doc! { "sessionId": id.as_str(), "eventId": event })
-            .await
-            .storage()
+        let mut filter = key.filter();
+        filter.insert("eventId", event);
+        self.events.find_one(filter).await.storage()
     }
 
     /// The session as it is now, or `None`.
-    pub(crate) async fn load(&self, id: &SessionId) -> Result<Option<Session>, StorageError> {
-        let (doc, top) = tokio::try_join!(self.session_doc(id), self.top(id))?;
+    pub(crate) async fn load(&self, key: &SessionKey) -> Result<Option<Session>, StorageError> {
+        let (doc, top) = tokio::try_join!(self.session_doc(key), self.top(key))?;
         doc.map(|d| documents::session(&d, top.as_ref()))
             .transpose()
     }
@@ -152,10 +148,10 @@ impl MongoStore {
     /// The event stored under `event_id` in the session, if any.
     pub(crate) async fn stored_event(
         &self,
-        session_id: &SessionId,
+        key: &SessionKey,
         event_id: &EventId,
     ) -> Result<Option<Event>, StorageError> {
-        self.event_doc(session_id, event_id.as_str())
+        self.event_doc(key, event_id.as_str())
             .await?
             .as_ref()
             .map(documents::event)
@@ -165,18 +161,22 @@ impl MongoStore {
 
 #[async_trait]
 impl SessionRepository for MongoStore {
-    async fn create_session(&self, new: NewSession) -> Result<Written<Session>, StorageError> {
-        let id = new.id.clone();
+    async fn create_session(
+        &self,
+        project: &ProjectId,
+        new: NewSession,
+    ) -> Result<Written<Session>, StorageError> {
+        let key = SessionKey::new(project, &new.id);
         let session = new.into_session(Timestamp::now());
         match self
             .sessions
-            .insert_one(documents::session_doc(&session))
+            .insert_one(documents::session_doc(project, &session))
             .await
         {
             Ok(_) => {
                 // Created here: its top is known, so this instance's first append into it
                 // is one round trip.
-                self.lanes.set_top(&id, Some(0));
+                self.lanes.set_top(&key, Some(0));
                 return Ok(Written::created(session));
             }
             Err(e) if is_duplicate_key(&e) => {}
@@ -184,22 +184,28 @@ impl SessionRepository for MongoStore {
         }
         // Another writer created it first; the unique index guarantees it is there.
         let stored = self
-            .load(&id)
+            .load(&key)
             .await?
             .ok_or_else(|| StorageError::Internal("duplicate session not readable".into()))?;
         Ok(Written::replayed(stored))
     }
 
-    async fn get_session(&self, id: &SessionId) -> Result<Session, GetSessionError> {
-        async { self.load(id).await?.ok_or(GetSessionError::NotFound) }.await
+    async fn get_session(
+        &self,
+        project: &ProjectId,
+        id: &SessionId,
+    ) -> Result<Session, GetSessionError> {
+        let key = SessionKey::new(project, id);
+        self.load(&key).await?.ok_or(GetSessionError::NotFound)
     }
 
     async fn complete_session(
         &self,
+        project: &ProjectId,
         id: &SessionId,
         request: CompleteRequest,
     ) -> Result<Written<Session>, CompleteSessionError> {
-        self.complete(id, request).await
+        self.complete(&SessionKey::new(project, id), request).await
     }
 }
 
@@ -207,40 +213,44 @@ impl SessionRepository for MongoStore {
 impl EventRepository for MongoStore {
     async fn append_event(
         &self,
+        project: &ProjectId,
         session_id: &SessionId,
         new: NewEvent,
     ) -> Result<Written<Event>, AppendEventError> {
-        self.append(session_id, new).await
+        self.append(&SessionKey::new(project, session_id), new)
+            .await
     }
 
     async fn get_event(
         &self,
+        project: &ProjectId,
         session_id: &SessionId,
         event_id: &EventId,
     ) -> Result<Event, GetEventError> {
-        if let Some(doc) = self.event_doc(session_id, event_id.as_str()).await? {
+        let key = SessionKey::new(project, session_id);
+        if let Some(doc) = self.event_doc(&key, event_id.as_str()).await? {
             return Ok(documents::event(&doc)?);
         }
         Err(GetEventError::missing(
-            self.session_doc(session_id).await?.is_some(),
+            self.session_doc(&key).await?.is_some(),
         ))
     }
 
     async fn list_events(
         &self,
+        project: &ProjectId,
         session_id: &SessionId,
         page: PageRequest,
     ) -> Result<EventPage, ListEventsError> {
+        let key = SessionKey::new(project, session_id);
         let (range, sort) = match (page.order, page.after) {
             (Order::Asc, after) => (doc! { "$gt": after.unwrap_or(0) as i64 }, 1),
             (Order::Desc, Some(after)) => (doc! { "$lt": after as i64 }, -1),
             (Order::Desc, None) => (doc! { "$gte": 1_i64 }, -1),
         };
-        let filter = doc! {
-            "sessionId": session_id.as_str(),
-            "seq": range,
-            "eventId": { "$ne": SEAL_ID },
-        };
+        let mut filter = key.filter();
+        filter.insert("seq", range);
+        filter.insert("eventId", doc! { "$ne": SEAL_ID });
         let events = async {
             self.events
                 .find(filter)
@@ -254,7 +264,7 @@ impl EventRepository for MongoStore {
         };
         let docs = events.await?;
         // Events exist only in existing sessions: only an empty page needs a second look.
-        if docs.is_empty() && self.session_doc(session_id).await?.is_none() {
+        if docs.is_empty() && self.session_doc(&key).await?.is_none() {
             return Err(ListEventsError::SessionNotFound);
         }
         let mut events = docs

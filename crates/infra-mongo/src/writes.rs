@@ -11,14 +11,13 @@ use std::time::Duration;
 
 use domain::{
     AppendEventError, AppendStep, CompleteRequest, CompleteSessionError, CompleteStep, Event,
-    EventId, NewEvent, Session, SessionId, SessionStatus, StorageError, Timestamp, Written,
-    decision,
+    EventId, NewEvent, Session, SessionStatus, StorageError, Timestamp, Written, decision,
 };
 use mongodb::bson::{Document, doc};
 use rand::Rng;
 use tokio::sync::oneshot;
 
-use crate::documents;
+use crate::documents::{self, SessionKey};
 use crate::error::{duplicate_at, is_duplicate_key, storage_error};
 use crate::lane::Lane;
 use crate::store::MongoStore;
@@ -94,19 +93,18 @@ impl Drop for AbandonUnlessDone<'_> {
 impl MongoStore {
     pub(crate) async fn append(
         &self,
-        session_id: &SessionId,
+        key: &SessionKey,
         new: NewEvent,
     ) -> Result<Written<Event>, AppendEventError> {
-        self.submit(session_id, |reply| Job::Append { new, reply })
-            .await
+        self.submit(key, |reply| Job::Append { new, reply }).await
     }
 
     pub(crate) async fn complete(
         &self,
-        session_id: &SessionId,
+        key: &SessionKey,
         request: CompleteRequest,
     ) -> Result<Written<Session>, CompleteSessionError> {
-        self.submit(session_id, |reply| Job::Complete { request, reply })
+        self.submit(key, |reply| Job::Complete { request, reply })
             .await
     }
 
@@ -115,17 +113,17 @@ impl MongoStore {
     /// (timeout, closed connection) never cuts a write in half.
     async fn submit<T, E: From<StorageError>>(
         &self,
-        session_id: &SessionId,
+        key: &SessionKey,
         job: impl FnOnce(Reply<T, E>) -> Job,
     ) -> Result<T, E> {
         let (reply, answer) = oneshot::channel();
-        if let Some(lane) = self.lanes.push(session_id, job(reply)) {
-            tokio::spawn(self.clone().drain(session_id.clone(), lane));
+        if let Some(lane) = self.lanes.push(key, job(reply)) {
+            tokio::spawn(self.clone().drain(key.clone(), lane));
         }
         answer.await.unwrap_or_else(|_| Err(interrupted().into()))
     }
 
-    async fn drain(self, session: SessionId, lane: Arc<Lane<Job>>) {
+    async fn drain(self, session: SessionKey, lane: Arc<Lane<Job>>) {
         let mut guard = AbandonUnlessDone {
             lane: &lane,
             done: false,
@@ -150,7 +148,7 @@ impl MongoStore {
     }
 
     /// The top of the session's events, read from the database.
-    async fn read_top(&self, session: &SessionId) -> Result<Top, StorageError> {
+    async fn read_top(&self, session: &SessionKey) -> Result<Top, StorageError> {
         let Some(top) = self.top(session).await? else {
             // Events exist only in existing sessions: only an empty one needs this read.
             return Ok(match self.session_doc(session).await? {
@@ -167,7 +165,7 @@ impl MongoStore {
     /// Writes queued appends, in order, until each is answered.
     async fn write_appends(
         &self,
-        session: &SessionId,
+        session: &SessionKey,
         lane: &Lane<Job>,
         mut pending: VecDeque<Pending>,
     ) {
@@ -236,11 +234,15 @@ impl MongoStore {
             let now = Timestamp::now();
             let events: Vec<Event> = (top + 1..)
                 .zip(&round)
-                .map(|(seq, p)| p.new.to_event(session, seq, now))
+                .map(|(seq, p)| p.new.to_event(&session.session, seq, now))
                 .collect();
             let result = self
                 .events
-                .insert_many(events.iter().map(documents::event_doc))
+                .insert_many(
+                    events
+                        .iter()
+                        .map(|e| documents::event_doc(&session.project, e)),
+                )
                 .await;
             let (inserted, refused) = match result {
                 Ok(_) => (len, None),
@@ -304,7 +306,7 @@ impl MongoStore {
     /// The answer to an append into a sealed session.
     async fn answer_sealed(
         &self,
-        session: &SessionId,
+        session: &SessionKey,
         status: SessionStatus,
         new: NewEvent,
     ) -> Result<Written<Event>, AppendEventError> {
@@ -325,7 +327,7 @@ impl MongoStore {
     /// them until its timeout.
     async fn write_complete(
         &self,
-        id: &SessionId,
+        id: &SessionKey,
         lane: &Lane<Job>,
         request: CompleteRequest,
         reply: &Reply<Written<Session>, CompleteSessionError>,
@@ -362,17 +364,13 @@ impl MongoStore {
 
     /// The seal is the authority; this copy in the session document serves people querying
     /// the database.
-    async fn copy_status(&self, id: &SessionId, closed: &Session, now: Timestamp) {
+    async fn copy_status(&self, id: &SessionKey, closed: &Session, now: Timestamp) {
         let update: Document = doc! { "$set": {
             "status": closed.status.as_str(),
             "endedAt": closed.ended_at.map(documents::date),
             "updatedAt": documents::date(now),
         }};
-        if let Err(e) = self
-            .sessions
-            .update_one(doc! { "sessionId": id.as_str() }, update)
-            .await
-        {
+        if let Err(e) = self.sessions.update_one(id.filter(), update).await {
             tracing::warn!(error = %e, "session document not updated after the seal");
         }
     }

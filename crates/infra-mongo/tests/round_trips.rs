@@ -36,6 +36,9 @@ async fn store(database: &str) -> (MongoStore, Commands) {
     (store, commands)
 }
 
+fn project() -> domain::ProjectId {
+    domain::ProjectId::default_project()
+}
 fn sid(s: &str) -> SessionId {
     SessionId::parse(s).unwrap()
 }
@@ -56,11 +59,14 @@ fn new_session(id: &str) -> NewSession {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_append_is_one_insert_and_a_page_one_find() {
     let (store, commands) = store(&testkit::unique_database("trips")).await;
-    store.create_session(new_session("s1")).await.unwrap();
+    store
+        .create_session(&project(), new_session("s1"))
+        .await
+        .unwrap();
     assert_eq!(commands.take(), ["insert"]);
     for i in 0..20 {
         let written = store
-            .append_event(&sid("s1"), new_event(&format!("e{i}")))
+            .append_event(&project(), &sid("s1"), new_event(&format!("e{i}")))
             .await
             .unwrap();
         assert_eq!((written.replayed, written.value.seq), (false, i + 1));
@@ -75,7 +81,10 @@ async fn an_append_is_one_insert_and_a_page_one_find() {
         order: Order::Asc,
         limit: 50,
     };
-    let events = store.list_events(&sid("s1"), page).await.unwrap();
+    let events = store
+        .list_events(&project(), &sid("s1"), page)
+        .await
+        .unwrap();
     assert_eq!(events.events.len(), 20);
     assert_eq!(commands.take(), ["find"], "a page is one round trip");
 }
@@ -84,27 +93,30 @@ async fn an_append_is_one_insert_and_a_page_one_find() {
 async fn an_instance_that_did_not_create_the_session_reads_its_top_once() {
     let database = testkit::unique_database("trips");
     let (creator, _) = store(&database).await;
-    creator.create_session(new_session("s2")).await.unwrap();
     creator
-        .append_event(&sid("s2"), new_event("first"))
+        .create_session(&project(), new_session("s2"))
+        .await
+        .unwrap();
+    creator
+        .append_event(&project(), &sid("s2"), new_event("first"))
         .await
         .unwrap();
     // A second instance on the same database: it learns the top once, then one round trip.
     let (other, commands) = store(&database).await;
     let written = other
-        .append_event(&sid("s2"), new_event("second"))
+        .append_event(&project(), &sid("s2"), new_event("second"))
         .await
         .unwrap();
     assert_eq!(written.value.seq, 2);
     assert_eq!(commands.take(), ["find", "insert"]);
     // The creator's hint is stale now: its insert at seq 2 is refused, and it finds its way.
     let written = creator
-        .append_event(&sid("s2"), new_event("third"))
+        .append_event(&project(), &sid("s2"), new_event("third"))
         .await
         .unwrap();
     assert_eq!(written.value.seq, 3);
     other
-        .append_event(&sid("s2"), new_event("fourth"))
+        .append_event(&project(), &sid("s2"), new_event("fourth"))
         .await
         .unwrap();
     assert_eq!(commands.take()[..], ["insert", "find", "find", "insert"]);

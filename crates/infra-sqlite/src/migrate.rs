@@ -5,11 +5,18 @@
 use rusqlite::{Connection, TransactionBehavior};
 
 /// Every migration, in order: (version, name, SQL). Add a file and a line here.
-pub const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "init",
-    include_str!("../../../migrations/sqlite/0001_init.sql"),
-)];
+pub const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "init",
+        include_str!("../../../migrations/sqlite/0001_init.sql"),
+    ),
+    (
+        2,
+        "projects",
+        include_str!("../../../migrations/sqlite/0002_projects.sql"),
+    ),
+];
 
 /// Applies what is missing; returns the versions applied by this call.
 pub(crate) fn run(conn: &mut Connection) -> rusqlite::Result<Vec<i64>> {
@@ -66,11 +73,12 @@ mod tests {
     fn second_run_applies_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let mut conn = Connection::open(dir.path().join("m.db")).unwrap();
-        assert_eq!(run(&mut conn).unwrap(), vec![1]);
+        let all: Vec<i64> = MIGRATIONS.iter().map(|(v, _, _)| *v).collect();
+        assert_eq!(run(&mut conn).unwrap(), all);
         assert_eq!(run(&mut conn).unwrap(), Vec::<i64>::new());
         let n: i64 = conn
             .query_row("SELECT COUNT(*) FROM schema_migrations", [], |r| r.get(0))
             .unwrap();
-        assert_eq!(n, 1);
+        assert_eq!(n, MIGRATIONS.len() as i64);
     }
 }

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use domain::{
     AppendEventError, AppendStep, CompleteRequest, CompleteSessionError, CompleteStep, Event,
     EventId, EventPage, EventRepository, GetEventError, GetSessionError, ListEventsError, NewEvent,
-    NewSession, Order, PageRequest, Session, SessionId, SessionRepository, StorageError,
+    NewSession, Order, PageRequest, ProjectId, Session, SessionId, SessionRepository, StorageError,
     StoreAdmin, Timestamp, Written, decision,
 };
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
@@ -130,43 +130,56 @@ fn open_reader(path: &Path) -> rusqlite::Result<Connection> {
     Ok(conn)
 }
 
-fn load_session(conn: &Connection, id: &SessionId) -> rusqlite::Result<Option<Session>> {
+fn load_session(
+    conn: &Connection,
+    project: &ProjectId,
+    id: &SessionId,
+) -> rusqlite::Result<Option<Session>> {
     conn.prepare_cached(concat!(
         "SELECT ",
         session_columns!(),
-        " FROM sessions WHERE session_id = ?1"
+        " FROM sessions WHERE project = ?1 AND session_id = ?2"
     ))?
-    .query_row([id.as_str()], rows::session)
+    .query_row([project.as_str(), id.as_str()], rows::session)
     .optional()
 }
 
-fn session_exists(conn: &Connection, id: &SessionId) -> rusqlite::Result<bool> {
-    conn.prepare_cached("SELECT 1 FROM sessions WHERE session_id = ?1")?
-        .exists([id.as_str()])
+fn session_exists(
+    conn: &Connection,
+    project: &ProjectId,
+    id: &SessionId,
+) -> rusqlite::Result<bool> {
+    conn.prepare_cached("SELECT 1 FROM sessions WHERE project = ?1 AND session_id = ?2")?
+        .exists([project.as_str(), id.as_str()])
 }
 
 fn load_event(
     conn: &Connection,
+    project: &ProjectId,
     session: &SessionId,
     event: &EventId,
 ) -> rusqlite::Result<Option<Event>> {
     conn.prepare_cached(concat!(
         "SELECT ",
         event_columns!(),
-        " FROM events WHERE session_id = ?1 AND event_id = ?2"
+        " FROM events WHERE project = ?1 AND session_id = ?2 AND event_id = ?3"
     ))?
-    .query_row([session.as_str(), event.as_str()], rows::event)
+    .query_row(
+        [project.as_str(), session.as_str(), event.as_str()],
+        rows::event,
+    )
     .optional()
 }
 
 /// Writes the mutable part of a session back.
-fn save_session_state(conn: &Connection, s: &Session) -> rusqlite::Result<()> {
+fn save_session_state(conn: &Connection, project: &ProjectId, s: &Session) -> rusqlite::Result<()> {
     conn.prepare_cached(
-        "UPDATE sessions SET status = ?2, ended_at = ?3, event_count = ?4, last_seq = ?5,
-                updated_at = ?6
-          WHERE session_id = ?1",
+        "UPDATE sessions SET status = ?3, ended_at = ?4, event_count = ?5, last_seq = ?6,
+                updated_at = ?7
+          WHERE project = ?1 AND session_id = ?2",
     )?
     .execute(params![
+        project.as_str(),
         s.id.as_str(),
         s.status.as_str(),
         s.ended_at.map(Timestamp::millis),
@@ -177,14 +190,16 @@ fn save_session_state(conn: &Connection, s: &Session) -> rusqlite::Result<()> {
     Ok(())
 }
 
-fn insert_session(conn: &Connection, s: &Session) -> rusqlite::Result<bool> {
+fn insert_session(conn: &Connection, project: &ProjectId, s: &Session) -> rusqlite::Result<bool> {
     let inserted = conn
         .prepare_cached(concat!(
-            "INSERT INTO sessions (",
+            "INSERT INTO sessions (project, ",
             session_columns!(),
-            ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT (session_id) DO NOTHING"
+            ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) \
+             ON CONFLICT (project, session_id) DO NOTHING"
         ))?
         .execute(params![
+            project.as_str(),
             s.id.as_str(),
             s.status.as_str(),
             s.language.as_ref().map(|l| l.as_str()),
@@ -200,14 +215,16 @@ fn insert_session(conn: &Connection, s: &Session) -> rusqlite::Result<bool> {
 }
 
 /// Inserts unless an event with this id is in the session already; says whether it did.
-fn insert_event(conn: &Connection, e: &Event) -> rusqlite::Result<bool> {
+fn insert_event(conn: &Connection, project: &ProjectId, e: &Event) -> rusqlite::Result<bool> {
     let inserted = conn
         .prepare_cached(concat!(
-            "INSERT INTO events (",
+            "INSERT INTO events (project, ",
             event_columns!(),
-            ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (session_id, event_id) DO NOTHING"
+            ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
+             ON CONFLICT (project, session_id, event_id) DO NOTHING"
         ))?
         .execute(params![
+            project.as_str(),
             e.session_id.as_str(),
             e.event_id.as_str(),
             int(e.seq),
@@ -225,25 +242,34 @@ fn missing(what: &str) -> StorageError {
 
 #[async_trait]
 impl SessionRepository for SqliteStore {
-    async fn create_session(&self, new: NewSession) -> Result<Written<Session>, StorageError> {
+    async fn create_session(
+        &self,
+        project: &ProjectId,
+        new: NewSession,
+    ) -> Result<Written<Session>, StorageError> {
+        let project = project.clone();
         self.writer
             .write(move |conn| {
                 let id = new.id.clone();
                 let session = new.into_session(Timestamp::now());
-                if insert_session(conn, &session).storage()? {
+                if insert_session(conn, &project, &session).storage()? {
                     return Ok(Written::created(session));
                 }
-                let stored = load_session(conn, &id).storage()?;
+                let stored = load_session(conn, &project, &id).storage()?;
                 Ok(Written::replayed(stored.ok_or_else(|| missing("session"))?))
             })
             .await
     }
 
-    async fn get_session(&self, id: &SessionId) -> Result<Session, GetSessionError> {
-        let id = id.clone();
+    async fn get_session(
+        &self,
+        project: &ProjectId,
+        id: &SessionId,
+    ) -> Result<Session, GetSessionError> {
+        let (project, id) = (project.clone(), id.clone());
         self.readers
             .read(move |conn| {
-                load_session(conn, &id)
+                load_session(conn, &project, &id)
                     .storage()?
                     .ok_or(GetSessionError::NotFound)
             })
@@ -252,19 +278,20 @@ impl SessionRepository for SqliteStore {
 
     async fn complete_session(
         &self,
+        project: &ProjectId,
         id: &SessionId,
         request: CompleteRequest,
     ) -> Result<Written<Session>, CompleteSessionError> {
-        let id = id.clone();
+        let (project, id) = (project.clone(), id.clone());
         self.writer
             .write(move |conn| {
-                let session = load_session(conn, &id)
+                let session = load_session(conn, &project, &id)
                     .storage()?
                     .ok_or(CompleteSessionError::NotFound)?;
                 match decision::complete(session, &request, Timestamp::now()) {
                     CompleteStep::Answer(answer) => answer,
                     CompleteStep::Close(closed) => {
-                        save_session_state(conn, &closed).storage()?;
+                        save_session_state(conn, &project, &closed).storage()?;
                         Ok(Written::created(closed))
                     }
                 }
@@ -277,13 +304,14 @@ impl SessionRepository for SqliteStore {
 impl EventRepository for SqliteStore {
     async fn append_event(
         &self,
+        project: &ProjectId,
         session_id: &SessionId,
         new: NewEvent,
     ) -> Result<Written<Event>, AppendEventError> {
-        let session_id = session_id.clone();
+        let (project, session_id) = (project.clone(), session_id.clone());
         self.writer
             .write(move |conn| {
-                let mut session = load_session(conn, &session_id)
+                let mut session = load_session(conn, &project, &session_id)
                     .storage()?
                     .ok_or(AppendEventError::SessionNotFound)?;
                 // Insert first (the common case: a new event in an open session); the unique
@@ -292,13 +320,13 @@ impl EventRepository for SqliteStore {
                     let now = Timestamp::now();
                     let seq = session.last_seq + 1;
                     let event = new.to_event(&session_id, seq, now);
-                    if insert_event(conn, &event).storage()? {
+                    if insert_event(conn, &project, &event).storage()? {
                         session.record_append(seq, now);
-                        save_session_state(conn, &session).storage()?;
+                        save_session_state(conn, &project, &session).storage()?;
                         return Ok(Written::created(event));
                     }
                 }
-                let existing = load_event(conn, &session_id, &new.event_id).storage()?;
+                let existing = load_event(conn, &project, &session_id, &new.event_id).storage()?;
                 match decision::append(new, session.status, existing) {
                     AppendStep::Answer(answer) => answer,
                     // The insert above found the id taken, or the session closed.
@@ -310,17 +338,19 @@ impl EventRepository for SqliteStore {
 
     async fn get_event(
         &self,
+        project: &ProjectId,
         session_id: &SessionId,
         event_id: &EventId,
     ) -> Result<Event, GetEventError> {
-        let (session_id, event_id) = (session_id.clone(), event_id.clone());
+        let (project, session_id, event_id) =
+            (project.clone(), session_id.clone(), event_id.clone());
         self.readers
             .read(move |conn| {
-                if let Some(event) = load_event(conn, &session_id, &event_id).storage()? {
+                if let Some(event) = load_event(conn, &project, &session_id, &event_id).storage()? {
                     return Ok(event);
                 }
                 Err(GetEventError::missing(
-                    session_exists(conn, &session_id).storage()?,
+                    session_exists(conn, &project, &session_id).storage()?,
                 ))
             })
             .await
@@ -328,12 +358,13 @@ impl EventRepository for SqliteStore {
 
     async fn list_events(
         &self,
+        project: &ProjectId,
         session_id: &SessionId,
         page: PageRequest,
     ) -> Result<EventPage, ListEventsError> {
-        let session_id = session_id.clone();
+        let (project, session_id) = (project.clone(), session_id.clone());
         self.readers
-            .read(move |conn| read_page(conn, &session_id, page))
+            .read(move |conn| read_page(conn, &project, &session_id, page))
             .await
     }
 }
@@ -342,6 +373,7 @@ impl EventRepository for SqliteStore {
 /// look to tell an empty session from a missing one (events exist only in existing sessions).
 fn read_page(
     conn: &Connection,
+    project: &ProjectId,
     session_id: &SessionId,
     page: PageRequest,
 ) -> Result<EventPage, ListEventsError> {
@@ -351,12 +383,12 @@ fn read_page(
         Order::Asc => concat!(
             "SELECT ",
             event_columns!(),
-            " FROM events WHERE session_id = ?1 AND seq > ?2 ORDER BY seq ASC"
+            " FROM events WHERE project = ?1 AND session_id = ?2 AND seq > ?3 ORDER BY seq ASC"
         ),
         Order::Desc => concat!(
             "SELECT ",
             event_columns!(),
-            " FROM events WHERE session_id = ?1 AND seq < ?2 ORDER BY seq DESC"
+            " FROM events WHERE project = ?1 AND session_id = ?2 AND seq < ?3 ORDER BY seq DESC"
         ),
     };
     let after = match (page.order, page.after) {
@@ -367,12 +399,15 @@ fn read_page(
     let wanted = page.limit as usize + 1;
     let mut stmt = conn.prepare_cached(sql).storage()?;
     let mut events = stmt
-        .query_map(params![session_id.as_str(), after], rows::event)
+        .query_map(
+            params![project.as_str(), session_id.as_str(), after],
+            rows::event,
+        )
         .storage()?
         .take(wanted)
         .collect::<rusqlite::Result<Vec<Event>>>()
         .storage()?;
-    if events.is_empty() && !session_exists(conn, session_id).storage()? {
+    if events.is_empty() && !session_exists(conn, project, session_id).storage()? {
         return Err(ListEventsError::SessionNotFound);
     }
     let has_more = events.len() > page.limit as usize;

@@ -7,6 +7,9 @@ use domain::{
 };
 use infra_sqlite::{SqliteOptions, SqliteStore};
 
+fn project() -> domain::ProjectId {
+    domain::ProjectId::default_project()
+}
 fn sid() -> SessionId {
     SessionId::parse("s").unwrap()
 }
@@ -17,7 +20,10 @@ async fn first_page(store: &SqliteStore, limit: u32) -> domain::EventPage {
         order: Order::Asc,
         limit,
     };
-    store.list_events(&sid(), request).await.unwrap()
+    store
+        .list_events(&project(), &sid(), request)
+        .await
+        .unwrap()
 }
 
 fn event(i: usize, payload: JsonObject) -> NewEvent {
@@ -36,19 +42,22 @@ async fn data_survives_reopening() {
     let store = SqliteStore::open(&options).unwrap();
     let secret = domain::StoreAdmin::shared_secret(&store).await.unwrap();
     store
-        .create_session(NewSession::new(sid(), None, None, JsonObject::empty(), None).unwrap())
+        .create_session(
+            &project(),
+            NewSession::new(sid(), None, None, JsonObject::empty(), None).unwrap(),
+        )
         .await
         .unwrap();
     for i in 0..10 {
         store
-            .append_event(&sid(), event(i, JsonObject::empty()))
+            .append_event(&project(), &sid(), event(i, JsonObject::empty()))
             .await
             .unwrap();
     }
     drop(store);
 
     let store = SqliteStore::open(&options).unwrap();
-    let session = store.get_session(&sid()).await.unwrap();
+    let session = store.get_session(&project(), &sid()).await.unwrap();
     assert_eq!((session.event_count, session.last_seq), (10, 10));
     let page = first_page(&store, 100).await;
     assert_eq!(page.events.len(), 10);
@@ -112,14 +121,20 @@ async fn a_size_cap_turns_into_unavailable() {
     };
     let store = SqliteStore::open(&options).unwrap();
     store
-        .create_session(NewSession::new(sid(), None, None, JsonObject::empty(), None).unwrap())
+        .create_session(
+            &project(),
+            NewSession::new(sid(), None, None, JsonObject::empty(), None).unwrap(),
+        )
         .await
         .unwrap();
     let big = serde_json::json!({ "blob": "x".repeat(60 * 1024) });
     let mut result = Ok(());
     for i in 0..100 {
         let payload = JsonObject::from_map(big.as_object().unwrap(), usize::MAX).unwrap();
-        if let Err(e) = store.append_event(&sid(), event(i, payload)).await {
+        if let Err(e) = store
+            .append_event(&project(), &sid(), event(i, payload))
+            .await
+        {
             result = Err(e);
             break;
         }
@@ -129,7 +144,7 @@ async fn a_size_cap_turns_into_unavailable() {
         other => panic!("expected unavailable, got {other:?}"),
     }
     // What was acknowledged is all there.
-    let session = store.get_session(&sid()).await.unwrap();
+    let session = store.get_session(&project(), &sid()).await.unwrap();
     let page = first_page(&store, 500).await;
     assert_eq!(page.events.len() as u64, session.event_count);
 }

@@ -2,6 +2,7 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 
+use crate::caller::{Caller, need};
 use crate::input;
 use crate::page::{self, PageParams};
 use crate::paths::{self, EventPath, SessionPath};
@@ -42,6 +43,7 @@ use crate::state::AppState;
     )
 )]
 pub async fn append_event(
+    caller: Caller<need::Write>,
     state: web::Data<AppState>,
     req: HttpRequest,
     path: web::Path<String>,
@@ -49,7 +51,7 @@ pub async fn append_event(
 ) -> Result<HttpResponse, ApiError> {
     let id = input::session_id(&path)?;
     let new = requests::read::<AppendEventRequest>(&req, payload, &state.limits).await?;
-    let written = state.repo.append_event(&id, new).await?;
+    let written = state.repo.append_event(caller.project(), &id, new).await?;
     Ok(reply::created_or_replayed(
         written,
         |e| paths::event_location(&e.session_id, &e.event_id),
@@ -73,13 +75,14 @@ pub async fn append_event(
     )
 )]
 pub async fn list_events(
+    caller: Caller<need::Read>,
     state: web::Data<AppState>,
     req: HttpRequest,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = input::session_id(&path)?;
     let request = page::parse_query(&req, &id, &state.limits, &state.cursors)?;
-    let (body, link) = page::fetch(&req, &id, request, &state).await?;
+    let (body, link) = page::fetch(&req, caller.project(), &id, request, &state).await?;
     Ok(reply::page(body, link))
 }
 
@@ -95,11 +98,15 @@ pub async fn list_events(
     )
 )]
 pub async fn get_event(
+    caller: Caller<need::Read>,
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let id = input::session_id(&path.0)?;
     let event_id = input::event_id(&path.1)?;
-    let event = state.repo.get_event(&id, &event_id).await?;
+    let event = state
+        .repo
+        .get_event(caller.project(), &id, &event_id)
+        .await?;
     Ok(HttpResponse::Ok().json(Event::from(&event)))
 }

@@ -2,6 +2,7 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 
+use crate::caller::{Caller, need};
 use crate::input;
 use crate::page::{self, PageParams};
 use crate::paths::{self, SessionPath};
@@ -42,12 +43,13 @@ use crate::state::AppState;
     )
 )]
 pub async fn create_session(
+    caller: Caller<need::Write>,
     state: web::Data<AppState>,
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let new = requests::read::<CreateSessionRequest>(&req, payload, &state.limits).await?;
-    let written = state.repo.create_session(new).await?;
+    let written = state.repo.create_session(caller.project(), new).await?;
     Ok(reply::created_or_replayed(
         written,
         |s| paths::session_location(&s.id),
@@ -69,14 +71,16 @@ pub async fn create_session(
     )
 )]
 pub async fn get_session(
+    caller: Caller<need::Read>,
     state: web::Data<AppState>,
     req: HttpRequest,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = input::session_id(&path)?;
     let request = page::parse_query(&req, &id, &state.limits, &state.cursors)?;
-    let session = state.repo.get_session(&id).await?;
-    let (events, link) = page::fetch(&req, &id, request, &state).await?;
+    let project = caller.project();
+    let session = state.repo.get_session(project, &id).await?;
+    let (events, link) = page::fetch(&req, project, &id, request, &state).await?;
     Ok(reply::page(
         SessionWithEvents {
             session: Session::from(&session),
@@ -105,6 +109,7 @@ pub async fn get_session(
     )
 )]
 pub async fn complete_session(
+    caller: Caller<need::Write>,
     state: web::Data<AppState>,
     req: HttpRequest,
     path: web::Path<String>,
@@ -113,6 +118,9 @@ pub async fn complete_session(
     let id = input::session_id(&path)?;
     let request =
         requests::read_optional::<CompleteSessionRequest>(&req, payload, &state.limits).await?;
-    let written = state.repo.complete_session(&id, request).await?;
+    let written = state
+        .repo
+        .complete_session(caller.project(), &id, request)
+        .await?;
     Ok(reply::ok(written.replayed).json(Session::from(&written.value)))
 }

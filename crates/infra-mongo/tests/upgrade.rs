@@ -1,0 +1,182 @@
+//! A database written before projects existed (migration 1 only, documents as that version
+//! wrote them), opened by this version: every session is kept under the project `default`, the
+//! indexes become `{project, sessionId, …}`, and nothing else changes.
+
+use domain::{
+    EventId, EventRepository, EventType, GetSessionError, JsonObject, NewEvent, NewSession, Order,
+    PageRequest, ProjectId, SessionId, SessionRepository, SessionStatus,
+};
+use infra_mongo::{MIGRATIONS, MongoOptions, MongoStore};
+use mongodb::Client;
+use mongodb::bson::{self, DateTime, Document, doc};
+
+fn at(ms: i64) -> DateTime {
+    DateTime::from_millis(ms)
+}
+
+/// What version 1 of this adapter left in the database.
+async fn write_version_one(uri: &str, database: &str) {
+    let client = Client::with_uri_str(uri).await.unwrap();
+    let db = client.database(database);
+    let (version, name, json) = MIGRATIONS[0];
+    assert_eq!(version, 1);
+    let commands: Vec<serde_json::Value> = serde_json::from_str(json).unwrap();
+    for command in commands {
+        db.run_command(bson::to_document(&command).unwrap())
+            .await
+            .unwrap();
+    }
+    db.collection::<Document>("schema_migrations")
+        .insert_one(doc! { "_id": version, "name": name, "appliedAt": at(1_700_000_000_000) })
+        .await
+        .unwrap();
+    let session = |id: &str, status: &str| {
+        doc! {
+            "sessionId": id, "status": status, "language": "en-US",
+            "metadata": r#"{"agent":"a1"}"#, "startedAt": at(1_700_000_000_000),
+            "endedAt": null, "createdAt": at(1_700_000_000_001), "updatedAt": at(1_700_000_000_002),
+        }
+    };
+    db.collection::<Document>("sessions")
+        .insert_many([
+            session("open-call", "initiated"),
+            session("done-call", "initiated"),
+        ])
+        .await
+        .unwrap();
+    let event = |session: &str, seq: i64, id: &str, payload: &str| {
+        doc! {
+            "sessionId": session, "seq": seq, "eventId": id, "type": "user_speech",
+            "payload": payload, "timestamp": at(1_700_000_000_100), "receivedAt": at(1_700_000_000_200),
+        }
+    };
+    db.collection::<Document>("events")
+        .insert_many([
+            event("open-call", 1, "e1", r#"{"text":"hello"}"#),
+            event("open-call", 2, "e2", r#"{"n":9007199254740993}"#),
+            event("done-call", 1, "e1", "{}"),
+            doc! {
+                "sessionId": "done-call", "seq": 2_i64, "eventId": "~seal",
+                "receivedAt": at(1_700_000_000_300),
+                "seal": { "status": "completed", "endedAt": at(1_700_000_000_300) },
+            },
+        ])
+        .await
+        .unwrap();
+}
+
+fn sid(s: &str) -> SessionId {
+    SessionId::parse(s).unwrap()
+}
+
+#[tokio::test]
+async fn a_database_written_before_projects_keeps_every_session_under_default() {
+    let uri = testkit::mongo_uri().await;
+    let database = testkit::unique_database("upgrade");
+    write_version_one(&uri, &database).await;
+
+    let store = MongoStore::connect(&MongoOptions::new(uri.clone(), database.clone()))
+        .await
+        .expect("connect and migrate");
+    let default = ProjectId::default_project();
+
+    let open = store
+        .get_session(&default, &sid("open-call"))
+        .await
+        .unwrap();
+    assert_eq!(open.status, SessionStatus::Active);
+    assert_eq!(open.metadata.as_str(), r#"{"agent":"a1"}"#);
+    assert_eq!((open.event_count, open.last_seq), (2, 2));
+    let page = store
+        .list_events(
+            &default,
+            &sid("open-call"),
+            PageRequest {
+                after: None,
+                order: Order::Asc,
+                limit: 100,
+            },
+        )
+        .await
+        .unwrap();
+    let seen: Vec<(u64, &str, &str)> = page
+        .events
+        .iter()
+        .map(|e| (e.seq, e.event_id.as_str(), e.payload.as_str()))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (1, "e1", r#"{"text":"hello"}"#),
+            (2, "e2", r#"{"n":9007199254740993}"#)
+        ]
+    );
+    let done = store
+        .get_session(&default, &sid("done-call"))
+        .await
+        .unwrap();
+    assert_eq!(
+        (done.status, done.event_count),
+        (SessionStatus::Completed, 1)
+    );
+
+    let other = ProjectId::parse("other").unwrap();
+    assert_eq!(
+        store.get_session(&other, &sid("open-call")).await,
+        Err(GetSessionError::NotFound)
+    );
+
+    // Still enforced by the (new) unique indexes: a replay, a new event at the next seq, and
+    // the same session id free in another project.
+    let replay = NewEvent {
+        event_id: EventId::parse("e1").unwrap(),
+        event_type: EventType::parse("user_speech").unwrap(),
+        payload: JsonObject::from_stored(r#"{"text":"hello"}"#.to_owned()).unwrap(),
+        timestamp: None,
+    };
+    let again = store
+        .append_event(&default, &sid("open-call"), replay.clone())
+        .await
+        .unwrap();
+    assert!(again.replayed);
+    let next = NewEvent {
+        event_id: EventId::parse("e3").unwrap(),
+        ..replay
+    };
+    let third = store
+        .append_event(&default, &sid("open-call"), next)
+        .await
+        .unwrap();
+    assert_eq!((third.replayed, third.value.seq), (false, 3));
+    let fresh = NewSession::new(sid("open-call"), None, None, JsonObject::empty(), None).unwrap();
+    assert!(!store.create_session(&other, fresh).await.unwrap().replayed);
+
+    // The indexes: the project in front of every key; the old ones gone.
+    let client = Client::with_uri_str(&uri).await.unwrap();
+    let db = client.database(&database);
+    for (collection, wanted) in [
+        ("sessions", vec!["project_sessionId_unique"]),
+        (
+            "events",
+            vec![
+                "project_sessionId_eventId_unique",
+                "project_sessionId_seq_unique",
+            ],
+        ),
+    ] {
+        let mut names = db
+            .collection::<Document>(collection)
+            .list_index_names()
+            .await
+            .unwrap();
+        names.retain(|n| n != "_id_");
+        names.sort();
+        assert_eq!(names, wanted, "{collection}");
+    }
+    let unmigrated = db
+        .collection::<Document>("events")
+        .count_documents(doc! { "project": { "$ne": "default" } })
+        .await
+        .unwrap();
+    assert_eq!(unmigrated, 0, "every event, the seal too, is in `default`");
+}
