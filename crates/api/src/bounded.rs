@@ -11,7 +11,7 @@ use domain::{
     AppendEventError, CompleteRequest, CompleteSessionError, Event, EventId, EventPage,
     EventRepository, GetEventError, GetSessionError, ListEventsError, NewEvent, NewSession,
     PageRequest, ProjectId, Repository, Session, SessionId, SessionRepository, StorageError,
-    StoreAdmin, Written,
+    StoreAdmin, Watch, Written,
 };
 
 /// A [`Repository`] whose calls take at most `timeout` each.
@@ -99,6 +99,10 @@ impl<R: Repository + ?Sized> EventRepository for Bounded<R> {
     ) -> Result<EventPage, ListEventsError> {
         self.within(self.inner.list_events(project, session_id, page))
             .await
+    }
+
+    async fn changed_sessions(&self, watches: &[Watch]) -> Result<Vec<(usize, u64)>, StorageError> {
+        self.within(self.inner.changed_sessions(watches)).await
     }
 }
 

@@ -4,7 +4,7 @@
 //!
 //! Modules, from the leaves up: `problem` (errors → problem+json) · `paths` (locations, path
 //! parameters) · `schema` (wire schemas from the domain's rules) · `input` (reading bodies and
-//! path ids) · `requests` / `responses` (the bodies) · `body` (strict JSON) · `cursor`, `page` ·
+//! path ids) · `requests` / `responses` (the bodies) · `body` (strict JSON) · `cursor`, `page` · `tail` (live tails) · `stream` (SSE, NDJSON) ·
 //! `state` · `auth` (credentials → caller) · `reply` · `handlers::{sessions, events, operations}` · `openapi` · `middleware` ·
 //! `router`.
 
@@ -27,6 +27,8 @@ mod responses;
 mod router;
 mod schema;
 mod state;
+mod stream;
+mod tail;
 
 pub use body::MAX_DEPTH;
 pub use bounded::Bounded;
@@ -35,3 +37,4 @@ pub use middleware::REQUEST_ID;
 pub use reply::IDEMPOTENT_REPLAYED;
 pub use router::app;
 pub use state::{AppState, Limits};
+pub use tail::Tail;

@@ -11,7 +11,7 @@ use domain::{
     AppendEventError, CompleteRequest, CompleteSessionError, Event, EventId, EventPage,
     EventRepository, GetEventError, GetSessionError, ListEventsError, NewEvent, NewSession,
     PageRequest, ProjectId, Repository, Session, SessionId, SessionRepository, StorageError,
-    StoreAdmin, Written,
+    StoreAdmin, Watch, Written,
 };
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry, TextEncoder,
@@ -244,6 +244,13 @@ impl<R: Repository> EventRepository for Instrumented<R> {
         let started = Instant::now();
         let result = self.inner.list_events(project, session_id, page).await;
         self.time("list_events", started, &result);
+        result
+    }
+
+    async fn changed_sessions(&self, watches: &[Watch]) -> Result<Vec<(usize, u64)>, StorageError> {
+        let started = Instant::now();
+        let result = self.inner.changed_sessions(watches).await;
+        self.time("changed_sessions", started, &result);
         result
     }
 }

@@ -40,11 +40,12 @@ pub enum ErrorCode {
     Unauthorized,
     Forbidden,
     StorageUnavailable,
+    TooManyStreams,
     Internal,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 17] = [
+    pub const ALL: [ErrorCode; 18] = [
         ErrorCode::ValidationFailed,
         ErrorCode::InvalidCursor,
         ErrorCode::MalformedJson,
@@ -61,6 +62,7 @@ impl ErrorCode {
         ErrorCode::Unauthorized,
         ErrorCode::Forbidden,
         ErrorCode::StorageUnavailable,
+        ErrorCode::TooManyStreams,
         ErrorCode::Internal,
     ];
 
@@ -82,6 +84,7 @@ impl ErrorCode {
             ErrorCode::Unauthorized => "unauthorized",
             ErrorCode::Forbidden => "forbidden",
             ErrorCode::StorageUnavailable => "storage-unavailable",
+            ErrorCode::TooManyStreams => "too-many-streams",
             ErrorCode::Internal => "internal",
         }
     }
@@ -103,7 +106,9 @@ impl ErrorCode {
             | ErrorCode::SessionStateConflict => StatusCode::CONFLICT,
             ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
             ErrorCode::Forbidden => StatusCode::FORBIDDEN,
-            ErrorCode::StorageUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::StorageUnavailable | ErrorCode::TooManyStreams => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -126,6 +131,7 @@ impl ErrorCode {
             ErrorCode::Unauthorized => "Credentials are missing or not valid",
             ErrorCode::Forbidden => "The credentials do not allow this",
             ErrorCode::StorageUnavailable => "Storage is unavailable",
+            ErrorCode::TooManyStreams => "Too many streams are open",
             ErrorCode::Internal => "Internal error",
         }
     }
@@ -190,6 +196,15 @@ impl ApiError {
     /// 401 `unauthorized`, with `WWW-Authenticate: Bearer`.
     pub fn unauthorized(detail: impl Into<String>) -> Self {
         Self::new(ErrorCode::Unauthorized, detail).with_header(header::WWW_AUTHENTICATE, "Bearer")
+    }
+
+    /// 503 `too-many-streams`, with `Retry-After`.
+    pub fn too_many_streams() -> Self {
+        Self::new(
+            ErrorCode::TooManyStreams,
+            "this instance has the most live streams it serves open; retry later",
+        )
+        .with_header(header::RETRY_AFTER, "5")
     }
 
     pub fn with_header(mut self, name: header::HeaderName, value: impl Into<String>) -> Self {
@@ -414,6 +429,17 @@ fn problem_response(status: u16) -> Response {
             HeaderBuilder::new()
                 .schema(ObjectBuilder::new().schema_type(Type::String))
                 .description(Some("`Bearer`: send `Authorization: Bearer <api key>`."))
+                .build(),
+        );
+    }
+    if codes.contains(&ErrorCode::TooManyStreams) {
+        response = response.header(
+            "Retry-After",
+            HeaderBuilder::new()
+                .schema(ObjectBuilder::new().schema_type(Type::Integer))
+                .description(Some(
+                    "On `too-many-streams`: seconds to wait before opening a stream again.",
+                ))
                 .build(),
         );
     }

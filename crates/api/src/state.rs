@@ -1,5 +1,5 @@
 //! What every handler shares: the store (already wrapped by the server's decorators), the
-//! running limits, the cursor codec and the metrics registry.
+//! running limits, the cursor codec, the metrics registry and the live tails.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,6 +8,7 @@ use domain::Repository;
 
 use crate::cursor::CursorCodec;
 use crate::metrics::Metrics;
+use crate::tail::Tail;
 
 /// Size and paging limits of the API. The OpenAPI document states the running values.
 #[derive(Debug, Clone)]
@@ -22,6 +23,12 @@ pub struct Limits {
     pub page_max: u32,
     /// Longest time a request body may take to arrive once its head is read.
     pub body_timeout: Duration,
+    /// Most live streams open at once on this instance.
+    pub stream_max: usize,
+    /// A live stream sends a `: keep-alive` comment after this much silence.
+    pub stream_keep_alive: Duration,
+    /// How often this instance asks the store which watched sessions changed elsewhere.
+    pub stream_poll: Duration,
 }
 
 impl Default for Limits {
@@ -33,6 +40,9 @@ impl Default for Limits {
             page_default: 50,
             page_max: 500,
             body_timeout: Duration::from_secs(10),
+            stream_max: 1000,
+            stream_keep_alive: Duration::from_secs(15),
+            stream_poll: Duration::from_millis(250),
         }
     }
 }
@@ -44,6 +54,8 @@ pub struct AppState {
     pub cursors: CursorCodec,
     /// The registry `/metrics` renders; the same one the store's `Instrumented` writes to.
     pub metrics: Arc<Metrics>,
+    /// The live tails of this instance's streams.
+    pub tail: Arc<Tail>,
 }
 
 impl AppState {
@@ -54,11 +66,13 @@ impl AppState {
         limits: Limits,
         secret: &[u8],
     ) -> Self {
+        let tail = Tail::new(repo.clone(), limits.stream_max, limits.stream_poll);
         Self {
             repo,
             limits,
             cursors: CursorCodec::new(secret),
             metrics,
+            tail,
         }
     }
 }

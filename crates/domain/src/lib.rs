@@ -19,7 +19,7 @@ pub use decision::{AppendStep, CompleteStep};
 pub use event::{AppendOutcome, Event, NewEvent};
 pub use ids::{EventId, EventType, InvalidValue, ProjectId, SessionId};
 pub use json::{JsonObject, TooLarge};
-pub use page::{EventPage, Order, PageRequest};
+pub use page::{EventPage, Order, PageRequest, Watch};
 pub use ports::{
     AppendEventError, CompleteSessionError, EventRepository, GetEventError, GetSessionError,
     ListEventsError, Repository, SessionRepository, StorageError, StoreAdmin, Written,

@@ -1,6 +1,7 @@
 //! Paging through a session's events by `seq`.
 
 use crate::event::Event;
+use crate::ids::{ProjectId, SessionId};
 
 /// Direction of a walk through a session's events.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -49,4 +50,13 @@ impl PageRequest {
 pub struct EventPage {
     pub events: Vec<Event>,
     pub has_more: bool,
+}
+
+/// A live tail's question to the store: has this session changed since version `known` (see
+/// [`crate::Session::version`])?
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Watch {
+    pub project: ProjectId,
+    pub session: SessionId,
+    pub known: u64,
 }

@@ -12,7 +12,7 @@ use async_trait::async_trait;
 
 use crate::event::{Event, NewEvent};
 use crate::ids::{EventId, ProjectId, SessionId};
-use crate::page::{EventPage, PageRequest};
+use crate::page::{EventPage, PageRequest, Watch};
 use crate::session::{CompleteRequest, NewSession, Session};
 
 /// The result of an idempotent write: the stored value, and whether it was already stored
@@ -192,6 +192,16 @@ pub trait EventRepository: Send + Sync + 'static {
         session_id: &SessionId,
         page: PageRequest,
     ) -> Result<EventPage, ListEventsError>;
+
+    /// The sessions of `watches` whose version (see [`crate::Session::version`]) is now beyond
+    /// the watch's `known`: each as its index in `watches` and its version, in any order.
+    /// Absent sessions are left out. Live tails of one instance ask this for all their sessions
+    /// at once, so it reads them in as few round trips as the store allows (not one per watch).
+    /// An event visible to this call has every lower `seq` of its session visible too, so a
+    /// tail reading on from its position never skips one.
+    ///
+    /// Errors: [`StorageError`].
+    async fn changed_sessions(&self, watches: &[Watch]) -> Result<Vec<(usize, u64)>, StorageError>;
 }
 
 #[async_trait]

@@ -179,6 +179,12 @@ pub enum CompletionDecision {
 }
 
 impl Session {
+    /// The session's change counter, which live tails watch: its last event's `seq`, plus one
+    /// once it is closed. Every append and the close make it grow; nothing else changes it.
+    pub fn version(&self) -> u64 {
+        self.last_seq + u64::from(self.status.is_terminal())
+    }
+
     /// Whether a new (not replayed) event may be appended.
     pub fn accepts_new_events(&self) -> bool {
         !self.status.is_terminal()

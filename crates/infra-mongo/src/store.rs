@@ -8,7 +8,7 @@ use domain::{
     AppendEventError, CompleteRequest, CompleteSessionError, Event, EventId, EventPage,
     EventRepository, GetEventError, GetSessionError, ListEventsError, NewEvent, NewSession, Order,
     PageRequest, ProjectId, Session, SessionId, SessionRepository, StorageError, StoreAdmin,
-    Timestamp, Written,
+    Timestamp, Watch, Written,
 };
 use futures_util::TryStreamExt;
 use mongodb::bson::{Document, doc};
@@ -275,7 +275,57 @@ impl EventRepository for MongoStore {
         events.truncate(page.limit as usize);
         Ok(EventPage { events, has_more })
     }
+
+    /// One aggregation per [`WATCHES_PER_QUERY`] watches: the documents beyond each watch's
+    /// known version (an index range per watch), grouped by session to their highest `seq`. The
+    /// seal sits one `seq` above the last event, so a sealed session's top is its version.
+    async fn changed_sessions(&self, watches: &[Watch]) -> Result<Vec<(usize, u64)>, StorageError> {
+        let mut changed = Vec::new();
+        for (chunk_at, chunk) in watches.chunks(WATCHES_PER_QUERY).enumerate() {
+            let branches: Vec<Document> = chunk
+                .iter()
+                .map(|w| {
+                    let mut filter = SessionKey::new(&w.project, &w.session).filter();
+                    filter.insert(
+                        "seq",
+                        doc! { "$gt": i64::try_from(w.known).unwrap_or(i64::MAX) },
+                    );
+                    filter
+                })
+                .collect();
+            let pipeline = [
+                doc! { "$match": { "$or": branches } },
+                doc! { "$group": {
+                    "_id": { "project": "$project", "sessionId": "$sessionId" },
+                    "top": { "$max": "$seq" },
+                } },
+            ];
+            let mut cursor = self.events.aggregate(pipeline).await.storage()?;
+            while let Some(group) = cursor.try_next().await.storage()? {
+                let (Ok(id), Ok(top)) = (group.get_document("_id"), group.get_i64("top")) else {
+                    continue;
+                };
+                let (Ok(project), Ok(session)) = (id.get_str("project"), id.get_str("sessionId"))
+                else {
+                    continue;
+                };
+                if let Some(i) = chunk
+                    .iter()
+                    .position(|w| w.project.as_str() == project && w.session.as_str() == session)
+                {
+                    changed.push((
+                        chunk_at * WATCHES_PER_QUERY + i,
+                        u64::try_from(top).unwrap_or(0),
+                    ));
+                }
+            }
+        }
+        Ok(changed)
+    }
 }
+
+/// Watches asked by one aggregation.
+const WATCHES_PER_QUERY: usize = 200;
 
 #[async_trait]
 impl StoreAdmin for MongoStore {

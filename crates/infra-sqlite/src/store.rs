@@ -9,7 +9,7 @@ use domain::{
     AppendEventError, AppendStep, CompleteRequest, CompleteSessionError, CompleteStep, Event,
     EventId, EventPage, EventRepository, GetEventError, GetSessionError, ListEventsError, NewEvent,
     NewSession, Order, PageRequest, ProjectId, Session, SessionId, SessionRepository, StorageError,
-    StoreAdmin, Timestamp, Written, decision,
+    StoreAdmin, Timestamp, Watch, Written, decision,
 };
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
@@ -367,6 +367,60 @@ impl EventRepository for SqliteStore {
             .read(move |conn| read_page(conn, &project, &session_id, page))
             .await
     }
+
+    async fn changed_sessions(&self, watches: &[Watch]) -> Result<Vec<(usize, u64)>, StorageError> {
+        let watches = watches.to_vec();
+        self.readers
+            .read(move |conn| {
+                let mut changed = Vec::new();
+                for (chunk_at, chunk) in watches.chunks(WATCHES_PER_STATEMENT).enumerate() {
+                    let offset = chunk_at * WATCHES_PER_STATEMENT;
+                    for (i, version) in versions(conn, chunk).storage()? {
+                        if version > chunk[i].known {
+                            changed.push((offset + i, version));
+                        }
+                    }
+                }
+                Ok(changed)
+            })
+            .await
+    }
+}
+
+/// Watches read by one statement (two parameters each, far below SQLite's limit).
+const WATCHES_PER_STATEMENT: usize = 200;
+
+/// The version of each watched session that exists, by its index in `watches`: one statement
+/// on the sessions' primary key.
+fn versions(conn: &Connection, watches: &[Watch]) -> rusqlite::Result<Vec<(usize, u64)>> {
+    let keys = vec!["(?, ?)"; watches.len()].join(", ");
+    let sql = format!(
+        "SELECT project, session_id, last_seq + (status IN ('completed', 'failed'))
+           FROM sessions WHERE (project, session_id) IN (VALUES {keys})"
+    );
+    let params: Vec<&str> = watches
+        .iter()
+        .flat_map(|w| [w.project.as_str(), w.session.as_str()])
+        .collect();
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map(rusqlite::params_from_iter(params), |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, i64>(2)?,
+        ))
+    })?;
+    let mut found = Vec::new();
+    for row in rows {
+        let (project, session, version) = row?;
+        if let Some(i) = watches
+            .iter()
+            .position(|w| w.project.as_str() == project && w.session.as_str() == session)
+        {
+            found.push((i, u64::try_from(version).unwrap_or(0)));
+        }
+    }
+    Ok(found)
 }
 
 /// One statement reads the page (a consistent snapshot); only an empty page needs a second

@@ -70,6 +70,18 @@ pub const SETTINGS: &[(&str, &str)] = &[
         "SHUTDOWN_GRACE_SECONDS",
         "time in-flight requests get to finish on SIGTERM",
     ),
+    (
+        "STREAM_MAX",
+        "most live event streams (SSE) open at once on this instance; beyond: 503",
+    ),
+    (
+        "STREAM_KEEPALIVE_SECONDS",
+        "a live stream sends a keep-alive comment after this much silence",
+    ),
+    (
+        "STREAM_POLL_MS",
+        "how often an instance asks the store which streamed sessions changed elsewhere",
+    ),
     ("LOG_FORMAT", "pretty or json"),
     ("RUST_LOG", "log filter, e.g. info or api=debug,info"),
     (
@@ -109,6 +121,9 @@ pub struct Values {
     pub request_body_timeout_ms: u64,
     pub keep_alive_seconds: u64,
     pub shutdown_grace_seconds: u64,
+    pub stream_max: u64,
+    pub stream_keepalive_seconds: u64,
+    pub stream_poll_ms: u64,
     #[serde(with = "text")]
     pub log_format: LogFormat,
     pub rust_log: String,
@@ -138,6 +153,9 @@ impl Default for Values {
             request_body_timeout_ms: 10_000,
             keep_alive_seconds: 5,
             shutdown_grace_seconds: 30,
+            stream_max: 1000,
+            stream_keepalive_seconds: 15,
+            stream_poll_ms: 250,
             log_format: LogFormat::Pretty,
             rust_log: "info".into(),
             config_file: None,
@@ -308,6 +326,15 @@ impl Settings {
                     v.request_body_timeout_ms,
                     3_600_000,
                 )?,
+                stream_max: as_usize(within("STREAM_MAX", v.stream_max, 0, 1_000_000)?),
+                stream_keep_alive: within(
+                    "STREAM_KEEPALIVE_SECONDS",
+                    v.stream_keepalive_seconds,
+                    1,
+                    3_600,
+                )
+                .map(Duration::from_secs)?,
+                stream_poll: millis("STREAM_POLL_MS", v.stream_poll_ms, 1_000)?,
             },
             header_timeout: millis(
                 "REQUEST_HEADER_TIMEOUT_MS",

@@ -16,6 +16,7 @@ pub struct Application {
     port: u16,
     server: Server,
     repo: Arc<dyn Repository>,
+    tail: Arc<api::Tail>,
 }
 
 /// Opens the configured store (migrations included).
@@ -84,6 +85,7 @@ impl Application {
             settings.limits.clone(),
             &secret,
         ));
+        let tail = state.tail.clone();
         let address = format!("{}:{}", settings.host, settings.port);
         let listener =
             TcpListener::bind(&address).with_context(|| format!("cannot listen on {address}"))?;
@@ -92,6 +94,8 @@ impl Application {
             .shutdown_timeout(settings.shutdown_grace.as_secs())
             .client_request_timeout(settings.header_timeout)
             .keep_alive(settings.keep_alive)
+            // SIGTERM/SIGINT are handled in `run`: live streams must end before the graceful stop.
+            .disable_signals()
             .listen(listener)?;
         if let Some(workers) = settings.workers {
             server = server.workers(workers);
@@ -101,6 +105,7 @@ impl Application {
             port,
             server: server.run(),
             repo,
+            tail,
         })
     }
 
@@ -111,10 +116,40 @@ impl Application {
     /// Serves until SIGTERM/SIGINT, lets in-flight requests finish within the grace period,
     /// then closes the store.
     pub async fn run(self) -> std::io::Result<()> {
+        let handle = self.server.handle();
+        let tail = self.tail.clone();
+        let on_signal = tokio::spawn(async move {
+            shutdown_signal().await;
+            tracing::info!("shutdown requested: ending live streams, finishing requests");
+            // Streams never end by themselves: end them first, so that the graceful stop
+            // waits only for ordinary requests.
+            tail.close();
+            handle.stop(true).await;
+        });
         let served = self.server.await;
+        on_signal.abort();
         tracing::info!("server stopped; closing the store");
         self.repo.close().await;
         served
+    }
+}
+
+/// SIGTERM or SIGINT.
+async fn shutdown_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                term.recv().await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        _ = terminate => {}
+        _ = tokio::signal::ctrl_c() => {}
     }
 }
 

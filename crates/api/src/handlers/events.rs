@@ -1,16 +1,22 @@
 //! `/sessions/{sessionId}/events[/{eventId}]`.
 
+use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
+use domain::Order;
 
 use crate::caller::{Caller, need};
 use crate::input;
 use crate::page::{self, PageParams};
 use crate::paths::{self, EventPath, SessionPath};
-use crate::problem::{ApiError, ReadProblems, WriteProblems};
+use crate::problem::{ApiError, FieldError, ReadProblems, WriteProblems};
 use crate::reply;
 use crate::requests::{self, AppendEventRequest};
 use crate::responses::{Event, EventPage};
 use crate::state::AppState;
+use crate::stream::{self, Representation};
+
+/// The header `EventSource` resends on reconnection: the `id` of the last event received.
+const LAST_EVENT_ID: &str = "last-event-id";
 
 /// Append an event
 ///
@@ -52,6 +58,11 @@ pub async fn append_event(
     let id = input::session_id(&path)?;
     let new = requests::read::<AppendEventRequest>(&req, payload, &state.limits).await?;
     let written = state.repo.append_event(caller.project(), &id, new).await?;
+    if !written.replayed {
+        state
+            .tail
+            .committed(caller.project(), &id, written.value.seq);
+    }
     Ok(reply::created_or_replayed(
         written,
         |e| paths::event_location(&e.session_id, &e.event_id),
@@ -59,18 +70,39 @@ pub async fn append_event(
     ))
 }
 
-/// List a session's events
+/// List a session's events: a page, a live stream, or an export
 ///
-/// One page of events ordered by `seq` (`order=asc`, the default, or `desc`). Paging never skips
-/// or repeats an event: follow `nextCursor` (or the `Link` header) while `hasMore`. To tail a
-/// live session, keep the last `nextCursor` and ask again later: events appended since then
-/// come next, in `seq` order.
+/// One resource, three representations chosen by `Accept`:
+///
+/// - `application/json` (default; also `*/*`, no `Accept`, ties): one page of events ordered by
+///   `seq` (`order=asc`, the default, or `desc`). Paging never skips or repeats an event:
+///   follow `nextCursor` (or the `Link` header) while `hasMore`.
+/// - `text/event-stream`: a live Server-Sent Events stream from `Last-Event-ID`, else `cursor`,
+///   else the first event. Each event once, in `seq` order, as a frame
+///   `id: <cursor after this event>` / `event: event` / `data: <Event JSON>`; later events (from
+///   any instance) within a second; `event: session-closed` / `data: <Session JSON>` once the
+///   session is closed and drained, then the end; `: keep-alive` comments while silent. The ids
+///   are ordinary cursors. 503 `too-many-streams` (with `Retry-After`) beyond the instance's
+///   stream limit.
+/// - `application/x-ndjson`: every event after `cursor` stored when the request starts, one
+///   Event JSON per line; `limit` is ignored.
+///
+/// Streams and exports run in `asc` order only.
 #[utoipa::path(
     get, path = "/sessions/{sessionId}/events", tag = "events", operation_id = "listEvents",
-    params(SessionPath, PageParams),
+    params(SessionPath, PageParams,
+        ("Last-Event-ID" = Option<String>, Header,
+            description = "SSE only: resume after this event id (a cursor); beats `cursor`")),
     responses(
-        (status = 200, description = "A page of events", body = EventPage,
-            headers(("Link" = String, description = "`<…>; rel=\"next\"` when `hasMore`"))),
+        (status = 200, description = "A page of events, a live SSE stream, or an NDJSON export",
+            content(
+                (EventPage = "application/json"),
+                (String = "text/event-stream", example = json!(
+                    "retry: 2000\n\nid: AQAAAAAAAAAAAQ3tQ1nDvUu8rXbJpVxQyZc\nevent: event\ndata: {\"eventId\":\"evt-1\",\"sessionId\":\"call-42\",\"seq\":1,\"type\":\"user_speech\",\"payload\":{},\"timestamp\":\"2026-05-01T12:00:00.000Z\",\"receivedAt\":\"2026-05-01T12:00:00.000Z\"}\n\nevent: session-closed\ndata: {\"sessionId\":\"call-42\",\"status\":\"completed\"}\n\n")),
+                (String = "application/x-ndjson", example = json!(
+                    "{\"eventId\":\"evt-1\",\"sessionId\":\"call-42\",\"seq\":1,\"type\":\"user_speech\",\"payload\":{},\"timestamp\":\"2026-05-01T12:00:00.000Z\",\"receivedAt\":\"2026-05-01T12:00:00.000Z\"}\n")),
+            ),
+            headers(("Link" = String, description = "JSON pages: `<…>; rel=\"next\"` when `hasMore`"))),
         ReadProblems,
     )
 )]
@@ -82,8 +114,46 @@ pub async fn list_events(
 ) -> Result<HttpResponse, ApiError> {
     let id = input::session_id(&path)?;
     let request = page::parse_query(&req, &id, &state.limits, &state.cursors)?;
-    let (body, link) = page::fetch(&req, caller.project(), &id, request, &state).await?;
-    Ok(reply::page(body, link))
+    let representation = Representation::of(&req);
+    if representation == Representation::Json {
+        let (body, link) = page::fetch(&req, caller.project(), &id, request, &state).await?;
+        return Ok(reply::page(body, link));
+    }
+    if request.order != Order::Asc {
+        return Err(ApiError::validation(vec![FieldError::new(
+            "order",
+            "streams and exports run in seq order: asc",
+        )]));
+    }
+    let mut after = request.after;
+    let last_event_id = req.headers().get(LAST_EVENT_ID);
+    if let (Representation::EventStream, Some(last)) = (representation, last_event_id) {
+        let last = last.to_str().unwrap_or("");
+        after = Some(state.cursors.decode(&id, Order::Asc, last)?);
+    }
+    let session = state.repo.get_session(caller.project(), &id).await?;
+    let source = stream::Source {
+        repo: state.repo.clone(),
+        cursors: state.cursors.clone(),
+        project: caller.project().clone(),
+        session: id,
+        after: after.unwrap_or(0),
+    };
+    if representation == Representation::NdJson {
+        return Ok(HttpResponse::Ok()
+            .content_type(stream::NDJSON)
+            .streaming(stream::export(source, session.last_seq)));
+    }
+    let subscription = state
+        .tail
+        .subscribe(caller.project(), &source.session, session.version())
+        .map_err(|_| ApiError::too_many_streams())?;
+    let live = stream::Live::new(source, subscription, state.limits.stream_keep_alive);
+    Ok(HttpResponse::Ok()
+        .content_type(stream::EVENT_STREAM)
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        .insert_header(("X-Accel-Buffering", "no"))
+        .streaming(live.into_stream()))
 }
 
 /// Get an event

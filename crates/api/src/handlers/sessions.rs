@@ -122,5 +122,8 @@ pub async fn complete_session(
         .repo
         .complete_session(caller.project(), &id, request)
         .await?;
+    state
+        .tail
+        .committed(caller.project(), &id, written.value.version());
     Ok(reply::ok(written.replayed).json(Session::from(&written.value)))
 }

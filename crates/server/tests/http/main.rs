@@ -17,3 +17,4 @@ mod fidelity;
 mod hostile;
 mod observability;
 mod pagination;
+mod streams;
