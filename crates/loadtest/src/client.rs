@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use anyhow::{Context, anyhow};
+use anyhow::{Context, anyhow, bail};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::{self, SendRequest};
@@ -112,6 +112,27 @@ impl Conn {
                 Err(anyhow!("no response within {timeout:?}"))
             }
         }
+    }
+
+    /// Opens a live stream (`Accept: text/event-stream`) on a connection of its own; answers
+    /// its body, to be read frame by frame, and the connection's sender (keep it while reading).
+    pub async fn open_stream(
+        &self,
+        path: &str,
+    ) -> anyhow::Result<(hyper::body::Incoming, SendRequest<Full<Bytes>>)> {
+        let mut sender = self.connect().await?;
+        sender.ready().await?;
+        let request = Request::builder()
+            .method(Method::GET)
+            .uri(path)
+            .header(HOST, self.target.host.clone())
+            .header("accept", "text/event-stream")
+            .body(Full::new(Bytes::new()))?;
+        let response = sender.send_request(request).await?;
+        if response.status().as_u16() != 200 {
+            bail!("stream {path} answered {}", response.status());
+        }
+        Ok((response.into_body(), sender))
     }
 
     async fn request_inner(

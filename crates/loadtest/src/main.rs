@@ -10,6 +10,7 @@ mod client;
 mod ledger;
 mod scenario;
 mod stats;
+mod stream;
 mod verify;
 
 use std::process::ExitCode;
@@ -118,6 +119,22 @@ struct Args {
     /// the run must end with exit status 1.
     #[arg(long, hide = true)]
     inject_fault: bool,
+
+    /// stream: live streams to open (spread over --sessions, default 10).
+    #[arg(long, default_value_t = 1000)]
+    streams: usize,
+
+    /// stream: events appended to each session.
+    #[arg(long, default_value_t = 50)]
+    events: usize,
+
+    /// stream: how long the streams sit idle (server CPU and RSS measured with --server-pid).
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    idle: Duration,
+
+    /// stream: the server's process id, to read its CPU and RSS from /proc.
+    #[arg(long)]
+    server_pid: Option<u32>,
 
     /// No progress lines on stderr.
     #[arg(long, short = 'q')]
@@ -241,6 +258,28 @@ async fn run(args: Args) -> anyhow::Result<bool> {
         Err(e) => bail!("GET {}/healthz failed: {e:#}", args.url),
     }
     drop(probe);
+
+    if args.scenario == Scenario::Stream {
+        let plan = stream::Plan {
+            streams: args.streams,
+            sessions: args.sessions.unwrap_or(10).max(1),
+            events: args.events,
+            appenders: args.connections,
+            idle: args.idle,
+            server_pid: args.server_pid,
+            prefix,
+            timeout: args.timeout,
+        };
+        let mut report = stream::run(target, plan).await?;
+        if let Some(label) = &args.label {
+            report["label"] = json!(label);
+        }
+        eprintln!("{report:#}");
+        if args.json {
+            println!("{report}");
+        }
+        return Ok(report["violations"] == 0);
+    }
 
     let progress = Arc::new(Progress::new(args.quiet));
     let reporter = tokio::spawn({

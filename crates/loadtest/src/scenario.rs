@@ -29,6 +29,9 @@ pub enum Scenario {
     Page,
     /// Call-like: create, appends with retries, tail reads, a few page reads, complete.
     Mixed,
+    /// --streams live SSE streams over --sessions sessions while --connections appenders add
+    /// --events events to each; exactly-once delivery checked, latency measured (`stream.rs`).
+    Stream,
 }
 
 impl Scenario {
@@ -39,6 +42,7 @@ impl Scenario {
             Scenario::Append => "append",
             Scenario::Page => "page",
             Scenario::Mixed => "mixed",
+            Scenario::Stream => "stream",
         }
     }
 }
@@ -387,6 +391,8 @@ impl Worker {
             Scenario::Append => self.append_load().await,
             Scenario::Page => self.page().await,
             Scenario::Mixed => self.mixed().await,
+            // Not a request loop: `stream::run` drives it from `main`.
+            Scenario::Stream => {}
         }
         self.finish()
     }
