@@ -4,7 +4,7 @@
 //!
 //! Modules, from the leaves up: `problem` (errors → problem+json) · `paths` (locations, path
 //! parameters) · `schema` (wire schemas from the domain's rules) · `input` (reading bodies and
-//! path ids) · `requests` / `responses` (the bodies) · `body` (strict JSON) · `cursor`, `page` ·
+//! path ids) · `requests` / `responses` (the bodies) · `body` (strict JSON) · `cursor`, `page`, `listing` ·
 //! `state` · `auth` (credentials → caller) · `reply` · `handlers::{sessions, events, operations}` · `openapi` · `middleware` ·
 //! `router`.
 
@@ -15,6 +15,7 @@ mod caller;
 mod cursor;
 mod handlers;
 mod input;
+mod listing;
 pub mod metrics;
 mod middleware;
 pub mod openapi;

@@ -15,5 +15,6 @@ mod concurrency;
 mod contract;
 mod fidelity;
 mod hostile;
+mod list;
 mod observability;
 mod pagination;

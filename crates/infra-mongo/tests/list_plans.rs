@@ -1,0 +1,114 @@
+//! Every shape of `GET /sessions` page is served by an index: the server's `explain` of each
+//! (`queryPlanner`) has an `IXSCAN` on the expected index in its winning plan, never a
+//! `COLLSCAN`, on a real MongoDB-wire server.
+
+use domain::{
+    JsonObject, Label, NewSession, Order, ProjectId, SessionFilter, SessionId, SessionPosition,
+    SessionQuery, SessionRepository, SessionStatus, Timestamp,
+};
+use infra_mongo::{MongoOptions, MongoStore};
+use mongodb::bson::{Bson, Document};
+
+fn query(
+    statuses: &[SessionStatus],
+    range: bool,
+    labels: usize,
+    order: Order,
+    cursor: bool,
+) -> SessionQuery {
+    let labels = (0..labels)
+        .map(|i| Label::new(format!("k{i}"), "v"))
+        .collect();
+    let (after, before) = if range {
+        (
+            Some(Timestamp::from_millis(1).unwrap()),
+            Some(Timestamp::from_millis(i64::from(i32::MAX)).unwrap()),
+        )
+    } else {
+        (None, None)
+    };
+    SessionQuery {
+        filter: SessionFilter::new(statuses.to_vec(), after, before, labels).unwrap(),
+        order,
+        limit: 50,
+        after: cursor.then(|| SessionPosition {
+            created_at: Timestamp::now(),
+            session_id: SessionId::parse("m").unwrap(),
+        }),
+    }
+}
+
+/// Every `stage` of the plan tree, with the index name of each `IXSCAN`.
+fn stages(plan: &Document, out: &mut Vec<String>) {
+    if let Ok(stage) = plan.get_str("stage") {
+        match plan.get_str("indexName") {
+            Ok(index) => out.push(format!("{stage} {index}")),
+            Err(_) => out.push(stage.to_owned()),
+        }
+    }
+    for value in plan.values() {
+        match value {
+            Bson::Document(d) => stages(d, out),
+            Bson::Array(items) => items.iter().for_each(|i| {
+                if let Bson::Document(d) = i {
+                    stages(d, out)
+                }
+            }),
+            _ => {}
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_page_is_an_index_scan() {
+    let options = MongoOptions::new(
+        testkit::mongo_uri().await,
+        testkit::unique_database("plans"),
+    );
+    let store = MongoStore::connect(&options).await.expect("connect");
+    let project = ProjectId::parse("p1").unwrap();
+    for i in 0..50 {
+        let metadata =
+            JsonObject::from_stored(format!(r#"{{"k0":"v","k1":"{}"}}"#, i % 3)).unwrap();
+        let new = NewSession::new(
+            SessionId::parse(format!("s{i}")).unwrap(),
+            None,
+            None,
+            metadata,
+            None,
+        )
+        .unwrap();
+        store.create_session(&project, new).await.unwrap();
+    }
+    let some = [SessionStatus::Completed];
+    let two = [SessionStatus::Active, SessionStatus::Failed];
+    for order in [Order::Asc, Order::Desc] {
+        for cursor in [false, true] {
+            for range in [false, true] {
+                for (statuses, labels, index) in [
+                    (&[][..], 0, "project_createdAt_sessionId"),
+                    (&some[..], 0, "project_status_createdAt_sessionId"),
+                    (&two[..], 0, "project_status_createdAt_sessionId"),
+                    (&[][..], 1, "project_labels_createdAt_sessionId"),
+                    (&two[..], 2, "project_labels_createdAt_sessionId"),
+                ] {
+                    let q = query(statuses, range, labels, order, cursor);
+                    let explained = store.explain_list_sessions(&project, &q).await.unwrap();
+                    let winning = explained
+                        .get_document("queryPlanner")
+                        .and_then(|p| p.get_document("winningPlan"))
+                        .unwrap_or_else(|_| panic!("a winning plan: {explained}"));
+                    let mut seen = Vec::new();
+                    stages(winning, &mut seen);
+                    let shape = format!("{q:?}\n{seen:?}");
+                    assert!(seen.contains(&format!("IXSCAN {index}")), "{shape}");
+                    assert!(!seen.iter().any(|s| s == "COLLSCAN"), "{shape}");
+                    assert!(
+                        !seen.iter().any(|s| s == "SORT"),
+                        "a blocking sort: {shape}"
+                    );
+                }
+            }
+        }
+    }
+}
