@@ -113,13 +113,17 @@ pub(crate) fn range_sql(order: Order, status: bool, labels: usize) -> String {
         sql.push_str(" AND s.status = :status");
     }
     let d = if labels > 0 { "d" } else { "s" };
-    let (cmp, dir) = match order {
-        Order::Asc => (">", "ASC"),
-        Order::Desc => ("<", "DESC"),
+    // `:lo`..`:hi` is the range of `created_at` read (both inclusive): the filter's bounds and
+    // the position combined, so that the index range starts at the position whatever its
+    // depth. Sessions sharing the position's millisecond up to it are left out by a residual
+    // condition (a row-value comparison made SQLite skip-scan the index and sort).
+    let (skip, dir) = match order {
+        Order::Asc => ("<=", "ASC"),
+        Order::Desc => (">=", "DESC"),
     };
     sql.push_str(&format!(
-        " AND {d}.created_at > :lo AND {d}.created_at < :hi \
-         AND ({d}.created_at, {d}.session_id) {cmp} (:pc, :pid) \
+        " AND {d}.created_at >= :lo AND {d}.created_at <= :hi \
+         AND NOT ({d}.created_at = :pc AND {d}.session_id {skip} :pid) \
          ORDER BY {d}.created_at {dir}, {d}.session_id {dir}"
     ));
     sql
@@ -141,16 +145,22 @@ fn range_params(
         params.push((format!(":k{i}"), text(&label.key)));
         params.push((format!(":v{i}"), text(&label.value)));
     }
-    let millis =
-        |t: Option<Timestamp>, default: i64| Value::Integer(t.map_or(default, Timestamp::millis));
-    params.push((":lo".to_owned(), millis(filter.created_after(), i64::MIN)));
-    params.push((":hi".to_owned(), millis(filter.created_before(), i64::MAX)));
-    let (pc, pid) = match (&query.after, query.order) {
-        (Some(p), _) => (p.created_at.millis(), p.session_id.as_str()),
-        // Before every position, or after every one: ids are never empty.
-        (None, Order::Asc) => (i64::MIN, ""),
-        (None, Order::Desc) => (i64::MAX, ""),
+    // Exclusive bounds in whole milliseconds are inclusive ones a millisecond inside.
+    let mut lo = filter.created_after().map_or(i64::MIN, |t| t.millis() + 1);
+    let mut hi = filter.created_before().map_or(i64::MAX, |t| t.millis() - 1);
+    let (pc, pid) = match &query.after {
+        Some(p) => {
+            match query.order {
+                Order::Asc => lo = lo.max(p.created_at.millis()),
+                Order::Desc => hi = hi.min(p.created_at.millis()),
+            }
+            (p.created_at.millis(), p.session_id.as_str())
+        }
+        // No position: no session is at it.
+        None => (i64::MIN, ""),
     };
+    params.push((":lo".to_owned(), Value::Integer(lo)));
+    params.push((":hi".to_owned(), Value::Integer(hi)));
     params.push((":pc".to_owned(), Value::Integer(pc)));
     params.push((":pid".to_owned(), text(pid)));
     params
