@@ -231,30 +231,39 @@ impl MongoStore {
     }
 }
 
-/// Gives every session stored before migration 0004 its `labels` (from its metadata text: a
-/// `$jsonSchema`-free command cannot parse JSON text). Idempotent: only documents without
-/// `labels` are read and written, so instances running it at once agree.
+/// Gives every session stored before migration 0004 its `labels` (from its metadata text: no
+/// database command parses JSON text), and its status copy as its events say (stores written
+/// before the copy existed, or a copy lost to a crash after the seal). Idempotent: only
+/// documents without `labels` are read and written, so instances running it at once agree.
 pub(crate) async fn backfill_labels(db: &mongodb::Database) -> Result<(), StorageError> {
     let sessions = db.collection::<Document>("sessions");
+    let events = db.collection::<Document>("events");
     let mut cursor = sessions
         .find(doc! { "labels": { "$exists": false } })
-        .projection(doc! { "metadata": 1 })
         .await
         .storage()?;
     while let Some(d) = cursor.try_next().await.storage()? {
-        let metadata = d
-            .get_str("metadata")
-            .ok()
-            .and_then(|m| domain::JsonObject::from_stored(m.to_owned()).ok())
-            .ok_or_else(|| StorageError::Internal("stored session has a bad metadata".into()))?;
-        let labels: Vec<String> = Label::all_of(&metadata)
+        let top = events
+            .find_one(doc! {
+                "project": d.get("project").cloned().unwrap_or(Bson::Null),
+                "sessionId": d.get("sessionId").cloned().unwrap_or(Bson::Null),
+            })
+            .sort(doc! { "seq": -1 })
+            .await
+            .storage()?;
+        let session = documents::session(&d, top.as_ref())?;
+        let labels: Vec<String> = Label::all_of(&session.metadata)
             .iter()
             .map(Label::encoded)
             .collect();
         sessions
             .update_one(
                 doc! { "_id": d.get("_id").cloned().unwrap_or(Bson::Null), "labels": { "$exists": false } },
-                doc! { "$set": { "labels": labels } },
+                doc! { "$set": {
+                    "labels": labels,
+                    "status": session.status.as_str(),
+                    "endedAt": session.ended_at.map(date),
+                } },
             )
             .await
             .storage()?;
