@@ -874,6 +874,11 @@ async fn walk_sessions(
     out
 }
 
+/// Every session of the project, walking pages of `limit` in `order`.
+async fn walk_all(repo: &Repo, order: Order, limit: u32) -> Vec<Session> {
+    walk_sessions(repo, &project(), &SessionFilter::default(), order, limit).await
+}
+
 fn assert_in_walk_order(sessions: &[Session], order: Order) {
     for pair in sessions.windows(2) {
         let (a, b) = (SessionPosition::of(&pair[0]), SessionPosition::of(&pair[1]));
@@ -893,32 +898,18 @@ fn names(prefix: &str, range: std::ops::Range<usize>) -> Vec<String> {
 }
 
 pub async fn sessions_list_in_both_orders(repo: Repo) {
-    let empty = walk_sessions(
-        &repo,
-        &project(),
-        &SessionFilter::default(),
-        Order::Desc,
-        10,
-    )
-    .await;
+    let empty = walk_all(&repo, Order::Desc, 10).await;
     assert!(empty.is_empty(), "a project without sessions lists none");
     // Created one after the other: each sorts after the one before, whatever the clock says.
     for id in names("s", 0..12) {
         session(&repo, &id).await;
     }
-    let asc = walk_sessions(&repo, &project(), &SessionFilter::default(), Order::Asc, 5).await;
+    let asc = walk_all(&repo, Order::Asc, 5).await;
     assert_eq!(ids(&asc), names("s", 0..12), "oldest first");
     let mut newest_first = names("s", 0..12);
     newest_first.reverse();
     for limit in [1, 5, 12, 500] {
-        let desc = walk_sessions(
-            &repo,
-            &project(),
-            &SessionFilter::default(),
-            Order::Desc,
-            limit,
-        )
-        .await;
+        let desc = walk_all(&repo, Order::Desc, limit).await;
         assert_eq!(ids(&desc), newest_first, "newest first, pages of {limit}");
     }
     // A page that ends exactly at the last session says there is no more.
@@ -999,14 +990,7 @@ pub async fn sessions_list_filters_by_creation_time(repo: Repo) {
     for id in names("s", 0..10) {
         session(&repo, &id).await;
     }
-    let all = walk_sessions(
-        &repo,
-        &project(),
-        &SessionFilter::default(),
-        Order::Asc,
-        100,
-    )
-    .await;
+    let all = walk_all(&repo, Order::Asc, 100).await;
     let (lo, hi) = (all[2].created_at, all[7].created_at);
     // Bounds are exclusive; sessions sharing a millisecond with a bound fall on its side.
     let expected: Vec<String> = all
@@ -1157,14 +1141,7 @@ pub async fn sessions_list_walks_during_creates_and_completes(repo: Repo) {
     }
     // Half of the old sessions get completed during the walks.
     let initiated = filter(&[SessionStatus::Initiated], None, None, &[]);
-    let before_all = walk_sessions(
-        &repo,
-        &project(),
-        &SessionFilter::default(),
-        Order::Asc,
-        100,
-    )
-    .await;
+    let before_all = walk_all(&repo, Order::Asc, 100).await;
     let writers: Vec<_> = (0..4)
         .map(|w| {
             let repo = repo.clone();
@@ -1245,14 +1222,7 @@ pub async fn sessions_list_walks_during_creates_and_completes(repo: Repo) {
         }
     }
     // An ascending walk meets the sessions created after its last page at its end.
-    let all = walk_sessions(
-        &repo,
-        &project(),
-        &SessionFilter::default(),
-        Order::Asc,
-        500,
-    )
-    .await;
+    let all = walk_all(&repo, Order::Asc, 500).await;
     let last = SessionPosition::of(all.last().unwrap());
     for id in names("late", 0..5) {
         session(&repo, &id).await;

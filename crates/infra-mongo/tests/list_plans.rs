@@ -2,41 +2,10 @@
 //! (`queryPlanner`) has an `IXSCAN` on the expected index in its winning plan, never a
 //! `COLLSCAN`, on a real MongoDB-wire server.
 
-use domain::{
-    JsonObject, Label, NewSession, Order, ProjectId, SessionFilter, SessionId, SessionPosition,
-    SessionQuery, SessionRepository, SessionStatus, Timestamp,
-};
+use conformance::ListIndex;
+use domain::{JsonObject, NewSession, ProjectId, SessionId, SessionRepository};
 use infra_mongo::{MongoOptions, MongoStore};
 use mongodb::bson::{Bson, Document};
-
-fn query(
-    statuses: &[SessionStatus],
-    range: bool,
-    labels: usize,
-    order: Order,
-    cursor: bool,
-) -> SessionQuery {
-    let labels = (0..labels)
-        .map(|i| Label::new(format!("k{i}"), "v"))
-        .collect();
-    let (after, before) = if range {
-        (
-            Some(Timestamp::from_millis(1).unwrap()),
-            Some(Timestamp::from_millis(i64::from(i32::MAX)).unwrap()),
-        )
-    } else {
-        (None, None)
-    };
-    SessionQuery {
-        filter: SessionFilter::new(statuses.to_vec(), after, before, labels).unwrap(),
-        order,
-        limit: 50,
-        after: cursor.then(|| SessionPosition {
-            created_at: Timestamp::now(),
-            session_id: SessionId::parse("m").unwrap(),
-        }),
-    }
-}
 
 /// Every `stage` of the plan tree, with the index name of each `IXSCAN`.
 fn stages(plan: &Document, out: &mut Vec<String>) {
@@ -89,37 +58,27 @@ async fn every_page_is_an_index_scan() {
         .unwrap();
         store.create_session(&project, new).await.unwrap();
     }
-    let some = [SessionStatus::Completed];
-    let two = [SessionStatus::Active, SessionStatus::Failed];
-    for order in [Order::Asc, Order::Desc] {
-        for cursor in [false, true] {
-            for range in [false, true] {
-                for (statuses, labels, index) in [
-                    (&[][..], 0, "project_createdAt_sessionId"),
-                    (&some[..], 0, "project_status_createdAt_sessionId"),
-                    (&two[..], 0, "project_status_createdAt_sessionId"),
-                    (&[][..], 1, "project_labels_createdAt_sessionId"),
-                    (&two[..], 2, "project_labels_createdAt_sessionId"),
-                ] {
-                    let q = query(statuses, range, labels, order, cursor);
-                    let explained = store.explain_list_sessions(&project, &q).await.unwrap();
-                    let winning = explained
-                        .get_document("queryPlanner")
-                        .and_then(|p| p.get_document("winningPlan"))
-                        .unwrap_or_else(|_| panic!("a winning plan: {explained}"));
-                    let mut seen = Vec::new();
-                    stages(winning, &mut seen);
-                    let shape = format!("{q:?}\n{seen:?}");
-                    assert!(seen.contains(&format!("IXSCAN {index}")), "{shape}");
-                    assert!(!seen.iter().any(|s| s == "COLLSCAN"), "{shape}");
-                    if sorts_reported_truly {
-                        assert!(
-                            !seen.iter().any(|s| s == "SORT"),
-                            "a blocking sort: {shape}"
-                        );
-                    }
-                }
-            }
+    for (query, index) in conformance::list_shapes() {
+        let index = match index {
+            ListIndex::Created => "project_createdAt_sessionId",
+            ListIndex::Status => "project_status_createdAt_sessionId",
+            ListIndex::Labels => "project_labels_createdAt_sessionId",
+        };
+        let explained = store.explain_list_sessions(&project, &query).await.unwrap();
+        let winning = explained
+            .get_document("queryPlanner")
+            .and_then(|p| p.get_document("winningPlan"))
+            .unwrap_or_else(|_| panic!("a winning plan: {explained}"));
+        let mut seen = Vec::new();
+        stages(winning, &mut seen);
+        let shape = format!("{query:?}\n{seen:?}");
+        assert!(seen.contains(&format!("IXSCAN {index}")), "{shape}");
+        assert!(!seen.iter().any(|s| s == "COLLSCAN"), "{shape}");
+        if sorts_reported_truly {
+            assert!(
+                !seen.iter().any(|s| s == "SORT"),
+                "a blocking sort: {shape}"
+            );
         }
     }
 }

@@ -2,40 +2,9 @@
 //! sort: SQLite's `EXPLAIN QUERY PLAN` of each, on a store with statistics (`ANALYZE`) over
 //! thousands of sessions, so a plan change by the statistics fails here too.
 
-use domain::{
-    JsonObject, Label, NewSession, Order, ProjectId, SessionFilter, SessionId, SessionPosition,
-    SessionQuery, SessionRepository, SessionStatus, StoreAdmin, Timestamp,
-};
+use conformance::ListIndex;
+use domain::{JsonObject, NewSession, ProjectId, SessionId, SessionRepository, StoreAdmin};
 use infra_sqlite::{SqliteOptions, SqliteStore};
-
-fn query(
-    statuses: &[SessionStatus],
-    range: bool,
-    labels: usize,
-    order: Order,
-    cursor: bool,
-) -> SessionQuery {
-    let labels = (0..labels)
-        .map(|i| Label::new(format!("k{i}"), "v"))
-        .collect();
-    let (after, before) = if range {
-        (
-            Some(Timestamp::from_millis(1).unwrap()),
-            Some(Timestamp::from_millis(i64::from(i32::MAX)).unwrap()),
-        )
-    } else {
-        (None, None)
-    };
-    SessionQuery {
-        filter: SessionFilter::new(statuses.to_vec(), after, before, labels).unwrap(),
-        order,
-        limit: 50,
-        after: cursor.then(|| SessionPosition {
-            created_at: Timestamp::now(),
-            session_id: SessionId::parse("m").unwrap(),
-        }),
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_page_is_an_index_range() {
@@ -62,32 +31,22 @@ async fn every_page_is_an_index_range() {
         .execute_batch("ANALYZE")
         .unwrap();
     let store = SqliteStore::open(&SqliteOptions::new(&path)).unwrap();
-    let some = [SessionStatus::Active];
-    let two = [SessionStatus::Initiated, SessionStatus::Failed];
-    for order in [Order::Asc, Order::Desc] {
-        for cursor in [false, true] {
-            for range in [false, true] {
-                for (statuses, labels, index) in [
-                    (&[][..], 0, "USING INDEX sessions_by_created"),
-                    (&some[..], 0, "USING INDEX sessions_by_status"),
-                    (&two[..], 0, "USING INDEX sessions_by_status"),
-                    (&[][..], 1, "SEARCH d USING PRIMARY KEY"),
-                    (&two[..], 3, "SEARCH d USING PRIMARY KEY"),
-                ] {
-                    let q = query(statuses, range, labels, order, cursor);
-                    let plans = store
-                        .explain_list_sessions(&project, q.clone())
-                        .await
-                        .unwrap();
-                    assert_eq!(plans.len(), statuses.len().max(1));
-                    for plan in plans {
-                        let shape = format!("{q:?}\n{plan}");
-                        assert!(plan.contains(index), "{shape}");
-                        assert!(!plan.contains("SCAN"), "a scan: {shape}");
-                        assert!(!plan.contains("TEMP B-TREE"), "a sort: {shape}");
-                    }
-                }
-            }
+    for (query, index) in conformance::list_shapes() {
+        let index = match index {
+            ListIndex::Created => "USING INDEX sessions_by_created",
+            ListIndex::Status => "USING INDEX sessions_by_status",
+            ListIndex::Labels => "SEARCH d USING PRIMARY KEY",
+        };
+        let plans = store
+            .explain_list_sessions(&project, query.clone())
+            .await
+            .unwrap();
+        assert_eq!(plans.len(), query.filter.statuses().len().max(1));
+        for plan in plans {
+            let shape = format!("{query:?}\n{plan}");
+            assert!(plan.contains(index), "{shape}");
+            assert!(!plan.contains("SCAN"), "a scan: {shape}");
+            assert!(!plan.contains("TEMP B-TREE"), "a sort: {shape}");
         }
     }
 }
