@@ -44,6 +44,7 @@ async fn every_page_is_an_index_range() {
         assert_eq!(plans.len(), query.filter.statuses().len().max(1));
         for plan in plans {
             let shape = format!("{query:?}\n{plan}");
+            eprintln!("{shape}");
             assert!(plan.contains(index), "{shape}");
             assert!(!plan.contains("SCAN"), "a scan: {shape}");
             assert!(!plan.contains("TEMP B-TREE"), "a sort: {shape}");
