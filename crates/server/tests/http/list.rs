@@ -323,3 +323,51 @@ async fn a_cursor_is_bound_to_its_filters_and_order() {
 // Projects: the store keeps each project's sessions apart (conformance
 // `sessions_list_shows_only_the_projects_sessions`, both stores). Over HTTP, a test listing
 // with two API keys of two projects belongs here once API keys are merged (lead: add it).
+
+#[tokio::test]
+async fn the_document_describes_the_filters_and_the_metadata_family() {
+    let app = TestApp::spawn().await;
+    let doc = app.get("/openapi.json").await.expect(200);
+    let operation = &doc["paths"]["/sessions"]["get"];
+    assert_eq!(operation["operationId"], "listSessions");
+    let parameters = operation["parameters"].as_array().unwrap();
+    let named = |name: &str| {
+        parameters
+            .iter()
+            .find(|p| p["name"] == name)
+            .unwrap_or_else(|| panic!("{name} is documented: {operation}"))
+            .clone()
+    };
+    assert_eq!(named("order")["schema"]["default"], "desc");
+    assert_eq!(named("limit")["schema"]["maximum"], 500);
+    let status = named("status");
+    let pattern = status["schema"]["pattern"].as_str().unwrap();
+    assert!(
+        pattern.contains("initiated") && pattern.contains("failed"),
+        "{status}"
+    );
+    assert!(
+        status["schema"]["examples"]
+            .as_array()
+            .is_some_and(|e| !e.is_empty())
+    );
+    for time in ["createdAfter", "createdBefore"] {
+        assert_eq!(named(time)["schema"]["format"], "date-time");
+    }
+    let family = &operation["x-query-parameter-families"][0];
+    assert_eq!(family["name"], "metadata.<key>");
+    assert_eq!(family["maxCount"], 5);
+    assert!(
+        family["examples"]
+            .as_object()
+            .is_some_and(|e| !e.is_empty())
+    );
+    let described = operation["description"].as_str().unwrap();
+    assert!(described.contains("metadata.<key>=<value>"), "{described}");
+    let page = &operation["responses"]["200"];
+    assert!(page["headers"]["Link"].is_object(), "{page}");
+    assert_eq!(
+        page["content"]["application/json"]["schema"]["$ref"],
+        "#/components/schemas/SessionPage"
+    );
+}
