@@ -71,7 +71,7 @@ def main():
     client = Client(base_url=BASE_URL, raise_on_unexpected_status=True)
     create, append = operation("create_session"), operation("append_event")
     complete, list_events = operation("complete_session"), operation("list_events")
-    get_session = operation("get_session")
+    get_session, list_sessions = operation("get_session"), operation("list_sessions")
     session_id = f"py-{uuid.uuid4().hex[:12]}"
 
     # create, then replay
@@ -145,6 +145,16 @@ def main():
     check(
         kind == "SessionWithEvents" and whole["eventCount"] == 5 and len(whole["events"]["data"]) == 5,
         "read back: a SessionWithEvents with its 5 events",
+    )
+
+    # find it among the completed sessions, newest first
+    listed = list_sessions.sync_detailed(client=client, status="completed", limit=500)
+    found, kind = wire(listed)
+    check(
+        listed.status_code == HTTPStatus.OK
+        and kind == "SessionPage"
+        and any(s["sessionId"] == session_id and s["eventCount"] == 5 for s in found["data"]),
+        "list completed sessions: 200, a SessionPage holding it",
     )
 
 

@@ -11,6 +11,7 @@ type SessionWithEvents = components["schemas"]["SessionWithEvents"];
 type Event = components["schemas"]["Event"];
 type EventPage = components["schemas"]["EventPage"];
 type Problem = components["schemas"]["Problem"];
+type SessionPage = components["schemas"]["SessionPage"];
 
 declare const process: { argv: string[]; exitCode?: number };
 
@@ -117,6 +118,14 @@ async function main(): Promise<void> {
   check(
     read?.eventCount === 5 && read.events.data.length === 5 && stored[0]?.payload["text"] === "utterance 1",
     "read back: eventCount 5, the events, payloads as sent",
+  );
+
+  // find it among the completed sessions, newest first
+  const listed = await client.GET("/sessions", { params: { query: { status: "completed", limit: 500 } } });
+  const found: SessionPage | undefined = listed.data;
+  check(
+    listed.response.status === 200 && found?.data.some((s) => s.sessionId === sessionId && s.eventCount === 5) === true,
+    "list completed sessions: 200, a SessionPage holding it",
   );
 }
 

@@ -10,8 +10,8 @@ use async_trait::async_trait;
 use domain::{
     AppendEventError, CompleteRequest, CompleteSessionError, Event, EventId, EventPage,
     EventRepository, GetEventError, GetSessionError, ListEventsError, NewEvent, NewSession,
-    PageRequest, ProjectId, Repository, Session, SessionId, SessionRepository, StorageError,
-    StoreAdmin, Watch, Written,
+    PageRequest, ProjectId, Repository, Session, SessionId, SessionPage, SessionQuery,
+    SessionRepository, StorageError, StoreAdmin, Watch, Written,
 };
 
 /// A [`Repository`] whose calls take at most `timeout` each.
@@ -66,6 +66,14 @@ impl<R: Repository + ?Sized> SessionRepository for Bounded<R> {
     ) -> Result<Written<Session>, CompleteSessionError> {
         self.within(self.inner.complete_session(project, id, request))
             .await
+    }
+
+    async fn list_sessions(
+        &self,
+        project: &ProjectId,
+        query: SessionQuery,
+    ) -> Result<SessionPage, StorageError> {
+        self.within(self.inner.list_sessions(project, query)).await
     }
 }
 

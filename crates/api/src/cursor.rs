@@ -1,75 +1,44 @@
-//! Opaque pagination cursors: a position in one session's walk in one order, signed with
-//! HMAC-SHA256 so that a tampered, truncated or foreign cursor is refused.
+//! Opaque pagination cursors: a position in one walk, signed with HMAC-SHA256 so that a
+//! tampered, truncated or foreign cursor is refused.
 //!
-//! Layout before base64url: version (1) | order (1) | seq (8, big endian) | MAC (16).
-//! The MAC covers the session id too, so a cursor works only for the session that issued it.
+//! A cursor is base64url (unpadded) of `head | MAC(secret, scope… | head)[..16]`, where `head`
+//! starts with a version byte naming the kind of walk, then the order, then the position, and
+//! `scope` is what the walk is bound to (each part followed by a 0 byte):
+//! - events (version 1): head `1 | order | seq (8, big endian)`, scope the session id;
+//! - session lists (version 2): head `2 | order | createdAt ms (8, big endian) | sessionId`,
+//!   scope `sessions`, the project and the filter's canonical text.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use domain::{Order, SessionId};
+use domain::{Order, ProjectId, SessionFilter, SessionId, SessionPosition, Timestamp};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 use crate::problem::{ApiError, ErrorCode};
 
-const VERSION: u8 = 1;
+const EVENTS: u8 = 1;
+const SESSION_LISTS: u8 = 2;
 const MAC_LEN: usize = 16;
-const RAW_LEN: usize = 1 + 1 + 8 + MAC_LEN;
+/// version, order, seq.
+const EVENT_HEAD_LEN: usize = 1 + 1 + 8;
+/// version, order, createdAt; the session id follows.
+const POSITION_HEAD_LEN: usize = 1 + 1 + 8;
 
-/// What every cursor looks like: `RAW_LEN` bytes in unpadded base64url (35 characters).
+/// What every event cursor looks like (35 characters).
 pub const PATTERN: &str = "^[A-Za-z0-9_-]{35}$";
+/// What every session-list cursor looks like: 36 to 206 characters.
+pub const LIST_PATTERN: &str = "^[A-Za-z0-9_-]{36,206}$";
 
 #[derive(Clone)]
 pub struct CursorCodec {
     key: Hmac<Sha256>,
 }
 
-impl CursorCodec {
-    pub fn new(secret: &[u8]) -> Self {
-        Self {
-            key: Hmac::new_from_slice(secret).expect("HMAC takes keys of any length"),
-        }
-    }
-
-    fn mac(&self, session: &SessionId, head: &[u8]) -> Hmac<Sha256> {
-        let mut mac = self.key.clone();
-        mac.update(session.as_str().as_bytes());
-        mac.update(&[0]);
-        mac.update(head);
-        mac
-    }
-
-    pub fn encode(&self, session: &SessionId, order: Order, seq: u64) -> String {
-        let mut raw = [0u8; RAW_LEN];
-        raw[0] = VERSION;
-        raw[1] = order_byte(order);
-        raw[2..10].copy_from_slice(&seq.to_be_bytes());
-        let tag = self.mac(session, &raw[..10]).finalize().into_bytes();
-        raw[10..].copy_from_slice(&tag[..MAC_LEN]);
-        URL_SAFE_NO_PAD.encode(raw)
-    }
-
-    /// The position a cursor stands for, when it was issued for this session and order.
-    pub fn decode(&self, session: &SessionId, order: Order, cursor: &str) -> Result<u64, ApiError> {
-        let invalid = || {
-            ApiError::new(
-                ErrorCode::InvalidCursor,
-                "the cursor is malformed, altered, or was issued for another session or order",
-            )
-        };
-        let raw = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| invalid())?;
-        if raw.len() != RAW_LEN || raw[0] != VERSION {
-            return Err(invalid());
-        }
-        self.mac(session, &raw[..10])
-            .verify_truncated_left(&raw[10..])
-            .map_err(|_| invalid())?;
-        if raw[1] != order_byte(order) {
-            return Err(invalid());
-        }
-        let seq = u64::from_be_bytes(raw[2..10].try_into().expect("8 bytes"));
-        Ok(seq)
-    }
+fn invalid(walk: &str) -> ApiError {
+    ApiError::new(
+        ErrorCode::InvalidCursor,
+        format!("the cursor is malformed, altered, or was issued for another {walk}"),
+    )
 }
 
 fn order_byte(order: Order) -> u8 {
@@ -79,9 +48,134 @@ fn order_byte(order: Order) -> u8 {
     }
 }
 
+impl CursorCodec {
+    pub fn new(secret: &[u8]) -> Self {
+        Self {
+            key: Hmac::new_from_slice(secret).expect("HMAC takes keys of any length"),
+        }
+    }
+
+    fn mac(&self, scope: &[&[u8]], head: &[u8]) -> Hmac<Sha256> {
+        let mut mac = self.key.clone();
+        for part in scope {
+            mac.update(part);
+            mac.update(&[0]);
+        }
+        mac.update(head);
+        mac
+    }
+
+    /// `head` signed for `scope`.
+    fn seal(&self, scope: &[&[u8]], head: &[u8]) -> String {
+        let tag = self.mac(scope, head).finalize().into_bytes();
+        let mut raw = Vec::with_capacity(head.len() + MAC_LEN);
+        raw.extend_from_slice(head);
+        raw.extend_from_slice(&tag[..MAC_LEN]);
+        URL_SAFE_NO_PAD.encode(raw)
+    }
+
+    /// The head of `cursor` when it was sealed for `scope`, with `version` and `order`.
+    fn open(
+        &self,
+        scope: &[&[u8]],
+        version: u8,
+        order: Order,
+        cursor: &str,
+        walk: &str,
+    ) -> Result<Vec<u8>, ApiError> {
+        let mut raw = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| invalid(walk))?;
+        if raw.len() < 2 + MAC_LEN || raw[0] != version {
+            return Err(invalid(walk));
+        }
+        let tag = raw.split_off(raw.len() - MAC_LEN);
+        self.mac(scope, &raw)
+            .verify_truncated_left(&tag)
+            .map_err(|_| invalid(walk))?;
+        if raw[1] != order_byte(order) {
+            return Err(invalid(walk));
+        }
+        Ok(raw)
+    }
+
+    pub fn encode(&self, session: &SessionId, order: Order, seq: u64) -> String {
+        let mut head = [0u8; EVENT_HEAD_LEN];
+        head[0] = EVENTS;
+        head[1] = order_byte(order);
+        head[2..].copy_from_slice(&seq.to_be_bytes());
+        self.seal(&[session.as_str().as_bytes()], &head)
+    }
+
+    /// The position a cursor stands for, when it was issued for this session and order.
+    pub fn decode(&self, session: &SessionId, order: Order, cursor: &str) -> Result<u64, ApiError> {
+        let walk = "session or order";
+        let head = self.open(&[session.as_str().as_bytes()], EVENTS, order, cursor, walk)?;
+        let seq: [u8; 8] = head[2..].try_into().map_err(|_| invalid(walk))?;
+        Ok(u64::from_be_bytes(seq))
+    }
+
+    /// A cursor at `position` in the list of `project`'s sessions passing `filter`, in `order`.
+    pub fn encode_position(
+        &self,
+        project: &ProjectId,
+        filter: &SessionFilter,
+        order: Order,
+        position: &SessionPosition,
+    ) -> String {
+        let mut head = Vec::with_capacity(POSITION_HEAD_LEN + position.session_id.as_str().len());
+        head.push(SESSION_LISTS);
+        head.push(order_byte(order));
+        head.extend_from_slice(&position.created_at.millis().to_be_bytes());
+        head.extend_from_slice(position.session_id.as_str().as_bytes());
+        self.seal(&parts(&list_scope(project, filter)), &head)
+    }
+
+    /// The position a cursor stands for, when it was issued for this project, filter and order.
+    pub fn decode_position(
+        &self,
+        project: &ProjectId,
+        filter: &SessionFilter,
+        order: Order,
+        cursor: &str,
+    ) -> Result<SessionPosition, ApiError> {
+        let walk = "project, filter or order";
+        let scope = list_scope(project, filter);
+        let head = self.open(&parts(&scope), SESSION_LISTS, order, cursor, walk)?;
+        if head.len() <= POSITION_HEAD_LEN {
+            return Err(invalid(walk));
+        }
+        let millis: [u8; 8] = head[2..POSITION_HEAD_LEN].try_into().expect("8 bytes");
+        let created_at =
+            Timestamp::from_millis(i64::from_be_bytes(millis)).map_err(|_| invalid(walk))?;
+        let id = std::str::from_utf8(&head[POSITION_HEAD_LEN..]).map_err(|_| invalid(walk))?;
+        let session_id = SessionId::parse(id).map_err(|_| invalid(walk))?;
+        Ok(SessionPosition {
+            created_at,
+            session_id,
+        })
+    }
+}
+
+/// What a session-list cursor is bound to: the project and the filter.
+fn list_scope(project: &ProjectId, filter: &SessionFilter) -> [Vec<u8>; 3] {
+    [
+        b"sessions".to_vec(),
+        project.as_str().as_bytes().to_vec(),
+        filter.canonical().into_bytes(),
+    ]
+}
+
+fn parts(scope: &[Vec<u8>]) -> Vec<&[u8]> {
+    scope.iter().map(Vec::as_slice).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Characters of `bytes` bytes in unpadded base64.
+    fn encoded_len(bytes: usize) -> usize {
+        (bytes * 4).div_ceil(3)
+    }
 
     fn sid(s: &str) -> SessionId {
         SessionId::parse(s).unwrap()
@@ -92,7 +186,10 @@ mod tests {
         let c = CursorCodec::new(b"secret").encode(&sid("s1"), Order::Asc, 7);
         assert_eq!(
             PATTERN,
-            format!("^[A-Za-z0-9_-]{{{}}}$", RAW_LEN.div_ceil(3) * 4 - 1)
+            format!(
+                "^[A-Za-z0-9_-]{{{}}}$",
+                (EVENT_HEAD_LEN + MAC_LEN).div_ceil(3) * 4 - 1
+            )
         );
         assert_eq!(c.len(), 35);
         assert!(
@@ -135,5 +232,110 @@ mod tests {
         }
         let other_key = CursorCodec::new(b"other").encode(&sid("s1"), Order::Asc, 7);
         assert!(refused("s1", Order::Asc, &other_key), "other secret");
+    }
+
+    fn position(ms: i64, id: &str) -> SessionPosition {
+        SessionPosition {
+            created_at: Timestamp::from_millis(ms).unwrap(),
+            session_id: sid(id),
+        }
+    }
+
+    fn filter(statuses: &[domain::SessionStatus], labels: &[(&str, &str)]) -> SessionFilter {
+        let labels = labels
+            .iter()
+            .map(|(k, v)| domain::Label::new(*k, *v))
+            .collect();
+        SessionFilter::new(statuses.to_vec(), None, None, labels).unwrap()
+    }
+
+    #[test]
+    fn list_cursors_round_trip_and_match_their_pattern() {
+        let codec = CursorCodec::new(b"secret");
+        let project = ProjectId::parse("p1").unwrap();
+        let pattern_bounds = |len: usize| {
+            assert!(
+                (encoded_len(2 + 8 + 1 + MAC_LEN)..=encoded_len(2 + 8 + 128 + MAC_LEN))
+                    .contains(&len)
+            )
+        };
+        assert_eq!(
+            LIST_PATTERN,
+            format!(
+                "^[A-Za-z0-9_-]{{{},{}}}$",
+                encoded_len(2 + 8 + 1 + MAC_LEN),
+                encoded_len(2 + 8 + SessionId::MAX_LEN + MAC_LEN)
+            )
+        );
+        assert_eq!(
+            PATTERN,
+            format!(
+                "^[A-Za-z0-9_-]{{{}}}$",
+                encoded_len(EVENT_HEAD_LEN + MAC_LEN)
+            )
+        );
+        for p in [
+            position(0, "a"),
+            position(-62_135_596_800_000, "x"),
+            position(1_700_000_000_123, &"z".repeat(128)),
+        ] {
+            for order in [Order::Asc, Order::Desc] {
+                let f = filter(&[domain::SessionStatus::Active], &[("agent", "ann")]);
+                let c = codec.encode_position(&project, &f, order, &p);
+                pattern_bounds(c.len());
+                assert_eq!(codec.decode_position(&project, &f, order, &c).unwrap(), p);
+            }
+        }
+    }
+
+    #[test]
+    fn list_cursors_are_bound_to_project_filter_and_order() {
+        let codec = CursorCodec::new(b"secret");
+        let p1 = ProjectId::parse("p1").unwrap();
+        let p2 = ProjectId::parse("p2").unwrap();
+        let f = filter(&[domain::SessionStatus::Active], &[("agent", "ann")]);
+        let c = codec.encode_position(&p1, &f, Order::Desc, &position(5, "s1"));
+        let refused = |project: &ProjectId, filter: &SessionFilter, order: Order, cursor: &str| {
+            codec
+                .decode_position(project, filter, order, cursor)
+                .unwrap_err()
+                .code
+                == ErrorCode::InvalidCursor
+        };
+        assert!(refused(&p2, &f, Order::Desc, &c), "other project");
+        assert!(refused(&p1, &f, Order::Asc, &c), "other order");
+        assert!(
+            refused(&p1, &filter(&[], &[("agent", "ann")]), Order::Desc, &c),
+            "no status"
+        );
+        assert!(refused(
+            &p1,
+            &filter(&[domain::SessionStatus::Active], &[]),
+            Order::Desc,
+            &c
+        ));
+        assert!(refused(
+            &p1,
+            &filter(&[domain::SessionStatus::Active], &[("agent", "bob")]),
+            Order::Desc,
+            &c
+        ));
+        assert!(
+            refused(&p1, &f, Order::Desc, &c[..c.len() - 1]),
+            "truncated"
+        );
+        // An event cursor is no list cursor, and the other way round.
+        let event = codec.encode(&sid("s1"), Order::Desc, 5);
+        assert!(refused(&p1, &f, Order::Desc, &event));
+        assert!(codec.decode(&sid("s1"), Order::Desc, &c).is_err());
+        let same_filter = filter(
+            &[domain::SessionStatus::Active],
+            &[("agent", "ann"), ("agent", "ann")],
+        );
+        assert!(
+            codec
+                .decode_position(&p1, &same_filter, Order::Desc, &c)
+                .is_ok()
+        );
     }
 }

@@ -4,7 +4,8 @@
 //!
 //! Modules, from the leaves up: `problem` (errors → problem+json) · `paths` (locations, path
 //! parameters) · `schema` (wire schemas from the domain's rules) · `input` (reading bodies and
-//! path ids) · `requests` / `responses` (the bodies) · `body` (strict JSON) · `cursor`, `page` · `tail` (live tails) · `stream` (SSE, NDJSON) ·
+//! path ids) Â· `requests` / `responses` (the bodies) Â· `body` (strict JSON) Â· `cursor`, `page`, `listing` Â·
+//! `tail` (live tails) Â· `stream` (SSE, NDJSON) Â·
 //! `state` · `auth` (credentials → caller) · `reply` · `handlers::{sessions, events, operations}` · `openapi` · `middleware` ·
 //! `router`.
 
@@ -15,6 +16,7 @@ mod caller;
 mod cursor;
 mod handlers;
 mod input;
+mod listing;
 pub mod metrics;
 mod middleware;
 pub mod openapi;

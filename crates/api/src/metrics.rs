@@ -10,8 +10,8 @@ use async_trait::async_trait;
 use domain::{
     AppendEventError, CompleteRequest, CompleteSessionError, Event, EventId, EventPage,
     EventRepository, GetEventError, GetSessionError, ListEventsError, NewEvent, NewSession,
-    PageRequest, ProjectId, Repository, Session, SessionId, SessionRepository, StorageError,
-    StoreAdmin, Watch, Written,
+    PageRequest, ProjectId, Repository, Session, SessionId, SessionPage, SessionQuery,
+    SessionRepository, StorageError, StoreAdmin, Watch, Written,
 };
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry, TextEncoder,
@@ -198,6 +198,17 @@ impl<R: Repository> SessionRepository for Instrumented<R> {
             Err(CompleteSessionError::StateConflict(_)) => self.conflict("session-state-conflict"),
             Err(_) => {}
         }
+        result
+    }
+
+    async fn list_sessions(
+        &self,
+        project: &ProjectId,
+        query: SessionQuery,
+    ) -> Result<SessionPage, StorageError> {
+        let started = Instant::now();
+        let result = self.inner.list_sessions(project, query).await;
+        self.time("list_sessions", started, &result);
         result
     }
 }

@@ -8,7 +8,7 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::handlers::{events, operations, sessions};
 use crate::problem::{self, ErrorCode, FieldError, Problem, TYPE_BASE};
 use crate::requests::{AppendEventRequest, CompleteSessionRequest, CreateSessionRequest};
-use crate::responses::{Event, EventPage, Health, Session, SessionWithEvents};
+use crate::responses::{Event, EventPage, Health, Session, SessionPage, SessionWithEvents};
 use crate::schema;
 use crate::state::Limits;
 
@@ -23,6 +23,7 @@ use crate::state::Limits;
     servers((url = "/", description = "This service: requests go to the host that served this document")),
     paths(
         sessions::create_session,
+        sessions::list_sessions,
         sessions::get_session,
         sessions::complete_session,
         events::append_event,
@@ -36,6 +37,7 @@ use crate::state::Limits;
         Session,
         Event,
         EventPage,
+        SessionPage,
         SessionWithEvents,
         CreateSessionRequest,
         AppendEventRequest,
@@ -159,6 +161,9 @@ pub fn document(limits: &Limits) -> Value {
                 }
             }
         }
+    }
+    if let Some(operation) = doc.pointer_mut("/paths/~1sessions/get") {
+        operation["x-query-parameter-families"] = crate::listing::metadata_family();
     }
     if let Some(Value::Object(responses)) = doc.pointer_mut("/components/responses") {
         for response in responses.values_mut() {

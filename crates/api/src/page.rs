@@ -1,4 +1,5 @@
-//! Query parameters of event pages, and the page body with its cursor and `Link` header.
+//! Query parameters of walks (read strictly, documented once for event pages and session
+//! lists), and the event page body with its cursor and `Link` header.
 
 use actix_web::HttpRequest;
 use domain::{Order, PageRequest, ProjectId, SessionId};
@@ -13,100 +14,195 @@ use crate::problem::{ApiError, FieldError};
 use crate::responses::{Event, EventPage};
 use crate::state::{AppState, Limits};
 
-/// The query parameters of a page, as documented. `limit`'s bounds are the defaults here;
-/// the served document states the running ones (see `openapi::document`).
+/// The query parameters of an event page, as documented.
 pub struct PageParams;
 
 impl IntoParams for PageParams {
     fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
-        let query = |name: &str, description: &str, schema: ObjectBuilder| {
-            parameter(name, ParameterIn::Query, description, schema)
-        };
-        let limits = Limits::default();
-        vec![
-            query(
-                "limit",
-                "Page size.",
-                ObjectBuilder::new()
-                    .schema_type(Type::Integer)
-                    .minimum(Some(1))
-                    .maximum(Some(limits.page_max))
-                    .default(Some(json!(limits.page_default))),
-            ),
-            query(
-                "cursor",
-                "An opaque `nextCursor` from a previous page of the same session and order.",
-                ObjectBuilder::new()
-                    .schema_type(Type::String)
-                    .pattern(Some(cursor::PATTERN)),
-            ),
-            query(
-                "order",
-                "By `seq`.",
-                ObjectBuilder::new()
-                    .schema_type(Type::String)
-                    .enum_values(Some([Order::Asc.as_str(), Order::Desc.as_str()]))
-                    .default(Some(json!(Order::Asc.as_str()))),
-            ),
-        ]
+        page_parameters(
+            "An opaque `nextCursor` from a previous page of the same session and order.",
+            cursor::PATTERN,
+            "By `seq`.",
+            Order::Asc,
+        )
     }
 }
 
-/// The query parameters of a page, validated; unknown or repeated parameters are refused.
+pub const LIMIT: &str = "limit";
+pub const ORDER: &str = "order";
+pub const CURSOR: &str = "cursor";
+
+/// A documented, optional query parameter.
+pub fn query_parameter(name: &str, description: &str, schema: ObjectBuilder) -> Parameter {
+    parameter(name, ParameterIn::Query, description, schema)
+}
+
+/// `limit`, `cursor` and `order` of a walk, as documented. `limit`'s bounds are the defaults
+/// here; the served document states the running ones (see `openapi::document`).
+pub fn page_parameters(
+    cursor_description: &str,
+    cursor_pattern: &str,
+    order_description: &str,
+    default_order: Order,
+) -> Vec<Parameter> {
+    let limits = Limits::default();
+    vec![
+        query_parameter(
+            LIMIT,
+            "Page size.",
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .minimum(Some(1))
+                .maximum(Some(limits.page_max))
+                .default(Some(json!(limits.page_default))),
+        ),
+        query_parameter(
+            CURSOR,
+            cursor_description,
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some(cursor_pattern)),
+        ),
+        query_parameter(
+            ORDER,
+            order_description,
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .enum_values(Some([Order::Asc.as_str(), Order::Desc.as_str()]))
+                .default(Some(json!(default_order.as_str()))),
+        ),
+    ]
+}
+
+/// A query string read strictly: each parameter at most once, names other than the `known`
+/// ones and those starting with `prefix` refused; every refusal collected, so that one
+/// `validation-failed` names every bad parameter.
+pub struct QueryParams {
+    known: Vec<(String, String)>,
+    prefixed: Vec<(String, String)>,
+    errors: Vec<FieldError>,
+}
+
+impl QueryParams {
+    pub fn read(req: &HttpRequest, known: &[&str], prefix: Option<&str>) -> Result<Self, ApiError> {
+        let pairs: Vec<(String, String)> =
+            serde_urlencoded::from_str(req.query_string()).map_err(|_| {
+                ApiError::validation(vec![FieldError::new(
+                    "query",
+                    "is not a valid query string",
+                )])
+            })?;
+        let mut query = Self {
+            known: Vec::new(),
+            prefixed: Vec::new(),
+            errors: Vec::new(),
+        };
+        for (name, value) in pairs {
+            let slot = if known.contains(&name.as_str()) {
+                &mut query.known
+            } else if prefix.is_some_and(|p| name.starts_with(p)) {
+                &mut query.prefixed
+            } else {
+                query
+                    .errors
+                    .push(FieldError::new(name, "is not a known query parameter"));
+                continue;
+            };
+            if slot.iter().any(|(n, _)| *n == name) {
+                query
+                    .errors
+                    .push(FieldError::new(name, "must be given at most once"));
+            } else {
+                slot.push((name, value));
+            }
+        }
+        Ok(query)
+    }
+
+    /// The value of the known parameter `name`, if given.
+    pub fn take(&mut self, name: &str) -> Option<String> {
+        let at = self.known.iter().position(|(n, _)| n == name)?;
+        Some(self.known.remove(at).1)
+    }
+
+    /// The parameters named with the prefix, in the order given.
+    pub fn prefixed(&self) -> &[(String, String)] {
+        &self.prefixed
+    }
+
+    /// Records that `name` is refused, with why.
+    pub fn refuse(&mut self, name: &str, message: impl Into<String>) {
+        self.errors.push(FieldError::new(name, message));
+    }
+
+    /// `limit`: 1 to the running maximum, the running default when absent.
+    pub fn limit(&mut self, limits: &Limits) -> u32 {
+        match self.take(LIMIT) {
+            None => limits.page_default,
+            Some(v) => match v.parse::<u32>() {
+                Ok(n) if (1..=limits.page_max).contains(&n) => n,
+                _ => {
+                    self.refuse(
+                        LIMIT,
+                        format!("must be an integer from 1 to {}", limits.page_max),
+                    );
+                    limits.page_default
+                }
+            },
+        }
+    }
+
+    /// `order`: `asc` or `desc`, `default` when absent.
+    pub fn order(&mut self, default: Order) -> Order {
+        match self.take(ORDER) {
+            None => default,
+            Some(v) => Order::parse(&v).unwrap_or_else(|| {
+                self.refuse(ORDER, "must be asc or desc");
+                default
+            }),
+        }
+    }
+
+    /// Every refusal as one `validation-failed`, or nothing.
+    pub fn finish(self) -> Result<(), ApiError> {
+        if self.errors.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::validation(self.errors))
+        }
+    }
+}
+
+/// The `Link` header to the next page: this path with `limit`, `order`, `filters` (as given)
+/// and `cursor`.
+pub fn next_link(
+    req: &HttpRequest,
+    limit: u32,
+    order: Order,
+    filters: &[(String, String)],
+    cursor: &str,
+) -> String {
+    let limit = limit.to_string();
+    let mut pairs: Vec<(&str, &str)> = vec![(LIMIT, &limit), (ORDER, order.as_str())];
+    pairs.extend(filters.iter().map(|(n, v)| (n.as_str(), v.as_str())));
+    pairs.push((CURSOR, cursor));
+    let query = serde_urlencoded::to_string(pairs).expect("pairs of strings encode");
+    format!("<{}?{query}>; rel=\"next\"", req.path())
+}
+
+/// The query parameters of an event page, validated; unknown or repeated parameters are
+/// refused.
 pub fn parse_query(
     req: &HttpRequest,
     session: &SessionId,
     limits: &Limits,
     codec: &CursorCodec,
 ) -> Result<PageRequest, ApiError> {
-    let pairs: Vec<(String, String)> =
-        serde_urlencoded::from_str(req.query_string()).map_err(|_| {
-            ApiError::validation(vec![FieldError::new(
-                "query",
-                "is not a valid query string",
-            )])
-        })?;
-    let mut limit = None;
-    let mut order = None;
-    let mut cursor = None;
-    let mut errors = Vec::new();
-    for (name, value) in pairs {
-        let slot = match name.as_str() {
-            "limit" => &mut limit,
-            "order" => &mut order,
-            "cursor" => &mut cursor,
-            _ => {
-                errors.push(FieldError::new(name, "is not a known query parameter"));
-                continue;
-            }
-        };
-        if slot.replace(value).is_some() {
-            errors.push(FieldError::new(name, "must be given at most once"));
-        }
-    }
-    let limit = match limit {
-        None => limits.page_default,
-        Some(v) => match v.parse::<u32>() {
-            Ok(n) if (1..=limits.page_max).contains(&n) => n,
-            _ => {
-                errors.push(FieldError::new(
-                    "limit",
-                    format!("must be an integer from 1 to {}", limits.page_max),
-                ));
-                limits.page_default
-            }
-        },
-    };
-    let order = match order {
-        None => Order::Asc,
-        Some(v) => Order::parse(&v).unwrap_or_else(|| {
-            errors.push(FieldError::new("order", "must be asc or desc"));
-            Order::Asc
-        }),
-    };
-    if !errors.is_empty() {
-        return Err(ApiError::validation(errors));
-    }
+    let mut query = QueryParams::read(req, &[LIMIT, ORDER, CURSOR], None)?;
+    let limit = query.limit(limits);
+    let order = query.order(Order::Asc);
+    let cursor = query.take(CURSOR);
+    query.finish()?;
     let after = cursor
         .map(|c| codec.decode(session, order, &c))
         .transpose()?;
@@ -141,13 +237,7 @@ fn body(
         .next_position(&page.events)
         .map(|seq| codec.encode(session, request.order, seq));
     let link = match (&next_cursor, page.has_more) {
-        (Some(cursor), true) => Some(format!(
-            "<{}?limit={}&order={}&cursor={}>; rel=\"next\"",
-            req.path(),
-            request.limit,
-            request.order.as_str(),
-            cursor
-        )),
+        (Some(cursor), true) => Some(next_link(req, request.limit, request.order, &[], cursor)),
         _ => None,
     };
     let body = EventPage {

@@ -513,6 +513,8 @@ macro_rules! problem_sets {
 problem_sets!(
     /// Reading a session or its events: bad id or query, no such session/event, storage down.
     ReadProblems = [400, 404, 503];
+    /// Finding sessions: a bad query or cursor, storage down.
+    ListProblems = [400, 503];
     /// Creating a session: a bad, oversized or non-JSON body, storage down.
     CreateProblems = [400, 413, 415, 503];
     /// Writing into a session: as creating, plus no such session and the 409s.

@@ -112,6 +112,21 @@ pub struct EventPage {
     pub next_cursor: Option<String>,
 }
 
+/// A page of a project's sessions, ordered by `createdAt`, ties by `sessionId`.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionPage {
+    /// The sessions, without their events.
+    pub data: Vec<Session>,
+    /// Whether matching sessions already exist beyond `nextCursor`.
+    pub has_more: bool,
+    /// The position just after the last session of this page; send it as `cursor`, with the
+    /// same filters and order, to read on. Null only when the page is empty and no cursor was
+    /// sent.
+    #[schema(required = true)]
+    pub next_cursor: Option<String>,
+}
+
 /// A session with one page of its events.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]

@@ -31,7 +31,11 @@ pub fn app(
         // log line and problem body like every answer.
         .wrap(actix_web::middleware::from_fn(auth::authenticate))
         .wrap(actix_web::middleware::from_fn(middleware::request_context))
-        .service(resource("/sessions", "POST").route(web::post().to(sessions::create_session)))
+        .service(
+            resource("/sessions", "GET, POST")
+                .route(web::get().to(sessions::list_sessions))
+                .route(web::post().to(sessions::create_session)),
+        )
         .service(
             resource("/sessions/{sessionId}", "GET").route(web::get().to(sessions::get_session)),
         )

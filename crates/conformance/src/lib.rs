@@ -45,3 +45,64 @@ macro_rules! conformance_suite {
         )*
     };
 }
+
+/// The index a page of `list_sessions` must be served from (each adapter names its own).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListIndex {
+    /// `(project, createdAt, sessionId)`.
+    Created,
+    /// `(project, status, createdAt, sessionId)`.
+    Status,
+    /// The labels of the metadata, then `(createdAt, sessionId)`.
+    Labels,
+}
+
+/// Every shape of a `list_sessions` query that the adapters' plan tests explain: no filter, one
+/// and two statuses, one label, three labels with two statuses; each with and without a creation
+/// range and a position, in both orders. Labels are `k0=v`, `k1=v`, … (project `p1`).
+pub fn list_shapes() -> Vec<(domain::SessionQuery, ListIndex)> {
+    use domain::{
+        Label, Order, SessionFilter, SessionId, SessionPosition, SessionQuery, SessionStatus,
+        Timestamp,
+    };
+    let one = [SessionStatus::Completed];
+    let two = [SessionStatus::Active, SessionStatus::Failed];
+    let mut shapes = Vec::new();
+    for order in [Order::Asc, Order::Desc] {
+        for position in [false, true] {
+            for range in [false, true] {
+                for (statuses, labels, index) in [
+                    (&[][..], 0, ListIndex::Created),
+                    (&one[..], 0, ListIndex::Status),
+                    (&two[..], 0, ListIndex::Status),
+                    (&[][..], 1, ListIndex::Labels),
+                    (&two[..], 3, ListIndex::Labels),
+                ] {
+                    let labels = (0..labels)
+                        .map(|i| Label::new(format!("k{i}"), "v"))
+                        .collect();
+                    let bound = |ms: i64| range.then(|| Timestamp::from_millis(ms).expect("valid"));
+                    let filter = SessionFilter::new(
+                        statuses.to_vec(),
+                        bound(1),
+                        bound(i64::from(i32::MAX)),
+                        labels,
+                    )
+                    .expect("valid");
+                    let after = position.then(|| SessionPosition {
+                        created_at: Timestamp::now(),
+                        session_id: SessionId::parse("m").expect("valid"),
+                    });
+                    let query = SessionQuery {
+                        filter,
+                        order,
+                        limit: 50,
+                        after,
+                    };
+                    shapes.push((query, index));
+                }
+            }
+        }
+    }
+    shapes
+}

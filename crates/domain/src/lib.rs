@@ -9,6 +9,7 @@ pub mod decision;
 pub mod event;
 pub mod ids;
 pub mod json;
+pub mod listing;
 pub mod page;
 pub mod ports;
 pub mod session;
@@ -19,6 +20,9 @@ pub use decision::{AppendStep, CompleteStep};
 pub use event::{AppendOutcome, Event, NewEvent};
 pub use ids::{EventId, EventType, InvalidValue, ProjectId, SessionId};
 pub use json::{JsonObject, TooLarge};
+pub use listing::{
+    Label, SessionFilter, SessionPage, SessionPosition, SessionQuery, creation_time,
+};
 pub use page::{EventPage, Order, PageRequest, Watch};
 pub use ports::{
     AppendEventError, CompleteSessionError, EventRepository, GetEventError, GetSessionError,

@@ -12,6 +12,7 @@ use async_trait::async_trait;
 
 use crate::event::{Event, NewEvent};
 use crate::ids::{EventId, ProjectId, SessionId};
+use crate::listing::{SessionPage, SessionQuery};
 use crate::page::{EventPage, PageRequest, Watch};
 use crate::session::{CompleteRequest, NewSession, Session};
 
@@ -153,6 +154,29 @@ pub trait SessionRepository: Send + Sync + 'static {
         id: &SessionId,
         request: CompleteRequest,
     ) -> Result<Written<Session>, CompleteSessionError>;
+
+    /// One page of the project's sessions as [`SessionQuery`] describes: the sessions passing
+    /// its filter, in walk order (`createdAt`, ties by `sessionId`; newest first for `Desc`)
+    /// beyond its position, at most `limit`, with `has_more` true when matching sessions exist
+    /// beyond the page's last one at the time of the read. Sessions of other projects never
+    /// appear.
+    ///
+    /// Guarantees:
+    /// - a page is served from indexes: its cost does not grow with the number of sessions
+    ///   stored or with the depth of the position (see `docs/performance.md` per store);
+    /// - positions are unique within a project, so walking the pages returns every session
+    ///   that matched when the walk began, and still matches, exactly once, in order;
+    /// - a session created in the project gets a `createdAt` that sorts it after the
+    ///   project's newest session known to the store ([`crate::creation_time`]), so an
+    ///   ascending walk meets sessions created during it at its end (the store's limits on
+    ///   this are in `docs/decisions.md`).
+    ///
+    /// Errors: [`StorageError`].
+    async fn list_sessions(
+        &self,
+        project: &ProjectId,
+        query: SessionQuery,
+    ) -> Result<SessionPage, StorageError>;
 }
 
 #[async_trait]

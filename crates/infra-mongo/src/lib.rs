@@ -10,6 +10,7 @@ mod documents;
 mod error;
 mod lane;
 mod migrate;
+mod sessions_list;
 mod store;
 mod writes;
 

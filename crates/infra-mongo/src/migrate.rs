@@ -22,6 +22,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "projects",
         include_str!("../../../migrations/mongo/0002_projects.json"),
     ),
+    (
+        4,
+        "session_lists",
+        include_str!("../../../migrations/mongo/0004_session_lists.json"),
+    ),
 ];
 
 /// Errors that mean "done already", so a command run twice (or by two instances) succeeds:
@@ -60,6 +65,10 @@ pub(crate) async fn run(db: &Database) -> Result<Vec<i64>, StorageError> {
                 Err(e) if matches!(code_of(&e), Some(NAMESPACE_EXISTS | INDEX_NOT_FOUND)) => {}
                 Err(e) => return Err(storage_error(e)),
             }
+        }
+        // What a command cannot do: before the record, so an interrupted step runs again.
+        if *version == 4 {
+            crate::sessions_list::backfill_labels(db).await?;
         }
         let record = doc! {
             "_id": version,

@@ -7,8 +7,8 @@ use async_trait::async_trait;
 use domain::{
     AppendEventError, CompleteRequest, CompleteSessionError, Event, EventId, EventPage,
     EventRepository, GetEventError, GetSessionError, ListEventsError, NewEvent, NewSession, Order,
-    PageRequest, ProjectId, Session, SessionId, SessionRepository, StorageError, StoreAdmin,
-    Timestamp, Watch, Written,
+    PageRequest, ProjectId, Session, SessionId, SessionPage, SessionQuery, SessionRepository,
+    StorageError, StoreAdmin, Timestamp, Watch, Written,
 };
 use futures_util::TryStreamExt;
 use mongodb::bson::{Document, doc};
@@ -20,6 +20,7 @@ use mongodb::{Client, Collection, Database};
 use crate::documents::{self, SEAL_ID, SessionKey};
 use crate::error::{MongoResultExt, is_duplicate_key, storage_error};
 use crate::lane::Lanes;
+use crate::sessions_list::{self, CreationClock};
 use crate::writes::Job;
 
 /// Write concerns, so that callers need not depend on the driver.
@@ -64,11 +65,13 @@ impl MongoOptions {
 #[derive(Clone)]
 pub struct MongoStore {
     client: Client,
-    db: Database,
+    pub(crate) db: Database,
     pub(crate) sessions: Collection<Document>,
     pub(crate) events: Collection<Document>,
     /// This instance's queue and top-`seq` hint per session (see `writes.rs`).
     pub(crate) lanes: Arc<Lanes<Job>>,
+    /// This instance's newest `createdAt` per project (see `sessions_list.rs`).
+    pub(crate) clock: Arc<CreationClock>,
 }
 
 impl MongoStore {
@@ -95,6 +98,7 @@ impl MongoStore {
             events: db.collection("events"),
             db,
             lanes: Arc::new(Lanes::new()),
+            clock: Arc::default(),
         };
         store.ping().await?;
         // Start-up is outside the `Bounded` decorator: the migrations get the same bound here.
@@ -167,12 +171,10 @@ impl SessionRepository for MongoStore {
         new: NewSession,
     ) -> Result<Written<Session>, StorageError> {
         let key = SessionKey::new(project, &new.id);
-        let session = new.into_session(Timestamp::now());
-        match self
-            .sessions
-            .insert_one(documents::session_doc(project, &session))
-            .await
-        {
+        let session = new.into_session(self.clock.next(project, &key.session));
+        let mut document = documents::session_doc(project, &session);
+        document.insert("labels", sessions_list::labels(&session));
+        match self.sessions.insert_one(document).await {
             Ok(_) => {
                 // Created here: its top is known, so this instance's first append into it
                 // is one round trip.
@@ -206,6 +208,14 @@ impl SessionRepository for MongoStore {
         request: CompleteRequest,
     ) -> Result<Written<Session>, CompleteSessionError> {
         self.complete(&SessionKey::new(project, id), request).await
+    }
+
+    async fn list_sessions(
+        &self,
+        project: &ProjectId,
+        query: SessionQuery,
+    ) -> Result<SessionPage, StorageError> {
+        self.list(project, &query).await
     }
 }
 

@@ -6,6 +6,7 @@ use domain::{
     EventId, EventRepository, EventType, GetSessionError, JsonObject, NewEvent, NewSession, Order,
     PageRequest, ProjectId, SessionId, SessionRepository, SessionStatus,
 };
+use domain::{Label, SessionFilter, SessionQuery};
 use infra_mongo::{MIGRATIONS, MongoOptions, MongoStore};
 use mongodb::Client;
 use mongodb::bson::{self, DateTime, Document, doc};
@@ -155,7 +156,15 @@ async fn a_database_written_before_projects_keeps_every_session_under_default() 
     let client = Client::with_uri_str(&uri).await.unwrap();
     let db = client.database(&database);
     for (collection, wanted) in [
-        ("sessions", vec!["project_sessionId_unique"]),
+        (
+            "sessions",
+            vec![
+                "project_createdAt_sessionId",
+                "project_labels_createdAt_sessionId",
+                "project_sessionId_unique",
+                "project_status_createdAt_sessionId",
+            ],
+        ),
         (
             "events",
             vec![
@@ -179,4 +188,27 @@ async fn a_database_written_before_projects_keeps_every_session_under_default() 
         .await
         .unwrap();
     assert_eq!(unmigrated, 0, "every event, the seal too, is in `default`");
+
+    // Migration 0004 gave the old sessions their indexed labels: lists filter them.
+    let labelled = |statuses: Vec<SessionStatus>| SessionQuery {
+        filter: SessionFilter::new(statuses, None, None, vec![Label::new("agent", "a1")]).unwrap(),
+        order: Order::Asc,
+        limit: 10,
+        after: None,
+    };
+    let listed = |page: domain::SessionPage| -> Vec<String> {
+        page.sessions.iter().map(|s| s.id.to_string()).collect()
+    };
+    let all = store
+        .list_sessions(&default, labelled(vec![]))
+        .await
+        .unwrap();
+    let mut ids = listed(all);
+    ids.sort();
+    assert_eq!(ids, ["done-call", "open-call"]);
+    let done = store
+        .list_sessions(&default, labelled(vec![SessionStatus::Completed]))
+        .await
+        .unwrap();
+    assert_eq!(listed(done), ["done-call"]);
 }

@@ -8,6 +8,7 @@
 
 mod checkpoint;
 mod error;
+mod list;
 mod migrate;
 mod pool;
 mod rows;

@@ -16,6 +16,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "projects",
         include_str!("../../../migrations/sqlite/0002_projects.sql"),
     ),
+    (
+        4,
+        "session_lists",
+        include_str!("../../../migrations/sqlite/0004_session_lists.sql"),
+    ),
 ];
 
 /// Applies what is missing; returns the versions applied by this call.

@@ -8,8 +8,8 @@ use async_trait::async_trait;
 use domain::{
     AppendEventError, AppendStep, CompleteRequest, CompleteSessionError, CompleteStep, Event,
     EventId, EventPage, EventRepository, GetEventError, GetSessionError, ListEventsError, NewEvent,
-    NewSession, Order, PageRequest, ProjectId, Session, SessionId, SessionRepository, StorageError,
-    StoreAdmin, Timestamp, Watch, Written, decision,
+    NewSession, Order, PageRequest, ProjectId, Session, SessionId, SessionPage, SessionQuery,
+    SessionRepository, StorageError, StoreAdmin, Timestamp, Watch, Written, decision,
 };
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
@@ -72,7 +72,7 @@ impl SqliteOptions {
 #[derive(Clone)]
 pub struct SqliteStore {
     writer: Arc<Writer>,
-    readers: Arc<ReadPool>,
+    pub(crate) readers: Arc<ReadPool>,
     checkpointer: Arc<Checkpointer>,
 }
 
@@ -251,8 +251,10 @@ impl SessionRepository for SqliteStore {
         self.writer
             .write(move |conn| {
                 let id = new.id.clone();
-                let session = new.into_session(Timestamp::now());
+                let created = crate::list::creation_time(conn, &project, &id).storage()?;
+                let session = new.into_session(created);
                 if insert_session(conn, &project, &session).storage()? {
+                    crate::list::insert_labels(conn, &project, &session).storage()?;
                     return Ok(Written::created(session));
                 }
                 let stored = load_session(conn, &project, &id).storage()?;
@@ -296,6 +298,17 @@ impl SessionRepository for SqliteStore {
                     }
                 }
             })
+            .await
+    }
+
+    async fn list_sessions(
+        &self,
+        project: &ProjectId,
+        query: SessionQuery,
+    ) -> Result<SessionPage, StorageError> {
+        let project = project.clone();
+        self.readers
+            .read(move |conn| crate::list::read_page(conn, &project, &query))
             .await
     }
 }

@@ -21,6 +21,10 @@ pub enum Op {
     Page,
     Complete,
     CompleteReplay,
+    /// A page of `GET /sessions`: a first page, or the next one of a walk.
+    List,
+    /// A page of `GET /sessions` read from a cursor at a random depth of the store.
+    ListDeep,
 }
 
 impl Op {
@@ -34,6 +38,8 @@ impl Op {
             Op::Page => "page",
             Op::Complete => "complete",
             Op::CompleteReplay => "complete_replay",
+            Op::List => "list",
+            Op::ListDeep => "list_deep",
         }
     }
 }

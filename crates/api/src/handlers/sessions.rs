@@ -1,15 +1,16 @@
-//! `/sessions` and `/sessions/{sessionId}[/complete]`.
+//! `/sessions` (create, find) and `/sessions/{sessionId}[/complete]`.
 
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use crate::caller::{Caller, need};
 use crate::input;
+use crate::listing::{self, ListParams};
 use crate::page::{self, PageParams};
 use crate::paths::{self, SessionPath};
-use crate::problem::{ApiError, CreateProblems, ReadProblems, WriteProblems};
+use crate::problem::{ApiError, CreateProblems, ListProblems, ReadProblems, WriteProblems};
 use crate::reply;
 use crate::requests::{self, CompleteSessionRequest, CreateSessionRequest};
-use crate::responses::{Session, SessionWithEvents};
+use crate::responses::{Session, SessionPage, SessionWithEvents};
 use crate::state::AppState;
 
 /// Create a session
@@ -55,6 +56,39 @@ pub async fn create_session(
         |s| paths::session_location(&s.id),
         |s| Session::from(s),
     ))
+}
+
+/// Find sessions
+///
+/// The caller's project's sessions, newest first (`order=desc`, the default) or oldest first,
+/// by `createdAt`, ties by `sessionId`; without their events. Filters combine with AND:
+/// `status` (one or more, comma-separated), `createdAfter`/`createdBefore` (exclusive), and up
+/// to 5 `metadata.<key>=<value>` parameters, each matching sessions whose metadata has the
+/// top-level key `<key>` with the string value `<value>` exactly, e.g.
+/// `GET /sessions?status=active&metadata.agent=ann&metadata.campaign=spring`.
+/// Follow `nextCursor` (or the `Link` header) with the same filters and order: a cursor used
+/// with other ones is 400 `invalid-cursor`. A walk returns every session that matched when it
+/// began, and still matches, exactly once; an `asc` walk meets sessions created during it at
+/// its end. Every page is read from an index: its cost does not grow with the number of
+/// sessions or the depth of the cursor.
+#[utoipa::path(
+    get, path = "/sessions", tag = "sessions", operation_id = "listSessions",
+    params(ListParams),
+    responses(
+        (status = 200, description = "A page of sessions", body = SessionPage,
+            headers(("Link" = String, description = "`<…>; rel=\"next\"` when `hasMore`"))),
+        ListProblems,
+    )
+)]
+pub async fn list_sessions(
+    caller: Caller<need::Read>,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let project = caller.project();
+    let query = listing::parse_query(&req, project, &state.limits, &state.cursors)?;
+    let (body, link) = listing::fetch(&req, project, query, &state).await?;
+    Ok(reply::page(body, link))
 }
 
 /// Get a session with its events

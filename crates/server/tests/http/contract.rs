@@ -609,8 +609,8 @@ async fn wrong_methods_are_405_with_allow() {
         .await
         .created(&event_path(&session, "e1"));
     let cases = [
-        (Method::GET, "/sessions".to_owned(), "POST"),
-        (Method::DELETE, "/sessions".to_owned(), "POST"),
+        (Method::PUT, "/sessions".to_owned(), "GET, POST"),
+        (Method::DELETE, "/sessions".to_owned(), "GET, POST"),
         (Method::DELETE, session_path(&session), "GET"),
         (Method::PUT, session_path(&session), "GET"),
         (Method::POST, session_path(&session), "GET"),
@@ -1101,6 +1101,7 @@ async fn openapi_is_what_client_generators_need() {
             "getSession",
             "healthz",
             "listEvents",
+            "listSessions",
             "metrics",
             "readyz"
         ]
@@ -1117,6 +1118,7 @@ async fn openapi_is_what_client_generators_need() {
         ("Session", "language"),
         ("Session", "endedAt"),
         ("EventPage", "nextCursor"),
+        ("SessionPage", "nextCursor"),
     ] {
         let required = schemas[schema]["required"].as_array().unwrap();
         assert!(

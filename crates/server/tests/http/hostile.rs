@@ -518,6 +518,39 @@ fn cases(victim: &str) -> Vec<Case> {
             code,
             field,
         );
+        t.get(
+            &format!("sessions?{query}"),
+            format!("/sessions?{query}"),
+            400,
+            code,
+            field,
+        );
+    }
+    // ---- the filters of `GET /sessions`
+    let six: String = (0..6).map(|i| format!("metadata.k{i}=v&")).collect();
+    for (query, field) in [
+        ("status=bogus", "status"),
+        ("status=", "status"),
+        ("status=active,", "status"),
+        ("status=ACTIVE", "status"),
+        ("status=active&status=failed", "status"),
+        ("createdAfter=yesterday", "createdAfter"),
+        ("createdAfter=2026-13-01T00:00:00Z", "createdAfter"),
+        ("createdBefore=1700000000", "createdBefore"),
+        ("createdBefore=10000-01-01T00:00:00Z", "createdBefore"),
+        ("metadata.a=1&metadata.a=2", "metadata.a"),
+        (six.trim_end_matches('&'), "metadata"),
+        ("metadata=x", "metadata"),
+        ("meta.a=x", "meta.a"),
+        ("$where=1", "$where"),
+    ] {
+        t.get(
+            &format!("sessions?{query}"),
+            format!("/sessions?{query}"),
+            400,
+            "validation-failed",
+            Some(field),
+        );
     }
 
     // ---- ids breaking the pattern, in paths

@@ -15,6 +15,7 @@ mod concurrency;
 mod contract;
 mod fidelity;
 mod hostile;
+mod list;
 mod observability;
 mod pagination;
 mod streams;

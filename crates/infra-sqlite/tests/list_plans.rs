@@ -1,0 +1,53 @@
+//! Every shape of `GET /sessions` page is a range of an index, never a scan of `sessions` or a
+//! sort: SQLite's `EXPLAIN QUERY PLAN` of each, on a store with statistics (`ANALYZE`) over
+//! thousands of sessions, so a plan change by the statistics fails here too.
+
+use conformance::ListIndex;
+use domain::{JsonObject, NewSession, ProjectId, SessionId, SessionRepository, StoreAdmin};
+use infra_sqlite::{SqliteOptions, SqliteStore};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_page_is_an_index_range() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sessions.db");
+    let store = SqliteStore::open(&SqliteOptions::new(&path)).unwrap();
+    let project = ProjectId::parse("p1").unwrap();
+    for i in 0..2_000 {
+        let metadata =
+            JsonObject::from_stored(format!(r#"{{"k0":"v","k1":"{}","k2":"v"}}"#, i % 3)).unwrap();
+        let new = NewSession::new(
+            SessionId::parse(format!("s{i}")).unwrap(),
+            None,
+            None,
+            metadata,
+            None,
+        )
+        .unwrap();
+        store.create_session(&project, new).await.unwrap();
+    }
+    store.close().await;
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute_batch("ANALYZE")
+        .unwrap();
+    let store = SqliteStore::open(&SqliteOptions::new(&path)).unwrap();
+    for (query, index) in conformance::list_shapes() {
+        let index = match index {
+            ListIndex::Created => "USING INDEX sessions_by_created",
+            ListIndex::Status => "USING INDEX sessions_by_status",
+            ListIndex::Labels => "SEARCH d USING PRIMARY KEY",
+        };
+        let plans = store
+            .explain_list_sessions(&project, query.clone())
+            .await
+            .unwrap();
+        assert_eq!(plans.len(), query.filter.statuses().len().max(1));
+        for plan in plans {
+            let shape = format!("{query:?}\n{plan}");
+            eprintln!("{shape}");
+            assert!(plan.contains(index), "{shape}");
+            assert!(!plan.contains("SCAN"), "a scan: {shape}");
+            assert!(!plan.contains("TEMP B-TREE"), "a sort: {shape}");
+        }
+    }
+}
