@@ -8,7 +8,7 @@ use domain::{
     AppendEventError, CompleteRequest, CompleteSessionError, Event, EventId, EventPage,
     EventRepository, GetEventError, GetSessionError, ListEventsError, NewEvent, NewSession, Order,
     PageRequest, ProjectId, Session, SessionId, SessionPage, SessionQuery, SessionRepository,
-    StorageError, StoreAdmin, Timestamp, Watch, Written,
+    StorageError, StoreAdmin, Watch, Written,
 };
 use futures_util::TryStreamExt;
 use mongodb::bson::{Document, doc};
