@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use domain::{
-    AppendEventError, CompleteRequest, CompleteSessionError, Event, EventId, EventPage,
-    EventRepository, GetEventError, GetSessionError, ListEventsError, NewEvent, NewSession,
-    PageRequest, ProjectId, Repository, Session, SessionId, SessionRepository, StorageError,
-    StoreAdmin, Written,
+    ApiKey, AppendEventError, CompleteRequest, CompleteSessionError, CreateKeyError, Event,
+    EventId, EventPage, EventRepository, GetEventError, GetSessionError, KeyId, KeyRepository,
+    ListEventsError, NewEvent, NewSession, PageRequest, ProjectId, Repository, RevokeKeyError,
+    Session, SessionId, SessionRepository, StorageError, StoreAdmin, Timestamp, Written,
 };
 
 /// A [`Repository`] whose calls take at most `timeout` each.
@@ -99,6 +99,25 @@ impl<R: Repository + ?Sized> EventRepository for Bounded<R> {
     ) -> Result<EventPage, ListEventsError> {
         self.within(self.inner.list_events(project, session_id, page))
             .await
+    }
+}
+
+#[async_trait]
+impl<R: Repository + ?Sized> KeyRepository for Bounded<R> {
+    async fn create_key(&self, key: &ApiKey) -> Result<(), CreateKeyError> {
+        self.within(self.inner.create_key(key)).await
+    }
+
+    async fn list_keys(&self, project: Option<&ProjectId>) -> Result<Vec<ApiKey>, StorageError> {
+        self.within(self.inner.list_keys(project)).await
+    }
+
+    async fn find_key(&self, id: &KeyId) -> Result<Option<ApiKey>, StorageError> {
+        self.within(self.inner.find_key(id)).await
+    }
+
+    async fn revoke_key(&self, id: &KeyId, at: Timestamp) -> Result<ApiKey, RevokeKeyError> {
+        self.within(self.inner.revoke_key(id, at)).await
     }
 }
 

@@ -46,7 +46,10 @@ pub mod need {
     /// Create, append, batch, complete.
     pub struct Write;
     /// Erase, redact.
-    #[allow(dead_code, reason = "for erasure and redaction, which no route has yet")]
+    #[allow(
+        dead_code,
+        reason = "for erasure and redaction, which no route has yet"
+    )]
     pub struct Delete;
 
     impl Need for Read {

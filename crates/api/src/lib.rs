@@ -5,9 +5,11 @@
 //! Modules, from the leaves up: `problem` (errors → problem+json) · `paths` (locations, path
 //! parameters) · `schema` (wire schemas from the domain's rules) · `input` (reading bodies and
 //! path ids) · `requests` / `responses` (the bodies) · `body` (strict JSON) · `cursor`, `page` ·
-//! `state` · `auth` (credentials → caller) · `reply` · `handlers::{sessions, events, operations}` · `openapi` · `middleware` ·
-//! `router`.
+//! `access` (open or keys mode, the key cache) · `state` · `caller` · `auth` (credentials →
+//! caller) · `reply` · `handlers::{sessions, events, admin, operations}` · `openapi` ·
+//! `middleware` · `router`.
 
+mod access;
 mod auth;
 mod body;
 mod bounded;
@@ -28,6 +30,7 @@ mod router;
 mod schema;
 mod state;
 
+pub use access::Access;
 pub use body::MAX_DEPTH;
 pub use bounded::Bounded;
 pub use cursor::CursorCodec;

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use domain::Repository;
 
+use crate::access::Access;
 use crate::cursor::CursorCodec;
 use crate::metrics::Metrics;
 
@@ -44,6 +45,8 @@ pub struct AppState {
     pub cursors: CursorCodec,
     /// The registry `/metrics` renders; the same one the store's `Instrumented` writes to.
     pub metrics: Arc<Metrics>,
+    /// Open mode, or keys mode with the admin key and the key cache (see `auth`).
+    pub access: Access,
 }
 
 impl AppState {
@@ -59,6 +62,12 @@ impl AppState {
             limits,
             cursors: CursorCodec::new(secret),
             metrics,
+            access: Access::Open,
         }
+    }
+
+    /// The same state with `access` (open mode is the default of [`AppState::new`]).
+    pub fn with_access(self, access: Access) -> Self {
+        Self { access, ..self }
     }
 }

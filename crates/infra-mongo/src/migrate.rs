@@ -22,6 +22,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "projects",
         include_str!("../../../migrations/mongo/0002_projects.json"),
     ),
+    (
+        3,
+        "keys",
+        include_str!("../../../migrations/mongo/0003_keys.json"),
+    ),
 ];
 
 /// Errors that mean "done already", so a command run twice (or by two instances) succeeds:

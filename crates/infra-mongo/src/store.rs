@@ -64,7 +64,7 @@ impl MongoOptions {
 #[derive(Clone)]
 pub struct MongoStore {
     client: Client,
-    db: Database,
+    pub(crate) db: Database,
     pub(crate) sessions: Collection<Document>,
     pub(crate) events: Collection<Document>,
     /// This instance's queue and top-`seq` hint per session (see `writes.rs`).

@@ -8,6 +8,7 @@
 
 mod checkpoint;
 mod error;
+mod keys;
 mod migrate;
 mod pool;
 mod rows;

@@ -16,6 +16,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "projects",
         include_str!("../../../migrations/sqlite/0002_projects.sql"),
     ),
+    (
+        3,
+        "keys",
+        include_str!("../../../migrations/sqlite/0003_keys.sql"),
+    ),
 ];
 
 /// Applies what is missing; returns the versions applied by this call.

@@ -71,8 +71,8 @@ impl SqliteOptions {
 /// The embedded store. Cheap to clone; all clones share one writer and one read pool.
 #[derive(Clone)]
 pub struct SqliteStore {
-    writer: Arc<Writer>,
-    readers: Arc<ReadPool>,
+    pub(crate) writer: Arc<Writer>,
+    pub(crate) readers: Arc<ReadPool>,
     checkpointer: Arc<Checkpointer>,
 }
 
