@@ -1096,13 +1096,16 @@ async fn openapi_is_what_client_generators_need() {
         [
             "appendEvent",
             "completeSession",
+            "createKey",
             "createSession",
             "getEvent",
             "getSession",
             "healthz",
             "listEvents",
+            "listKeys",
             "metrics",
-            "readyz"
+            "readyz",
+            "revokeKey"
         ]
     );
     let complete = &doc["paths"]["/sessions/{sessionId}/complete"]["post"]["requestBody"];
