@@ -12,7 +12,8 @@ use crate::requests::{
     AppendEventRequest, CompleteSessionRequest, CreateKeyRequest, CreateSessionRequest,
 };
 use crate::responses::{
-    ApiKeyInfo, CreatedKey, Event, EventPage, Health, KeyList, Session, SessionWithEvents,
+    ApiKeyInfo, CreatedKey, Event, EventPage, Health, KeyFields, KeyList, Session,
+    SessionWithEvents,
 };
 use crate::schema;
 use crate::state::Limits;
@@ -51,6 +52,7 @@ use crate::state::Limits;
         CreateKeyRequest,
         CreatedKey,
         ApiKeyInfo,
+        KeyFields,
         KeyList,
         Health,
         Problem,

@@ -132,10 +132,10 @@ pub struct Health {
     pub store: Option<&'static str>,
 }
 
-/// An API key as listed: everything but its secret.
+/// What every answer about an API key says of it.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct ApiKeyInfo {
+pub struct KeyFields {
     /// The public id: the start of the key's text.
     #[schema(value_type = schema::KeyId)]
     pub id: String,
@@ -151,12 +151,9 @@ pub struct ApiKeyInfo {
     /// Null: the key does not expire.
     #[schema(required = true, format = DateTime, example = json!(null))]
     pub expires_at: Option<String>,
-    /// Null until the key is revoked.
-    #[schema(required = true, format = DateTime, example = json!(null))]
-    pub revoked_at: Option<String>,
 }
 
-impl From<&domain::ApiKey> for ApiKeyInfo {
+impl From<&domain::ApiKey> for KeyFields {
     fn from(k: &domain::ApiKey) -> Self {
         Self {
             id: k.id.to_string(),
@@ -165,6 +162,25 @@ impl From<&domain::ApiKey> for ApiKeyInfo {
             name: k.name.as_ref().map(|n| n.as_str().to_owned()),
             created_at: k.created_at.to_rfc3339(),
             expires_at: k.expires_at.map(|t| t.to_rfc3339()),
+        }
+    }
+}
+
+/// An API key as listed: everything but its secret.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiKeyInfo {
+    #[serde(flatten)]
+    pub fields: KeyFields,
+    /// Null until the key is revoked.
+    #[schema(required = true, format = DateTime, example = json!(null))]
+    pub revoked_at: Option<String>,
+}
+
+impl From<&domain::ApiKey> for ApiKeyInfo {
+    fn from(k: &domain::ApiKey) -> Self {
+        Self {
+            fields: KeyFields::from(k),
             revoked_at: k.revoked_at.map(|t| t.to_rfc3339()),
         }
     }
@@ -174,35 +190,19 @@ impl From<&domain::ApiKey> for ApiKeyInfo {
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreatedKey {
-    #[schema(value_type = schema::KeyId)]
-    pub id: String,
     /// The key: send it as `Authorization: Bearer <key>`. It is not stored and cannot be
     /// shown again.
-    #[schema(example = "ak_0123456789abcdef.<64 hex digits>")]
+    #[schema(example = "ak_3f9c0a12d4e5b6c7.<64 hex digits>")]
     pub key: String,
-    #[schema(value_type = schema::ProjectId)]
-    pub project: String,
-    #[schema(value_type = Vec<schema::Scope>)]
-    pub scopes: Vec<&'static str>,
-    #[schema(required = true, example = "pipeline eu-1")]
-    pub name: Option<String>,
-    #[schema(value_type = schema::Timestamp)]
-    pub created_at: String,
-    #[schema(required = true, format = DateTime, example = json!(null))]
-    pub expires_at: Option<String>,
+    #[serde(flatten)]
+    pub fields: KeyFields,
 }
 
 impl CreatedKey {
     pub fn new(key: &domain::ApiKey, text: &domain::KeyText) -> Self {
-        let info = ApiKeyInfo::from(key);
         Self {
-            id: info.id,
             key: text.reveal().to_owned(),
-            project: info.project,
-            scopes: info.scopes,
-            name: info.name,
-            created_at: info.created_at,
-            expires_at: info.expires_at,
+            fields: KeyFields::from(key),
         }
     }
 }
