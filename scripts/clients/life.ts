@@ -51,12 +51,12 @@ async function main(): Promise<void> {
   const minted = await admin.POST("/admin/keys", {
     body: { project: `ts-${Date.now()}`, scopes: ["read", "write"], name: "client-check" },
   });
-  const created: CreatedKey | undefined = minted.data;
+  const newKey: CreatedKey | undefined = minted.data;
   check(
-    minted.response.status === 201 && created !== undefined && created.key.startsWith(created.id),
+    minted.response.status === 201 && newKey !== undefined && newKey.key.startsWith(newKey.id),
     "mint a key: 201 with its text",
   );
-  client = createClient<paths>({ baseUrl, headers: { Authorization: `Bearer ${created?.key ?? ""}` } });
+  client = createClient<paths>({ baseUrl, headers: { Authorization: `Bearer ${newKey?.key ?? ""}` } });
 
   // create, then replay
   const body = {
