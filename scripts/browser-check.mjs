@@ -83,7 +83,11 @@ async function authorize(page, key) {
   await input.fill(key);
   await modal.locator("button.authorize").click();
   // Authorized: the dialog offers "Logout" instead of "Authorize".
-  await modal.getByRole("button", { name: "Logout" }).waitFor();
+  try {
+    await modal.locator("button", { hasText: "Logout" }).waitFor();
+  } catch {
+    fail(`the "Authorize" dialog did not accept the key; it shows:\n${await modal.innerHTML()}`);
+  }
   await modal.locator("button.btn-done").click();
   await modal.waitFor({ state: "detached" });
 }
