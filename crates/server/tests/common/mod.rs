@@ -749,15 +749,30 @@ impl TestApp {
         let key = created["key"].as_str().expect("the key's text").to_owned();
         MintedKey {
             id: created["id"].as_str().expect("the key's id").to_owned(),
-            api: self
-                .api
-                .with_header("authorization", &format!("Bearer {key}")),
+            api: self.api.with_bearer(&key),
             key,
         }
     }
 }
 
+/// Creates a key of `project` with `scopes` on the server `api` talks to, with the admin key
+/// (asserting 201); returns its text.
+pub async fn mint_key_on(api: &Api, project: &str, scopes: &[&str]) -> String {
+    let body = serde_json::json!({"project": project, "scopes": scopes});
+    let created = api
+        .with_bearer(ADMIN_KEY)
+        .post_json("/admin/keys", &body)
+        .await
+        .expect(201);
+    created["key"].as_str().expect("the key's text").to_owned()
+}
+
 impl Api {
+    /// A client of the same server sending `Authorization: Bearer <token>`.
+    pub fn with_bearer(&self, token: &str) -> Api {
+        self.with_header("authorization", &format!("Bearer {token}"))
+    }
+
     /// A client of the same server sending `name: value` with every request (e.g. a bearer
     /// token); every helper of [`Api`] works with it.
     pub fn with_header(&self, name: &str, value: &str) -> Api {
