@@ -1,17 +1,20 @@
 // Drives Swagger UI in a real (headless) Chromium, for scripts/browser-check.
 //
-// Environment: BASE_URL (the running server), CHROMIUM (browser executable), SCREENSHOT (PNG
-// path), SESSION_ID (id to create through the UI). Exits non-zero with a message on any failure.
+// Environment: BASE_URL (the running server, in keys mode), API_KEY (a project key with the
+// write scope, entered in the "Authorize" dialog), CHROMIUM (browser executable), SCREENSHOT
+// (PNG path), SESSION_ID (id to create through the UI). Exits non-zero with a message on any
+// failure.
 import { chromium } from "playwright-core";
 
 const BASE_URL = process.env.BASE_URL;
 const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
 const SCREENSHOT = process.env.SCREENSHOT || "artifacts/swagger-ui.png";
 const SESSION_ID = process.env.SESSION_ID || "ui-check-1";
+const API_KEY = process.env.API_KEY;
 const STEP_TIMEOUT_MS = 20_000;
 
-if (!BASE_URL) {
-  console.error("browser-check.mjs: BASE_URL is not set");
+if (!BASE_URL || !API_KEY) {
+  console.error("browser-check.mjs: BASE_URL and API_KEY must be set");
   process.exit(2);
 }
 
@@ -26,6 +29,9 @@ const EXPECTED = [
   ["GET", "/healthz"],
   ["GET", "/readyz"],
   ["GET", "/metrics"],
+  ["POST", "/admin/keys"],
+  ["GET", "/admin/keys"],
+  ["DELETE", "/admin/keys/{keyId}"],
 ];
 
 const log = (msg) => console.log(`browser-check: ${msg}`);
@@ -65,6 +71,25 @@ async function fillBody(block, json) {
   const area = block.locator("textarea.body-param__text");
   await area.waitFor({ timeout: STEP_TIMEOUT_MS });
   await area.fill(JSON.stringify(json, null, 2));
+}
+
+/** Opens "Authorize", enters `key` for the bearer scheme, authorizes and closes the dialog. */
+async function authorize(page, key) {
+  await page.locator(".scheme-container button.authorize").click();
+  const modal = page.locator(".dialog-ux .modal-ux");
+  await modal.waitFor();
+  const input = modal.locator("input").first();
+  await input.waitFor();
+  await input.fill(key);
+  await modal.locator("button.authorize").click();
+  // Authorized: the dialog offers "Logout" instead of "Authorize".
+  try {
+    await modal.locator("button", { hasText: "Logout" }).waitFor();
+  } catch {
+    fail(`the "Authorize" dialog did not accept the key; it shows:\n${await modal.innerHTML()}`);
+  }
+  await modal.locator("button.btn-done").click();
+  await modal.waitFor({ state: "detached" });
 }
 
 async function main() {
@@ -123,14 +148,20 @@ async function main() {
     if (missing.length) fail(`endpoints missing from Swagger UI: ${missing.join(", ")} (listed: ${listed.join(", ")})`);
     log(`all ${EXPECTED.length} endpoints listed (${listed.length} operations in the UI)`);
 
-    // 2. Create a session through "Try it out".
+    // 2. Authorize with the project key through the "Authorize" dialog.
+    const locks = await page.locator(".opblock .authorization__btn").count();
+    if (locks === 0) fail("no operation shows the bearer scheme's lock");
+    await authorize(page, API_KEY);
+    log(`authorized through the "Authorize" dialog (${locks} operations carry the lock)`);
+
+    // 3. Create a session through "Try it out".
     const created = await tryItOut(page, "POST", "/sessions", (block) =>
       fillBody(block, { sessionId: SESSION_ID }),
     );
     if (created.code !== "201") fail(`create session through the UI answered ${created.code}, expected 201:\n${created.text}`);
     log(`create session ${SESSION_ID} through the UI: ${created.code}`);
 
-    // 3. Append an event through "Try it out".
+    // 4. Append an event through "Try it out".
     const appended = await tryItOut(page, "POST", "/sessions/{sessionId}/events", async (block) => {
       const input = block.locator('tr[data-param-name="sessionId"] input');
       await input.waitFor();

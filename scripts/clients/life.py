@@ -1,6 +1,8 @@
 """A call's life through the Python client openapi-python-client generates from the live document.
 
-Usage: python life.py GENERATED_DIR BASE_URL — GENERATED_DIR holds the `sessions_client` package.
+Usage: python life.py GENERATED_DIR BASE_URL ADMIN_KEY — GENERATED_DIR holds the `sessions_client`
+package. The server runs in keys mode: the admin key mints a project key (`createKey`), and the
+call's life runs with it (`AuthenticatedClient`).
 Written as a user would: the operations by their operationId, request bodies built with the
 generated models, responses read through the generated models (`parsed`), problems as typed
 `Problem`s. Exits non-zero at the first step that does not behave.
@@ -15,10 +17,11 @@ from http import HTTPStatus
 
 sys.path.insert(0, sys.argv[1])
 BASE_URL = sys.argv[2]
+ADMIN_KEY = sys.argv[3]
 
 import sessions_client  # noqa: E402
 import sessions_client.api  # noqa: E402
-from sessions_client import Client  # noqa: E402
+from sessions_client import AuthenticatedClient, Client  # noqa: E402
 
 
 def operation(name):
@@ -68,11 +71,31 @@ def utterance(i):
 
 
 def main():
-    client = Client(base_url=BASE_URL, raise_on_unexpected_status=True)
     create, append = operation("create_session"), operation("append_event")
     complete, list_events = operation("complete_session"), operation("list_events")
     get_session, list_sessions = operation("get_session"), operation("list_sessions")
     session_id = f"py-{uuid.uuid4().hex[:12]}"
+
+    # without a key: a typed 401 problem
+    anonymous = Client(base_url=BASE_URL, raise_on_unexpected_status=True)
+    refused = get_session.sync_detailed(session_id, client=anonymous)
+    problem, kind = wire(refused)
+    check(
+        refused.status_code == HTTPStatus.UNAUTHORIZED and kind == "Problem" and problem["code"] == "unauthorized",
+        "without a key: 401, a Problem with code unauthorized",
+    )
+
+    # the admin key mints a project key; the call's life runs with it
+    admin = AuthenticatedClient(base_url=BASE_URL, token=ADMIN_KEY, raise_on_unexpected_status=True)
+    create_key = operation("create_key")
+    wanted = {"project": f"py-{uuid.uuid4().hex[:8]}", "scopes": ["read", "write"], "name": "client-check"}
+    minted = create_key.sync_detailed(client=admin, body=body_of(create_key, wanted))
+    key, kind = wire(minted)
+    check(
+        minted.status_code == HTTPStatus.CREATED and kind == "CreatedKey" and key["key"].startswith(key["id"]),
+        "mint a key: 201, a CreatedKey with its text",
+    )
+    client = AuthenticatedClient(base_url=BASE_URL, token=key["key"], raise_on_unexpected_status=True)
 
     # create, then replay
     body = {

@@ -1,7 +1,9 @@
 // A call's life through the TypeScript client that openapi-typescript + openapi-fetch make of
 // the live document (scripts/client-check generates ./schema.d.ts next to this file). Written
 // as a user would: real payload objects, the document's schema names, no casts. `tsc` must
-// accept it (types) and the run must pass (behaviour). Usage: node out/life.js BASE_URL
+// accept it (types) and the run must pass (behaviour). The server runs in keys mode: the admin
+// key mints a project key (POST /admin/keys), which every call then sends as a bearer token.
+// Usage: node out/life.js BASE_URL ADMIN_KEY
 
 import createClient from "openapi-fetch";
 import type { components, paths } from "./schema.js";
@@ -12,11 +14,14 @@ type Event = components["schemas"]["Event"];
 type EventPage = components["schemas"]["EventPage"];
 type Problem = components["schemas"]["Problem"];
 type SessionPage = components["schemas"]["SessionPage"];
+type CreatedKey = components["schemas"]["CreatedKey"];
 
 declare const process: { argv: string[]; exitCode?: number };
 
 const baseUrl = process.argv[2] ?? "http://127.0.0.1:3000";
-const client = createClient<paths>({ baseUrl });
+const adminKey = process.argv[3] ?? "";
+const admin = createClient<paths>({ baseUrl, headers: { Authorization: `Bearer ${adminKey}` } });
+let client = createClient<paths>({ baseUrl });
 const sessionId = `ts-${Date.now()}-${Math.floor(Math.random() * 1e9)}`;
 const session = { path: { sessionId } };
 
@@ -36,6 +41,24 @@ function utterance(i: number) {
 }
 
 async function main(): Promise<void> {
+  // without a key: a typed 401 problem
+  const refused = await client.GET("/sessions/{sessionId}", { params: session });
+  const unauthorized: Problem | undefined = refused.error;
+  check(
+    refused.response.status === 401 && unauthorized?.code === "unauthorized",
+    "without a key: 401 unauthorized problem",
+  );
+  // the admin key mints a project key; the client sends it from now on
+  const minted = await admin.POST("/admin/keys", {
+    body: { project: `ts-${Date.now()}`, scopes: ["read", "write"], name: "client-check" },
+  });
+  const newKey: CreatedKey | undefined = minted.data;
+  check(
+    minted.response.status === 201 && newKey !== undefined && newKey.key.startsWith(newKey.id),
+    "mint a key: 201 with its text",
+  );
+  client = createClient<paths>({ baseUrl, headers: { Authorization: `Bearer ${newKey?.key ?? ""}` } });
+
   // create, then replay
   const body = {
     sessionId,

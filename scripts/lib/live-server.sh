@@ -3,11 +3,13 @@
 # the way the tests build it (same feature set, so after `cargo test` nothing is recompiled),
 # starts it on a free loopback port with a fresh SQLite store in a temporary working directory
 # (no service.toml or .env of the checkout applies, MongoDB is not used), and waits until
-# /healthz answers. Sets LIVE_URL, LIVE_WORK (the temporary folder, removed on exit) and
+# /healthz answers. Extra settings follow the label (`live_server_start name ADMIN_KEY=…`); they win
+# over the defaults here. Sets LIVE_URL, LIVE_WORK (the temporary folder, removed on exit) and
 # LIVE_LOG (the server's output); stops the server on exit.
 
-live_server_start() { # label (prefix of messages)
+live_server_start() { # label (prefix of messages), then VAR=value settings
   local label=$1 root target_dir port
+  shift
   root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
   (cd "$root" && cargo test --locked --quiet -p server --no-run) || {
     echo "$label: building the server failed" >&2
@@ -22,7 +24,7 @@ live_server_start() { # label (prefix of messages)
   (
     cd "$LIVE_WORK"
     exec env -u MONGO_URI -u DB_URI -u CONFIG_FILE \
-      HOST=127.0.0.1 PORT="$port" DATA_DIR="$LIVE_WORK/data" RUST_LOG=warn \
+      HOST=127.0.0.1 PORT="$port" DATA_DIR="$LIVE_WORK/data" RUST_LOG=warn "$@" \
       "$target_dir/debug/server"
   ) >"$LIVE_LOG" 2>&1 &
   LIVE_PID=$!

@@ -1,18 +1,212 @@
 //! Authentication: turns a request's credentials into the [`Authenticated`] caller that
-//! handlers extract as a [`crate::caller::Caller`].
+//! handlers extract as a [`crate::caller::Caller`], or answers 401/403 itself — before routing,
+//! before any body is read, whatever the path, method or session.
+//!
+//! Which paths need what is decided in one place, [`Area::of`] (the OpenAPI document declares
+//! the bearer scheme on the same paths):
+//! - `/sessions…`: a project key (`Authorization: Bearer ak_….…`) → `Authenticated`;
+//! - `/admin/…`: the `ADMIN_KEY` → [`AdminCaller`];
+//! - everything else (`/healthz`, `/readyz`, `/metrics`, `/openapi.json`, `/swagger-ui/`,
+//!   unknown paths): nothing.
+//!
+//! In open mode (no `ADMIN_KEY`) every `/sessions…` request is [`Authenticated::open`] and
+//! `/admin/…` is 403: there is no key to manage keys with. No credential text is ever logged or
+//! put in a problem.
 
-use actix_web::HttpMessage;
-use actix_web::body::MessageBody;
-use actix_web::dev::{ServiceRequest, ServiceResponse};
+use std::future::{Ready, ready};
+
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::http::header;
 use actix_web::middleware::Next;
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
+use domain::{ApiKey, KeyText, SecretHash, Timestamp};
 
+use crate::access::{Access, KeyCache};
 use crate::caller::Authenticated;
+use crate::problem::{ApiError, ErrorCode};
+use crate::state::AppState;
 
-/// Open mode: every request is the project `default` with every scope.
+/// What a path needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Area {
+    /// `/sessions` and below: a project key.
+    Sessions,
+    /// `/admin` and below: the admin key.
+    Admin,
+    /// Operations, the document, Swagger UI, unknown paths: nothing.
+    Public,
+}
+
+impl Area {
+    pub fn of(path: &str) -> Self {
+        let under = |prefix: &str| {
+            path.strip_prefix(prefix)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+        };
+        if under("/sessions") {
+            Area::Sessions
+        } else if under("/admin") {
+            Area::Admin
+        } else {
+            Area::Public
+        }
+    }
+}
+
+/// The admin key authenticated this request (the `/admin/…` handlers extract it).
+#[derive(Debug, Clone, Copy)]
+pub struct AdminCaller;
+
+impl FromRequest for AdminCaller {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(
+            req.extensions()
+                .get::<AdminCaller>()
+                .copied()
+                .ok_or_else(|| ApiError::unauthorized("the admin key is required")),
+        )
+    }
+}
+
+/// A credential that is not good enough to say more about it (missing, malformed, unknown,
+/// revoked, expired): the same answer for each, so a caller learns nothing about which keys
+/// exist.
+fn invalid_key() -> ApiError {
+    ApiError::unauthorized("the API key is missing, unknown, revoked or expired")
+}
+
+/// The bearer token of the request: `Some(Err)` when the header is there but is no bearer
+/// token.
+fn bearer(req: &ServiceRequest) -> Option<Result<&str, ApiError>> {
+    let value = req.headers().get(header::AUTHORIZATION)?;
+    let malformed = || ApiError::unauthorized("Authorization must be `Bearer <api key>`");
+    let token = value
+        .to_str()
+        .ok()
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
+        .filter(|token| !token.is_empty());
+    Some(token.ok_or_else(malformed))
+}
+
+/// A project key that is usable now, or why not (401, or 503 when the store cannot say).
+async fn project_key(state: &AppState, cache: &KeyCache, token: &str) -> Result<ApiKey, ApiError> {
+    let (id, secret) = KeyText::split(token).ok_or_else(invalid_key)?;
+    let key = cache
+        .find(state.repo.as_ref(), &id)
+        .await?
+        .ok_or_else(invalid_key)?;
+    if key.verifies(secret) && key.usable_at(Timestamp::now()) {
+        Ok(key)
+    } else {
+        Err(invalid_key())
+    }
+}
+
+/// What the request's credentials allow in `area`: inserts the caller, or says why not.
+async fn admit(req: &ServiceRequest, state: &AppState, area: Area) -> Result<(), ApiError> {
+    let (admin, cache) = match (&state.access, area) {
+        (_, Area::Public) => return Ok(()),
+        (Access::Open, Area::Sessions) => {
+            req.extensions_mut().insert(Authenticated::open());
+            return Ok(());
+        }
+        (Access::Open, Area::Admin) => {
+            return Err(ApiError::new(
+                ErrorCode::Forbidden,
+                "key management needs ADMIN_KEY: this service runs in open mode",
+            ));
+        }
+        (Access::Keys { admin, cache }, _) => (admin, cache),
+    };
+    let token = match bearer(req) {
+        None => {
+            return Err(ApiError::unauthorized(
+                "credentials are required: send `Authorization: Bearer <api key>`",
+            ));
+        }
+        Some(token) => token?,
+    };
+    let is_admin = SecretHash::of(token).matches(admin);
+    match area {
+        Area::Admin if is_admin => {
+            req.extensions_mut().insert(AdminCaller);
+            Ok(())
+        }
+        Area::Admin => match project_key(state, cache, token).await {
+            Ok(_) => Err(ApiError::new(
+                ErrorCode::Forbidden,
+                "a project key cannot manage keys; use the admin key",
+            )),
+            Err(e) if e.code == ErrorCode::Unauthorized => {
+                Err(ApiError::unauthorized("the admin key is required"))
+            }
+            Err(e) => Err(e),
+        },
+        Area::Sessions if is_admin => Err(ApiError::new(
+            ErrorCode::Forbidden,
+            "the admin key manages keys only; use a project key",
+        )),
+        Area::Sessions => {
+            let key = project_key(state, cache, token).await?;
+            req.extensions_mut().insert(Authenticated {
+                project: key.project,
+                scopes: key.scopes,
+            });
+            Ok(())
+        }
+        Area::Public => Ok(()),
+    }
+}
+
+/// The middleware: admits the request (see [`admit`]) or answers with the problem.
 pub async fn authenticate(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    req.extensions_mut().insert(Authenticated::open());
-    next.call(req).await
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    let area = Area::of(req.match_info().as_str());
+    let admitted = match req.app_data::<web::Data<AppState>>().cloned() {
+        Some(state) => admit(&req, &state, area).await,
+        None => Err(ApiError::new(
+            ErrorCode::Internal,
+            "an internal error occurred",
+        )),
+    };
+    match admitted {
+        Ok(()) => Ok(next.call(req).await?.map_into_left_body()),
+        Err(error) => Ok(req.error_response(error).map_into_right_body()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn areas_by_path() {
+        for (path, area) in [
+            ("/sessions", Area::Sessions),
+            ("/sessions/", Area::Sessions),
+            ("/sessions/a/events/b", Area::Sessions),
+            ("/sessions/x/nope", Area::Sessions),
+            ("/admin", Area::Admin),
+            ("/admin/keys", Area::Admin),
+            ("/admin/keys/ak_0123456789abcdef", Area::Admin),
+            ("/sessionsx", Area::Public),
+            ("/administrator", Area::Public),
+            ("/healthz", Area::Public),
+            ("/readyz", Area::Public),
+            ("/metrics", Area::Public),
+            ("/openapi.json", Area::Public),
+            ("/swagger-ui/", Area::Public),
+            ("/", Area::Public),
+        ] {
+            assert_eq!(Area::of(path), area, "{path}");
+        }
+    }
 }

@@ -8,10 +8,11 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use domain::{
-    AppendEventError, CompleteRequest, CompleteSessionError, Event, EventId, EventPage,
-    EventRepository, GetEventError, GetSessionError, ListEventsError, NewEvent, NewSession,
-    PageRequest, ProjectId, Repository, Session, SessionId, SessionPage, SessionQuery,
-    SessionRepository, StorageError, StoreAdmin, Watch, Written,
+    ApiKey, AppendEventError, CompleteRequest, CompleteSessionError, CreateKeyError, Event,
+    EventId, EventPage, EventRepository, GetEventError, GetSessionError, KeyId, KeyRepository,
+    ListEventsError, NewEvent, NewSession, PageRequest, ProjectId, Repository, RevokeKeyError,
+    Session, SessionId, SessionPage, SessionQuery, SessionRepository, StorageError, StoreAdmin,
+    Timestamp, Watch, Written,
 };
 
 /// A [`Repository`] whose calls take at most `timeout` each.
@@ -111,6 +112,25 @@ impl<R: Repository + ?Sized> EventRepository for Bounded<R> {
 
     async fn changed_sessions(&self, watches: &[Watch]) -> Result<Vec<(usize, u64)>, StorageError> {
         self.within(self.inner.changed_sessions(watches)).await
+    }
+}
+
+#[async_trait]
+impl<R: Repository + ?Sized> KeyRepository for Bounded<R> {
+    async fn create_key(&self, key: &ApiKey) -> Result<(), CreateKeyError> {
+        self.within(self.inner.create_key(key)).await
+    }
+
+    async fn list_keys(&self, project: Option<&ProjectId>) -> Result<Vec<ApiKey>, StorageError> {
+        self.within(self.inner.list_keys(project)).await
+    }
+
+    async fn find_key(&self, id: &KeyId) -> Result<Option<ApiKey>, StorageError> {
+        self.within(self.inner.find_key(id)).await
+    }
+
+    async fn revoke_key(&self, id: &KeyId, at: Timestamp) -> Result<ApiKey, RevokeKeyError> {
+        self.within(self.inner.revoke_key(id, at)).await
     }
 }
 

@@ -10,7 +10,10 @@
 
 use std::borrow::Cow;
 
-use domain::{EventId, EventType, InvalidValue, Language, SessionId, SessionStatus, Timestamp};
+use domain::{
+    EventId, EventType, InvalidValue, KeyId, KeyName, Language, ProjectId, Scopes, SessionId,
+    SessionStatus, Timestamp,
+};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
@@ -113,8 +116,25 @@ from_json_string!(
     EventId => EventId::parse,
     EventType => EventType::parse,
     Language => Language::parse,
+    ProjectId => ProjectId::parse,
+    KeyName => KeyName::parse,
+    KeyId => KeyId::parse,
     Timestamp => |s: String| Timestamp::parse_rfc3339(&s),
 );
+
+/// A key's scopes: a non-empty array of scope names.
+impl FromJson for Scopes {
+    fn from_json(value: Value) -> Result<Self, String> {
+        let Value::Array(items) = value else {
+            return Err("must be an array of scope names".to_owned());
+        };
+        let names = items
+            .iter()
+            .map(|item| item.as_str().ok_or("must be an array of scope names"))
+            .collect::<Result<Vec<&str>, _>>()?;
+        domain::keys::parse_scopes(names).map_err(|e| e.0)
+    }
+}
 
 /// A JSON object (payload, metadata); its size limit is checked after validation (413).
 impl FromJson for Map<String, Value> {
@@ -184,6 +204,10 @@ pub fn session_id(value: &str) -> Result<SessionId, ApiError> {
 
 pub fn event_id(value: &str) -> Result<EventId, ApiError> {
     path_id(value, "eventId")
+}
+
+pub fn key_id(value: &str) -> Result<KeyId, ApiError> {
+    path_id(value, "keyId")
 }
 
 /// The wire name of a Rust field: what serde's `rename_all = "camelCase"` makes of it.

@@ -4,11 +4,12 @@
 //!
 //! Modules, from the leaves up: `problem` (errors → problem+json) · `paths` (locations, path
 //! parameters) · `schema` (wire schemas from the domain's rules) · `input` (reading bodies and
-//! path ids) Â· `requests` / `responses` (the bodies) Â· `body` (strict JSON) Â· `cursor`, `page`, `listing` Â·
-//! `tail` (live tails) Â· `stream` (SSE, NDJSON) Â·
-//! `state` · `auth` (credentials → caller) · `reply` · `handlers::{sessions, events, operations}` · `openapi` · `middleware` ·
-//! `router`.
+//! path ids) · `requests` / `responses` (the bodies) · `body` (strict JSON) · `cursor`, `page`,
+//! `listing` · `tail` (live tails) · `stream` (SSE, NDJSON) · `access` (open or keys mode, the
+//! key cache) · `state` · `caller` · `auth` (credentials → caller) · `reply` ·
+//! `handlers::{sessions, events, admin, operations}` · `openapi` · `middleware` · `router`.
 
+mod access;
 mod auth;
 mod body;
 mod bounded;
@@ -32,6 +33,7 @@ mod state;
 mod stream;
 mod tail;
 
+pub use access::Access;
 pub use body::MAX_DEPTH;
 pub use bounded::Bounded;
 pub use cursor::CursorCodec;

@@ -8,10 +8,11 @@ use std::time::Instant;
 
 use async_trait::async_trait;
 use domain::{
-    AppendEventError, CompleteRequest, CompleteSessionError, Event, EventId, EventPage,
-    EventRepository, GetEventError, GetSessionError, ListEventsError, NewEvent, NewSession,
-    PageRequest, ProjectId, Repository, Session, SessionId, SessionPage, SessionQuery,
-    SessionRepository, StorageError, StoreAdmin, Watch, Written,
+    ApiKey, AppendEventError, CompleteRequest, CompleteSessionError, CreateKeyError, Event,
+    EventId, EventPage, EventRepository, GetEventError, GetSessionError, KeyId, KeyRepository,
+    ListEventsError, NewEvent, NewSession, PageRequest, ProjectId, Repository, RevokeKeyError,
+    Session, SessionId, SessionPage, SessionQuery, SessionRepository, StorageError, StoreAdmin,
+    Timestamp, Watch, Written,
 };
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry, TextEncoder,
@@ -262,6 +263,37 @@ impl<R: Repository> EventRepository for Instrumented<R> {
         let started = Instant::now();
         let result = self.inner.changed_sessions(watches).await;
         self.time("changed_sessions", started, &result);
+        result
+    }
+}
+
+#[async_trait]
+impl<R: Repository> KeyRepository for Instrumented<R> {
+    async fn create_key(&self, key: &ApiKey) -> Result<(), CreateKeyError> {
+        let started = Instant::now();
+        let result = self.inner.create_key(key).await;
+        self.time("create_key", started, &result);
+        result
+    }
+
+    async fn list_keys(&self, project: Option<&ProjectId>) -> Result<Vec<ApiKey>, StorageError> {
+        let started = Instant::now();
+        let result = self.inner.list_keys(project).await;
+        self.time("list_keys", started, &result);
+        result
+    }
+
+    async fn find_key(&self, id: &KeyId) -> Result<Option<ApiKey>, StorageError> {
+        let started = Instant::now();
+        let result = self.inner.find_key(id).await;
+        self.time("find_key", started, &result);
+        result
+    }
+
+    async fn revoke_key(&self, id: &KeyId, at: Timestamp) -> Result<ApiKey, RevokeKeyError> {
+        let started = Instant::now();
+        let result = self.inner.revoke_key(id, at).await;
+        self.time("revoke_key", started, &result);
         result
     }
 }

@@ -5,10 +5,16 @@ use serde_json::{Value, json};
 use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::handlers::{events, operations, sessions};
+use crate::auth::Area;
+use crate::handlers::{admin, events, operations, sessions};
 use crate::problem::{self, ErrorCode, FieldError, Problem, TYPE_BASE};
-use crate::requests::{AppendEventRequest, CompleteSessionRequest, CreateSessionRequest};
-use crate::responses::{Event, EventPage, Health, Session, SessionPage, SessionWithEvents};
+use crate::requests::{
+    AppendEventRequest, CompleteSessionRequest, CreateKeyRequest, CreateSessionRequest,
+};
+use crate::responses::{
+    ApiKeyInfo, CreatedKey, Event, EventPage, Health, KeyFields, KeyList, Session, SessionPage,
+    SessionWithEvents,
+};
 use crate::schema;
 use crate::state::Limits;
 
@@ -16,7 +22,7 @@ use crate::state::Limits;
 #[openapi(
     info(
         title = "Conversation Session Service",
-        description = "The system of record for a Voice AI platform's call sessions and the immutable events inside them.\n\nEvery error is `application/problem+json` (RFC 9457) with a `code`; its `type` is `urn:conversation-sessions:problem:{code}`. Every response carries `X-Request-Id`.",
+        description = "The system of record for a Voice AI platform's call sessions and the immutable events inside them.\n\nEvery error is `application/problem+json` (RFC 9457) with a `code`; its `type` is `urn:conversation-sessions:problem:{code}`. Every response carries `X-Request-Id`.\n\nAuthentication: with `ADMIN_KEY` configured (keys mode), every `/sessions…` request sends a project's API key as `Authorization: Bearer <key>` (keys are created with `POST /admin/keys` and the admin key); a session of another project answers as an absent one. Without `ADMIN_KEY` (open mode, local use) no credentials are needed.",
         contact(name = "Conversation Session Service maintainers"),
         license(name = "MIT OR Apache-2.0", identifier = "MIT OR Apache-2.0"),
     ),
@@ -29,6 +35,9 @@ use crate::state::Limits;
         events::append_event,
         events::list_events,
         events::get_event,
+        admin::create_key,
+        admin::list_keys,
+        admin::revoke_key,
         operations::healthz,
         operations::readyz,
         operations::metrics,
@@ -42,6 +51,11 @@ use crate::state::Limits;
         CreateSessionRequest,
         AppendEventRequest,
         CompleteSessionRequest,
+        CreateKeyRequest,
+        CreatedKey,
+        ApiKeyInfo,
+        KeyFields,
+        KeyList,
         Health,
         Problem,
         FieldError,
@@ -56,10 +70,14 @@ use crate::state::Limits;
         schema::TerminalStatus,
         schema::JsonObject,
         schema::IdempotentReplayed,
+        schema::ProjectId,
+        schema::KeyId,
+        schema::Scope,
     )),
     tags(
         (name = "sessions", description = "Create, read and end sessions"),
         (name = "events", description = "Append and page through a session's events"),
+        (name = "keys", description = "API keys: create, list and revoke them with the admin key"),
         (name = "operations", description = "Health, readiness and metrics"),
     )
 )]
@@ -74,7 +92,8 @@ fn problem_ref(status: u16) -> Value {
 /// - the problem responses any operation may give (405, 500; 408 for bodies), by reference;
 /// - `X-Request-Id` on every response;
 /// - the running `limits`: page size bounds, body, payload and metadata sizes;
-/// - the list of problem codes, and an empty `security` (no authentication yet).
+/// - the list of problem codes; the bearer scheme on every protected operation (see
+///   [`secure`]), an empty `security` elsewhere.
 pub fn document(limits: &Limits) -> Value {
     let mut doc = ApiDoc::openapi();
     let components = doc.components.get_or_insert_with(Default::default);
@@ -100,6 +119,7 @@ pub fn document(limits: &Limits) -> Value {
         description.push_str(&codes.join("\n"));
     }
     doc["security"] = json!([]);
+    secure(&mut doc);
 
     let request_id = json!({
         "description": "The client's `X-Request-Id` when it is 1–128 characters of `[A-Za-z0-9._:-]`, otherwise a generated UUID.",
@@ -183,6 +203,34 @@ pub fn document(limits: &Limits) -> Value {
         }
     }
     doc
+}
+
+/// The bearer scheme, declared on every operation of a path that needs credentials (the paths
+/// [`Area::of`] protects: the one rule the authentication middleware applies too), with their
+/// 401 and 403 problems. Operations of other paths keep the document's empty `security`.
+fn secure(doc: &mut Value) {
+    doc["components"]["securitySchemes"]["bearer"] = json!({
+        "type": "http",
+        "scheme": "bearer",
+        "description": "`/sessions…`: a project's API key (`ak_<id>.<secret>`, from `POST /admin/keys`). `/admin/…`: the service's `ADMIN_KEY`. Without `ADMIN_KEY` configured (open mode) `/sessions…` needs none.",
+    });
+    let Some(Value::Object(paths)) = doc.get_mut("paths") else {
+        return;
+    };
+    for (path, item) in paths.iter_mut() {
+        if Area::of(path) == Area::Public {
+            continue;
+        }
+        for operation in item
+            .as_object_mut()
+            .into_iter()
+            .flat_map(|i| i.values_mut())
+        {
+            operation["security"] = json!([{"bearer": []}]);
+            operation["responses"]["401"] = problem_ref(401);
+            operation["responses"]["403"] = problem_ref(403);
+        }
+    }
 }
 
 /// `oneOf: [{type: null}, X]` → `X`.

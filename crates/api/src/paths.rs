@@ -1,7 +1,7 @@
 //! The resource paths: the `Location` of what was created, and the path parameters as the
 //! OpenAPI document describes them (reading them is `input::session_id`/`input::event_id`).
 
-use domain::{EventId, SessionId};
+use domain::{EventId, KeyId, ProjectId, SessionId};
 use utoipa::IntoParams;
 use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
 use utoipa::openapi::{Required, Schema};
@@ -51,6 +51,36 @@ pub struct SessionPath;
 impl IntoParams for SessionPath {
     fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
         vec![session_parameter()]
+    }
+}
+
+/// `{keyId}`.
+pub struct KeyPath;
+
+impl IntoParams for KeyPath {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        vec![parameter(
+            "keyId",
+            ParameterIn::Path,
+            "The key's public id (the start of its text).",
+            utoipa::openapi::schema::ObjectBuilder::new()
+                .schema_type(utoipa::openapi::schema::Type::String)
+                .pattern(Some(KeyId::PATTERN)),
+        )]
+    }
+}
+
+/// `?project=` of the key list.
+pub struct KeysQuery;
+
+impl IntoParams for KeysQuery {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        vec![parameter(
+            "project",
+            ParameterIn::Query,
+            "Only this project's keys (default: every project's).",
+            schema::id(ProjectId::PATTERN, ProjectId::MAX_LEN, "acme"),
+        )]
     }
 }
 

@@ -521,6 +521,11 @@ problem_sets!(
     WriteProblems = [400, 404, 409, 413, 415, 503];
     /// Asking the store anything: storage down.
     StoreProblems = [503];
+    /// Reading or revoking keys: bad query or id, no such key, storage down. (401/403 are
+    /// added to every protected operation by `openapi::document`.)
+    AdminProblems = [400, 404, 503];
+    /// Creating a key: a bad, oversized or non-JSON body, storage down.
+    AdminWriteProblems = [400, 413, 415, 503];
 );
 
 #[cfg(test)]

@@ -5,8 +5,8 @@
 
 use actix_web::{HttpRequest, web};
 use domain::{
-    CompleteRequest, EventId, EventType, JsonObject, Language, NewEvent, NewSession, SessionId,
-    Timestamp,
+    CompleteRequest, EventId, EventType, JsonObject, KeyName, Language, NewApiKey, NewEvent,
+    NewSession, ProjectId, Scopes, SessionId, Timestamp,
 };
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -265,5 +265,47 @@ mod tests {
             .unwrap();
         assert_eq!(request.status(), domain::SessionStatus::Completed);
         assert_eq!(request.ended_at, None);
+    }
+}
+
+/// Body of `POST /admin/keys`.
+#[derive(Debug, Default, Deserialize, Validate, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(example = json!({"project": "acme", "scopes": ["read", "write"], "name": "pipeline eu-1"}))]
+pub struct CreateKeyRequest {
+    /// The project the key works in (created by its first key).
+    #[serde(default)]
+    #[schema(value_type = schema::ProjectId, required = true)]
+    #[validate(custom(function = "crate::input::present"))]
+    project: Input<ProjectId>,
+    /// What the key may do: one or more of `read`, `write`, `delete`.
+    #[serde(default)]
+    #[schema(value_type = Vec<schema::Scope>, required = true, min_items = 1)]
+    #[validate(custom(function = "crate::input::present"))]
+    scopes: Input<Scopes>,
+    /// A label for people (1–100 characters).
+    #[serde(default)]
+    #[schema(value_type = String, min_length = 1, max_length = 100)]
+    #[validate(custom(function = "crate::input::valid"))]
+    name: Input<KeyName>,
+    /// When the key stops working; in the future. Default: never.
+    #[serde(default)]
+    #[schema(value_type = schema::Timestamp)]
+    #[validate(custom(function = "crate::input::valid"))]
+    expires_at: Input<Timestamp>,
+}
+
+impl RequestBody for CreateKeyRequest {
+    type Domain = NewApiKey;
+
+    fn into_domain(self, _: &Limits) -> Result<NewApiKey, ApiError> {
+        NewApiKey::new(
+            self.project.value().expect("validated: project is present"),
+            self.scopes.value().expect("validated: scopes are present"),
+            self.name.value(),
+            self.expires_at.value(),
+            Timestamp::now(),
+        )
+        .map_err(|e| refused("expiresAt", e))
     }
 }

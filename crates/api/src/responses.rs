@@ -146,3 +146,84 @@ pub struct Health {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub store: Option<&'static str>,
 }
+
+/// What every answer about an API key says of it.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyFields {
+    /// The public id: the start of the key's text.
+    #[schema(value_type = schema::KeyId)]
+    pub id: String,
+    #[schema(value_type = schema::ProjectId)]
+    pub project: String,
+    #[schema(value_type = Vec<schema::Scope>)]
+    pub scopes: Vec<&'static str>,
+    /// A label for people, or null.
+    #[schema(required = true, example = "pipeline eu-1")]
+    pub name: Option<String>,
+    #[schema(value_type = schema::Timestamp)]
+    pub created_at: String,
+    /// Null: the key does not expire.
+    #[schema(required = true, format = DateTime, example = json!(null))]
+    pub expires_at: Option<String>,
+}
+
+impl From<&domain::ApiKey> for KeyFields {
+    fn from(k: &domain::ApiKey) -> Self {
+        Self {
+            id: k.id.to_string(),
+            project: k.project.to_string(),
+            scopes: k.scopes.iter().map(domain::Scope::as_str).collect(),
+            name: k.name.as_ref().map(|n| n.as_str().to_owned()),
+            created_at: k.created_at.to_rfc3339(),
+            expires_at: k.expires_at.map(|t| t.to_rfc3339()),
+        }
+    }
+}
+
+/// An API key as listed: everything but its secret.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiKeyInfo {
+    #[serde(flatten)]
+    pub fields: KeyFields,
+    /// Null until the key is revoked.
+    #[schema(required = true, format = DateTime, example = json!(null))]
+    pub revoked_at: Option<String>,
+}
+
+impl From<&domain::ApiKey> for ApiKeyInfo {
+    fn from(k: &domain::ApiKey) -> Self {
+        Self {
+            fields: KeyFields::from(k),
+            revoked_at: k.revoked_at.map(|t| t.to_rfc3339()),
+        }
+    }
+}
+
+/// A new API key, with its text: shown in this answer only.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CreatedKey {
+    /// The key: send it as `Authorization: Bearer <key>`. It is not stored and cannot be
+    /// shown again.
+    #[schema(example = "ak_3f9c0a12d4e5b6c7.<64 hex digits>")]
+    pub key: String,
+    #[serde(flatten)]
+    pub fields: KeyFields,
+}
+
+impl CreatedKey {
+    pub fn new(key: &domain::ApiKey, text: &domain::KeyText) -> Self {
+        Self {
+            key: text.reveal().to_owned(),
+            fields: KeyFields::from(key),
+        }
+    }
+}
+
+/// API keys, oldest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct KeyList {
+    pub data: Vec<ApiKeyInfo>,
+}

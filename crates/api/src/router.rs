@@ -5,7 +5,7 @@ use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::{App, web};
 
 use crate::handlers::operations::{method_not_allowed, not_found};
-use crate::handlers::{events, operations, sessions};
+use crate::handlers::{admin, events, operations, sessions};
 use crate::state::AppState;
 use crate::{auth, middleware, openapi};
 
@@ -51,6 +51,14 @@ pub fn app(
         .service(
             resource("/sessions/{sessionId}/events/{eventId}", "GET")
                 .route(web::get().to(events::get_event)),
+        )
+        .service(
+            resource("/admin/keys", "GET, POST")
+                .route(web::get().to(admin::list_keys))
+                .route(web::post().to(admin::create_key)),
+        )
+        .service(
+            resource("/admin/keys/{keyId}", "DELETE").route(web::delete().to(admin::revoke_key)),
         )
         .service(resource("/healthz", "GET").route(web::get().to(operations::healthz)))
         .service(resource("/readyz", "GET").route(web::get().to(operations::readyz)))

@@ -111,3 +111,21 @@ component!(IdempotentReplayed => ObjectBuilder::new()
 .description(Some(
     "Sent, as `true`, only when the answer is a stored value (a replay).",
 )));
+component!(ProjectId => described(
+    id(domain::ProjectId::PATTERN, domain::ProjectId::MAX_LEN, "acme"),
+    "A project: the unit of isolation. Its sessions are invisible to every other project.",
+));
+component!(KeyId => ObjectBuilder::new()
+    .schema_type(Type::String)
+    .pattern(Some(domain::KeyId::PATTERN))
+    .description(Some(
+        "The public id of an API key: the start of its text, safe to show and to log.",
+    ))
+    .examples([json!("ak_3f9c0a12d4e5b6c7")]));
+component!(Scope => ObjectBuilder::new()
+    .schema_type(Type::String)
+    .enum_values(Some(domain::Scope::ALL.map(domain::Scope::as_str)))
+    .description(Some(
+        "What a key may do: `read` (every GET), `write` (create, append, complete), `delete` (erase, redact).",
+    ))
+    .examples([json!("read")]));

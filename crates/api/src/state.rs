@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use domain::Repository;
 
+use crate::access::Access;
 use crate::cursor::CursorCodec;
 use crate::metrics::Metrics;
 use crate::tail::Tail;
@@ -56,6 +57,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// The live tails of this instance's streams.
     pub tail: Arc<Tail>,
+    /// Open mode, or keys mode with the admin key and the key cache (see `auth`).
+    pub access: Access,
 }
 
 impl AppState {
@@ -73,6 +76,12 @@ impl AppState {
             cursors: CursorCodec::new(secret),
             metrics,
             tail,
+            access: Access::Open,
         }
+    }
+
+    /// The same state with `access` (open mode is the default of [`AppState::new`]).
+    pub fn with_access(self, access: Access) -> Self {
+        Self { access, ..self }
     }
 }

@@ -9,6 +9,7 @@ pub mod decision;
 pub mod event;
 pub mod ids;
 pub mod json;
+pub mod keys;
 pub mod listing;
 pub mod page;
 pub mod ports;
@@ -20,13 +21,15 @@ pub use decision::{AppendStep, CompleteStep};
 pub use event::{AppendOutcome, Event, NewEvent};
 pub use ids::{EventId, EventType, InvalidValue, ProjectId, SessionId};
 pub use json::{JsonObject, TooLarge};
+pub use keys::{ApiKey, KeyId, KeyName, KeyText, NewApiKey, SecretHash};
 pub use listing::{
     Label, SessionFilter, SessionPage, SessionPosition, SessionQuery, creation_time,
 };
 pub use page::{EventPage, Order, PageRequest, Watch};
 pub use ports::{
-    AppendEventError, CompleteSessionError, EventRepository, GetEventError, GetSessionError,
-    ListEventsError, Repository, SessionRepository, StorageError, StoreAdmin, Written,
+    AppendEventError, CompleteSessionError, CreateKeyError, EventRepository, GetEventError,
+    GetSessionError, KeyRepository, ListEventsError, Repository, RevokeKeyError, SessionRepository,
+    StorageError, StoreAdmin, Written,
 };
 pub use session::{
     CompleteRequest, CompletionDecision, Language, NewSession, Session, SessionStatus,

@@ -12,9 +12,11 @@ use async_trait::async_trait;
 
 use crate::event::{Event, NewEvent};
 use crate::ids::{EventId, ProjectId, SessionId};
+use crate::keys::{ApiKey, KeyId};
 use crate::listing::{SessionPage, SessionQuery};
 use crate::page::{EventPage, PageRequest, Watch};
 use crate::session::{CompleteRequest, NewSession, Session};
+use crate::time::Timestamp;
 
 /// The result of an idempotent write: the stored value, and whether it was already stored
 /// (`replayed`) rather than written by this call.
@@ -251,6 +253,52 @@ pub trait StoreAdmin: Send + Sync + 'static {
 }
 
 /// Everything the application needs from a store.
-pub trait Repository: SessionRepository + EventRepository + StoreAdmin {}
+pub trait Repository: SessionRepository + EventRepository + KeyRepository + StoreAdmin {}
 
-impl<T: SessionRepository + EventRepository + StoreAdmin> Repository for T {}
+impl<T: SessionRepository + EventRepository + KeyRepository + StoreAdmin> Repository for T {}
+
+/// Errors of [`KeyRepository::create_key`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CreateKeyError {
+    /// A key with this id is stored already (ids are 64 random bits: draw another).
+    #[error("a key with this id exists")]
+    IdTaken,
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// Errors of [`KeyRepository::revoke_key`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RevokeKeyError {
+    #[error("key not found")]
+    NotFound,
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// The API keys. Keys are few and read far more often than written; every instance reads
+/// them through the store, so a revocation written by one is seen by all.
+#[async_trait]
+pub trait KeyRepository: Send + Sync + 'static {
+    /// Stores a new key as given (its secret only as the hash the key holds).
+    ///
+    /// Errors: [`CreateKeyError::IdTaken`] (nothing is stored), [`CreateKeyError::Storage`].
+    async fn create_key(&self, key: &ApiKey) -> Result<(), CreateKeyError>;
+
+    /// The stored keys, revoked ones included, of `project` (or of every project), ordered by
+    /// `created_at` then id.
+    ///
+    /// Errors: [`StorageError`].
+    async fn list_keys(&self, project: Option<&ProjectId>) -> Result<Vec<ApiKey>, StorageError>;
+
+    /// The key stored under `id`, if any (revoked and expired ones too).
+    ///
+    /// Errors: [`StorageError`].
+    async fn find_key(&self, id: &KeyId) -> Result<Option<ApiKey>, StorageError>;
+
+    /// Marks the key revoked at `at` and returns it. Idempotent: a revoked key stays revoked
+    /// at its first `revoked_at`, and revoking it again returns it unchanged.
+    ///
+    /// Errors: [`RevokeKeyError::NotFound`], [`RevokeKeyError::Storage`].
+    async fn revoke_key(&self, id: &KeyId, at: Timestamp) -> Result<ApiKey, RevokeKeyError>;
+}

@@ -8,6 +8,7 @@
 
 mod documents;
 mod error;
+mod keys;
 mod lane;
 mod migrate;
 mod sessions_list;

@@ -23,6 +23,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../../../migrations/mongo/0002_projects.json"),
     ),
     (
+        3,
+        "keys",
+        include_str!("../../../migrations/mongo/0003_keys.json"),
+    ),
+    (
         4,
         "session_lists",
         include_str!("../../../migrations/mongo/0004_session_lists.json"),

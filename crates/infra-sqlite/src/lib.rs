@@ -8,6 +8,7 @@
 
 mod checkpoint;
 mod error;
+mod keys;
 mod list;
 mod migrate;
 mod pool;

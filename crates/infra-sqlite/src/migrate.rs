@@ -17,6 +17,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../../../migrations/sqlite/0002_projects.sql"),
     ),
     (
+        3,
+        "keys",
+        include_str!("../../../migrations/sqlite/0003_keys.sql"),
+    ),
+    (
         4,
         "session_lists",
         include_str!("../../../migrations/sqlite/0004_session_lists.sql"),

@@ -71,7 +71,7 @@ impl SqliteOptions {
 /// The embedded store. Cheap to clone; all clones share one writer and one read pool.
 #[derive(Clone)]
 pub struct SqliteStore {
-    writer: Arc<Writer>,
+    pub(crate) writer: Arc<Writer>,
     pub(crate) readers: Arc<ReadPool>,
     checkpointer: Arc<Checkpointer>,
 }

@@ -8,7 +8,7 @@ use anyhow::{Context, anyhow, bail};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::{self, SendRequest};
-use hyper::header::{CONTENT_TYPE, HOST, HeaderValue};
+use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HOST, HeaderValue};
 use hyper::{Method, Request};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
@@ -18,6 +18,8 @@ use tokio::net::TcpStream;
 pub struct Target {
     pub addr: SocketAddr,
     pub host: HeaderValue,
+    /// `Authorization` of every request, when the server wants a key.
+    pub authorization: Option<HeaderValue>,
 }
 
 impl Target {
@@ -42,7 +44,22 @@ impl Target {
             .next()
             .ok_or_else(|| anyhow!("{with_port} resolves to no address"))?;
         let host = HeaderValue::from_str(authority).context("host is not a valid header")?;
-        Ok(Self { addr, host })
+        Ok(Self {
+            addr,
+            host,
+            authorization: None,
+        })
+    }
+
+    /// The same target, sending `Authorization: Bearer <key>` when `key` is given.
+    pub fn with_bearer(mut self, key: Option<&str>) -> anyhow::Result<Self> {
+        if let Some(key) = key {
+            let mut value = HeaderValue::from_str(&format!("Bearer {key}"))
+                .context("the bearer key is not a valid header value")?;
+            value.set_sensitive(true);
+            self.authorization = Some(value);
+        }
+        Ok(self)
     }
 }
 
@@ -150,6 +167,9 @@ impl Conn {
             .method(method)
             .uri(path)
             .header(HOST, self.target.host.clone());
+        if let Some(authorization) = &self.target.authorization {
+            builder = builder.header(AUTHORIZATION, authorization.clone());
+        }
         if body.is_some() {
             builder = builder.header(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         }

@@ -115,6 +115,11 @@ struct Args {
     #[arg(long)]
     label: Option<String>,
 
+    /// An API key sent as `Authorization: Bearer <key>` with every request (a server in keys
+    /// mode); also read from `LOADTEST_BEARER`, so it stays out of the process list.
+    #[arg(long)]
+    bearer: Option<String>,
+
     /// Self-test of the checker: fake one acknowledgement in the ledger before verifying, so
     /// the run must end with exit status 1.
     #[arg(long, hide = true)]
@@ -239,7 +244,11 @@ async fn run(args: Args) -> anyhow::Result<bool> {
     if args.page_limit == 0 || args.verify_page_limit == 0 {
         bail!("page limits must be at least 1");
     }
-    let target = Target::parse(&args.url)?;
+    let bearer = args
+        .bearer
+        .clone()
+        .or_else(|| std::env::var("LOADTEST_BEARER").ok());
+    let target = Target::parse(&args.url)?.with_bearer(bearer.as_deref())?;
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();

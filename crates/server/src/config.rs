@@ -85,13 +85,21 @@ pub const SETTINGS: &[(&str, &str)] = &[
     ("LOG_FORMAT", "pretty or json"),
     ("RUST_LOG", "log filter, e.g. info or api=debug,info"),
     (
+        "ADMIN_KEY",
+        "the key of /admin/… (at least 32 characters); when set, every /sessions… request needs an API key (keys mode); unset: open mode",
+    ),
+    (
+        "ALLOW_OPEN",
+        "true: allow open mode (no ADMIN_KEY) on a HOST that is not a loopback address",
+    ),
+    (
         "CONFIG_FILE",
         "a TOML file with any of these keys (default: service.toml if present)",
     ),
 ];
 
 /// Settings whose values are never shown: not in errors, not in `Debug`.
-pub const SECRETS: &[&str] = &["MONGO_URI", "DB_URI"];
+pub const SECRETS: &[&str] = &["MONGO_URI", "DB_URI", "ADMIN_KEY"];
 
 /// Every setting as the layers give it: one typed field per variable (the variable's name in
 /// lower case, which is also its key in the TOML file), with its default. `None`: unset. A key
@@ -127,6 +135,8 @@ pub struct Values {
     #[serde(with = "text")]
     pub log_format: LogFormat,
     pub rust_log: String,
+    pub admin_key: Option<String>,
+    pub allow_open: bool,
     pub config_file: Option<PathBuf>,
 }
 
@@ -158,6 +168,8 @@ impl Default for Values {
             stream_poll_ms: 250,
             log_format: LogFormat::Pretty,
             rust_log: "info".into(),
+            admin_key: None,
+            allow_open: false,
             config_file: None,
         }
     }
@@ -170,6 +182,7 @@ impl fmt::Debug for Values {
             .field("port", &self.port)
             .field("mongo_uri", &self.mongo_uri.as_ref().map(|_| "<hidden>"))
             .field("db_uri", &self.db_uri.as_ref().map(|_| "<hidden>"))
+            .field("admin_key", &self.admin_key.as_ref().map(|_| "<hidden>"))
             .finish_non_exhaustive()
     }
 }
@@ -230,6 +243,35 @@ pub enum LogFormat {
     Json,
 }
 
+/// The `ADMIN_KEY`: shown by nothing (`Debug` hides it).
+#[derive(Clone)]
+pub struct AdminKey(String);
+
+impl AdminKey {
+    /// The shortest admin key accepted.
+    pub const MIN_LEN: usize = 32;
+
+    /// The key itself, for the one place that needs it (the authentication's hash of it).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for AdminKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("AdminKey(<hidden>)")
+    }
+}
+
+/// Whether `host` is a loopback address (`127.0.0.0/8`, `::1`, `localhost`).
+fn is_loopback(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 /// What start-up needs, checked.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -244,6 +286,8 @@ pub struct Settings {
     pub keep_alive: Duration,
     pub log_format: LogFormat,
     pub log_filter: String,
+    /// Keys mode when set; open mode (no credentials, project `default`) when not.
+    pub admin_key: Option<AdminKey>,
 }
 
 /// A setting with a bad value.
@@ -304,10 +348,28 @@ impl Settings {
         }
         let page_max = within("PAGE_MAX_LIMIT", v.page_max_limit, 1, 10_000)?;
         let page_default = within("PAGE_DEFAULT_LIMIT", v.page_default_limit, 1, page_max)?;
+        let host = non_empty("HOST", &v.host)?;
+        let admin_key = match v.admin_key {
+            Some(key) if key.chars().count() < AdminKey::MIN_LEN => {
+                return Err(ConfigError(format!(
+                    "ADMIN_KEY must be at least {} characters",
+                    AdminKey::MIN_LEN
+                )));
+            }
+            key => key.map(AdminKey),
+        };
+        if admin_key.is_none() && !v.allow_open && !is_loopback(&host) {
+            return Err(ConfigError(format!(
+                "HOST={host} is not a loopback address and ADMIN_KEY is not set: set ADMIN_KEY \
+                 (at least {} characters) to require API keys, or ALLOW_OPEN=true to serve \
+                 without credentials",
+                AdminKey::MIN_LEN
+            )));
+        }
         let millis = |key, value, max| within(key, value, 1, max).map(Duration::from_millis);
         let seconds = |key, value| within(key, value, 0, 3_600).map(Duration::from_secs);
         Ok(Self {
-            host: non_empty("HOST", &v.host)?,
+            host,
             port: within("PORT", v.port, 0, 65_535)? as u16,
             workers: v
                 .workers
@@ -345,6 +407,7 @@ impl Settings {
             shutdown_grace: seconds("SHUTDOWN_GRACE_SECONDS", v.shutdown_grace_seconds)?,
             log_format: v.log_format,
             log_filter: v.rust_log,
+            admin_key,
         })
     }
 }
@@ -680,7 +743,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(
             dir.path().join("service.toml"),
-            "port = 4000\nhost = \"0.0.0.0\"\nworkers = 3\nmongo_write_concern = 2\n",
+            "port = 4000\nhost = \"0.0.0.0\"\nworkers = 3\nmongo_write_concern = 2\nallow_open = true\n",
         )
         .unwrap();
         let s = load(&[], dir.path()).unwrap();
@@ -797,6 +860,45 @@ mod tests {
             assert!(err.contains(named), "{file}: {err}");
             assert!(!err.contains('\n'), "one line: {err}");
         }
+    }
+
+    #[test]
+    fn open_mode_is_refused_off_loopback_unless_allowed() {
+        let dir = tempfile::tempdir().unwrap();
+        for host in ["127.0.0.1", "localhost", "::1", "127.0.0.2"] {
+            let s = load(&[("HOST", host)], dir.path()).unwrap();
+            assert!(s.admin_key.is_none(), "{host}: open mode");
+        }
+        for host in ["0.0.0.0", "10.1.2.3", "::", "api.example"] {
+            let err = load(&[("HOST", host)], dir.path()).unwrap_err().to_string();
+            assert!(
+                err.contains("ADMIN_KEY") && err.contains("ALLOW_OPEN") && !err.contains('\n'),
+                "{host}: {err}"
+            );
+            assert!(load(&[("HOST", host), ("ALLOW_OPEN", "true")], dir.path()).is_ok());
+            let key = "k".repeat(32);
+            let s = load(&[("HOST", host), ("ADMIN_KEY", &key)], dir.path()).unwrap();
+            assert_eq!(s.admin_key.unwrap().expose(), key);
+        }
+        let err = load(&[("ALLOW_OPEN", "perhaps")], dir.path()).unwrap_err();
+        assert!(err.to_string().contains("ALLOW_OPEN"), "{err}");
+    }
+
+    #[test]
+    fn the_admin_key_is_long_and_never_shown() {
+        let dir = tempfile::tempdir().unwrap();
+        let short = "hunter2-but-31-characters-long!";
+        assert_eq!(short.len(), 31);
+        let err = load(&[("ADMIN_KEY", short)], dir.path())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("ADMIN_KEY") && err.contains("32"), "{err}");
+        assert!(!err.contains("hunter"), "{err}");
+        let long = "hunter2-and-then-some-more-characters";
+        let s = load(&[("ADMIN_KEY", long)], dir.path()).unwrap();
+        assert!(!format!("{s:?}").contains("hunter"), "{s:?}");
+        let values = Values::load_from([("ADMIN_KEY".into(), long.into())], dir.path());
+        assert!(!format!("{values:?}").contains("hunter"));
     }
 
     #[test]

@@ -79,12 +79,21 @@ impl Application {
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))
             .context("reading the store's shared secret")?;
-        let state = web::Data::new(api::AppState::new(
-            repo.clone(),
-            metrics,
-            settings.limits.clone(),
-            &secret,
-        ));
+        let access = match &settings.admin_key {
+            Some(key) => api::Access::keys(key.expose()),
+            None => {
+                tracing::warn!(
+                    host = %settings.host,
+                    "open mode: no ADMIN_KEY, so /sessions needs no credentials and everything \
+                     is in the project `default`; set ADMIN_KEY to require API keys"
+                );
+                api::Access::Open
+            }
+        };
+        let state = web::Data::new(
+            api::AppState::new(repo.clone(), metrics, settings.limits.clone(), &secret)
+                .with_access(access),
+        );
         let tail = state.tail.clone();
         let address = format!("{}:{}", settings.host, settings.port);
         let listener =

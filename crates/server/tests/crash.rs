@@ -2,7 +2,8 @@
 //!
 //! Runs the compiled binary (`CARGO_BIN_EXE_server`) on one data folder, kills it with SIGKILL
 //! in the middle of concurrent appends and creates, restarts it, and checks the ledger of
-//! what was acknowledged. Three rounds, then normal service.
+//! what was acknowledged. Three rounds, then normal service. The server runs in keys mode: the
+//! project key minted in the first round keeps working after every crash.
 
 mod common;
 
@@ -199,10 +200,17 @@ async fn acknowledged_writes_survive_kill_9() {
     let sessions: Vec<String> = (0..SESSIONS).map(|n| format!("crash-{n}")).collect();
 
     let mut tail: Option<(String, usize)> = None;
+    // In keys mode: the project key minted in round 0 survives every crash with the data.
+    let keys_mode = [("ADMIN_KEY", common::ADMIN_KEY)];
+    let mut key: Option<String> = None;
     for round in 0..ROUNDS {
+        let log = log_path(dir.path(), round);
         let mut server =
-            ServerProcess::start(binary, &data_dir, dir.path(), &log_path(dir.path(), round)).await;
-        let api = server.api.clone();
+            ServerProcess::start_with(binary, &data_dir, dir.path(), &log, &keys_mode).await;
+        if key.is_none() {
+            key = Some(common::mint_key_on(&server.api, "crash", &["read", "write"]).await);
+        }
+        let api = server.api.with_bearer(key.as_deref().expect("minted"));
         // a cursor issued before the crash still reads on after it
         if let Some((cursor, seen)) = tail.take() {
             let page = api
@@ -333,9 +341,9 @@ async fn acknowledged_writes_survive_kill_9() {
     }
 
     // after the last crash: everything acknowledged is there, and the service works normally
-    let server =
-        ServerProcess::start(binary, &data_dir, dir.path(), &log_path(dir.path(), ROUNDS)).await;
-    let api = server.api.clone();
+    let log = log_path(dir.path(), ROUNDS);
+    let server = ServerProcess::start_with(binary, &data_dir, dir.path(), &log, &keys_mode).await;
+    let api = server.api.with_bearer(key.as_deref().expect("minted"));
     verify(&api, &ledger, ROUNDS).await;
     for session in &ledger.sessions {
         api.get(&format!("/sessions/{session}")).await.expect(200);

@@ -292,3 +292,37 @@ async fn a_full_embedded_store_answers_503_and_keeps_serving_reads() {
     app.get("/healthz").await.expect(200);
     app.get("/readyz").await.expect(200);
 }
+
+#[test]
+fn open_mode_off_loopback_stops_start_up_with_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    let data_dir = data_dir.to_str().unwrap();
+    let (code, stderr) = run_to_exit(
+        &[("HOST", "0.0.0.0"), ("PORT", "0"), ("DATA_DIR", data_dir)],
+        dir.path(),
+    );
+    assert_eq!(code, 1, "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("HOST=0.0.0.0")
+            && stderr.contains("ADMIN_KEY")
+            && stderr.contains("ALLOW_OPEN"),
+        "{stderr}"
+    );
+    let (code, stderr) = run_to_exit(
+        &[
+            ("ADMIN_KEY", "too-short-secret"),
+            ("PORT", "0"),
+            ("DATA_DIR", data_dir),
+        ],
+        dir.path(),
+    );
+    assert_eq!(code, 1, "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("ADMIN_KEY"), "{stderr}");
+    assert!(
+        !stderr.contains("too-short-secret"),
+        "the value is never shown: {stderr}"
+    );
+}

@@ -3,6 +3,7 @@
 //! summary and description, parameters, body, and responses (problems by reference to
 //! `components/responses`).
 
+pub mod admin;
 pub mod events;
 pub mod operations;
 pub mod sessions;

@@ -697,3 +697,99 @@ impl Drop for ServerProcess {
         }
     }
 }
+
+// ---- Keys mode (SPEC "Projects and API keys") ----------------------------------------------
+// Existing tests run in open mode (no `ADMIN_KEY`); these start and use servers in keys mode.
+
+/// The admin key of the keys-mode test servers (at least 32 characters).
+pub const ADMIN_KEY: &str = "test-admin-key-0123456789abcdefghijklmnop";
+
+/// A key minted through `POST /admin/keys`: its id, its text, and a client sending it.
+pub struct MintedKey {
+    pub id: String,
+    pub key: String,
+    pub api: Api,
+}
+
+impl TestApp {
+    /// The application in keys mode (`ADMIN_KEY` set), with extra settings.
+    pub async fn spawn_with_keys(extra: &[(&str, &str)]) -> Self {
+        let mut settings = vec![("ADMIN_KEY", ADMIN_KEY)];
+        settings.extend_from_slice(extra);
+        Self::spawn_with(&settings).await
+    }
+
+    /// Two instances in keys mode sharing one store.
+    pub async fn pair_with_keys() -> (TestApp, TestApp) {
+        let first = Self::spawn_with_keys(&[]).await;
+        let second =
+            Self::spawn_on(Some(first.data_dir.clone()), &[("ADMIN_KEY", ADMIN_KEY)]).await;
+        (first, second)
+    }
+
+    /// This server's client sending the admin key.
+    pub fn admin(&self) -> Api {
+        self.api
+            .with_header("authorization", &format!("Bearer {ADMIN_KEY}"))
+    }
+
+    /// Creates a key of `project` with `scopes` (asserting 201).
+    pub async fn mint_key(&self, project: &str, scopes: &[&str]) -> MintedKey {
+        self.mint_key_with(serde_json::json!({"project": project, "scopes": scopes}))
+            .await
+    }
+
+    /// Creates a key from this `POST /admin/keys` body (asserting 201).
+    pub async fn mint_key_with(&self, body: Value) -> MintedKey {
+        let created = self
+            .admin()
+            .post_json("/admin/keys", &body)
+            .await
+            .expect(201);
+        let key = created["key"].as_str().expect("the key's text").to_owned();
+        MintedKey {
+            id: created["id"].as_str().expect("the key's id").to_owned(),
+            api: self.api.with_bearer(&key),
+            key,
+        }
+    }
+}
+
+/// Creates a key of `project` with `scopes` on the server `api` talks to, with the admin key
+/// (asserting 201); returns its text.
+pub async fn mint_key_on(api: &Api, project: &str, scopes: &[&str]) -> String {
+    let body = serde_json::json!({"project": project, "scopes": scopes});
+    let created = api
+        .with_bearer(ADMIN_KEY)
+        .post_json("/admin/keys", &body)
+        .await
+        .expect(201);
+    created["key"].as_str().expect("the key's text").to_owned()
+}
+
+impl Api {
+    /// A client of the same server sending `Authorization: Bearer <token>`.
+    pub fn with_bearer(&self, token: &str) -> Api {
+        self.with_header("authorization", &format!("Bearer {token}"))
+    }
+
+    /// A client of the same server sending `name: value` with every request (e.g. a bearer
+    /// token); every helper of [`Api`] works with it.
+    pub fn with_header(&self, name: &str, value: &str) -> Api {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            reqwest::header::HeaderName::from_bytes(name.as_bytes()).expect("a header name"),
+            reqwest::header::HeaderValue::from_str(value).expect("a header value"),
+        );
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .redirect(reqwest::redirect::Policy::none())
+            .default_headers(headers)
+            .build()
+            .expect("a client");
+        Api {
+            client,
+            base: self.base.clone(),
+        }
+    }
+}

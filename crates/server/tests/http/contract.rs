@@ -1096,14 +1096,17 @@ async fn openapi_is_what_client_generators_need() {
         [
             "appendEvent",
             "completeSession",
+            "createKey",
             "createSession",
             "getEvent",
             "getSession",
             "healthz",
             "listEvents",
+            "listKeys",
             "listSessions",
             "metrics",
-            "readyz"
+            "readyz",
+            "revokeKey"
         ]
     );
     let complete = &doc["paths"]["/sessions/{sessionId}/complete"]["post"]["requestBody"];

@@ -371,3 +371,47 @@ async fn the_document_describes_the_filters_and_the_metadata_family() {
         "#/components/schemas/SessionPage"
     );
 }
+
+/// With keys: a project's list holds its own sessions only, also when another project uses the
+/// same session ids.
+#[tokio::test]
+async fn a_key_lists_its_own_projects_sessions_only() {
+    let app = crate::common::TestApp::spawn_with_keys(&[]).await;
+    let a = app.mint_key("list-a", &["read", "write"]).await;
+    let b = app.mint_key("list-b", &["read", "write"]).await;
+    for id in ["shared", "only-a"] {
+        a.api
+            .create_session(&serde_json::json!({"sessionId": id, "metadata": {"owner": "a"}}))
+            .await
+            .expect(201);
+    }
+    b.api
+        .create_session(&serde_json::json!({"sessionId": "shared", "metadata": {"owner": "b"}}))
+        .await
+        .expect(201);
+    let listed = |api: crate::common::Api| async move {
+        let page = api.get("/sessions?limit=50").await.expect(200);
+        let mut found: Vec<(String, String)> = page["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| {
+                (
+                    s["sessionId"].as_str().unwrap().to_owned(),
+                    s["metadata"]["owner"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
+        found.sort();
+        found
+    };
+    let own = |ids: &[&str], owner: &str| -> Vec<(String, String)> {
+        ids.iter()
+            .map(|id| (id.to_string(), owner.to_owned()))
+            .collect()
+    };
+    assert_eq!(listed(a.api.clone()).await, own(&["only-a", "shared"], "a"));
+    assert_eq!(listed(b.api.clone()).await, own(&["shared"], "b"));
+    let filtered = b.api.get("/sessions?metadata.owner=a").await.expect(200);
+    assert_eq!(filtered["data"], serde_json::json!([]));
+}

@@ -11,6 +11,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod access;
 mod concurrency;
 mod contract;
 mod fidelity;

@@ -1,0 +1,146 @@
+//! `/admin/keys` and `/admin/keys/{keyId}`: key management, for the admin key only (every
+//! handler takes an [`AdminCaller`]; the authentication middleware admits no one else).
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use domain::{CreateKeyError, ProjectId, RevokeKeyError, Timestamp, keys};
+use rand::RngCore;
+
+use crate::auth::AdminCaller;
+use crate::input;
+use crate::paths::{KeyPath, KeysQuery};
+use crate::problem::{AdminProblems, AdminWriteProblems, ApiError, ErrorCode, FieldError};
+use crate::requests::{self, CreateKeyRequest};
+use crate::responses::{ApiKeyInfo, CreatedKey, KeyList};
+use crate::state::AppState;
+
+/// Draws fresh ids until one is free (64 random bits: a second draw is already unheard of).
+const ID_ATTEMPTS: usize = 3;
+
+/// Create an API key
+///
+/// Creates a key of `project` with `scopes` (`read`: every GET; `write`: create, append,
+/// complete; `delete`: erase, redact). The answer is the only time the key's text (`key`) is
+/// shown: the service keeps only a hash of its secret. A project exists once it has a key.
+#[utoipa::path(
+    post, path = "/admin/keys", tag = "keys", operation_id = "createKey",
+    request_body(content = CreateKeyRequest, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Created: the key, with its text (shown only here)", body = CreatedKey),
+        AdminWriteProblems,
+    )
+)]
+pub async fn create_key(
+    _admin: AdminCaller,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let new = requests::read::<CreateKeyRequest>(&req, payload, &state.limits).await?;
+    let mut rng = rand::rng();
+    for _ in 0..ID_ATTEMPTS {
+        let mut id = [0u8; keys::ID_BYTES];
+        let mut secret = [0u8; keys::SECRET_BYTES];
+        rng.fill_bytes(&mut id);
+        rng.fill_bytes(&mut secret);
+        let (key, text) = new.clone().issue(&id, &secret, Timestamp::now());
+        match state.repo.create_key(&key).await {
+            Ok(()) => {
+                tracing::info!(key_id = %key.id, project = %key.project, "API key created");
+                return Ok(HttpResponse::Created().json(CreatedKey::new(&key, &text)));
+            }
+            Err(CreateKeyError::IdTaken) => continue,
+            Err(CreateKeyError::Storage(e)) => return Err(e.into()),
+        }
+    }
+    Err(ApiError::new(
+        ErrorCode::Internal,
+        "an internal error occurred",
+    ))
+}
+
+/// List API keys
+///
+/// The keys of `project` (every project's without it), oldest first, revoked and expired ones
+/// included. Never their secrets.
+#[utoipa::path(
+    get, path = "/admin/keys", tag = "keys", operation_id = "listKeys",
+    params(KeysQuery),
+    responses(
+        (status = 200, description = "The keys", body = KeyList),
+        AdminProblems,
+    )
+)]
+pub async fn list_keys(
+    _admin: AdminCaller,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let project = project_query(req.query_string())?;
+    let keys = state.repo.list_keys(project.as_ref()).await?;
+    Ok(HttpResponse::Ok().json(KeyList {
+        data: keys.iter().map(ApiKeyInfo::from).collect(),
+    }))
+}
+
+/// Revoke an API key
+///
+/// The key is refused by every instance within 5 seconds (at once by this one). Revoking a
+/// revoked key again answers 204 too.
+#[utoipa::path(
+    delete, path = "/admin/keys/{keyId}", tag = "keys", operation_id = "revokeKey",
+    params(KeyPath),
+    responses(
+        (status = 204, description = "Revoked (now, or before)"),
+        AdminProblems,
+    )
+)]
+pub async fn revoke_key(
+    _admin: AdminCaller,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = input::key_id(&path)?;
+    match state.repo.revoke_key(&id, Timestamp::now()).await {
+        Ok(key) => {
+            if let Some(cache) = state.access.cache() {
+                cache.forget(&key.id);
+            }
+            tracing::info!(key_id = %key.id, project = %key.project, "API key revoked");
+            Ok(HttpResponse::NoContent().finish())
+        }
+        Err(RevokeKeyError::NotFound) => Err(ApiError::new(
+            ErrorCode::NotFound,
+            "no API key with this id",
+        )),
+        Err(RevokeKeyError::Storage(e)) => Err(e.into()),
+    }
+}
+
+/// `?project=`: optional, at most once, nothing else.
+fn project_query(query: &str) -> Result<Option<ProjectId>, ApiError> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query).map_err(|_| {
+        ApiError::validation(vec![FieldError::new(
+            "query",
+            "is not a valid query string",
+        )])
+    })?;
+    let mut project = None;
+    let mut errors = Vec::new();
+    for (name, value) in pairs {
+        if name != "project" {
+            errors.push(FieldError::new(name, "is not a known query parameter"));
+        } else if project.is_some() {
+            errors.push(FieldError::new(name, "must be given at most once"));
+        } else {
+            match ProjectId::parse(value) {
+                Ok(p) => project = Some(p),
+                Err(e) => errors.push(FieldError::new("project", e.0)),
+            }
+        }
+    }
+    if errors.is_empty() {
+        Ok(project)
+    } else {
+        Err(ApiError::validation(errors))
+    }
+}
