@@ -10,6 +10,7 @@ use domain::{
     PageRequest, ProjectId, Session, SessionId, SessionPage, SessionQuery, SessionRepository,
     StorageError, StoreAdmin, Watch, Written,
 };
+use futures_util::TryStreamExt;
 use mongodb::bson::{Document, RawDocumentBuf, doc};
 use mongodb::event::EventHandler;
 use mongodb::event::command::CommandEvent;
