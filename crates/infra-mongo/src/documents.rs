@@ -11,7 +11,7 @@ use domain::{
     Event, EventId, EventType, JsonObject, Language, ProjectId, Session, SessionId, SessionStatus,
     StorageError, Timestamp,
 };
-use mongodb::bson::{Bson, DateTime, Document, doc};
+use mongodb::bson::{Bson, DateTime, Document, RawDocument, RawDocumentBuf, doc, rawdoc};
 
 /// The `eventId` of the seal document; client ids can never take it (they start with a letter
 /// or digit).
@@ -85,8 +85,9 @@ pub(crate) fn session_doc(project: &ProjectId, s: &Session) -> Document {
     }
 }
 
-pub(crate) fn event_doc(project: &ProjectId, e: &Event) -> Document {
-    doc! {
+/// An event as stored, encoded straight to BSON bytes (no intermediate [`Document`]).
+pub(crate) fn event_doc(project: &ProjectId, e: &Event) -> RawDocumentBuf {
+    rawdoc! {
         "project": project.as_str(),
         "sessionId": e.session_id.as_str(),
         "seq": i64::try_from(e.seq).expect("seq stays below 2^63"),
@@ -115,16 +116,34 @@ pub(crate) fn seal_doc(
     }
 }
 
-pub(crate) fn event(d: &Document) -> Result<Event, StorageError> {
+/// The fields of an event document that [`event`] reads: the rest (`_id`, `project`,
+/// `sessionId`) is known from the query and not sent back.
+pub(crate) fn event_fields() -> Document {
+    doc! { "_id": 0, "seq": 1, "eventId": 1, "type": 1, "payload": 1, "timestamp": 1, "receivedAt": 1 }
+}
+
+fn raw_string<'a>(d: &'a RawDocument, key: &str) -> Result<&'a str, StorageError> {
+    d.get_str(key).map_err(|_| corrupt(key))
+}
+
+fn raw_time(d: &RawDocument, key: &str) -> Result<Timestamp, StorageError> {
+    let dt = d.get_datetime(key).map_err(|_| corrupt(key))?;
+    Timestamp::from_millis(dt.timestamp_millis()).map_err(|_| corrupt(key))
+}
+
+/// An event of `session`, read from its stored BSON bytes as the server sent them (projected
+/// with [`event_fields`]): no intermediate [`Document`], each string copied once.
+pub(crate) fn event(session: &SessionId, d: &RawDocument) -> Result<Event, StorageError> {
+    let seq = d.get_i64("seq").map_err(|_| corrupt("seq"))?;
     Ok(Event {
-        session_id: SessionId::parse(string(d, "sessionId")?).map_err(|_| corrupt("sessionId"))?,
-        event_id: EventId::parse(string(d, "eventId")?).map_err(|_| corrupt("eventId"))?,
-        seq: seq(d)?,
-        event_type: EventType::parse(string(d, "type")?).map_err(|_| corrupt("type"))?,
-        payload: JsonObject::from_stored(string(d, "payload")?.to_owned())
+        session_id: session.clone(),
+        event_id: EventId::parse(raw_string(d, "eventId")?).map_err(|_| corrupt("eventId"))?,
+        seq: u64::try_from(seq).map_err(|_| corrupt("seq"))?,
+        event_type: EventType::parse(raw_string(d, "type")?).map_err(|_| corrupt("type"))?,
+        payload: JsonObject::from_stored(raw_string(d, "payload")?.to_owned())
             .map_err(|_| corrupt("payload"))?,
-        timestamp: time(d, "timestamp")?,
-        received_at: time(d, "receivedAt")?,
+        timestamp: raw_time(d, "timestamp")?,
+        received_at: raw_time(d, "receivedAt")?,
     })
 }
 

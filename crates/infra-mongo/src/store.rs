@@ -11,7 +11,7 @@ use domain::{
     StorageError, StoreAdmin, Watch, Written,
 };
 use futures_util::TryStreamExt;
-use mongodb::bson::{Document, doc};
+use mongodb::bson::{Document, RawDocumentBuf, doc};
 use mongodb::event::EventHandler;
 use mongodb::event::command::CommandEvent;
 use mongodb::options::{ClientOptions, ReadConcern, WriteConcern};
@@ -68,6 +68,8 @@ pub struct MongoStore {
     pub(crate) db: Database,
     pub(crate) sessions: Collection<Document>,
     pub(crate) events: Collection<Document>,
+    /// The same collection, written and read as BSON bytes (events in and out).
+    pub(crate) raw_events: Collection<RawDocumentBuf>,
     /// This instance's queue and top-`seq` hint per session (see `writes.rs`).
     pub(crate) lanes: Arc<Lanes<Job>>,
     /// This instance's newest `createdAt` per project (see `sessions_list.rs`).
@@ -96,6 +98,7 @@ impl MongoStore {
             client,
             sessions: db.collection("sessions"),
             events: db.collection("events"),
+            raw_events: db.collection("events"),
             db,
             lanes: Arc::new(Lanes::new()),
             clock: Arc::default(),
@@ -132,16 +135,6 @@ impl MongoStore {
             .storage()
     }
 
-    async fn event_doc(
-        &self,
-        key: &SessionKey,
-        event: &str,
-    ) -> Result<Option<Document>, StorageError> {
-        let mut filter = key.filter();
-        filter.insert("eventId", event);
-        self.events.find_one(filter).await.storage()
-    }
-
     /// The session as it is now, or `None`.
     pub(crate) async fn load(&self, key: &SessionKey) -> Result<Option<Session>, StorageError> {
         let (doc, top) = tokio::try_join!(self.session_doc(key), self.top(key))?;
@@ -155,10 +148,14 @@ impl MongoStore {
         key: &SessionKey,
         event_id: &EventId,
     ) -> Result<Option<Event>, StorageError> {
-        self.event_doc(key, event_id.as_str())
-            .await?
-            .as_ref()
-            .map(documents::event)
+        let mut filter = key.filter();
+        filter.insert("eventId", event_id.as_str());
+        self.raw_events
+            .find_one(filter)
+            .projection(documents::event_fields())
+            .await
+            .storage()?
+            .map(|d| documents::event(&key.session, &d))
             .transpose()
     }
 }
@@ -238,8 +235,8 @@ impl EventRepository for MongoStore {
         event_id: &EventId,
     ) -> Result<Event, GetEventError> {
         let key = SessionKey::new(project, session_id);
-        if let Some(doc) = self.event_doc(&key, event_id.as_str()).await? {
-            return Ok(documents::event(&doc)?);
+        if let Some(event) = self.stored_event(&key, event_id).await? {
+            return Ok(event);
         }
         Err(GetEventError::missing(
             self.session_doc(&key).await?.is_some(),
@@ -261,26 +258,23 @@ impl EventRepository for MongoStore {
         let mut filter = key.filter();
         filter.insert("seq", range);
         filter.insert("eventId", doc! { "$ne": SEAL_ID });
-        let events = async {
-            self.events
-                .find(filter)
-                .sort(doc! { "seq": sort })
-                .limit(i64::from(page.limit) + 1)
-                .await
-                .storage()?
-                .try_collect::<Vec<Document>>()
-                .await
-                .storage()
-        };
-        let docs = events.await?;
+        // Each event is read from the reply's BSON bytes in place (no `Document` per event).
+        let mut cursor = self
+            .raw_events
+            .find(filter)
+            .sort(doc! { "seq": sort })
+            .limit(i64::from(page.limit) + 1)
+            .projection(documents::event_fields())
+            .await
+            .storage()?;
+        let mut events = Vec::with_capacity(page.limit as usize + 1);
+        while cursor.advance().await.storage()? {
+            events.push(documents::event(&key.session, cursor.current())?);
+        }
         // Events exist only in existing sessions: only an empty page needs a second look.
-        if docs.is_empty() && self.session_doc(&key).await?.is_none() {
+        if events.is_empty() && self.session_doc(&key).await?.is_none() {
             return Err(ListEventsError::SessionNotFound);
         }
-        let mut events = docs
-            .iter()
-            .map(documents::event)
-            .collect::<Result<Vec<_>, _>>()?;
         let has_more = events.len() > page.limit as usize;
         events.truncate(page.limit as usize);
         Ok(EventPage { events, has_more })

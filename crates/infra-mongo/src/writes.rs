@@ -237,7 +237,7 @@ impl MongoStore {
                 .map(|(seq, p)| p.new.to_event(&session.session, seq, now))
                 .collect();
             let result = self
-                .events
+                .raw_events
                 .insert_many(
                     events
                         .iter()
