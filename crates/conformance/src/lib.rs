@@ -12,6 +12,7 @@
 
 pub mod cases;
 pub mod keys;
+pub mod upgrade;
 
 use std::any::Any;
 use std::sync::Arc;

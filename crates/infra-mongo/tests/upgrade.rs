@@ -2,11 +2,8 @@
 //! wrote them), opened by this version: every session is kept under the project `default`, the
 //! indexes become `{project, sessionId, …}`, and nothing else changes.
 
-use domain::{
-    EventId, EventRepository, EventType, GetSessionError, JsonObject, NewEvent, NewSession, Order,
-    PageRequest, ProjectId, SessionId, SessionRepository, SessionStatus,
-};
 use domain::{Label, SessionFilter, SessionQuery};
+use domain::{Order, ProjectId, SessionRepository, SessionStatus};
 use infra_mongo::{MIGRATIONS, MongoOptions, MongoStore};
 use mongodb::Client;
 use mongodb::bson::{self, DateTime, Document, doc};
@@ -66,10 +63,6 @@ async fn write_version_one(uri: &str, database: &str) {
         .unwrap();
 }
 
-fn sid(s: &str) -> SessionId {
-    SessionId::parse(s).unwrap()
-}
-
 #[tokio::test]
 async fn a_database_written_before_projects_keeps_every_session_under_default() {
     let uri = testkit::mongo_uri().await;
@@ -81,76 +74,7 @@ async fn a_database_written_before_projects_keeps_every_session_under_default() 
         .expect("connect and migrate");
     let default = ProjectId::default_project();
 
-    let open = store
-        .get_session(&default, &sid("open-call"))
-        .await
-        .unwrap();
-    assert_eq!(open.status, SessionStatus::Active);
-    assert_eq!(open.metadata.as_str(), r#"{"agent":"a1"}"#);
-    assert_eq!((open.event_count, open.last_seq), (2, 2));
-    let page = store
-        .list_events(
-            &default,
-            &sid("open-call"),
-            PageRequest {
-                after: None,
-                order: Order::Asc,
-                limit: 100,
-            },
-        )
-        .await
-        .unwrap();
-    let seen: Vec<(u64, &str, &str)> = page
-        .events
-        .iter()
-        .map(|e| (e.seq, e.event_id.as_str(), e.payload.as_str()))
-        .collect();
-    assert_eq!(
-        seen,
-        [
-            (1, "e1", r#"{"text":"hello"}"#),
-            (2, "e2", r#"{"n":9007199254740993}"#)
-        ]
-    );
-    let done = store
-        .get_session(&default, &sid("done-call"))
-        .await
-        .unwrap();
-    assert_eq!(
-        (done.status, done.event_count),
-        (SessionStatus::Completed, 1)
-    );
-
-    let other = ProjectId::parse("other").unwrap();
-    assert_eq!(
-        store.get_session(&other, &sid("open-call")).await,
-        Err(GetSessionError::NotFound)
-    );
-
-    // Still enforced by the (new) unique indexes: a replay, a new event at the next seq, and
-    // the same session id free in another project.
-    let replay = NewEvent {
-        event_id: EventId::parse("e1").unwrap(),
-        event_type: EventType::parse("user_speech").unwrap(),
-        payload: JsonObject::from_stored(r#"{"text":"hello"}"#.to_owned()).unwrap(),
-        timestamp: None,
-    };
-    let again = store
-        .append_event(&default, &sid("open-call"), replay.clone())
-        .await
-        .unwrap();
-    assert!(again.replayed);
-    let next = NewEvent {
-        event_id: EventId::parse("e3").unwrap(),
-        ..replay
-    };
-    let third = store
-        .append_event(&default, &sid("open-call"), next)
-        .await
-        .unwrap();
-    assert_eq!((third.replayed, third.value.seq), (false, 3));
-    let fresh = NewSession::new(sid("open-call"), None, None, JsonObject::empty(), None).unwrap();
-    assert!(!store.create_session(&other, fresh).await.unwrap().replayed);
+    conformance::upgrade::version_one_data_is_in_default(&store).await;
 
     // The indexes: the project in front of every key; the old ones gone.
     let client = Client::with_uri_str(&uri).await.unwrap();

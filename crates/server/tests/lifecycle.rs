@@ -46,6 +46,32 @@ fn run_to_exit(env: &[(&str, &str)], workdir: &std::path::Path) -> (i32, String)
     }
 }
 
+/// Waits for the server process to exit, at most `limit` after `since`, and asserts exit code 0
+/// (the log in the message otherwise).
+async fn exits_with_0_within(
+    server: &mut ServerProcess,
+    since: Instant,
+    limit: Duration,
+    log: &std::path::Path,
+) {
+    let status = loop {
+        if let Some(status) = server.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            since.elapsed() < limit,
+            "no exit within {limit:?} of the signal"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "{}",
+        std::fs::read_to_string(log).unwrap()
+    );
+}
+
 /// Opens a connection and sends an append's head and the first `sent` bytes of its body.
 fn start_append(port: u16, session: &str, body: &[u8], sent: usize) -> TcpStream {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
@@ -126,23 +152,7 @@ async fn sigterm_lets_in_flight_requests_finish_and_exits_0() {
     stream.read_to_string(&mut answer).unwrap();
     assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
 
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = server.child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "exits within the grace period"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
-    assert_eq!(
-        status.code(),
-        Some(0),
-        "{}",
-        std::fs::read_to_string(&log).unwrap()
-    );
+    exits_with_0_within(&mut server, Instant::now(), Duration::from_secs(10), &log).await;
 
     // The acknowledged event is in the store after a restart.
     let server = ServerProcess::start(binary(), &data_dir, dir.path(), &log).await;
@@ -187,22 +197,7 @@ async fn sigterm_ends_live_streams_and_exits_well_within_the_grace_period() {
     stream
         .read_to_end(&mut rest)
         .expect("the stream ends cleanly, not by a read timeout");
-    let status = loop {
-        if let Some(status) = server.child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            signalled.elapsed() < Duration::from_secs(5),
-            "the open stream held the exit up"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
-    assert_eq!(
-        status.code(),
-        Some(0),
-        "{}",
-        std::fs::read_to_string(&log).unwrap()
-    );
+    exits_with_0_within(&mut server, signalled, Duration::from_secs(5), &log).await;
 }
 
 #[tokio::test]
