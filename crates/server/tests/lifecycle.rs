@@ -132,14 +132,7 @@ async fn sigterm_lets_in_flight_requests_finish_and_exits_0() {
     stream.flush().unwrap();
     tokio::time::sleep(Duration::from_millis(200)).await;
 
-    let pid = server.child.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
+    server.terminate();
     tokio::time::sleep(Duration::from_millis(300)).await;
 
     // New connections are refused while the in-flight request still completes.
@@ -182,15 +175,8 @@ async fn sigterm_ends_live_streams_and_exits_well_within_the_grace_period() {
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
     assert!(head.contains("text/event-stream"), "{head}");
 
-    let pid = server.child.id().to_string();
     let signalled = Instant::now();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
+    server.terminate();
     // The stream ends (the server closes it) instead of holding the exit up for the grace
     // period (30 s by default).
     let mut rest = Vec::new();

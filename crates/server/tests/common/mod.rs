@@ -682,6 +682,16 @@ impl ServerProcess {
         }
     }
 
+    /// SIGTERM: a graceful stop; the caller waits for the exit.
+    pub fn terminate(&self) {
+        let pid = self.child.id().to_string();
+        let sent = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("run kill");
+        assert!(sent.success(), "SIGTERM the server");
+    }
+
     /// `kill -9`, then reap.
     pub fn kill(&mut self) {
         self.child.kill().expect("SIGKILL the server");
