@@ -43,7 +43,7 @@ impl Representation {
         else {
             return Self::Json;
         };
-        let mut best = (Self::Json, 0.0_f32, false);
+        let (mut best, mut best_q) = (Self::Json, 0.0_f32);
         for range in accept.split(',') {
             let mut parts = range.split(';');
             let media = parts.next().unwrap_or("").trim().to_ascii_lowercase();
@@ -57,12 +57,13 @@ impl Representation {
                 "application/json" | "application/*" | "*/*" => Self::Json,
                 _ => continue,
             };
-            let better = q > best.1 || (q == best.1 && candidate == Self::Json && best.2);
+            // JSON wins ties.
+            let better = q > best_q || (q == best_q && candidate == Self::Json);
             if q > 0.0 && better {
-                best = (candidate, q, candidate != Self::Json);
+                (best, best_q) = (candidate, q);
             }
         }
-        best.0
+        best
     }
 }
 
@@ -152,23 +153,22 @@ impl Live {
         }
     }
 
-    fn frame(&self, id: Option<u64>, event: &str, data: &str) -> Bytes {
-        let mut frame = String::with_capacity(data.len() + 64);
+    /// Appends one SSE frame to `out`; `id` is the `seq` the frame's cursor stands after.
+    fn frame(&self, out: &mut String, id: Option<u64>, event: &str, data: &str) {
         if let Some(seq) = id {
             let cursor = self
                 .source
                 .cursors
                 .encode(&self.source.session, Order::Asc, seq);
-            frame.push_str("id: ");
-            frame.push_str(&cursor);
-            frame.push('\n');
+            out.push_str("id: ");
+            out.push_str(&cursor);
+            out.push('\n');
         }
-        frame.push_str("event: ");
-        frame.push_str(event);
-        frame.push_str("\ndata: ");
-        frame.push_str(data);
-        frame.push_str("\n\n");
-        Bytes::from(frame)
+        out.push_str("event: ");
+        out.push_str(event);
+        out.push_str("\ndata: ");
+        out.push_str(data);
+        out.push_str("\n\n");
     }
 
     /// The next chunk: frames already made, else the events after the position, else — caught
@@ -184,10 +184,10 @@ impl Live {
             let version = self.subscription.seen();
             let page = self.source.page(STREAM_PAGE).await?;
             if !page.events.is_empty() {
-                let mut chunk = Vec::new();
+                let mut chunk = String::new();
                 for event in &page.events {
                     let data = json_line(&Event::from(event));
-                    chunk.extend_from_slice(&self.frame(Some(event.seq), "event", &data));
+                    self.frame(&mut chunk, Some(event.seq), "event", &data);
                     self.source.after = event.seq;
                 }
                 return Some(Bytes::from(chunk));
@@ -208,8 +208,10 @@ impl Live {
                     }
                 };
                 self.finished = true;
+                let mut frame = String::new();
                 let data = json_line(&Session::from(&session));
-                return Some(self.frame(None, "session-closed", &data));
+                self.frame(&mut frame, None, "session-closed", &data);
+                return Some(Bytes::from(frame));
             }
             match self.subscription.wait(self.keep_alive).await {
                 Wake::Changed => continue,

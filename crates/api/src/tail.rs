@@ -102,6 +102,12 @@ impl Tail {
 
     /// A write through this instance raised the session's version: wake its streams now.
     pub fn committed(&self, project: &ProjectId, session: &SessionId, version: u64) {
+        // Every append passes here: without streams, no key to build and no lock to take. A
+        // stream subscribing just after this reads the store after subscribing, so it sees
+        // the write anyway.
+        if self.open.load(Ordering::Acquire) == 0 {
+            return;
+        }
         let key = (project.clone(), session.clone());
         if let Some(entry) = lock(&self.watched).get(&key) {
             entry.version.send_if_modified(|v| raise(v, version));

@@ -1,5 +1,7 @@
 //! Paging through a session's events by `seq`.
 
+use std::collections::HashMap;
+
 use crate::event::Event;
 use crate::ids::{ProjectId, SessionId};
 
@@ -59,4 +61,53 @@ pub struct Watch {
     pub project: ProjectId,
     pub session: SessionId,
     pub known: u64,
+}
+
+impl Watch {
+    /// Matches what a store read for `watches` (a `(project, sessionId, version)` per session)
+    /// back to them: each watch whose session's version is beyond its `known`, as its index in
+    /// `watches` and the version. Sessions read but not watched are ignored.
+    pub fn changed<P: AsRef<str>, S: AsRef<str>>(
+        watches: &[Watch],
+        read: impl IntoIterator<Item = (P, S, u64)>,
+    ) -> Vec<(usize, u64)> {
+        let index: HashMap<(&str, &str), usize> = watches
+            .iter()
+            .enumerate()
+            .map(|(i, w)| ((w.project.as_str(), w.session.as_str()), i))
+            .collect();
+        read.into_iter()
+            .filter_map(|(project, session, version)| {
+                let i = *index.get(&(project.as_ref(), session.as_ref()))?;
+                (version > watches[i].known).then_some((i, version))
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn watch(project: &str, session: &str, known: u64) -> Watch {
+        Watch {
+            project: ProjectId::parse(project).unwrap(),
+            session: SessionId::parse(session).unwrap(),
+            known,
+        }
+    }
+
+    #[test]
+    fn changed_keeps_watched_sessions_beyond_their_known_version() {
+        let watches = [watch("p", "a", 3), watch("p", "b", 0), watch("q", "a", 0)];
+        let read = [
+            ("p", "a", 3), // not beyond
+            ("p", "b", 2),
+            ("q", "a", 5),
+            ("p", "unwatched", 9),
+        ];
+        let mut changed = Watch::changed(&watches, read);
+        changed.sort();
+        assert_eq!(changed, [(1, 2), (2, 5)]);
+    }
 }

@@ -182,7 +182,13 @@ impl Session {
     /// The session's change counter, which live tails watch: its last event's `seq`, plus one
     /// once it is closed. Every append and the close make it grow; nothing else changes it.
     pub fn version(&self) -> u64 {
-        self.last_seq + u64::from(self.status.is_terminal())
+        Self::version_of(self.last_seq, self.status)
+    }
+
+    /// [`Session::version`] from the two stored values it depends on (for stores that read
+    /// them without the whole session).
+    pub fn version_of(last_seq: u64, status: SessionStatus) -> u64 {
+        last_seq + u64::from(status.is_terminal())
     }
 
     /// Whether a new (not replayed) event may be appended.

@@ -305,24 +305,22 @@ impl EventRepository for MongoStore {
                 } },
             ];
             let mut cursor = self.events.aggregate(pipeline).await.storage()?;
+            let mut read = Vec::new();
             while let Some(group) = cursor.try_next().await.storage()? {
-                let (Ok(id), Ok(top)) = (group.get_document("_id"), group.get_i64("top")) else {
+                let Ok(id) = group.get_document("_id") else {
                     continue;
                 };
-                let (Ok(project), Ok(session)) = (id.get_str("project"), id.get_str("sessionId"))
-                else {
-                    continue;
-                };
-                if let Some(i) = chunk
-                    .iter()
-                    .position(|w| w.project.as_str() == project && w.session.as_str() == session)
-                {
-                    changed.push((
-                        chunk_at * WATCHES_PER_QUERY + i,
-                        u64::try_from(top).unwrap_or(0),
-                    ));
+                if let (Ok(project), Ok(session), Ok(top)) = (
+                    id.get_str("project"),
+                    id.get_str("sessionId"),
+                    group.get_i64("top"),
+                ) {
+                    read.push((project.to_owned(), session.to_owned(), top.max(0) as u64));
                 }
             }
+            let offset = chunk_at * WATCHES_PER_QUERY;
+            let found = Watch::changed(chunk, read);
+            changed.extend(found.into_iter().map(|(i, v)| (offset + i, v)));
         }
         Ok(changed)
     }

@@ -36,12 +36,15 @@ fn count(row: &Row<'_>, idx: usize) -> rusqlite::Result<u64> {
     u64::try_from(v).map_err(|e| invalid(idx, e))
 }
 
+fn status(row: &Row<'_>, idx: usize) -> rusqlite::Result<SessionStatus> {
+    let status: String = row.get(idx)?;
+    SessionStatus::parse(&status).ok_or_else(|| invalid(idx, FromSqlError::InvalidType))
+}
+
 pub(crate) fn session(row: &Row<'_>) -> rusqlite::Result<Session> {
-    let status: String = row.get(1)?;
     Ok(Session {
         id: SessionId::parse(row.get::<_, String>(0)?).map_err(|e| invalid(0, e))?,
-        status: SessionStatus::parse(&status)
-            .ok_or_else(|| invalid(1, FromSqlError::InvalidType))?,
+        status: status(row, 1)?,
         language: row
             .get::<_, Option<String>>(2)?
             .map(Language::parse)
@@ -70,6 +73,13 @@ pub(crate) fn event(row: &Row<'_>) -> rusqlite::Result<Event> {
         timestamp: timestamp(row, 5)?,
         received_at: timestamp(row, 6)?,
     })
+}
+
+/// `project, session_id, last_seq, status` as `(project, sessionId, version)` (see
+/// `Session::version`).
+pub(crate) fn version(row: &Row<'_>) -> rusqlite::Result<(String, String, u64)> {
+    let version = Session::version_of(count(row, 2)?, status(row, 3)?);
+    Ok((row.get(0)?, row.get(1)?, version))
 }
 
 /// `u64` counters are stored as SQLite's signed 64-bit integers.

@@ -388,11 +388,9 @@ impl EventRepository for SqliteStore {
                 let mut changed = Vec::new();
                 for (chunk_at, chunk) in watches.chunks(WATCHES_PER_STATEMENT).enumerate() {
                     let offset = chunk_at * WATCHES_PER_STATEMENT;
-                    for (i, version) in versions(conn, chunk).storage()? {
-                        if version > chunk[i].known {
-                            changed.push((offset + i, version));
-                        }
-                    }
+                    let read = versions(conn, chunk).storage()?;
+                    let found = Watch::changed(chunk, read);
+                    changed.extend(found.into_iter().map(|(i, v)| (offset + i, v)));
                 }
                 Ok(changed)
             })
@@ -403,12 +401,12 @@ impl EventRepository for SqliteStore {
 /// Watches read by one statement (two parameters each, far below SQLite's limit).
 const WATCHES_PER_STATEMENT: usize = 200;
 
-/// The version of each watched session that exists, by its index in `watches`: one statement
-/// on the sessions' primary key.
-fn versions(conn: &Connection, watches: &[Watch]) -> rusqlite::Result<Vec<(usize, u64)>> {
+/// The version of each watched session that exists, as `(project, sessionId, version)`: one
+/// statement on the sessions' primary key.
+fn versions(conn: &Connection, watches: &[Watch]) -> rusqlite::Result<Vec<(String, String, u64)>> {
     let keys = vec!["(?, ?)"; watches.len()].join(", ");
     let sql = format!(
-        "SELECT project, session_id, last_seq + (status IN ('completed', 'failed'))
+        "SELECT project, session_id, last_seq, status
            FROM sessions WHERE (project, session_id) IN (VALUES {keys})"
     );
     let params: Vec<&str> = watches
@@ -416,24 +414,8 @@ fn versions(conn: &Connection, watches: &[Watch]) -> rusqlite::Result<Vec<(usize
         .flat_map(|w| [w.project.as_str(), w.session.as_str()])
         .collect();
     let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt.query_map(rusqlite::params_from_iter(params), |r| {
-        Ok((
-            r.get::<_, String>(0)?,
-            r.get::<_, String>(1)?,
-            r.get::<_, i64>(2)?,
-        ))
-    })?;
-    let mut found = Vec::new();
-    for row in rows {
-        let (project, session, version) = row?;
-        if let Some(i) = watches
-            .iter()
-            .position(|w| w.project.as_str() == project && w.session.as_str() == session)
-        {
-            found.push((i, u64::try_from(version).unwrap_or(0)));
-        }
-    }
-    Ok(found)
+    let rows = stmt.query_map(rusqlite::params_from_iter(params), rows::version)?;
+    rows.collect()
 }
 
 /// One statement reads the page (a consistent snapshot); only an empty page needs a second
