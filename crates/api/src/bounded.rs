@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use domain::{
-    ApiKey, AppendEventError, CompleteRequest, CompleteSessionError, CreateKeyError, Event,
-    EventId, EventPage, EventRepository, GetEventError, GetSessionError, KeyId, KeyRepository,
-    ListEventsError, NewEvent, NewSession, PageRequest, ProjectId, Repository, RevokeKeyError,
+    ApiKey, AppendBatch, AppendEventError, CompleteRequest, CompleteSessionError, CreateKeyError,
+    Event, EventId, EventPage, EventRepository, GetEventError, GetSessionError, KeyId,
+    KeyRepository, ListEventsError, NewSession, PageRequest, ProjectId, Repository, RevokeKeyError,
     Session, SessionId, SessionPage, SessionQuery, SessionRepository, StorageError, StoreAdmin,
     Timestamp, Watch, Written,
 };
@@ -80,13 +80,13 @@ impl<R: Repository + ?Sized> SessionRepository for Bounded<R> {
 
 #[async_trait]
 impl<R: Repository + ?Sized> EventRepository for Bounded<R> {
-    async fn append_event(
+    async fn append_events(
         &self,
         project: &ProjectId,
         session_id: &SessionId,
-        new: NewEvent,
-    ) -> Result<Written<Event>, AppendEventError> {
-        self.within(self.inner.append_event(project, session_id, new))
+        batch: AppendBatch,
+    ) -> Result<Vec<Written<Event>>, AppendEventError> {
+        self.within(self.inner.append_events(project, session_id, batch))
             .await
     }
 

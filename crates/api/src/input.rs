@@ -136,6 +136,38 @@ impl FromJson for Scopes {
     }
 }
 
+/// A `seq` a request expects (`expectedLastSeq`): an integer ≥ 0.
+#[derive(Debug, Clone, Copy)]
+pub struct ExpectedSeq(pub u64);
+
+impl FromJson for ExpectedSeq {
+    fn from_json(value: Value) -> Result<Self, String> {
+        value
+            .as_u64()
+            .map(Self)
+            .ok_or_else(|| "must be an integer ≥ 0".to_owned())
+    }
+}
+
+/// The items of a batch: a JSON array of 1–[`domain::AppendBatch::MAX`] values, each read
+/// as an event later (so that each item's problems are named `events[i].<field>`).
+#[derive(Debug, Clone)]
+pub struct BatchItems(pub Vec<Value>);
+
+impl FromJson for BatchItems {
+    fn from_json(value: Value) -> Result<Self, String> {
+        match value {
+            Value::Array(items) if (1..=domain::AppendBatch::MAX).contains(&items.len()) => {
+                Ok(Self(items))
+            }
+            _ => Err(format!(
+                "must be an array of 1 to {} events",
+                domain::AppendBatch::MAX
+            )),
+        }
+    }
+}
+
 /// A JSON object (payload, metadata); its size limit is checked after validation (413).
 impl FromJson for Map<String, Value> {
     fn from_json(value: Value) -> Result<Self, String> {

@@ -8,9 +8,9 @@ use std::time::Instant;
 
 use async_trait::async_trait;
 use domain::{
-    ApiKey, AppendEventError, CompleteRequest, CompleteSessionError, CreateKeyError, Event,
-    EventId, EventPage, EventRepository, GetEventError, GetSessionError, KeyId, KeyRepository,
-    ListEventsError, NewEvent, NewSession, PageRequest, ProjectId, Repository, RevokeKeyError,
+    ApiKey, AppendBatch, AppendEventError, CompleteRequest, CompleteSessionError, CreateKeyError,
+    Event, EventId, EventPage, EventRepository, GetEventError, GetSessionError, KeyId,
+    KeyRepository, ListEventsError, NewSession, PageRequest, ProjectId, Repository, RevokeKeyError,
     Session, SessionId, SessionPage, SessionQuery, SessionRepository, StorageError, StoreAdmin,
     Timestamp, Watch, Written,
 };
@@ -216,20 +216,31 @@ impl<R: Repository> SessionRepository for Instrumented<R> {
 
 #[async_trait]
 impl<R: Repository> EventRepository for Instrumented<R> {
-    async fn append_event(
+    async fn append_events(
         &self,
         project: &ProjectId,
         session_id: &SessionId,
-        new: NewEvent,
-    ) -> Result<Written<Event>, AppendEventError> {
+        batch: AppendBatch,
+    ) -> Result<Vec<Written<Event>>, AppendEventError> {
+        let operation = if batch.len() == 1 {
+            "append_event"
+        } else {
+            "append_batch"
+        };
         let started = Instant::now();
-        let result = self.inner.append_event(project, session_id, new).await;
-        self.time("append_event", started, &result);
+        let result = self.inner.append_events(project, session_id, batch).await;
+        self.time(operation, started, &result);
         match &result {
-            Ok(w) if w.replayed => self.replayed("append_event"),
-            Ok(_) => self.metrics.events_appended.inc(),
-            Err(AppendEventError::Conflict(_)) => self.conflict("event-conflict"),
+            Ok(written) => {
+                let stored = written.iter().filter(|w| !w.replayed).count();
+                if stored == 0 {
+                    self.replayed(operation);
+                }
+                self.metrics.events_appended.inc_by(stored as u64);
+            }
+            Err(AppendEventError::Conflict { .. }) => self.conflict("event-conflict"),
             Err(AppendEventError::SessionClosed) => self.conflict("session-closed"),
+            Err(AppendEventError::SeqMismatch { .. }) => self.conflict("seq-mismatch"),
             Err(_) => {}
         }
         result

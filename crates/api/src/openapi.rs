@@ -9,11 +9,12 @@ use crate::auth::Area;
 use crate::handlers::{admin, events, operations, sessions};
 use crate::problem::{self, ErrorCode, FieldError, Problem, TYPE_BASE};
 use crate::requests::{
-    AppendEventRequest, CompleteSessionRequest, CreateKeyRequest, CreateSessionRequest,
+    AppendEventRequest, BatchAppendRequest, BatchEvent, CompleteSessionRequest, CreateKeyRequest,
+    CreateSessionRequest,
 };
 use crate::responses::{
-    ApiKeyInfo, CreatedKey, Event, EventPage, Health, KeyFields, KeyList, Session, SessionPage,
-    SessionWithEvents,
+    ApiKeyInfo, BatchAppended, BatchItem, CreatedKey, Event, EventPage, Health, KeyFields, KeyList,
+    Session, SessionPage, SessionWithEvents,
 };
 use crate::schema;
 use crate::state::Limits;
@@ -33,6 +34,7 @@ use crate::state::Limits;
         sessions::get_session,
         sessions::complete_session,
         events::append_event,
+        events::append_batch,
         events::list_events,
         events::get_event,
         admin::create_key,
@@ -50,6 +52,10 @@ use crate::state::Limits;
         SessionWithEvents,
         CreateSessionRequest,
         AppendEventRequest,
+        BatchAppendRequest,
+        BatchEvent,
+        BatchAppended,
+        BatchItem,
         CompleteSessionRequest,
         CreateKeyRequest,
         CreatedKey,
@@ -126,7 +132,15 @@ pub fn document(limits: &Limits) -> Value {
         "schema": {"type": "string"},
     });
     if let Some(Value::Object(paths)) = doc.get_mut("paths") {
-        for item in paths.values_mut().filter_map(Value::as_object_mut) {
+        for (path, item) in paths.iter_mut() {
+            let Some(item) = item.as_object_mut() else {
+                continue;
+            };
+            let body_bytes = if path.ends_with(crate::router::BATCH_SUFFIX) {
+                limits.batch_body_bytes
+            } else {
+                limits.body_bytes
+            };
             for (method, operation) in item.iter_mut() {
                 let responses = &mut operation["responses"];
                 responses["405"] = problem_ref(405);
@@ -164,7 +178,7 @@ pub fn document(limits: &Limits) -> Value {
                         "description".into(),
                         json!(format!(
                             "{said}At most {} bytes (413 `payload-too-large` beyond).",
-                            limits.body_bytes
+                            body_bytes
                         )),
                     );
                 }

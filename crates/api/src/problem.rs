@@ -37,6 +37,7 @@ pub enum ErrorCode {
     EventConflict,
     SessionClosed,
     SessionStateConflict,
+    SeqMismatch,
     Unauthorized,
     Forbidden,
     StorageUnavailable,
@@ -45,7 +46,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 18] = [
+    pub const ALL: [ErrorCode; 19] = [
         ErrorCode::ValidationFailed,
         ErrorCode::InvalidCursor,
         ErrorCode::MalformedJson,
@@ -59,6 +60,7 @@ impl ErrorCode {
         ErrorCode::EventConflict,
         ErrorCode::SessionClosed,
         ErrorCode::SessionStateConflict,
+        ErrorCode::SeqMismatch,
         ErrorCode::Unauthorized,
         ErrorCode::Forbidden,
         ErrorCode::StorageUnavailable,
@@ -81,6 +83,7 @@ impl ErrorCode {
             ErrorCode::EventConflict => "event-conflict",
             ErrorCode::SessionClosed => "session-closed",
             ErrorCode::SessionStateConflict => "session-state-conflict",
+            ErrorCode::SeqMismatch => "seq-mismatch",
             ErrorCode::Unauthorized => "unauthorized",
             ErrorCode::Forbidden => "forbidden",
             ErrorCode::StorageUnavailable => "storage-unavailable",
@@ -103,7 +106,8 @@ impl ErrorCode {
             ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ErrorCode::EventConflict
             | ErrorCode::SessionClosed
-            | ErrorCode::SessionStateConflict => StatusCode::CONFLICT,
+            | ErrorCode::SessionStateConflict
+            | ErrorCode::SeqMismatch => StatusCode::CONFLICT,
             ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
             ErrorCode::Forbidden => StatusCode::FORBIDDEN,
             ErrorCode::StorageUnavailable | ErrorCode::TooManyStreams => {
@@ -128,6 +132,7 @@ impl ErrorCode {
             ErrorCode::EventConflict => "A different event with this id exists",
             ErrorCode::SessionClosed => "The session is closed",
             ErrorCode::SessionStateConflict => "The session already ended differently",
+            ErrorCode::SeqMismatch => "The session's lastSeq is not the expected one",
             ErrorCode::Unauthorized => "Credentials are missing or not valid",
             ErrorCode::Forbidden => "The credentials do not allow this",
             ErrorCode::StorageUnavailable => "Storage is unavailable",
@@ -168,6 +173,8 @@ pub struct ApiError {
     pub code: ErrorCode,
     pub detail: String,
     pub errors: Vec<FieldError>,
+    /// The session's `lastSeq`, on `seq-mismatch`.
+    pub last_seq: Option<u64>,
     /// Extra headers (`Location` of a conflicting event, `Allow` on 405).
     pub headers: Vec<(header::HeaderName, String)>,
 }
@@ -178,6 +185,7 @@ impl ApiError {
             code,
             detail: detail.into(),
             errors: Vec::new(),
+            last_seq: None,
             headers: Vec::new(),
         }
     }
@@ -258,8 +266,14 @@ pub struct Problem {
     /// The path of the request.
     pub instance: String,
     pub code: ErrorCode,
+    /// The offending fields: on `validation-failed`, and on `event-conflict` of a batch (the
+    /// conflicting item, `events[i]`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub errors: Option<Vec<FieldError>>,
+    /// On `seq-mismatch`: the session's current `lastSeq`.
+    #[serde(rename = "lastSeq", skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 0)]
+    pub last_seq: Option<u64>,
 }
 
 impl ApiError {
@@ -271,7 +285,9 @@ impl ApiError {
             detail: self.detail.clone(),
             instance: instance.to_owned(),
             code: self.code,
-            errors: (self.code == ErrorCode::ValidationFailed).then(|| self.errors.clone()),
+            errors: (self.code == ErrorCode::ValidationFailed || !self.errors.is_empty())
+                .then(|| self.errors.clone()),
+            last_seq: self.last_seq,
         }
     }
 }
@@ -342,7 +358,7 @@ impl From<AppendEventError> for ApiError {
     fn from(err: AppendEventError) -> Self {
         match err {
             AppendEventError::SessionNotFound => session_not_found(),
-            AppendEventError::Conflict(stored) => {
+            AppendEventError::Conflict { stored, .. } => {
                 let location = crate::paths::event_location(&stored.session_id, &stored.event_id);
                 ApiError::new(
                     ErrorCode::EventConflict,
@@ -356,6 +372,13 @@ impl From<AppendEventError> for ApiError {
                 ErrorCode::SessionClosed,
                 "the session is completed or failed and takes no new events",
             ),
+            AppendEventError::SeqMismatch { last_seq } => ApiError {
+                last_seq: Some(last_seq),
+                ..ApiError::new(
+                    ErrorCode::SeqMismatch,
+                    format!("the session's lastSeq is {last_seq}, not expectedLastSeq"),
+                )
+            },
             AppendEventError::Storage(e) => e.into(),
         }
     }
@@ -390,6 +413,18 @@ fn example(code: ErrorCode) -> serde_json::Value {
             {"field": "eventId", "message": "is required"},
             {"field": "colour", "message": "is not a known field"},
         ]);
+    }
+    if code == ErrorCode::EventConflict {
+        problem["detail"] = json!(
+            "an event with this eventId and different content is stored at /sessions/call-42/events/evt-3"
+        );
+        problem["errors"] = json!([
+            {"field": "events[2]", "message": "an event with this eventId and different content is stored"},
+        ]);
+    }
+    if code == ErrorCode::SeqMismatch {
+        problem["detail"] = json!("the session's lastSeq is 7, not expectedLastSeq");
+        problem["lastSeq"] = json!(7);
     }
     problem
 }

@@ -5,8 +5,8 @@
 
 use actix_web::{HttpRequest, web};
 use domain::{
-    CompleteRequest, EventId, EventType, JsonObject, KeyName, Language, NewApiKey, NewEvent,
-    NewSession, ProjectId, Scopes, SessionId, Timestamp,
+    AppendBatch, BatchError, CompleteRequest, EventId, EventType, JsonObject, KeyName, Language,
+    NewApiKey, NewEvent, NewSession, ProjectId, Scopes, SessionId, Timestamp,
 };
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -15,7 +15,7 @@ use utoipa::ToSchema;
 use validator::Validate;
 
 use crate::body;
-use crate::input::{self, InitialStatus, Input, TerminalStatus};
+use crate::input::{self, BatchItems, ExpectedSeq, InitialStatus, Input, TerminalStatus};
 use crate::problem::{ApiError, ErrorCode, FieldError};
 use crate::schema;
 use crate::state::Limits;
@@ -120,44 +120,166 @@ impl RequestBody for CreateSessionRequest {
     }
 }
 
-/// Body of `POST /sessions/{sessionId}/events`.
-#[derive(Debug, Default, Deserialize, Validate, ToSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-#[schema(example = json!({"eventId": "evt-1", "type": "user_speech", "payload": {"text": "Hi, I need help"}}))]
-pub struct AppendEventRequest {
-    /// The event's id in its session; a retry sends the same id and gets the stored event.
-    #[serde(default)]
-    #[schema(value_type = schema::EventId, required = true)]
-    #[validate(custom(function = "crate::input::present"))]
-    event_id: Input<EventId>,
-    #[serde(default)]
-    #[schema(value_type = schema::EventType, required = true)]
-    #[validate(custom(function = "crate::input::present"))]
-    r#type: Input<EventType>,
-    /// Free-form event content; default `{}`.
-    #[serde(default)]
-    #[schema(value_type = schema::JsonObject)]
-    #[validate(custom(function = "crate::input::valid"))]
-    payload: Input<Map<String, Value>>,
-    /// When it happened; default: `receivedAt`.
-    #[serde(default)]
-    #[schema(value_type = schema::Timestamp)]
-    #[validate(custom(function = "crate::input::valid"))]
-    timestamp: Input<Timestamp>,
+/// The fields of one event in an append request: the single append's body (with
+/// `expectedLastSeq`) and each item of a batch.
+macro_rules! event_request {
+    ($(#[$meta:meta])* $name:ident { $($(#[$extra_meta:meta])* $extra:ident: $extra_type:ty,)* }) => {
+        #[derive(Debug, Default, Deserialize, Validate, ToSchema)]
+        #[serde(rename_all = "camelCase", deny_unknown_fields)]
+        $(#[$meta])*
+        pub struct $name {
+            /// The event's id in its session; a retry sends the same id and gets the stored
+            /// event.
+            #[serde(default)]
+            #[schema(value_type = schema::EventId, required = true)]
+            #[validate(custom(function = "crate::input::present"))]
+            event_id: Input<EventId>,
+            #[serde(default)]
+            #[schema(value_type = schema::EventType, required = true)]
+            #[validate(custom(function = "crate::input::present"))]
+            r#type: Input<EventType>,
+            /// Free-form event content; default `{}`.
+            #[serde(default)]
+            #[schema(value_type = schema::JsonObject)]
+            #[validate(custom(function = "crate::input::valid"))]
+            payload: Input<Map<String, Value>>,
+            /// When it happened; default: `receivedAt`.
+            #[serde(default)]
+            #[schema(value_type = schema::Timestamp)]
+            #[validate(custom(function = "crate::input::valid"))]
+            timestamp: Input<Timestamp>,
+            $($(#[$extra_meta])* $extra: $extra_type,)*
+        }
+
+        impl $name {
+            fn new_event(
+                event_id: Input<EventId>,
+                r#type: Input<EventType>,
+                payload: Input<Map<String, Value>>,
+                timestamp: Input<Timestamp>,
+                limits: &Limits,
+            ) -> Result<NewEvent, ApiError> {
+                Ok(NewEvent {
+                    payload: object("payload", payload, limits.payload_bytes)?,
+                    event_id: event_id.value().expect("validated: eventId is present"),
+                    event_type: r#type.value().expect("validated: type is present"),
+                    timestamp: timestamp.value(),
+                })
+            }
+        }
+    };
 }
 
-impl RequestBody for AppendEventRequest {
-    type Domain = NewEvent;
+event_request!(
+    /// Body of `POST /sessions/{sessionId}/events`.
+    #[schema(example = json!({"eventId": "evt-1", "type": "user_speech", "payload": {"text": "Hi, I need help"}}))]
+    AppendEventRequest {
+        /// Store the event only if the session's `lastSeq` is this (else 409 `seq-mismatch`,
+        /// whose `lastSeq` is the current one). A replay is answered whatever it says.
+        #[serde(default)]
+        #[schema(value_type = u64, minimum = 0)]
+        #[validate(custom(function = "crate::input::valid"))]
+        expected_last_seq: Input<ExpectedSeq>,
+    }
+);
 
+event_request!(
+    /// One event of `POST /sessions/{sessionId}/events:batch`.
+    #[schema(example = json!({"eventId": "evt-2", "type": "bot_speech", "payload": {"text": "Sure."}}))]
+    BatchEvent {}
+);
+
+impl RequestBody for AppendEventRequest {
+    type Domain = AppendBatch;
+
+    fn into_domain(self, limits: &Limits) -> Result<AppendBatch, ApiError> {
+        let new = Self::new_event(
+            self.event_id,
+            self.r#type,
+            self.payload,
+            self.timestamp,
+            limits,
+        )?;
+        Ok(AppendBatch::single(
+            new,
+            self.expected_last_seq.value().map(|s| s.0),
+        ))
+    }
+}
+
+impl BatchEvent {
     fn into_domain(self, limits: &Limits) -> Result<NewEvent, ApiError> {
-        Ok(NewEvent {
-            payload: object("payload", self.payload, limits.payload_bytes)?,
-            event_id: self
-                .event_id
-                .value()
-                .expect("validated: eventId is present"),
-            event_type: self.r#type.value().expect("validated: type is present"),
-            timestamp: self.timestamp.value(),
+        Self::new_event(
+            self.event_id,
+            self.r#type,
+            self.payload,
+            self.timestamp,
+            limits,
+        )
+    }
+}
+
+/// Body of `POST /sessions/{sessionId}/events:batch`.
+#[derive(Debug, Default, Deserialize, Validate, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(example = json!({"events": [
+    {"eventId": "evt-1", "type": "user_speech", "payload": {"text": "Hi, I need help"}},
+    {"eventId": "evt-2", "type": "bot_speech", "payload": {"text": "Sure."}}
+], "expectedLastSeq": 0}))]
+pub struct BatchAppendRequest {
+    /// The events, 1–500, stored all or nothing at consecutive `seq`s in this order. The same
+    /// `eventId` twice with the same content counts once.
+    #[serde(default)]
+    #[schema(value_type = Vec<BatchEvent>, required = true, min_items = 1, max_items = 500)]
+    #[validate(custom(function = "crate::input::present"))]
+    events: Input<BatchItems>,
+    /// Store the new events only if the session's `lastSeq` is this (else 409
+    /// `seq-mismatch`, whose `lastSeq` is the current one). A batch of replays only is
+    /// answered whatever it says.
+    #[serde(default)]
+    #[schema(value_type = u64, minimum = 0)]
+    #[validate(custom(function = "crate::input::valid"))]
+    expected_last_seq: Input<ExpectedSeq>,
+}
+
+impl RequestBody for BatchAppendRequest {
+    type Domain = AppendBatch;
+
+    /// Reads every item (400 naming `events[i].<field>` for each problem of each item), then
+    /// the batch rules (a repeated `eventId` with other content: `events[i].eventId`).
+    fn into_domain(self, limits: &Limits) -> Result<AppendBatch, ApiError> {
+        let items = self
+            .events
+            .value()
+            .expect("validated: events are present")
+            .0;
+        let mut errors = Vec::new();
+        let mut parsed = Vec::with_capacity(items.len());
+        for (i, item) in items.into_iter().enumerate() {
+            match input::parse::<BatchEvent>(item) {
+                Ok(event) => parsed.push(event),
+                Err(invalid) => errors.extend(invalid.errors.into_iter().map(|e| {
+                    let field = match e.field.as_str() {
+                        "body" => format!("events[{i}]"),
+                        field => format!("events[{i}].{field}"),
+                    };
+                    FieldError::new(field, e.message)
+                })),
+            }
+        }
+        if !errors.is_empty() {
+            return Err(ApiError::validation(errors));
+        }
+        let events = parsed
+            .into_iter()
+            .map(|event| event.into_domain(limits))
+            .collect::<Result<Vec<_>, _>>()?;
+        AppendBatch::new(events, self.expected_last_seq.value().map(|s| s.0)).map_err(|e| {
+            let field = match e {
+                BatchError::DifferentContent { index, .. } => format!("events[{index}].eventId"),
+                BatchError::Size => "events".to_owned(),
+            };
+            ApiError::validation(vec![FieldError::new(field, e.to_string())])
         })
     }
 }

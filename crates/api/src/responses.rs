@@ -98,6 +98,37 @@ impl From<&domain::Event> for Event {
     }
 }
 
+/// One item of a batch append's answer.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchItem {
+    /// The stored event (for a replay: as stored before).
+    pub event: Event,
+    /// Whether the event was stored before this request.
+    pub replayed: bool,
+}
+
+/// The answer to a batch append: one item per request item, in request order.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchAppended {
+    pub data: Vec<BatchItem>,
+}
+
+impl From<&[domain::Written<domain::Event>]> for BatchAppended {
+    fn from(written: &[domain::Written<domain::Event>]) -> Self {
+        Self {
+            data: written
+                .iter()
+                .map(|w| BatchItem {
+                    event: Event::from(&w.value),
+                    replayed: w.replayed,
+                })
+                .collect(),
+        }
+    }
+}
+
 /// A page of events ordered by `seq`.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]

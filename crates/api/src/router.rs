@@ -9,6 +9,10 @@ use crate::handlers::{admin, events, operations, sessions};
 use crate::state::AppState;
 use crate::{auth, middleware, openapi};
 
+/// The last segment of the batch append's path: a literal `events:batch` segment (not
+/// shadowed by `/events/{eventId}`, which has one segment more).
+pub const BATCH_SUFFIX: &str = "/events:batch";
+
 /// The whole application: routes, Swagger UI, request-id/logging/problem middleware.
 pub fn app(
     state: web::Data<AppState>,
@@ -47,6 +51,10 @@ pub fn app(
             resource("/sessions/{sessionId}/events", "GET, POST")
                 .route(web::get().to(events::list_events))
                 .route(web::post().to(events::append_event)),
+        )
+        .service(
+            resource("/sessions/{sessionId}/events:batch", "POST")
+                .route(web::post().to(events::append_batch)),
         )
         .service(
             resource("/sessions/{sessionId}/events/{eventId}", "GET")

@@ -16,6 +16,8 @@ use crate::tail::Tail;
 pub struct Limits {
     /// Largest request body accepted, in bytes.
     pub body_bytes: usize,
+    /// Largest request body of a batch append, in bytes.
+    pub batch_body_bytes: usize,
     /// Largest event payload, serialized, in bytes.
     pub payload_bytes: usize,
     /// Largest session metadata, serialized, in bytes.
@@ -32,10 +34,21 @@ pub struct Limits {
     pub stream_poll: Duration,
 }
 
+impl Limits {
+    /// The limits of a batch append: its body may be larger.
+    pub fn for_batch(&self) -> Limits {
+        Limits {
+            body_bytes: self.batch_body_bytes,
+            ..self.clone()
+        }
+    }
+}
+
 impl Default for Limits {
     fn default() -> Self {
         Self {
             body_bytes: 128 * 1024,
+            batch_body_bytes: 4 * 1024 * 1024,
             payload_bytes: 64 * 1024,
             metadata_bytes: 16 * 1024,
             page_default: 50,

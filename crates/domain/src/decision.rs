@@ -4,7 +4,9 @@
 //! requested id, the stored session) and hands it here; the answer is either "write this" or the
 //! port's result itself. No adapter re-codes these rules: its code is storage mechanics only.
 
+use crate::batch::AppendBatch;
 use crate::event::{AppendOutcome, Event, NewEvent};
+use crate::ids::SessionId;
 use crate::ports::{AppendEventError, CompleteSessionError, Written};
 use crate::session::{CompleteRequest, CompletionDecision, Session, SessionStatus};
 use crate::time::Timestamp;
@@ -26,13 +28,128 @@ pub fn append(new: NewEvent, status: SessionStatus, existing: Option<Event>) -> 
         (AppendOutcome::Insert, _) => AppendStep::Insert(new),
         (AppendOutcome::Replay, Some(stored)) => AppendStep::Answer(Ok(Written::replayed(stored))),
         (AppendOutcome::Conflict, Some(stored)) => {
-            AppendStep::Answer(Err(AppendEventError::Conflict(Box::new(stored))))
+            AppendStep::Answer(Err(AppendEventError::Conflict {
+                index: 0,
+                stored: Box::new(stored),
+            }))
         }
         (AppendOutcome::Closed, _) => AppendStep::Answer(Err(AppendEventError::SessionClosed)),
         (AppendOutcome::Replay | AppendOutcome::Conflict, None) => {
             unreachable!("replay and conflict are decided on a stored event")
         }
     }
+}
+
+/// What an adapter does next with a batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BatchStep {
+    /// Some events are new: store [`BatchPlan::new_events`] (all or nothing), then answer
+    /// [`BatchPlan::answer`].
+    Insert(BatchPlan),
+    /// The batch is answered: every item a replay, or the error that refuses it whole.
+    Answer(Result<Vec<Written<Event>>, AppendEventError>),
+}
+
+/// A batch with new events, decided against a session whose `lastSeq` was `last_seq`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchPlan {
+    batch: AppendBatch,
+    /// Per distinct event of the batch: its stored event (a replay), or `None` (new).
+    replays: Vec<Option<Event>>,
+    last_seq: u64,
+}
+
+impl BatchPlan {
+    /// The new events as stored in `session_id` at time `now`: in request order, at the
+    /// consecutive `seq`s after the `lastSeq` the batch was decided on.
+    pub fn new_events(&self, session_id: &SessionId, now: Timestamp) -> Vec<Event> {
+        let new = self
+            .batch
+            .events()
+            .iter()
+            .zip(&self.replays)
+            .filter(|(_, replay)| replay.is_none())
+            .map(|(new, _)| new);
+        (self.last_seq + 1..)
+            .zip(new)
+            .map(|(seq, new)| new.to_event(session_id, seq, now))
+            .collect()
+    }
+
+    /// The `lastSeq` the batch was decided on: its new events go right after it.
+    pub fn last_seq(&self) -> u64 {
+        self.last_seq
+    }
+
+    /// The answer to every request item once `inserted` ([`BatchPlan::new_events`]) is stored.
+    pub fn answer(self, inserted: Vec<Event>) -> Vec<Written<Event>> {
+        let mut inserted = inserted.into_iter();
+        let written = self
+            .replays
+            .into_iter()
+            .map(|replay| match replay {
+                Some(stored) => Written::replayed(stored),
+                None => Written::created(inserted.next().expect("one inserted event per new one")),
+            })
+            .collect();
+        self.batch.answer(written)
+    }
+}
+
+/// The step for `batch` in a session of `status` whose `lastSeq` is `last_seq`, where
+/// `existing[i]` is the event stored under the id of `batch.events()[i]`, if any. Each event
+/// follows the single-append rule ([`NewEvent::decide`]); the batch is refused whole by the
+/// first conflicting item (409 naming it), else by a closed session when an event is new, else
+/// by `expectedLastSeq` differing from `last_seq` when an event is new. A batch of replays only
+/// is answered whatever the session's state or `expectedLastSeq`.
+pub fn append_batch(
+    batch: AppendBatch,
+    status: SessionStatus,
+    last_seq: u64,
+    existing: Vec<Option<Event>>,
+) -> BatchStep {
+    debug_assert_eq!(existing.len(), batch.events().len());
+    let mut replays = Vec::with_capacity(existing.len());
+    let mut closed = false;
+    for (i, (new, existing)) in batch.events().iter().zip(existing).enumerate() {
+        match (new.decide(status, existing.as_ref()), existing) {
+            (AppendOutcome::Replay, stored) => replays.push(stored),
+            (AppendOutcome::Conflict, Some(stored)) => {
+                return BatchStep::Answer(Err(AppendEventError::Conflict {
+                    index: batch.item_of(i),
+                    stored: Box::new(stored),
+                }));
+            }
+            (AppendOutcome::Closed, _) => {
+                closed = true;
+                replays.push(None);
+            }
+            (AppendOutcome::Insert | AppendOutcome::Conflict, _) => replays.push(None),
+        }
+    }
+    let any_new = replays.iter().any(Option::is_none);
+    if !any_new {
+        let written = replays
+            .into_iter()
+            .flatten()
+            .map(Written::replayed)
+            .collect();
+        return BatchStep::Answer(Ok(batch.answer(written)));
+    }
+    if closed {
+        return BatchStep::Answer(Err(AppendEventError::SessionClosed));
+    }
+    if batch
+        .expected_last_seq()
+        .is_some_and(|expected| expected != last_seq)
+    {
+        return BatchStep::Answer(Err(AppendEventError::SeqMismatch { last_seq }));
+    }
+    BatchStep::Insert(BatchPlan {
+        batch,
+        replays,
+        last_seq,
+    })
 }
 
 /// What an adapter does next with a complete request.
@@ -121,7 +238,10 @@ mod tests {
         for status in SessionStatus::ALL {
             assert_eq!(
                 append(new_event(r#"{"a":1}"#), status, Some(stored("{}"))),
-                AppendStep::Answer(Err(AppendEventError::Conflict(Box::new(stored("{}")))))
+                AppendStep::Answer(Err(AppendEventError::Conflict {
+                    index: 0,
+                    stored: Box::new(stored("{}"))
+                }))
             );
         }
     }
@@ -132,6 +252,109 @@ mod tests {
             assert_eq!(
                 append(new_event("{}"), closed, None),
                 AppendStep::Answer(Err(AppendEventError::SessionClosed))
+            );
+        }
+    }
+
+    fn named(id: &str, payload: &str) -> NewEvent {
+        NewEvent {
+            event_id: EventId::parse(id).unwrap(),
+            ..new_event(payload)
+        }
+    }
+
+    fn batch(events: &[(&str, &str)], expected: Option<u64>) -> AppendBatch {
+        AppendBatch::new(
+            events.iter().map(|(id, p)| named(id, p)).collect(),
+            expected,
+        )
+        .unwrap()
+    }
+
+    fn stored_as(id: &str, payload: &str, seq: u64) -> Event {
+        named(id, payload).to_event(&SessionId::parse("s").unwrap(), seq, ts(50))
+    }
+
+    #[test]
+    fn a_batch_takes_consecutive_seqs_and_answers_in_request_order() {
+        let b = batch(
+            &[("a", "{}"), ("old", "{}"), ("c", "{}"), ("a", "{}")],
+            Some(4),
+        );
+        let existing = vec![None, Some(stored_as("old", "{}", 2)), None];
+        let BatchStep::Insert(plan) = append_batch(b, SessionStatus::Active, 4, existing) else {
+            panic!("new events are inserted");
+        };
+        let events = plan.new_events(&SessionId::parse("s").unwrap(), ts(60));
+        assert_eq!(events.iter().map(|e| e.seq).collect::<Vec<_>>(), [5, 6]);
+        let answer = plan.answer(events);
+        let seen: Vec<(&str, u64, bool)> = answer
+            .iter()
+            .map(|w| (w.value.event_id.as_str(), w.value.seq, w.replayed))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                ("a", 5, false),
+                ("old", 2, true),
+                ("c", 6, false),
+                ("a", 5, true)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_batch_is_refused_whole() {
+        let conflicting = append_batch(
+            batch(&[("new", "{}"), ("a", r#"{"x":1}"#)], None),
+            SessionStatus::Completed,
+            3,
+            vec![None, Some(stored_as("a", "{}", 1))],
+        );
+        assert_eq!(
+            conflicting,
+            BatchStep::Answer(Err(AppendEventError::Conflict {
+                index: 1,
+                stored: Box::new(stored_as("a", "{}", 1))
+            }))
+        );
+        let closed = append_batch(
+            batch(&[("new", "{}")], None),
+            SessionStatus::Failed,
+            3,
+            vec![None],
+        );
+        assert_eq!(
+            closed,
+            BatchStep::Answer(Err(AppendEventError::SessionClosed))
+        );
+        let mismatch = append_batch(
+            batch(&[("new", "{}")], Some(2)),
+            SessionStatus::Active,
+            3,
+            vec![None],
+        );
+        assert_eq!(
+            mismatch,
+            BatchStep::Answer(Err(AppendEventError::SeqMismatch { last_seq: 3 }))
+        );
+    }
+
+    #[test]
+    fn replays_only_are_answered_whatever_the_state_or_expectation() {
+        for status in SessionStatus::ALL {
+            let step = append_batch(
+                batch(&[("a", "{}"), ("a", "{}")], Some(99)),
+                status,
+                3,
+                vec![Some(stored_as("a", "{}", 1))],
+            );
+            assert_eq!(
+                step,
+                BatchStep::Answer(Ok(vec![
+                    Written::replayed(stored_as("a", "{}", 1)),
+                    Written::replayed(stored_as("a", "{}", 1))
+                ]))
             );
         }
     }

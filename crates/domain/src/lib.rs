@@ -5,6 +5,7 @@
 //! IO: it knows nothing of HTTP, SQL or MongoDB.
 
 pub mod access;
+pub mod batch;
 pub mod decision;
 pub mod event;
 pub mod ids;
@@ -17,7 +18,8 @@ pub mod session;
 pub mod time;
 
 pub use access::{Scope, Scopes};
-pub use decision::{AppendStep, CompleteStep};
+pub use batch::{AppendBatch, BatchError};
+pub use decision::{AppendStep, BatchPlan, BatchStep, CompleteStep};
 pub use event::{AppendOutcome, Event, NewEvent};
 pub use ids::{EventId, EventType, InvalidValue, ProjectId, SessionId};
 pub use json::{JsonObject, TooLarge};

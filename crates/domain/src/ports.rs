@@ -10,6 +10,7 @@
 
 use async_trait::async_trait;
 
+use crate::batch::AppendBatch;
 use crate::event::{Event, NewEvent};
 use crate::ids::{EventId, ProjectId, SessionId};
 use crate::keys::{ApiKey, KeyId};
@@ -76,17 +77,22 @@ pub enum CompleteSessionError {
     Storage(#[from] StorageError),
 }
 
-/// Errors of [`EventRepository::append_event`].
+/// Errors of [`EventRepository::append_events`] (and [`EventRepository::append_event`]).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AppendEventError {
     #[error("session not found")]
     SessionNotFound,
-    /// Another event with the same id is stored in the session; carries it.
-    #[error("a different event with this id exists")]
-    Conflict(Box<Event>),
-    /// The session is completed or failed and the event is new.
+    /// Another event with the id of request item `index` (0 for a single append) is stored in
+    /// the session; carries it.
+    #[error("a different event with the id of item {index} exists")]
+    Conflict { index: usize, stored: Box<Event> },
+    /// The session is completed or failed and at least one event is new.
     #[error("session is closed")]
     SessionClosed,
+    /// The request's `expectedLastSeq` is not the session's `lastSeq` (given) and at least one
+    /// event is new.
+    #[error("the session's lastSeq is {last_seq}")]
+    SeqMismatch { last_seq: u64 },
     #[error(transparent)]
     Storage(#[from] StorageError),
 }
@@ -183,21 +189,41 @@ pub trait SessionRepository: Send + Sync + 'static {
 
 #[async_trait]
 pub trait EventRepository: Send + Sync + 'static {
-    /// Appends the event at the next `seq` (strictly increasing in commit order), counts it in
-    /// the session (`eventCount`, `lastSeq`, `initiated` → `active`), all atomically. When the
-    /// same event (see [`NewEvent::matches`]) is stored already, returns it with
-    /// `replayed: true` — forever, also after the session closed. Concurrent appends never lose
-    /// an event, never store one twice and never share a `seq`.
+    /// Appends the batch's events all or nothing (see [`crate::decision::append_batch`] for
+    /// the rules): the new ones at consecutive `seq`s after the session's `lastSeq`, in order
+    /// (strictly increasing in commit order, never interleaved with other writes), counted in
+    /// the session (`eventCount`, `lastSeq`, `initiated` → `active`), all atomically: a reader
+    /// sees all of them or none. An event whose same (see [`NewEvent::matches`]) is stored
+    /// already is answered with `replayed: true` — forever, also after the session closed. The
+    /// batch's `expectedLastSeq` is compared with `lastSeq` at the write's commit point, never
+    /// by a read racing the write. Concurrent appends never lose an event, never store one
+    /// twice and never share a `seq`. Answers one [`Written`] per request item, in request
+    /// order ([`AppendBatch::answer`]).
     ///
     /// Errors: [`AppendEventError::SessionNotFound`], [`AppendEventError::Conflict`] (another
-    /// event under this id), [`AppendEventError::SessionClosed`] (new event, session ended),
-    /// [`AppendEventError::Storage`].
+    /// event under an item's id), [`AppendEventError::SessionClosed`] (a new event, session
+    /// ended), [`AppendEventError::SeqMismatch`], [`AppendEventError::Storage`]. On any error
+    /// nothing is stored.
+    async fn append_events(
+        &self,
+        project: &ProjectId,
+        session_id: &SessionId,
+        batch: AppendBatch,
+    ) -> Result<Vec<Written<Event>>, AppendEventError>;
+
+    /// [`EventRepository::append_events`] with a batch of one and no `expectedLastSeq`.
     async fn append_event(
         &self,
         project: &ProjectId,
         session_id: &SessionId,
         new: NewEvent,
-    ) -> Result<Written<Event>, AppendEventError>;
+    ) -> Result<Written<Event>, AppendEventError> {
+        let batch = AppendBatch::single(new, None);
+        let mut written = self.append_events(project, session_id, batch).await?;
+        written.pop().ok_or_else(|| {
+            StorageError::Internal("a batch of one was answered with nothing".into()).into()
+        })
+    }
 
     /// Errors: [`GetEventError::SessionNotFound`], [`GetEventError::EventNotFound`],
     /// [`GetEventError::Storage`].

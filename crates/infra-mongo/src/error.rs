@@ -4,6 +4,8 @@ use domain::StorageError;
 use mongodb::error::{Error, ErrorKind, WriteFailure};
 
 const DUPLICATE_KEY: i32 = 11000;
+/// Another transaction holds (or took) what this write touches.
+const WRITE_CONFLICT: i32 = 112;
 
 /// Server codes meaning "not now, try again": elections, shutdowns, network trouble, timeouts.
 const TRANSIENT_CODES: &[i32] = &[
@@ -29,16 +31,22 @@ pub(crate) fn is_duplicate_key(err: &Error) -> bool {
     code(err) == Some(DUPLICATE_KEY)
 }
 
+/// Another transaction wrote what this write touches (a batch's transaction holding a `seq`).
+pub(crate) fn is_write_conflict(err: &Error) -> bool {
+    code(err) == Some(WRITE_CONFLICT)
+}
+
 /// The index at which an ordered `insertMany` stopped because a unique index refused that
-/// document (the documents before it are stored, those after it were not tried). `None` for any
-/// other failure, also when the write concern failed.
+/// document, or a batch's transaction holds its `seq` (the documents before it are stored,
+/// those after it were not tried). `None` for any other failure, also when the write concern
+/// failed.
 pub(crate) fn duplicate_at(err: &Error) -> Option<usize> {
     match err.kind.as_ref() {
         ErrorKind::InsertMany(e) if e.write_concern_error.is_none() => e
             .write_errors
             .as_ref()?
             .iter()
-            .find(|w| w.code == DUPLICATE_KEY)
+            .find(|w| w.code == DUPLICATE_KEY || w.code == WRITE_CONFLICT)
             .map(|w| w.index),
         _ => None,
     }

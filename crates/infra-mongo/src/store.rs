@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use domain::{
-    AppendEventError, CompleteRequest, CompleteSessionError, Event, EventId, EventPage,
-    EventRepository, GetEventError, GetSessionError, ListEventsError, NewEvent, NewSession, Order,
+    AppendBatch, AppendEventError, CompleteRequest, CompleteSessionError, Event, EventId,
+    EventPage, EventRepository, GetEventError, GetSessionError, ListEventsError, NewSession, Order,
     PageRequest, ProjectId, Session, SessionId, SessionPage, SessionQuery, SessionRepository,
     StorageError, StoreAdmin, Watch, Written,
 };
@@ -64,7 +64,7 @@ impl MongoOptions {
 /// The MongoDB store. Cheap to clone: one driver `Client` (and its pool) per process.
 #[derive(Clone)]
 pub struct MongoStore {
-    client: Client,
+    pub(crate) client: Client,
     pub(crate) db: Database,
     pub(crate) sessions: Collection<Document>,
     pub(crate) events: Collection<Document>,
@@ -218,13 +218,13 @@ impl SessionRepository for MongoStore {
 
 #[async_trait]
 impl EventRepository for MongoStore {
-    async fn append_event(
+    async fn append_events(
         &self,
         project: &ProjectId,
         session_id: &SessionId,
-        new: NewEvent,
-    ) -> Result<Written<Event>, AppendEventError> {
-        self.append(&SessionKey::new(project, session_id), new)
+        batch: AppendBatch,
+    ) -> Result<Vec<Written<Event>>, AppendEventError> {
+        self.append(&SessionKey::new(project, session_id), batch)
             .await
     }
 

@@ -4,21 +4,32 @@
 //! (one round trip), a complete is written in its place in the queue. Correctness stays in the
 //! unique indexes and the seal: a taken `seq` (another instance, a seal, a stale hint) is a
 //! duplicate-key error, answered by reading what storage holds and asking the domain.
+//!
+//! An append of one event without `expectedLastSeq` (the common case) takes that path: one
+//! document is atomic by itself. Any other batch (several new events, or `expectedLastSeq`) is
+//! written in its place in the queue by a short multi-document transaction ([`MongoStore::
+//! write_batch`]): it reads the top and the batch's ids, asks the domain, inserts the new
+//! events at consecutive seqs above that top and commits, so the events become visible together
+//! or not at all, and the unique `seq` index conditions the insert on the top it read (the
+//! `expectedLastSeq` check included). A lost race aborts it; it is retried from the reads.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
 use domain::{
-    AppendEventError, AppendStep, CompleteRequest, CompleteSessionError, CompleteStep, Event,
-    EventId, NewEvent, Session, SessionStatus, StorageError, Timestamp, Written, decision,
+    AppendBatch, AppendEventError, AppendStep, BatchStep, CompleteRequest, CompleteSessionError,
+    CompleteStep, Event, EventId, NewEvent, Session, SessionStatus, StorageError, Timestamp,
+    Written, decision,
 };
+use futures_util::TryStreamExt;
 use mongodb::bson::{Document, doc};
+use mongodb::error::{Error, TRANSIENT_TRANSACTION_ERROR, UNKNOWN_TRANSACTION_COMMIT_RESULT};
 use rand::Rng;
 use tokio::sync::oneshot;
 
 use crate::documents::{self, SessionKey};
-use crate::error::{duplicate_at, is_duplicate_key, storage_error};
+use crate::error::{duplicate_at, is_duplicate_key, is_write_conflict, storage_error};
 use crate::lane::Lane;
 use crate::store::MongoStore;
 
@@ -30,8 +41,8 @@ type Reply<T, E> = oneshot::Sender<Result<T, E>>;
 /// A write queued on a session's lane.
 pub(crate) enum Job {
     Append {
-        new: NewEvent,
-        reply: Reply<Written<Event>, AppendEventError>,
+        batch: AppendBatch,
+        reply: Reply<Vec<Written<Event>>, AppendEventError>,
     },
     Complete {
         request: CompleteRequest,
@@ -39,16 +50,19 @@ pub(crate) enum Job {
     },
 }
 
-/// An append waiting for its `seq`.
+/// An append of one event (a batch whose items all carry it) waiting for its `seq`.
 struct Pending {
     new: NewEvent,
-    reply: Reply<Written<Event>, AppendEventError>,
+    batch: AppendBatch,
+    reply: Reply<Vec<Written<Event>>, AppendEventError>,
 }
 
 impl Pending {
     fn answer(self, answer: Result<Written<Event>, AppendEventError>) {
         // The caller may have given up (its timeout); the answer is then nobody's business.
-        let _ = self.reply.send(answer);
+        let _ = self
+            .reply
+            .send(answer.map(|written| self.batch.answer(vec![written])));
     }
 }
 
@@ -60,6 +74,21 @@ enum Top {
     Open(u64),
     /// Sealed with this terminal status.
     Sealed(SessionStatus),
+}
+
+/// A corrupt document read inside a transaction: a driver error, so that the transaction's
+/// error path (not retried) reports it.
+fn internal(e: StorageError) -> Error {
+    Error::custom(e)
+}
+
+/// The transaction lost a race: a unique index or another transaction took what it wrote, or
+/// the server asks for a retry. It is tried again from its reads.
+fn is_lost_race(e: &Error) -> bool {
+    is_duplicate_key(e)
+        || is_write_conflict(e)
+        || e.contains_label(TRANSIENT_TRANSACTION_ERROR)
+        || e.contains_label(UNKNOWN_TRANSACTION_COMMIT_RESULT)
 }
 
 fn interrupted() -> StorageError {
@@ -94,9 +123,9 @@ impl MongoStore {
     pub(crate) async fn append(
         &self,
         key: &SessionKey,
-        new: NewEvent,
-    ) -> Result<Written<Event>, AppendEventError> {
-        self.submit(key, |reply| Job::Append { new, reply }).await
+        batch: AppendBatch,
+    ) -> Result<Vec<Written<Event>>, AppendEventError> {
+        self.submit(key, |reply| Job::Append { batch, reply }).await
     }
 
     pub(crate) async fn complete(
@@ -132,7 +161,19 @@ impl MongoStore {
             let mut appends = VecDeque::new();
             for job in jobs {
                 match job {
-                    Job::Append { new, reply } => appends.push_back(Pending { new, reply }),
+                    Job::Append { batch, reply }
+                        if batch.events().len() == 1 && batch.expected_last_seq().is_none() =>
+                    {
+                        let new = batch.events()[0].clone();
+                        appends.push_back(Pending { new, batch, reply });
+                    }
+                    Job::Append { batch, reply } => {
+                        // Appends queued before the batch are written before it.
+                        self.write_appends(&session, &lane, std::mem::take(&mut appends))
+                            .await;
+                        let answer = self.write_batch(&session, &lane, batch, &reply).await;
+                        let _ = reply.send(answer);
+                    }
                     Job::Complete { request, reply } => {
                         // Appends queued before the complete are written before it.
                         self.write_appends(&session, &lane, std::mem::take(&mut appends))
@@ -179,14 +220,19 @@ impl MongoStore {
                 match stored.get(&p.new.event_id) {
                     Some(event) => {
                         let existing = Some(event.clone());
-                        match decision::append(p.new, SessionStatus::Active, existing) {
+                        let Pending { new, batch, reply } = p;
+                        match decision::append(new, SessionStatus::Active, existing) {
                             AppendStep::Answer(answer) => {
-                                let _ = p.reply.send(answer);
+                                Pending {
+                                    new: batch.events()[0].clone(),
+                                    batch,
+                                    reply,
+                                }
+                                .answer(answer);
                             }
-                            AppendStep::Insert(new) => waiting.push_back(Pending {
-                                new,
-                                reply: p.reply,
-                            }),
+                            AppendStep::Insert(new) => {
+                                waiting.push_back(Pending { new, batch, reply })
+                            }
                         }
                     }
                     None => waiting.push_back(p),
@@ -210,8 +256,9 @@ impl MongoStore {
                         return;
                     }
                     Ok(Top::Sealed(status)) => {
-                        for Pending { new, reply } in pending {
-                            let _ = reply.send(self.answer_sealed(session, status, new).await);
+                        for p in pending {
+                            let answer = self.answer_sealed(session, status, p.new.clone()).await;
+                            p.answer(answer);
                         }
                         return;
                     }
@@ -286,21 +333,125 @@ impl MongoStore {
             if let Some(event) = &existing {
                 stored.insert(event.event_id.clone(), event.clone());
             }
-            match decision::append(refused.new, SessionStatus::Active, existing) {
+            let Pending { new, batch, reply } = refused;
+            match decision::append(new, SessionStatus::Active, existing) {
                 AppendStep::Answer(answer) => {
-                    let _ = refused.reply.send(answer);
+                    Pending {
+                        new: batch.events()[0].clone(),
+                        batch,
+                        reply,
+                    }
+                    .answer(answer);
                 }
                 AppendStep::Insert(new) => {
-                    pending.push_front(Pending {
-                        new,
-                        reply: refused.reply,
-                    });
+                    pending.push_front(Pending { new, batch, reply });
                     lane.set_top(None);
                     losses += 1;
                     backoff(losses).await;
                 }
             }
         }
+    }
+
+    /// Writes a batch in one short transaction, retried from its reads while it loses races
+    /// (another writer took one of its seqs, or sealed the session, since it read the top).
+    async fn write_batch(
+        &self,
+        session: &SessionKey,
+        lane: &Lane<Job>,
+        batch: AppendBatch,
+        reply: &Reply<Vec<Written<Event>>, AppendEventError>,
+    ) -> Result<Vec<Written<Event>>, AppendEventError> {
+        let mut losses = 0;
+        while !reply.is_closed() {
+            match self.try_batch(session, batch.clone()).await {
+                Ok((answer, top)) => {
+                    lane.set_top(top);
+                    return answer;
+                }
+                Err(e) if is_lost_race(&e) => {
+                    lane.set_top(None);
+                    losses += 1;
+                    backoff(losses).await;
+                }
+                Err(e) => {
+                    lane.set_top(None);
+                    return Err(storage_error(e).into());
+                }
+            }
+        }
+        Err(interrupted().into())
+    }
+
+    /// One try of [`MongoStore::write_batch`]: the answer, and the new top `seq` when the batch
+    /// stored events (`None`: keep no hint). Nothing is stored unless the commit succeeds.
+    async fn try_batch(
+        &self,
+        key: &SessionKey,
+        batch: AppendBatch,
+    ) -> Result<(Result<Vec<Written<Event>>, AppendEventError>, Option<u64>), Error> {
+        let mut tx = self.client.start_session().await?;
+        tx.start_transaction().await?;
+        let top = self
+            .events
+            .find_one(key.filter())
+            .sort(doc! { "seq": -1 })
+            .session(&mut tx)
+            .await?;
+        let (status, last_seq) = match &top {
+            Some(top) => match documents::seal(top).map_err(internal)? {
+                // A seal sits one seq above the last event.
+                Some((status, _)) => (status, documents::seq(top).map_err(internal)? - 1),
+                None => (
+                    SessionStatus::Active,
+                    documents::seq(top).map_err(internal)?,
+                ),
+            },
+            None => {
+                let exists = self
+                    .sessions
+                    .find_one(key.filter())
+                    .projection(doc! { "_id": 1 })
+                    .session(&mut tx)
+                    .await?
+                    .is_some();
+                if !exists {
+                    return Ok((Err(AppendEventError::SessionNotFound), None));
+                }
+                (SessionStatus::Initiated, 0)
+            }
+        };
+        let ids: Vec<&str> = batch.events().iter().map(|e| e.event_id.as_str()).collect();
+        let mut filter = key.filter();
+        filter.insert("eventId", doc! { "$in": ids });
+        let mut found: HashMap<EventId, Event> = HashMap::new();
+        let mut cursor = self
+            .raw_events
+            .find(filter)
+            .projection(documents::event_fields())
+            .session(&mut tx)
+            .await?;
+        while let Some(raw) = cursor.stream(&mut tx).try_next().await? {
+            let event = documents::event(&key.session, &raw).map_err(internal)?;
+            found.insert(event.event_id.clone(), event);
+        }
+        let existing = batch
+            .events()
+            .iter()
+            .map(|e| found.remove(&e.event_id))
+            .collect();
+        let plan = match decision::append_batch(batch, status, last_seq, existing) {
+            BatchStep::Answer(answer) => return Ok((answer, Some(last_seq))),
+            BatchStep::Insert(plan) => plan,
+        };
+        let events = plan.new_events(&key.session, Timestamp::now());
+        self.raw_events
+            .insert_many(events.iter().map(|e| documents::event_doc(&key.project, e)))
+            .session(&mut tx)
+            .await?;
+        tx.commit_transaction().await?;
+        let top = events.last().map_or(last_seq, |e| e.seq);
+        Ok((Ok(plan.answer(events)), Some(top)))
     }
 
     /// The answer to an append into a sealed session.
@@ -355,7 +506,10 @@ impl MongoStore {
                     return Ok(Written::created(closed));
                 }
                 // Lost the race for this seq (to an event or another seal): look again.
-                Err(e) if is_duplicate_key(&e) => top = self.top(id).await?,
+                // (or to a batch's transaction holding it: a write conflict).
+                Err(e) if is_duplicate_key(&e) || is_write_conflict(&e) => {
+                    top = self.top(id).await?
+                }
                 Err(e) => return Err(storage_error(e).into()),
             }
         }

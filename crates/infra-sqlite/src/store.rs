@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use domain::{
-    AppendEventError, AppendStep, CompleteRequest, CompleteSessionError, CompleteStep, Event,
-    EventId, EventPage, EventRepository, GetEventError, GetSessionError, ListEventsError, NewEvent,
+    AppendBatch, AppendEventError, BatchStep, CompleteRequest, CompleteSessionError, CompleteStep,
+    Event, EventId, EventPage, EventRepository, GetEventError, GetSessionError, ListEventsError,
     NewSession, Order, PageRequest, ProjectId, Session, SessionId, SessionPage, SessionQuery,
     SessionRepository, StorageError, StoreAdmin, Timestamp, Watch, Written, decision,
 };
@@ -315,36 +315,43 @@ impl SessionRepository for SqliteStore {
 
 #[async_trait]
 impl EventRepository for SqliteStore {
-    async fn append_event(
+    async fn append_events(
         &self,
         project: &ProjectId,
         session_id: &SessionId,
-        new: NewEvent,
-    ) -> Result<Written<Event>, AppendEventError> {
+        batch: AppendBatch,
+    ) -> Result<Vec<Written<Event>>, AppendEventError> {
         let (project, session_id) = (project.clone(), session_id.clone());
+        // One writer job: the whole batch is one savepoint of the group's transaction, so it is
+        // stored whole or not at all, and nothing else writes between its reads and its writes
+        // (the `expectedLastSeq` check included).
         self.writer
             .write(move |conn| {
                 let mut session = load_session(conn, &project, &session_id)
                     .storage()?
                     .ok_or(AppendEventError::SessionNotFound)?;
-                // Insert first (the common case: a new event in an open session); the unique
-                // (session_id, event_id) index turns a retry into "nothing inserted".
-                if session.accepts_new_events() {
-                    let now = Timestamp::now();
-                    let seq = session.last_seq + 1;
-                    let event = new.to_event(&session_id, seq, now);
-                    if insert_event(conn, &project, &event).storage()? {
-                        session.record_append(seq, now);
-                        save_session_state(conn, &project, &session).storage()?;
-                        return Ok(Written::created(event));
+                let existing = batch
+                    .events()
+                    .iter()
+                    .map(|new| load_event(conn, &project, &session_id, &new.event_id))
+                    .collect::<rusqlite::Result<Vec<_>>>()
+                    .storage()?;
+                let plan =
+                    match decision::append_batch(batch, session.status, session.last_seq, existing)
+                    {
+                        BatchStep::Answer(answer) => return answer,
+                        BatchStep::Insert(plan) => plan,
+                    };
+                let now = Timestamp::now();
+                let events = plan.new_events(&session_id, now);
+                for event in &events {
+                    if !insert_event(conn, &project, event).storage()? {
+                        return Err(missing("the free event id").into());
                     }
+                    session.record_append(event.seq, now);
                 }
-                let existing = load_event(conn, &project, &session_id, &new.event_id).storage()?;
-                match decision::append(new, session.status, existing) {
-                    AppendStep::Answer(answer) => answer,
-                    // The insert above found the id taken, or the session closed.
-                    AppendStep::Insert(_) => Err(missing("event").into()),
-                }
+                save_session_state(conn, &project, &session).storage()?;
+                Ok(plan.answer(events))
             })
             .await
     }

@@ -47,6 +47,10 @@ pub const SETTINGS: &[(&str, &str)] = &[
         "a storage call taking longer answers 503",
     ),
     ("BODY_LIMIT_BYTES", "largest request body"),
+    (
+        "BATCH_BODY_LIMIT_BYTES",
+        "largest request body of a batch append (events:batch)",
+    ),
     ("PAYLOAD_LIMIT_BYTES", "largest event payload, serialized"),
     (
         "METADATA_LIMIT_BYTES",
@@ -121,6 +125,7 @@ pub struct Values {
     pub sqlite_max_size_mb: Option<u64>,
     pub storage_timeout_ms: u64,
     pub body_limit_bytes: u64,
+    pub batch_body_limit_bytes: u64,
     pub payload_limit_bytes: u64,
     pub metadata_limit_bytes: u64,
     pub page_default_limit: u64,
@@ -155,6 +160,7 @@ impl Default for Values {
             sqlite_max_size_mb: None,
             storage_timeout_ms: 5000,
             body_limit_bytes: 128 << 10,
+            batch_body_limit_bytes: 4 << 20,
             payload_limit_bytes: 64 << 10,
             metadata_limit_bytes: 16 << 10,
             page_default_limit: 50,
@@ -346,6 +352,17 @@ impl Settings {
                 "BODY_LIMIT_BYTES ({body_bytes}) must exceed PAYLOAD_LIMIT_BYTES ({payload_bytes}) and METADATA_LIMIT_BYTES ({metadata_bytes})"
             )));
         }
+        let batch_body_bytes = within(
+            "BATCH_BODY_LIMIT_BYTES",
+            v.batch_body_limit_bytes,
+            64,
+            256 << 20,
+        )?;
+        if batch_body_bytes < body_bytes {
+            return Err(ConfigError(format!(
+                "BATCH_BODY_LIMIT_BYTES ({batch_body_bytes}) must be at least BODY_LIMIT_BYTES ({body_bytes})"
+            )));
+        }
         let page_max = within("PAGE_MAX_LIMIT", v.page_max_limit, 1, 10_000)?;
         let page_default = within("PAGE_DEFAULT_LIMIT", v.page_default_limit, 1, page_max)?;
         let host = non_empty("HOST", &v.host)?;
@@ -379,6 +396,7 @@ impl Settings {
             storage_timeout: millis("STORAGE_TIMEOUT_MS", v.storage_timeout_ms, 600_000)?,
             limits: api::Limits {
                 body_bytes: as_usize(body_bytes),
+                batch_body_bytes: as_usize(batch_body_bytes),
                 payload_bytes: as_usize(payload_bytes),
                 metadata_bytes: as_usize(metadata_bytes),
                 page_default: page_default as u32,

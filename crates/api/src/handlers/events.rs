@@ -1,8 +1,8 @@
-//! `/sessions/{sessionId}/events[/{eventId}]`.
+//! `/sessions/{sessionId}/events[/{eventId}]` and `/sessions/{sessionId}/events:batch`.
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
-use domain::Order;
+use domain::{AppendEventError, Order, StorageError};
 
 use crate::caller::{Caller, need};
 use crate::input;
@@ -10,8 +10,8 @@ use crate::page::{self, PageParams};
 use crate::paths::{self, EventPath, SessionPath};
 use crate::problem::{ApiError, FieldError, ReadProblems, WriteProblems};
 use crate::reply;
-use crate::requests::{self, AppendEventRequest};
-use crate::responses::{Event, EventPage};
+use crate::requests::{self, AppendEventRequest, BatchAppendRequest};
+use crate::responses::{BatchAppended, Event, EventPage};
 use crate::state::AppState;
 use crate::stream::{self, Representation};
 
@@ -25,7 +25,9 @@ const LAST_EVENT_ID: &str = "last-event-id";
 /// nothing and answers 200 with the stored event and `Idempotent-Replayed: true`, also after
 /// the session ended. The same `eventId` with other content is 409 `event-conflict`, its
 /// `Location` naming the stored event: the first write wins. A new event in an ended session is
-/// 409 `session-closed`.
+/// 409 `session-closed`. With `expectedLastSeq`, a new event is stored only if the session's
+/// `lastSeq` is that value at the moment of the write, else 409 `seq-mismatch` (its `lastSeq`
+/// member: the current one).
 #[utoipa::path(
     post, path = "/sessions/{sessionId}/events", tag = "events", operation_id = "appendEvent",
     params(SessionPath),
@@ -56,8 +58,13 @@ pub async fn append_event(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let id = input::session_id(&path)?;
-    let new = requests::read::<AppendEventRequest>(&req, payload, &state.limits).await?;
-    let written = state.repo.append_event(caller.project(), &id, new).await?;
+    let batch = requests::read::<AppendEventRequest>(&req, payload, &state.limits).await?;
+    let written = state
+        .repo
+        .append_events(caller.project(), &id, batch)
+        .await?
+        .pop()
+        .ok_or_else(|| ApiError::from(StorageError::Internal("no answer to an append".into())))?;
     if !written.replayed {
         state
             .tail
@@ -68,6 +75,73 @@ pub async fn append_event(
         |e| paths::event_location(&e.session_id, &e.event_id),
         |e| Event::from(e),
     ))
+}
+
+/// Append several events at once
+///
+/// All or nothing: every new event of the batch is stored, at consecutive `seq`s in array order
+/// (never interleaved with other writes), or none is. Items whose `eventId` is stored with the
+/// same content are replays: answered with the stored event, `replayed: true`. The same
+/// `eventId` twice in the batch counts once with the same content, and is 400 naming
+/// `events[i].eventId` with other content. Any invalid item: 400 naming `events[i].<field>`.
+/// An item whose `eventId` is stored with other content: 409 `event-conflict`, `errors` naming
+/// `events[i]`. A closed session and a new item: 409 `session-closed`. With `expectedLastSeq`:
+/// stored only if the session's `lastSeq` is that value at the moment of the write, else 409
+/// `seq-mismatch` with the current `lastSeq`. On every error nothing is stored. 201 when at least
+/// one event was stored; 200 with `Idempotent-Replayed: true` when every item was a replay
+/// (whatever `expectedLastSeq` says).
+#[utoipa::path(
+    post, path = "/sessions/{sessionId}/events:batch", tag = "events", operation_id = "appendEvents",
+    params(SessionPath),
+    request_body(content = BatchAppendRequest, content_type = "application/json"),
+    responses(
+        (status = 201, description = "At least one event was stored: every item, in request order", body = BatchAppended),
+        (status = 200, description = "Every item was stored before: the stored events", body = BatchAppended,
+            headers(("Idempotent-Replayed" = crate::schema::IdempotentReplayed))),
+        WriteProblems,
+    )
+)]
+pub async fn append_batch(
+    caller: Caller<need::Write>,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let id = input::session_id(&path)?;
+    let limits = state.limits.for_batch();
+    let batch = requests::read::<BatchAppendRequest>(&req, payload, &limits).await?;
+    let written = state
+        .repo
+        .append_events(caller.project(), &id, batch)
+        .await
+        .map_err(|e| {
+            let item = match &e {
+                AppendEventError::Conflict { index, .. } => Some(*index),
+                _ => None,
+            };
+            let mut err = ApiError::from(e);
+            if let Some(index) = item {
+                err.errors = vec![FieldError::new(
+                    format!("events[{index}]"),
+                    "an event with this eventId and different content is stored",
+                )];
+            }
+            err
+        })?;
+    let top = written
+        .iter()
+        .filter(|w| !w.replayed)
+        .map(|w| w.value.seq)
+        .max();
+    if let Some(seq) = top {
+        state.tail.committed(caller.project(), &id, seq);
+    }
+    let body = BatchAppended::from(written.as_slice());
+    Ok(match top {
+        Some(_) => HttpResponse::Created().json(body),
+        None => reply::ok(true).json(body),
+    })
 }
 
 /// List a session's events: a page, a live stream, or an export
