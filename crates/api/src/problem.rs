@@ -272,7 +272,7 @@ pub struct Problem {
     pub errors: Option<Vec<FieldError>>,
     /// On `seq-mismatch`: the session's current `lastSeq`.
     #[serde(rename = "lastSeq", skip_serializing_if = "Option::is_none")]
-    #[schema(minimum = 0)]
+    #[schema(value_type = u64, required = false, minimum = 0)]
     pub last_seq: Option<u64>,
 }
 

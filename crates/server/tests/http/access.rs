@@ -66,6 +66,12 @@ const OPERATIONS: &[Operation] = &[
     ),
     op(
         Method::POST,
+        "/sessions/{s}/events:batch",
+        Some(|| json!({"events": [event("new-batch-event"), event("new-event")]})),
+        "write",
+    ),
+    op(
+        Method::POST,
         "/sessions/{s}/complete",
         Some(|| json!({"status": "failed"})),
         "write",

@@ -1095,6 +1095,7 @@ async fn openapi_is_what_client_generators_need() {
         ids,
         [
             "appendEvent",
+            "appendEvents",
             "completeSession",
             "createKey",
             "createSession",

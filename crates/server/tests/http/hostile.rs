@@ -94,6 +94,11 @@ impl Table {
     }
 }
 
+/// Event `id` with another payload than [`event`] gives it.
+fn event_with(id: &str, text: &str) -> Value {
+    json!({"eventId": id, "type": "user_speech", "payload": {"text": text}})
+}
+
 /// `base` with `key` set to `value`.
 fn with(base: &Value, key: &str, value: Value) -> Value {
     let mut body = base.clone();
@@ -599,6 +604,126 @@ fn cases(victim: &str) -> Vec<Case> {
             "validation-failed",
         );
     }
+    // ---- batch appends (and `expectedLastSeq`): each item's problem names `events[i].<field>`
+    let batch = format!("/sessions/{victim}/events:batch");
+    let batch = batch.as_str();
+    let item = event(PROBE);
+    let items = |list: Vec<Value>| json!({ "events": list });
+    t.invalid("batch body []", batch, json!([]), "body");
+    t.invalid("batch without events", batch, json!({}), "events");
+    t.invalid("batch of no events", batch, items(vec![]), "events");
+    t.invalid(
+        "batch of 501 events",
+        batch,
+        items((0..501).map(|i| event(&format!("{PROBE}{i}"))).collect()),
+        "events",
+    );
+    t.invalid(
+        "batch events not an array",
+        batch,
+        json!({"events": item.clone()}),
+        "events",
+    );
+    t.invalid(
+        "batch item not an object",
+        batch,
+        items(vec![json!(1)]),
+        "events[0]",
+    );
+    t.invalid(
+        "batch item without type",
+        batch,
+        items(vec![json!({"eventId": PROBE})]),
+        "events[0].type",
+    );
+    t.invalid(
+        "batch second item invalid",
+        batch,
+        items(vec![item.clone(), with(&item, "eventId", json!(""))]),
+        "events[1].eventId",
+    );
+    t.invalid(
+        "batch item with an unknown field",
+        batch,
+        items(vec![with(&item, "colour", json!("red"))]),
+        "events[0].colour",
+    );
+    t.invalid(
+        "batch item with expectedLastSeq",
+        batch,
+        items(vec![with(&item, "expectedLastSeq", json!(1))]),
+        "events[0].expectedLastSeq",
+    );
+    t.invalid(
+        "batch item payload not an object",
+        batch,
+        items(vec![with(&item, "payload", json!([1]))]),
+        "events[0].payload",
+    );
+    t.invalid(
+        "batch with one id twice, different content",
+        batch,
+        items(vec![item.clone(), with(&item, "type", json!("bot_speech"))]),
+        "events[1].eventId",
+    );
+    t.invalid(
+        "batch with an unknown field",
+        batch,
+        json!({"events": [item.clone()], "colour": 1}),
+        "colour",
+    );
+    for (label, bad) in [
+        ("negative", json!(-1)),
+        ("a string", json!("1")),
+        ("fractional", json!(1.5)),
+        ("null", json!(null)),
+    ] {
+        t.invalid(
+            format!("batch expectedLastSeq {label}"),
+            batch,
+            json!({"events": [item.clone()], "expectedLastSeq": bad}),
+            "expectedLastSeq",
+        );
+        t.invalid(
+            format!("append expectedLastSeq {label}"),
+            append,
+            with(&item, "expectedLastSeq", bad),
+            "expectedLastSeq",
+        );
+    }
+    t.raw(
+        "batch without content type",
+        batch,
+        None,
+        serde_json::to_vec(&items(vec![item.clone()])).unwrap(),
+        415,
+        "unsupported-media-type",
+    );
+    t.malformed("batch truncated", batch, r#"{"events":[{"eventId":"probe""#);
+    t.raw(
+        "batch with a conflicting item",
+        batch,
+        Some("application/json"),
+        serde_json::to_vec(&items(vec![item.clone(), event_with("v1", "other")])).unwrap(),
+        409,
+        "event-conflict",
+    );
+    t.raw(
+        "batch expecting a stale lastSeq",
+        batch,
+        Some("application/json"),
+        serde_json::to_vec(&json!({"events": [item.clone()], "expectedLastSeq": 0})).unwrap(),
+        409,
+        "seq-mismatch",
+    );
+    t.raw(
+        "append expecting a stale lastSeq",
+        append,
+        Some("application/json"),
+        serde_json::to_vec(&with(&item, "expectedLastSeq", json!(5))).unwrap(),
+        409,
+        "seq-mismatch",
+    );
     t.cases
 }
 

@@ -12,6 +12,7 @@
 mod common;
 
 mod access;
+mod batch;
 mod concurrency;
 mod contract;
 mod fidelity;
