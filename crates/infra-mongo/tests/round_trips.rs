@@ -4,8 +4,8 @@
 use std::sync::{Arc, Mutex};
 
 use domain::{
-    EventId, EventRepository, EventType, JsonObject, NewEvent, NewSession, Order, PageRequest,
-    SessionId, SessionRepository,
+    AppendBatch, EventId, EventRepository, EventType, JsonObject, NewEvent, NewSession, Order,
+    PageRequest, SessionId, SessionRepository,
 };
 use infra_mongo::{MongoOptions, MongoStore};
 use mongodb::event::EventHandler;
@@ -120,4 +120,33 @@ async fn an_instance_that_did_not_create_the_session_reads_its_top_once() {
         .await
         .unwrap();
     assert_eq!(commands.take()[..], ["insert", "find", "find", "insert"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_is_one_short_transaction() {
+    let (store, commands) = store(&testkit::unique_database("trips")).await;
+    store
+        .create_session(&project(), new_session("s3"))
+        .await
+        .unwrap();
+    store
+        .append_event(&project(), &sid("s3"), new_event("first"))
+        .await
+        .unwrap();
+    commands.take();
+    let batch = AppendBatch::new(
+        (0..100).map(|i| new_event(&format!("b{i}"))).collect(),
+        None,
+    )
+    .unwrap();
+    let written = store
+        .append_events(&project(), &sid("s3"), batch)
+        .await
+        .unwrap();
+    assert_eq!(written.len(), 100);
+    assert_eq!(
+        commands.take(),
+        ["find", "find", "insert", "commitTransaction"],
+        "the top, the batch's ids, the insert of every new event, the commit"
+    );
 }
