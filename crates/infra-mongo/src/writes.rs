@@ -64,6 +64,19 @@ impl Pending {
             .reply
             .send(answer.map(|written| self.batch.answer(vec![written])));
     }
+
+    /// Hands the append to the domain with the event stored under its id (`existing`): it is
+    /// answered, or given back to be inserted at a free seq.
+    fn decide(self, existing: Option<Event>) -> Option<Pending> {
+        let Pending { new, batch, reply } = self;
+        match decision::append(new, SessionStatus::Active, existing) {
+            AppendStep::Answer(answer) => {
+                let _ = reply.send(answer.map(|written| batch.answer(vec![written])));
+                None
+            }
+            AppendStep::Insert(new) => Some(Pending { new, batch, reply }),
+        }
+    }
 }
 
 /// What the top of a session's events says, read from the database.
@@ -218,23 +231,7 @@ impl MongoStore {
             let mut waiting = VecDeque::with_capacity(pending.len());
             for p in pending.drain(..) {
                 match stored.get(&p.new.event_id) {
-                    Some(event) => {
-                        let existing = Some(event.clone());
-                        let Pending { new, batch, reply } = p;
-                        match decision::append(new, SessionStatus::Active, existing) {
-                            AppendStep::Answer(answer) => {
-                                Pending {
-                                    new: batch.events()[0].clone(),
-                                    batch,
-                                    reply,
-                                }
-                                .answer(answer);
-                            }
-                            AppendStep::Insert(new) => {
-                                waiting.push_back(Pending { new, batch, reply })
-                            }
-                        }
-                    }
+                    Some(event) => waiting.extend(p.decide(Some(event.clone()))),
                     None => waiting.push_back(p),
                 }
             }
@@ -333,22 +330,11 @@ impl MongoStore {
             if let Some(event) = &existing {
                 stored.insert(event.event_id.clone(), event.clone());
             }
-            let Pending { new, batch, reply } = refused;
-            match decision::append(new, SessionStatus::Active, existing) {
-                AppendStep::Answer(answer) => {
-                    Pending {
-                        new: batch.events()[0].clone(),
-                        batch,
-                        reply,
-                    }
-                    .answer(answer);
-                }
-                AppendStep::Insert(new) => {
-                    pending.push_front(Pending { new, batch, reply });
-                    lane.set_top(None);
-                    losses += 1;
-                    backoff(losses).await;
-                }
+            if let Some(again) = refused.decide(existing) {
+                pending.push_front(again);
+                lane.set_top(None);
+                losses += 1;
+                backoff(losses).await;
             }
         }
     }
