@@ -435,7 +435,19 @@ impl MongoStore {
             .insert_many(events.iter().map(|e| documents::event_doc(&key.project, e)))
             .session(&mut tx)
             .await?;
-        tx.commit_transaction().await?;
+        // A commit whose outcome is unknown (a network error) is sent again, as the driver
+        // recommends: committing twice is harmless, and a new try from the reads would answer
+        // this batch's own events as replays.
+        let mut commit = tx.commit_transaction().await;
+        for _ in 0..3 {
+            match &commit {
+                Err(e) if e.contains_label(UNKNOWN_TRANSACTION_COMMIT_RESULT) => {
+                    commit = tx.commit_transaction().await;
+                }
+                _ => break,
+            }
+        }
+        commit?;
         let top = events.last().map_or(last_seq, |e| e.seq);
         Ok((Ok(plan.answer(events)), Some(top)))
     }
