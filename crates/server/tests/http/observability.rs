@@ -97,6 +97,41 @@ async fn metrics_count_exactly_what_happened() {
     assert_eq!(count(&appends), 2.0, "the new event and the replay");
 }
 
+#[tokio::test]
+async fn metrics_count_the_events_of_batches() {
+    let app = TestApp::spawn().await;
+    let session = app.new_session().await;
+    let path = format!("/sessions/{session}/events:batch");
+    let batch = json!({"events": [event("a"), event("b"), event("c")]});
+    app.post_json(&path, &batch).await.expect(201);
+    app.post_json(&path, &batch).await.replayed();
+    let stale = json!({"events": [event("d"), event("e")], "expectedLastSeq": 1});
+    app.post_json(&path, &stale)
+        .await
+        .problem(409, "seq-mismatch");
+
+    let text = app.get("/metrics").await.text();
+    let count =
+        |series: &str| sample(&text, series).unwrap_or_else(|| panic!("{series} in {text}"));
+    let route = "route=\"/sessions/{sessionId}/events:batch\"";
+    assert_eq!(
+        count(&format!(
+            "http_requests_total{{method=\"POST\",{route},status=\"201\"}}"
+        )),
+        1.0
+    );
+    assert_eq!(
+        count("events_appended_total"),
+        3.0,
+        "every event of the batch"
+    );
+    assert_eq!(
+        count("idempotent_replays_total{operation=\"append_batch\"}"),
+        1.0
+    );
+    assert_eq!(count("conflicts_total{code=\"seq-mismatch\"}"), 1.0);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn json_logs_have_one_line_per_request_joined_by_the_request_id() {
     let dir = tempfile::tempdir().unwrap();
