@@ -16,6 +16,8 @@ use mongodb::bson::{Bson, DateTime, Document, RawDocument, RawDocumentBuf, doc, 
 /// The `eventId` of the seal document; client ids can never take it (they start with a letter
 /// or digit).
 pub(crate) const SEAL_ID: &str = "~seal";
+/// The unique `(project, sessionId, seq)` index of `events` (migration `0002_projects`).
+pub(crate) const SEQ_INDEX: &str = "project_sessionId_seq_unique";
 
 /// A session's identity in storage: its project and its id.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -14,10 +14,10 @@ use futures_util::TryStreamExt;
 use mongodb::bson::{Document, RawDocumentBuf, doc};
 use mongodb::event::EventHandler;
 use mongodb::event::command::CommandEvent;
-use mongodb::options::{ClientOptions, ReadConcern, WriteConcern};
+use mongodb::options::{ClientOptions, Hint, ReadConcern, WriteConcern};
 use mongodb::{Client, Collection, Database};
 
-use crate::documents::{self, SEAL_ID, SessionKey};
+use crate::documents::{self, SEAL_ID, SEQ_INDEX, SessionKey};
 use crate::error::{MongoResultExt, is_duplicate_key, storage_error};
 use crate::lane::Lanes;
 use crate::sessions_list::{self, CreationClock};
@@ -128,11 +128,17 @@ impl MongoStore {
 
     /// The document with the highest `seq` of a session: its newest event or its seal.
     pub(crate) async fn top(&self, key: &SessionKey) -> Result<Option<Document>, StorageError> {
+        self.find_top(key).await.storage()
+    }
+
+    /// The query of [`MongoStore::top`], on the `seq` index by name: SecantusDB's planner
+    /// otherwise picks the `eventId` index and sorts the whole session (100-250 ms at 2 000
+    /// events, measured with `explain` and the driver's command monitor).
+    pub(crate) fn find_top(&self, key: &SessionKey) -> mongodb::action::FindOne<'_, Document> {
         self.events
             .find_one(key.filter())
             .sort(doc! { "seq": -1 })
-            .await
-            .storage()
+            .hint(Hint::Name(SEQ_INDEX.to_owned()))
     }
 
     /// The session as it is now, or `None`.

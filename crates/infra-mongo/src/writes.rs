@@ -7,11 +7,11 @@
 //!
 //! An append of one event without `expectedLastSeq` (the common case) takes that path: one
 //! document is atomic by itself. Any other batch (several new events, or `expectedLastSeq`) is
-//! written in its place in the queue by a short multi-document transaction ([`MongoStore::
-//! write_batch`]): it reads the top and the batch's ids, asks the domain, inserts the new
-//! events at consecutive seqs above that top and commits, so the events become visible together
-//! or not at all, and the unique `seq` index conditions the insert on the top it read (the
-//! `expectedLastSeq` check included). A lost race aborts it; it is retried from the reads.
+//! written in its place in the queue ([`MongoStore::write_batch`]): it reads the top and the
+//! batch's ids, asks the domain, then inserts the new events at consecutive seqs above that top
+//! in a short multi-document transaction and commits, so the events become visible together or
+//! not at all, and the unique indexes condition the insert on what was read (the
+//! `expectedLastSeq` check included). A lost race aborts it; it is tried again from the reads.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
@@ -88,6 +88,9 @@ enum Top {
     /// Sealed with this terminal status.
     Sealed(SessionStatus),
 }
+
+/// A batch's answer, and the top seq to keep as the lane's hint.
+type BatchTry = (Result<Vec<Written<Event>>, AppendEventError>, Option<u64>);
 
 /// A corrupt document read inside a transaction: a driver error, so that the transaction's
 /// error path (not retried) reports it.
@@ -350,11 +353,13 @@ impl MongoStore {
     ) -> Result<Vec<Written<Event>>, AppendEventError> {
         let mut losses = 0;
         while !reply.is_closed() {
-            match self.try_batch(session, batch.clone()).await {
-                Ok((answer, top)) => {
+            match self.try_batch(session, batch.clone(), lane.top()).await {
+                Ok(Some((answer, top))) => {
                     lane.set_top(top);
                     return answer;
                 }
+                // Refused on the hint alone: read the top and decide again.
+                Ok(None) => lane.set_top(None),
                 Err(e) if is_lost_race(&e) => {
                     lane.set_top(None);
                     losses += 1;
@@ -369,23 +374,28 @@ impl MongoStore {
         Err(interrupted().into())
     }
 
-    /// One try of [`MongoStore::write_batch`]: the answer, and the new top `seq` when the batch
-    /// stored events (`None`: keep no hint). Nothing is stored unless the commit succeeds.
+    /// One try of [`MongoStore::write_batch`] on the lane's `hint` of the top seq (or, without
+    /// one, the top read now): the answer and the top seq to keep as the hint (`None`: none).
+    /// `Ok(None)`: `expectedLastSeq` differs from the hint, which may be stale; the caller
+    /// tries again without it. Nothing is stored unless the commit succeeds.
     async fn try_batch(
         &self,
         key: &SessionKey,
         batch: AppendBatch,
-    ) -> Result<(Result<Vec<Written<Event>>, AppendEventError>, Option<u64>), Error> {
-        let mut tx = self.client.start_session().await?;
-        tx.start_transaction().await?;
-        let top = self
-            .events
-            .find_one(key.filter())
-            .sort(doc! { "seq": -1 })
-            .session(&mut tx)
-            .await?;
-        let (status, last_seq) = match &top {
-            Some(top) => match documents::seal(top).map_err(internal)? {
+        hint: Option<u64>,
+    ) -> Result<Option<BatchTry>, Error> {
+        // The reads need no snapshot: the insert is conditioned on what they saw by the unique
+        // indexes (a seq or an id taken since, or a seal above a stale hint, is a duplicate key,
+        // and the batch is tried again), so the transaction holds the insert only, for one
+        // round trip. The hint saves the top read, which SecantusDB answers by sorting the
+        // whole session.
+        let top = match hint {
+            Some(_) => None,
+            None => self.find_top(key).await?,
+        };
+        let (status, last_seq) = match (hint, &top) {
+            (Some(hint), _) => (SessionStatus::Active, hint),
+            (None, Some(top)) => match documents::seal(top).map_err(internal)? {
                 // A seal sits one seq above the last event.
                 Some((status, _)) => (status, documents::seq(top).map_err(internal)? - 1),
                 None => (
@@ -393,16 +403,15 @@ impl MongoStore {
                     documents::seq(top).map_err(internal)?,
                 ),
             },
-            None => {
+            (None, None) => {
                 let exists = self
                     .sessions
                     .find_one(key.filter())
                     .projection(doc! { "_id": 1 })
-                    .session(&mut tx)
                     .await?
                     .is_some();
                 if !exists {
-                    return Ok((Err(AppendEventError::SessionNotFound), None));
+                    return Ok(Some((Err(AppendEventError::SessionNotFound), None)));
                 }
                 (SessionStatus::Initiated, 0)
             }
@@ -415,9 +424,8 @@ impl MongoStore {
             .raw_events
             .find(filter)
             .projection(documents::event_fields())
-            .session(&mut tx)
             .await?;
-        while let Some(raw) = cursor.stream(&mut tx).try_next().await? {
+        while let Some(raw) = cursor.try_next().await? {
             let event = documents::event(&key.session, &raw).map_err(internal)?;
             found.insert(event.event_id.clone(), event);
         }
@@ -427,10 +435,17 @@ impl MongoStore {
             .map(|e| found.remove(&e.event_id))
             .collect();
         let plan = match decision::append_batch(batch, status, last_seq, existing) {
-            BatchStep::Answer(answer) => return Ok((answer, Some(last_seq))),
+            BatchStep::Answer(Err(AppendEventError::SeqMismatch { .. })) if hint.is_some() => {
+                return Ok(None);
+            }
+            BatchStep::Answer(answer) => return Ok(Some((answer, Some(last_seq)))),
             BatchStep::Insert(plan) => plan,
         };
         let events = plan.new_events(&key.session, Timestamp::now());
+        // Only the insert is in the transaction: its documents become visible together at the
+        // commit, or never.
+        let mut tx = self.client.start_session().await?;
+        tx.start_transaction().await?;
         self.raw_events
             .insert_many(events.iter().map(|e| documents::event_doc(&key.project, e)))
             .session(&mut tx)
@@ -449,7 +464,7 @@ impl MongoStore {
         }
         commit?;
         let top = events.last().map_or(last_seq, |e| e.seq);
-        Ok((Ok(plan.answer(events)), Some(top)))
+        Ok(Some((Ok(plan.answer(events)), Some(top))))
     }
 
     /// The answer to an append into a sealed session.

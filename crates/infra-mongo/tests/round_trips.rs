@@ -124,29 +124,45 @@ async fn an_instance_that_did_not_create_the_session_reads_its_top_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_batch_is_one_short_transaction() {
-    let (store, commands) = store(&testkit::unique_database("trips")).await;
-    store
+    let database = testkit::unique_database("trips");
+    let (first, commands) = store(&database).await;
+    first
         .create_session(&project(), new_session("s3"))
         .await
         .unwrap();
-    store
+    first
         .append_event(&project(), &sid("s3"), new_event("first"))
         .await
         .unwrap();
     commands.take();
-    let batch = AppendBatch::new(
-        (0..100).map(|i| new_event(&format!("b{i}"))).collect(),
-        None,
-    )
-    .unwrap();
-    let written = store
-        .append_events(&project(), &sid("s3"), batch)
+    let batch = |prefix: &str| {
+        AppendBatch::new(
+            (0..100)
+                .map(|i| new_event(&format!("{prefix}{i}")))
+                .collect(),
+            None,
+        )
+        .unwrap()
+    };
+    let written = first
+        .append_events(&project(), &sid("s3"), batch("b"))
         .await
         .unwrap();
     assert_eq!(written.len(), 100);
     assert_eq!(
         commands.take(),
-        ["find", "find", "insert", "commitTransaction"],
-        "the top, the batch's ids, the insert of every new event, the commit"
+        ["find", "insert", "commitTransaction"],
+        "with the lane's hint of the top: the batch's ids, the insert of every new event, the commit"
+    );
+    // Another instance has no hint: it reads the top first.
+    let (other, commands) = store(&database).await;
+    let written = other
+        .append_events(&project(), &sid("s3"), batch("c"))
+        .await
+        .unwrap();
+    assert_eq!(written[0].value.seq, 102);
+    assert_eq!(
+        commands.take(),
+        ["find", "find", "insert", "commitTransaction"]
     );
 }
