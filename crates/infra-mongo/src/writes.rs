@@ -92,7 +92,7 @@ enum Top {
 /// A batch's answer, and the top seq to keep as the lane's hint.
 type BatchTry = (Result<Vec<Written<Event>>, AppendEventError>, Option<u64>);
 
-/// A corrupt document read inside a transaction: a driver error, so that the transaction's
+/// A corrupt document read while writing a batch: a driver error, so that the batch's
 /// error path (not retried) reports it.
 fn internal(e: StorageError) -> Error {
     Error::custom(e)
