@@ -37,6 +37,7 @@ use crate::stats::{Progress, Stats, round2};
                   Examples:\n  loadtest --scenario healthz -c 64 -d 10s\n  \
                   loadtest --scenario append -c 64 --sessions 64 --duplicate-share 0\n  \
                   loadtest --scenario page -c 64 --sessions 1 --prefill 100000 --page-limit 50\n  \
+                  loadtest --scenario batch -c 16 --sessions 1 --batch-size 100\n  \
                   loadtest --scenario mixed -c 32 -d 10s --json"
 )]
 struct Args {
@@ -69,6 +70,10 @@ struct Args {
     /// sessions than connections, connections share sessions.
     #[arg(long)]
     sessions: Option<usize>,
+
+    /// batch: events per `events:batch` request (1–500).
+    #[arg(long, default_value_t = 10)]
+    batch_size: usize,
 
     /// Page size of page reads.
     #[arg(long, default_value_t = 50)]
@@ -241,6 +246,9 @@ async fn run(args: Args) -> anyhow::Result<bool> {
     if !(0.0..=1.0).contains(&args.duplicate_share) {
         bail!("--duplicate-share must be between 0 and 1");
     }
+    if !(1..=500).contains(&args.batch_size) {
+        bail!("--batch-size must be between 1 and 500");
+    }
     if args.page_limit == 0 || args.verify_page_limit == 0 {
         bail!("page limits must be at least 1");
     }
@@ -297,7 +305,7 @@ async fn run(args: Args) -> anyhow::Result<bool> {
     });
 
     let session_count = match args.scenario {
-        Scenario::Append => args.sessions.unwrap_or(args.connections),
+        Scenario::Append | Scenario::Batch => args.sessions.unwrap_or(args.connections),
         Scenario::Page => args.sessions.unwrap_or(4),
         _ => 0,
     };
@@ -306,7 +314,11 @@ async fn run(args: Args) -> anyhow::Result<bool> {
         Scenario::Append => args.prefill.unwrap_or(0),
         _ => 0,
     };
-    if matches!(args.scenario, Scenario::Append | Scenario::Page) && session_count == 0 {
+    if matches!(
+        args.scenario,
+        Scenario::Append | Scenario::Page | Scenario::Batch
+    ) && session_count == 0
+    {
         bail!("--sessions must be at least 1");
     }
     let sessions: Arc<Vec<String>> = Arc::new(
@@ -335,6 +347,7 @@ async fn run(args: Args) -> anyhow::Result<bool> {
             prefix: prefix.clone(),
             duplicate_share: args.duplicate_share,
             page_limit: args.page_limit,
+            batch_size: args.batch_size,
             workers,
             limit,
             progress: Arc::clone(&progress),
@@ -429,6 +442,15 @@ async fn run(args: Args) -> anyhow::Result<bool> {
         stats.requests() as f64 / elapsed.as_secs_f64().max(1e-9)
     );
     print!("{}", stats.table(elapsed));
+    // Events stored by the measured phase (new events only: replays store nothing).
+    let events_stored = stats.stored_events(args.batch_size as u64);
+    let events_per_second = events_stored as f64 / elapsed.as_secs_f64().max(1e-9);
+    if args.scenario == Scenario::Batch {
+        println!(
+            "events stored {events_stored} in batches of {} ({events_per_second:.1} events/s)",
+            args.batch_size
+        );
+    }
 
     // Verification.
     let mut failures: Vec<String> = Vec::new();
@@ -550,6 +572,9 @@ async fn run(args: Args) -> anyhow::Result<bool> {
             "requests": stats.requests(),
             "rps": round2(stats.requests() as f64 / elapsed.as_secs_f64().max(1e-9)),
             "ops": stats.to_json(elapsed),
+            "batch_size": (args.scenario == Scenario::Batch).then_some(args.batch_size),
+            "events_stored": events_stored,
+            "events_per_second": round2(events_per_second),
             "prefill": prefill_summary,
             "server_errors": all.server_errors(),
             "unexpected": all.unexpected(),

@@ -35,6 +35,10 @@ pub enum Scenario {
     /// GET /sessions over the sessions already stored: walks following cursors with and
     /// without filters, and pages from cursors at random depths; every page checked.
     List,
+    /// POST /sessions/{id}/events:batch with --batch-size new events spread over --sessions
+    /// sessions (and resends of earlier batches, see --duplicate-share); each 201 must give the
+    /// batch consecutive seqs, each resend 200 with the same events, all marked replayed.
+    Batch,
 }
 
 impl Scenario {
@@ -47,6 +51,7 @@ impl Scenario {
             Scenario::Mixed => "mixed",
             Scenario::Stream => "stream",
             Scenario::List => "list",
+            Scenario::Batch => "batch",
         }
     }
 }
@@ -79,6 +84,8 @@ pub struct Ctx {
     pub prefix: String,
     pub duplicate_share: f64,
     pub page_limit: u32,
+    /// `batch`: events per batch.
+    pub batch_size: usize,
     pub workers: usize,
     pub limit: Limit,
     pub progress: Arc<Progress>,
@@ -257,6 +264,36 @@ pub fn event_body(event_id: &str, k: u64, with_timestamp: bool) -> Bytes {
     Bytes::from(format!(
         r#"{{"eventId":"{event_id}","type":"{kind}","payload":{{"text":"turn {k}: I would like to know the status of my order","turn":{k},"confidence":0.93,"words":[{{"w":"order","startMs":1200}},{{"w":"status","startMs":1480}}]}}{timestamp}}}"#
     ))
+}
+
+/// The items of a batch response (`{"data":[{"event":…,"replayed":…},…]}`): per item its seq,
+/// the event and whether it was a replay; exactly `expected` of them.
+pub fn batch_events(body: &[u8], expected: usize) -> Result<Vec<(u64, Value, bool)>, String> {
+    #[derive(Deserialize)]
+    struct Item {
+        event: Value,
+        replayed: bool,
+    }
+    #[derive(Deserialize)]
+    struct Batch {
+        data: Vec<Item>,
+    }
+    let batch: Batch =
+        serde_json::from_slice(body).map_err(|e| format!("not a batch response: {e}"))?;
+    if batch.data.len() != expected {
+        return Err(format!(
+            "{} items answered for {expected} sent",
+            batch.data.len()
+        ));
+    }
+    batch
+        .data
+        .into_iter()
+        .map(|item| match item.event.get("seq").and_then(Value::as_u64) {
+            Some(seq) => Ok((seq, item.event, item.replayed)),
+            None => Err(format!("an item has no seq: {}", item.event)),
+        })
+        .collect()
 }
 
 pub struct Worker {
@@ -444,8 +481,146 @@ impl Worker {
             // Not a request loop: `stream::run` drives it from `main`.
             Scenario::Stream => {}
             Scenario::List => self.list().await,
+            Scenario::Batch => self.batch_load().await,
         }
         self.finish()
+    }
+
+    async fn batch_load(&mut self) {
+        let owned = owned_sessions(self.id, self.ctx.workers, self.ctx.sessions.len());
+        if owned.is_empty() {
+            return;
+        }
+        let sessions = Arc::clone(&self.ctx.sessions);
+        // This worker's acknowledged batches: session, request body, the events of the 201.
+        let mut sent: Vec<(String, Bytes, Vec<Value>)> = Vec::new();
+        let mut n = 0u64;
+        while self.go() {
+            if !sent.is_empty() && self.coin(self.ctx.duplicate_share) {
+                let (session, request, events) = sent[self.rng.random_range(0..sent.len())].clone();
+                self.replay_batch(&session, request, &events).await;
+                continue;
+            }
+            n += 1;
+            let session = sessions[owned[self.rng.random_range(0..owned.len())]].clone();
+            let items: Vec<(String, Bytes)> = (0..self.ctx.batch_size as u64)
+                .map(|i| {
+                    let event_id = format!("{}-w{}-b{n}-{i}", self.ctx.run_tag, self.id);
+                    let k = n * 1000 + i;
+                    let body = event_body(&event_id, k, k.is_multiple_of(4));
+                    (event_id, body)
+                })
+                .collect();
+            if let Some((request, events)) = self.append_batch(&session, items).await {
+                sent.push((session, request, events));
+            }
+        }
+    }
+
+    /// Sends one batch of new events; records each in the ledger. Returns the request and the
+    /// acknowledged events when the batch got 201.
+    async fn append_batch(
+        &mut self,
+        session: &str,
+        items: Vec<(String, Bytes)>,
+    ) -> Option<(Bytes, Vec<Value>)> {
+        let mut request = b"{\"events\":[".to_vec();
+        for (i, (_, body)) in items.iter().enumerate() {
+            if i > 0 {
+                request.push(b',');
+            }
+            request.extend_from_slice(body);
+        }
+        request.extend_from_slice(b"]}");
+        let request = Bytes::from(request);
+        let path = format!("/sessions/{session}/events:batch");
+        match self
+            .call(Op::Batch, &path, Some(request.clone()), 201)
+            .await
+        {
+            Outcome::Expected(response) => {
+                let events = match batch_events(&response.body, items.len()) {
+                    Ok(events) => events,
+                    Err(e) => {
+                        self.violations
+                            .push(format!("201 for a batch into {session}: {e}"));
+                        let ledger = self.ledger.session(session);
+                        ledger.uncertain.extend(items.into_iter().map(|(id, _)| id));
+                        return None;
+                    }
+                };
+                let seqs: Vec<u64> = events.iter().map(|(seq, _, _)| *seq).collect();
+                if seqs.windows(2).any(|w| w[1] != w[0] + 1) {
+                    self.violations.push(format!(
+                        "batch into {session} stored at seqs {seqs:?}: not consecutive"
+                    ));
+                }
+                if events.iter().any(|(_, _, replayed)| *replayed) {
+                    self.violations.push(format!(
+                        "batch of new events into {session} answered with a replayed item"
+                    ));
+                }
+                let last = self.last_seq.entry(session.to_owned()).or_default();
+                if seqs[0] <= *last {
+                    let last = *last;
+                    self.violations.push(format!(
+                        "batch into {session} acknowledged at seq {} after this connection's earlier ack of seq {last}",
+                        seqs[0]
+                    ));
+                }
+                *self.last_seq.get_mut(session).expect("inserted above") = seqs[seqs.len() - 1];
+                let mut acknowledged = Vec::with_capacity(events.len());
+                let ledger = self.ledger.session(session);
+                for ((event_id, body), (seq, event, _)) in items.into_iter().zip(events) {
+                    ledger.acked.push(Acked {
+                        event_id,
+                        seq,
+                        request: body,
+                        response: Bytes::from(event.to_string()),
+                    });
+                    acknowledged.push(event);
+                }
+                Some((request, acknowledged))
+            }
+            Outcome::Other(response) if matches!(response.status, 400 | 404 | 413 | 415) => None,
+            Outcome::Other(_) | Outcome::Failed => {
+                // Stored whole or not at all: neither required nor forbidden in the final list.
+                let ledger = self.ledger.session(session);
+                ledger.uncertain.extend(items.into_iter().map(|(id, _)| id));
+                None
+            }
+        }
+    }
+
+    /// Resends an acknowledged batch: 200, `Idempotent-Replayed`, every item replayed and
+    /// equal to the event first acknowledged.
+    async fn replay_batch(&mut self, session: &str, request: Bytes, original: &[Value]) {
+        let path = format!("/sessions/{session}/events:batch");
+        let Outcome::Expected(response) =
+            self.call(Op::BatchReplay, &path, Some(request), 200).await
+        else {
+            return;
+        };
+        if !response.replayed {
+            self.violations.push(format!(
+                "replay of a batch into {session}: 200 without Idempotent-Replayed: true"
+            ));
+        }
+        match batch_events(&response.body, original.len()) {
+            Ok(events) => {
+                for ((_, event, replayed), first) in events.iter().zip(original) {
+                    if !replayed || event != first {
+                        self.violations.push(format!(
+                            "replay of a batch into {session}: item {event} (replayed {replayed}) differs from {first}"
+                        ));
+                    }
+                }
+            }
+            Err(e) => self
+                .violations
+                .push(format!("replay of a batch into {session}: {e}")),
+        }
+        self.ledger.session(session).replays_checked += 1;
     }
 
     async fn healthz(&mut self) {
@@ -925,6 +1100,22 @@ pub async fn collect_page_paths(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn batch_responses_are_read_item_by_item() {
+        let body = br#"{"data":[{"event":{"eventId":"a","seq":7},"replayed":false},{"event":{"eventId":"b","seq":8},"replayed":true}]}"#;
+        let items = batch_events(body, 2).unwrap();
+        assert_eq!(items[0].0, 7);
+        assert_eq!(items[1].1["eventId"], "b");
+        assert!(!items[0].2 && items[1].2);
+        assert!(
+            batch_events(body, 3)
+                .unwrap_err()
+                .contains("2 items answered for 3")
+        );
+        assert!(batch_events(br#"{"data":[{"event":{},"replayed":false}]}"#, 1).is_err());
+        assert!(batch_events(b"[]", 0).is_err());
+    }
 
     #[test]
     fn sessions_are_owned_or_shared() {

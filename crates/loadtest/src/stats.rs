@@ -25,6 +25,10 @@ pub enum Op {
     List,
     /// A page of `GET /sessions` read from a cursor at a random depth of the store.
     ListDeep,
+    /// `POST /sessions/{id}/events:batch` of new events.
+    Batch,
+    /// A batch sent again: every item a replay.
+    BatchReplay,
 }
 
 impl Op {
@@ -40,6 +44,8 @@ impl Op {
             Op::CompleteReplay => "complete_replay",
             Op::List => "list",
             Op::ListDeep => "list_deep",
+            Op::Batch => "batch",
+            Op::BatchReplay => "batch_replay",
         }
     }
 }
@@ -124,6 +130,16 @@ impl Stats {
         for (op, s) in &other.ops {
             self.op(*op).merge(s);
         }
+    }
+
+    /// Events stored by the 201s counted here: one per append, `batch_size` per batch.
+    pub fn stored_events(&self, batch_size: u64) -> u64 {
+        let created = |op: Op| {
+            self.ops
+                .get(&op)
+                .map_or(0, |s| s.statuses.get(&201).copied().unwrap_or(0))
+        };
+        created(Op::Append) + created(Op::Batch) * batch_size
     }
 
     pub fn requests(&self) -> u64 {
@@ -327,10 +343,14 @@ mod tests {
         let mut b = Stats::default();
         b.op(Op::Append).errors += 1;
         b.op(Op::Page).record(Duration::from_micros(1), 200, true);
+        b.op(Op::Batch).record(Duration::from_millis(3), 201, true);
+        b.op(Op::Batch).record(Duration::from_millis(3), 409, false);
         a.merge(&b);
-        assert_eq!(a.requests(), 4);
+        assert_eq!(a.requests(), 6);
         assert_eq!(a.errors(), 1);
-        assert_eq!(a.unexpected(), 1);
+        assert_eq!(a.unexpected(), 2);
+        // One append and one batch of 10 were stored; the 409 batch stored nothing.
+        assert_eq!(a.stored_events(10), 11);
         assert_eq!(a.server_errors(), 1);
         let json = a.to_json(Duration::from_secs(1));
         assert_eq!(json["append"]["count"], 2);
