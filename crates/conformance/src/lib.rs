@@ -11,6 +11,7 @@
 //! ```
 
 pub mod cases;
+pub mod erasure;
 pub mod keys;
 pub mod upgrade;
 

@@ -204,8 +204,9 @@ impl MongoStore {
                         top
                     }
                     Ok(Top::Missing) => {
+                        let answer: AppendEventError = self.absent(session).await;
                         for p in pending {
-                            p.answer(Err(AppendEventError::SessionNotFound));
+                            p.answer(Err(answer.clone()));
                         }
                         return;
                     }
@@ -312,6 +313,12 @@ impl MongoStore {
     ) -> Result<Written<Event>, AppendEventError> {
         let existing = self.stored_event(session, &new.event_id).await?;
         match decision::append(new, status, existing) {
+            // The seal of an erasure in progress (or done) is not a complete.
+            AppendStep::Answer(Err(AppendEventError::SessionClosed))
+                if self.tombstone(session).await?.is_some() =>
+            {
+                Err(AppendEventError::SessionErased)
+            }
             AppendStep::Answer(answer) => answer,
             AppendStep::Insert(_) => Err(StorageError::Internal(
                 "the domain inserts into a sealed session".into(),
@@ -332,10 +339,9 @@ impl MongoStore {
         request: CompleteRequest,
         reply: &Reply<Written<Session>, CompleteSessionError>,
     ) -> Result<Written<Session>, CompleteSessionError> {
-        let session_doc = self
-            .session_doc(id)
-            .await?
-            .ok_or(CompleteSessionError::NotFound)?;
+        let Some(session_doc) = self.session_doc(id).await? else {
+            return Err(self.absent(id).await);
+        };
         let mut top = self.top(id).await?;
         while !reply.is_closed() {
             let session = documents::session(&session_doc, top.as_ref())?;

@@ -1,0 +1,234 @@
+//! Erasure, redaction, retention. No transaction: the order of the steps makes every cut-short
+//! erasure either invisible or finishable by calling again (see `docs/privacy.md`).
+//!
+//! Erasing a session:
+//! 1. its tombstone is inserted (unique on project + id): from here on, creates, reads of a
+//!    missing session and appends answered "closed" all say "erased";
+//! 2. unless a seal is on top already, a seal is inserted at the next `seq` (retried while
+//!    appends take it), as a complete does: every append of any instance collides from here on;
+//! 3. the session document is deleted (the call that deletes it is the erasure that counts);
+//! 4. every event below the seal is blanked in place: content, client id and times removed, its
+//!    `seq` kept taken so that an append of another instance with a stale top-`seq` hint still
+//!    collides (a deleted `seq` would be free again). Blanks and seal are deleted with the
+//!    tombstone when it expires.
+
+use domain::{
+    Absent, EraseSessionError, Event, EventId, EventMissing, ProjectId, RedactEventError,
+    SessionId, SessionStatus, StorageError, Timestamp, Written,
+};
+use futures_util::TryStreamExt;
+use mongodb::bson::{Document, doc};
+
+use crate::documents::{self, SessionKey};
+use crate::error::{MongoResultExt, is_duplicate_key, storage_error};
+use crate::store::MongoStore;
+
+fn corrupt(what: &str) -> StorageError {
+    StorageError::Internal(format!("stored {what} is not valid"))
+}
+
+impl MongoStore {
+    /// When the session was erased, if its tombstone remains.
+    pub(crate) async fn tombstone(
+        &self,
+        key: &SessionKey,
+    ) -> Result<Option<Timestamp>, StorageError> {
+        let Some(tomb) = self.tombstones.find_one(key.filter()).await.storage()? else {
+            return Ok(None);
+        };
+        let at = tomb
+            .get_datetime("erasedAt")
+            .map_err(|_| corrupt("tombstone"))?;
+        Ok(Some(
+            Timestamp::from_millis(at.timestamp_millis()).map_err(|_| corrupt("tombstone"))?,
+        ))
+    }
+
+    /// The error `E` for a session that is not stored: erased (tombstone) or not found.
+    pub(crate) async fn absent<E: Absent + From<StorageError>>(&self, key: &SessionKey) -> E {
+        match self.tombstone(key).await {
+            Ok(tomb) => E::absent(tomb.is_some()),
+            Err(e) => e.into(),
+        }
+    }
+
+    /// The error `E` for an event not stored: its session exists (event not found), or not.
+    pub(crate) async fn missing_event<E>(&self, key: &SessionKey) -> E
+    where
+        E: Absent + From<StorageError> + From<EventMissing>,
+    {
+        match self.session_doc(key).await {
+            Ok(Some(_)) => EventMissing.into(),
+            Ok(None) => self.absent(key).await,
+            Err(e) => e.into(),
+        }
+    }
+
+    pub(crate) async fn erase(
+        &self,
+        key: &SessionKey,
+        at: Timestamp,
+    ) -> Result<Written<Timestamp>, EraseSessionError> {
+        if self.session_doc(key).await?.is_none() {
+            // Erased already (maybe cut short after step 3: finish it), or never there.
+            let erased_at = self
+                .tombstone(key)
+                .await?
+                .ok_or(EraseSessionError::NotFound)?;
+            self.blank_events(key).await?;
+            return Ok(Written::replayed(erased_at));
+        }
+        let mut tomb = key.filter();
+        tomb.insert("erasedAt", documents::date(at));
+        let erased_at = match self.tombstones.insert_one(tomb).await {
+            Ok(_) => at,
+            Err(e) if is_duplicate_key(&e) => self.tombstone(key).await?.unwrap_or(at),
+            Err(e) => return Err(storage_error(e).into()),
+        };
+        self.seal_for_erasure(key, at).await?;
+        let deleted = self.sessions.delete_one(key.filter()).await.storage()?;
+        self.blank_events(key).await?;
+        Ok(Written {
+            value: erased_at,
+            replayed: deleted.deleted_count == 0,
+        })
+    }
+
+    /// Step 2: a seal on top of the session's events, unless one is there.
+    async fn seal_for_erasure(&self, key: &SessionKey, at: Timestamp) -> Result<(), StorageError> {
+        loop {
+            let top = self.top(key).await?;
+            let last = match &top {
+                Some(top) if documents::seal(top)?.is_some() => return Ok(()),
+                Some(top) => documents::seq(top)?,
+                None => 0,
+            };
+            let seal = documents::seal_doc(key, last + 1, SessionStatus::Failed, at, at);
+            match self.events.insert_one(seal).await {
+                Ok(_) => return Ok(()),
+                Err(e) if is_duplicate_key(&e) => continue,
+                Err(e) => return Err(storage_error(e)),
+            }
+        }
+    }
+
+    /// Step 4: the session's events with content become blanks.
+    async fn blank_events(&self, key: &SessionKey) -> Result<(), StorageError> {
+        self.events
+            .update_many(
+                documents::with_content(key),
+                documents::blanked(Timestamp::now()),
+            )
+            .await
+            .storage()?;
+        Ok(())
+    }
+
+    pub(crate) async fn redact(
+        &self,
+        key: &SessionKey,
+        event_id: &EventId,
+        at: Timestamp,
+    ) -> Result<Written<Event>, RedactEventError> {
+        let Some(mut event) = self.stored_event(key, event_id).await? else {
+            return Err(self.missing_event(key).await);
+        };
+        if !event.redact(at) {
+            return Ok(Written::replayed(event));
+        }
+        let redaction = event.redaction.expect("redact sets it");
+        let mut filter = key.filter();
+        filter.insert("eventId", event_id.as_str());
+        filter.insert("redactedAt", doc! { "$exists": false });
+        let updated = self
+            .events
+            .update_one(filter, documents::redaction_set(&event.payload, &redaction))
+            .await
+            .storage()?;
+        if updated.modified_count == 1 {
+            return Ok(Written::created(event));
+        }
+        // Redacted meanwhile by another call (or erased): what is stored now is the answer.
+        match self.stored_event(key, event_id).await? {
+            Some(stored) if stored.redaction.is_some() => Ok(Written::replayed(stored)),
+            _ => Err(self.missing_event(key).await),
+        }
+    }
+
+    /// Sessions whose stored times say they may have expired (the session document's
+    /// `updatedAt` lags behind appends, which only write events), each then checked on the
+    /// session as it is now ([`domain::Session::retained_since`]); one found alive gets its
+    /// document's times brought up to date, so that it is not found again before it expires.
+    pub(crate) async fn expired(
+        &self,
+        before: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<(ProjectId, SessionId)>, StorageError> {
+        let before = documents::date(before);
+        let filter = doc! { "$or": [
+            { "endedAt": { "$lt": before } },
+            { "endedAt": null, "updatedAt": { "$lt": before } },
+        ] };
+        let candidates: Vec<Document> = self
+            .sessions
+            .find(filter)
+            .projection(doc! { "_id": 0, "project": 1, "sessionId": 1 })
+            .limit(i64::from(limit))
+            .await
+            .storage()?
+            .try_collect()
+            .await
+            .storage()?;
+        let mut expired = Vec::new();
+        for candidate in candidates {
+            let (Ok(project), Ok(id)) =
+                (candidate.get_str("project"), candidate.get_str("sessionId"))
+            else {
+                return Err(corrupt("session"));
+            };
+            let project = ProjectId::parse(project).map_err(|_| corrupt("project"))?;
+            let id = SessionId::parse(id).map_err(|_| corrupt("sessionId"))?;
+            let key = SessionKey::new(&project, &id);
+            let Some(session) = self.load(&key).await? else {
+                continue;
+            };
+            if session.retained_since().millis() < before.timestamp_millis() {
+                expired.push((project, id));
+            } else {
+                let times = doc! { "$set": {
+                    "updatedAt": documents::date(session.updated_at),
+                    "endedAt": session.ended_at.map(documents::date),
+                } };
+                self.sessions
+                    .update_one(key.filter(), times)
+                    .await
+                    .storage()?;
+            }
+        }
+        Ok(expired)
+    }
+
+    /// Expired tombstones go with what their erasure left (blanks and seal), events first.
+    pub(crate) async fn purge(&self, before: Timestamp, limit: u32) -> Result<u64, StorageError> {
+        let tombs: Vec<Document> = self
+            .tombstones
+            .find(doc! { "erasedAt": { "$lt": documents::date(before) } })
+            .limit(i64::from(limit))
+            .await
+            .storage()?
+            .try_collect()
+            .await
+            .storage()?;
+        let mut removed = 0;
+        for tomb in tombs {
+            let (Ok(project), Ok(id)) = (tomb.get_str("project"), tomb.get_str("sessionId")) else {
+                return Err(corrupt("tombstone"));
+            };
+            let filter = doc! { "project": project, "sessionId": id };
+            self.events.delete_many(filter.clone()).await.storage()?;
+            let deleted = self.tombstones.delete_one(filter).await.storage()?;
+            removed += deleted.deleted_count;
+        }
+        Ok(removed)
+    }
+}
