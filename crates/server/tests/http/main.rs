@@ -14,6 +14,7 @@ mod common;
 mod access;
 mod concurrency;
 mod contract;
+mod erasure;
 mod fidelity;
 mod hostile;
 mod list;
