@@ -120,6 +120,14 @@ pub(crate) fn seal_doc(
     }
 }
 
+/// A seal written by an erasure at `seq`: the seal of a failed session, under an `eventId` of
+/// the blanks' form (an erasure writes several, see `erasure.rs`; `~seal` is unique per session).
+pub(crate) fn erasure_seal(key: &SessionKey, seq: u64, at: Timestamp) -> Document {
+    let mut seal = seal_doc(key, seq, SessionStatus::Failed, at, at);
+    seal.insert("eventId", format!("~erased.{seq}"));
+    seal
+}
+
 /// The fields of an event document that [`event`] reads: the rest (`_id`, `project`,
 /// `sessionId`) is known from the query and not sent back.
 pub(crate) fn event_fields() -> Document {

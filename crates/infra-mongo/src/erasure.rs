@@ -4,24 +4,27 @@
 //! Erasing a session:
 //! 1. its tombstone is inserted (unique on project + id): from here on, creates, reads of a
 //!    missing session and appends answered "closed" all say "erased";
-//! 2. unless a seal is on top already, a seal is inserted at the next `seq` (retried while
-//!    appends take it), as a complete does: every append of any instance collides from here on;
+//! 2. unless a seal is on top already, seals are inserted on the next free `seq`s (retried
+//!    until the top is a seal): every append of any instance collides from here on;
 //! 3. the session document is deleted (the call that deletes it is the erasure that counts);
 //! 4. every event below the seal is blanked in place: content, client id and times removed, its
 //!    `seq` kept taken so that an append of another instance with a stale top-`seq` hint still
-//!    collides (a deleted `seq` would be free again). Blanks and seal are deleted with the
+//!    collides (a deleted `seq` would be free again). Blanks and seals are deleted with the
 //!    tombstone when it expires.
 
 use domain::{
     Absent, EraseSessionError, Event, EventId, EventMissing, ProjectId, RedactEventError,
-    SessionId, SessionStatus, StorageError, Timestamp, Written,
+    SessionId, StorageError, Timestamp, Written,
 };
 use futures_util::TryStreamExt;
 use mongodb::bson::{Document, doc};
 
 use crate::documents::{self, SessionKey};
-use crate::error::{MongoResultExt, is_duplicate_key, storage_error};
+use crate::error::{MongoResultExt, is_duplicate_key, only_duplicates, storage_error};
 use crate::store::MongoStore;
+
+/// Seals an erasure writes at once above the top (see `seal_for_erasure`).
+const SEAL_WINDOW: u64 = 32;
 
 fn corrupt(what: &str) -> StorageError {
     StorageError::Internal(format!("stored {what} is not valid"))
@@ -94,7 +97,11 @@ impl MongoStore {
         })
     }
 
-    /// Step 2: a seal on top of the session's events, unless one is there.
+    /// Step 2: seals on top of the session's events, unless one is there. One unordered
+    /// `insertMany` puts a seal on every free `seq` of the next [`SEAL_WINDOW`]: appends racing
+    /// it take some, the seals the rest, and the erasure does not lose the next `seq` to a
+    /// steady stream of appends (as one seal per round trip would). Done when the top is a seal:
+    /// every `seq` below it is taken, so no append of any instance can land anymore.
     async fn seal_for_erasure(&self, key: &SessionKey, at: Timestamp) -> Result<(), StorageError> {
         loop {
             let top = self.top(key).await?;
@@ -103,10 +110,11 @@ impl MongoStore {
                 Some(top) => documents::seq(top)?,
                 None => 0,
             };
-            let seal = documents::seal_doc(key, last + 1, SessionStatus::Failed, at, at);
-            match self.events.insert_one(seal).await {
+            let seals =
+                (last + 1..=last + SEAL_WINDOW).map(|seq| documents::erasure_seal(key, seq, at));
+            match self.events.insert_many(seals).ordered(false).await {
                 Ok(_) => return Ok(()),
-                Err(e) if is_duplicate_key(&e) => continue,
+                Err(e) if only_duplicates(&e) => continue,
                 Err(e) => return Err(storage_error(e)),
             }
         }

@@ -44,6 +44,18 @@ pub(crate) fn duplicate_at(err: &Error) -> Option<usize> {
     }
 }
 
+/// An unordered `insertMany` whose every refused document was refused by a unique index (the
+/// others are stored).
+pub(crate) fn only_duplicates(err: &Error) -> bool {
+    match err.kind.as_ref() {
+        ErrorKind::InsertMany(e) if e.write_concern_error.is_none() => e
+            .write_errors
+            .as_ref()
+            .is_some_and(|errors| errors.iter().all(|w| w.code == DUPLICATE_KEY)),
+        _ => false,
+    }
+}
+
 pub(crate) fn storage_error(err: Error) -> StorageError {
     let transient = err.contains_label("SystemOverloadedError")
         || matches!(
