@@ -1,14 +1,14 @@
 //! Mapping between BSON documents and domain values.
 //!
 //! `sessions`: `{project, sessionId, status, language, metadata, startedAt, endedAt, createdAt,
-//! updatedAt}`.
+//! updatedAt}`, or an erased session's tombstone `{project, sessionId, erasedAt}`.
 //! `events`: `{project, sessionId, seq, eventId, type, payload, timestamp, receivedAt}` (a
-//! redacted one: `payload` `"{}"`, plus `redactedAt` and `fingerprint`); the seal
-//! is one more document in `events` at the next `seq`: `{project, sessionId, seq, eventId:
-//! "~seal", receivedAt, seal: {status, endedAt}}`. An erased session's events are blanked to
-//! `{project, sessionId, seq, eventId: "~erased.<seq>", receivedAt: <erasure time>}` until its
-//! tombstone (`tombstones`: `{project, sessionId, erasedAt}`) is purged (see `docs/privacy.md`). Payloads and metadata are kept as their exact
-//! JSON text. Every filter on a session's documents starts from [`SessionKey::filter`].
+//! redacted one: `payload` `"{}"`, plus `redactedAt` and `fingerprint`); the seal is one more
+//! document in `events` at the next `seq`: `{project, sessionId, seq, eventId: "~seal",
+//! receivedAt, seal: {status, endedAt}}`. An erased session's events are blanked to `{project,
+//! sessionId, seq, eventId: "~erased.<seq>", receivedAt: <erasure time>}` until its tombstone
+//! is purged (see `erasure.rs`, `docs/privacy.md`). Payloads and metadata are kept as their
+//! exact JSON text. Every filter on a session's documents starts from [`SessionKey::filter`].
 
 use domain::{
     Event, EventId, EventType, Fingerprint, JsonObject, Language, ProjectId, Redaction, Session,

@@ -2,12 +2,14 @@
 //! erasure either invisible or finishable by calling again (see `docs/privacy.md`).
 //!
 //! Erasing a session:
-//! 1. its tombstone is inserted (unique on project + id): from here on, creates, reads of a
-//!    missing session and appends answered "closed" all say "erased";
+//! 1. its document is replaced by its tombstone `{project, sessionId, erasedAt}` (the call
+//!    that replaces it is the erasure that counts): from here on the unique index on
+//!    (project, sessionId) refuses every create, and reads, completes and appends answered
+//!    "closed" say "erased";
 //! 2. unless a seal is on top already, seals are inserted on the next free `seq`s (retried
-//!    until the top is a seal): every append of any instance collides from here on;
-//! 3. the session document is deleted (the call that deletes it is the erasure that counts);
-//! 4. every event below the seal is blanked in place: content, client id and times removed, its
+//!    until the top is a seal): every append of any instance collides from here on (appends
+//!    that landed between 1 and 2 are blanked in 3, before `DELETE` answers);
+//! 3. every event below the seal is blanked in place: content, client id and times removed, its
 //!    `seq` kept taken so that an append of another instance with a stale top-`seq` hint still
 //!    collides (a deleted `seq` would be free again). Blanks and seals are deleted with the
 //!    tombstone when it expires.
@@ -20,7 +22,7 @@ use futures_util::TryStreamExt;
 use mongodb::bson::{Document, doc};
 
 use crate::documents::{self, SessionKey};
-use crate::error::{MongoResultExt, is_duplicate_key, only_duplicates, storage_error};
+use crate::error::{MongoResultExt, only_duplicates, storage_error};
 use crate::store::MongoStore;
 
 /// Seals an erasure writes at once above the top (see `seal_for_erasure`).
@@ -36,7 +38,9 @@ impl MongoStore {
         &self,
         key: &SessionKey,
     ) -> Result<Option<Timestamp>, StorageError> {
-        let Some(tomb) = self.tombstones.find_one(key.filter()).await.storage()? else {
+        let mut filter = key.filter();
+        filter.insert("erasedAt", doc! { "$exists": true });
+        let Some(tomb) = self.sessions.find_one(filter).await.storage()? else {
             return Ok(None);
         };
         let at = tomb
@@ -72,29 +76,24 @@ impl MongoStore {
         key: &SessionKey,
         at: Timestamp,
     ) -> Result<Written<Timestamp>, EraseSessionError> {
-        if self.session_doc(key).await?.is_none() {
-            // Erased already (maybe cut short after step 3: finish it), or never there.
+        let mut tomb = key.filter();
+        tomb.insert("erasedAt", documents::date(at));
+        let mut live = key.filter();
+        live.insert("erasedAt", doc! { "$exists": false });
+        let replaced = self.sessions.replace_one(live, tomb).await.storage()?;
+        let erased = if replaced.modified_count == 1 {
+            Written::created(at)
+        } else {
+            // Erased already (maybe cut short: finished below), or never there.
             let erased_at = self
                 .tombstone(key)
                 .await?
                 .ok_or(EraseSessionError::NotFound)?;
-            self.blank_events(key).await?;
-            return Ok(Written::replayed(erased_at));
-        }
-        let mut tomb = key.filter();
-        tomb.insert("erasedAt", documents::date(at));
-        let erased_at = match self.tombstones.insert_one(tomb).await {
-            Ok(_) => at,
-            Err(e) if is_duplicate_key(&e) => self.tombstone(key).await?.unwrap_or(at),
-            Err(e) => return Err(storage_error(e).into()),
+            Written::replayed(erased_at)
         };
         self.seal_for_erasure(key, at).await?;
-        let deleted = self.sessions.delete_one(key.filter()).await.storage()?;
         self.blank_events(key).await?;
-        Ok(Written {
-            value: erased_at,
-            replayed: deleted.deleted_count == 0,
-        })
+        Ok(erased)
     }
 
     /// Step 2: seals on top of the session's events, unless one is there. One unordered
@@ -120,7 +119,7 @@ impl MongoStore {
         }
     }
 
-    /// Step 4: the session's events with content become blanks.
+    /// Step 3: the session's events with content become blanks.
     async fn blank_events(&self, key: &SessionKey) -> Result<(), StorageError> {
         self.events
             .update_many(
@@ -219,7 +218,7 @@ impl MongoStore {
     /// Expired tombstones go with what their erasure left (blanks and seal), events first.
     pub(crate) async fn purge(&self, before: Timestamp, limit: u32) -> Result<u64, StorageError> {
         let tombs: Vec<Document> = self
-            .tombstones
+            .sessions
             .find(doc! { "erasedAt": { "$lt": documents::date(before) } })
             .limit(i64::from(limit))
             .await
@@ -234,7 +233,9 @@ impl MongoStore {
             };
             let filter = doc! { "project": project, "sessionId": id };
             self.events.delete_many(filter.clone()).await.storage()?;
-            let deleted = self.tombstones.delete_one(filter).await.storage()?;
+            let mut tomb = filter;
+            tomb.insert("erasedAt", doc! { "$exists": true });
+            let deleted = self.sessions.delete_one(tomb).await.storage()?;
             removed += deleted.deleted_count;
         }
         Ok(removed)

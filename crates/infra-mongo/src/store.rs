@@ -69,8 +69,6 @@ pub struct MongoStore {
     pub(crate) db: Database,
     pub(crate) sessions: Collection<Document>,
     pub(crate) events: Collection<Document>,
-    /// What remains of erased sessions until their tombstones expire.
-    pub(crate) tombstones: Collection<Document>,
     /// The same collection, written and read as BSON bytes (events in and out).
     pub(crate) raw_events: Collection<RawDocumentBuf>,
     /// This instance's queue and top-`seq` hint per session (see `writes.rs`).
@@ -101,7 +99,6 @@ impl MongoStore {
             client,
             sessions: db.collection("sessions"),
             events: db.collection("events"),
-            tombstones: db.collection("tombstones"),
             raw_events: db.collection("events"),
             db,
             lanes: Arc::new(Lanes::new()),
@@ -123,11 +120,14 @@ impl MongoStore {
         Ok(store)
     }
 
+    /// The session's document; a tombstone (an erased session's) is none.
     pub(crate) async fn session_doc(
         &self,
         key: &SessionKey,
     ) -> Result<Option<Document>, StorageError> {
-        self.sessions.find_one(key.filter()).await.storage()
+        let mut filter = key.filter();
+        filter.insert("erasedAt", doc! { "$exists": false });
+        self.sessions.find_one(filter).await.storage()
     }
 
     /// The document with the highest `seq` of a session: its newest event or its seal.
@@ -177,12 +177,6 @@ impl SessionRepository for MongoStore {
         document.insert("labels", sessions_list::labels(&session));
         match self.sessions.insert_one(document).await {
             Ok(_) => {
-                // An erased id: the tombstone was there before this insert (an erasure deletes
-                // the session document after inserting it), so the insert is undone.
-                if self.tombstone(&key).await?.is_some() {
-                    self.sessions.delete_one(key.filter()).await.storage()?;
-                    return Err(CreateSessionError::Erased);
-                }
                 // Created here: its top is known, so this instance's first append into it
                 // is one round trip.
                 self.lanes.set_top(&key, Some(0));
@@ -191,7 +185,7 @@ impl SessionRepository for MongoStore {
             Err(e) if is_duplicate_key(&e) => {}
             Err(e) => return Err(storage_error(e).into()),
         }
-        // Another writer created it first (or it was erased since).
+        // Another writer created it first, or a tombstone holds the id (an erased session).
         match self.load(&key).await? {
             Some(stored) => Ok(Written::replayed(stored)),
             None if self.tombstone(&key).await?.is_some() => Err(CreateSessionError::Erased),
