@@ -175,22 +175,28 @@ impl SessionRepository for MongoStore {
         let session = new.into_session(self.clock.next(project, &key.session));
         let mut document = documents::session_doc(project, &session);
         document.insert("labels", sessions_list::labels(&session));
-        match self.sessions.insert_one(document).await {
-            Ok(_) => {
-                // Created here: its top is known, so this instance's first append into it
-                // is one round trip.
-                self.lanes.set_top(&key, Some(0));
-                return Ok(Written::created(session));
+        // A second try only when the id's holder vanished between the two steps (a tombstone
+        // purged, a session erased and purged): the id is then free.
+        for _ in 0..2 {
+            match self.sessions.insert_one(document.clone()).await {
+                Ok(_) => {
+                    // Created here: its top is known, so this instance's first append into it
+                    // is one round trip.
+                    self.lanes.set_top(&key, Some(0));
+                    return Ok(Written::created(session));
+                }
+                Err(e) if is_duplicate_key(&e) => {}
+                Err(e) => return Err(storage_error(e).into()),
             }
-            Err(e) if is_duplicate_key(&e) => {}
-            Err(e) => return Err(storage_error(e).into()),
+            // Another writer created it first, or a tombstone holds the id (an erased session).
+            if let Some(stored) = self.load(&key).await? {
+                return Ok(Written::replayed(stored));
+            }
+            if self.tombstone(&key).await?.is_some() {
+                return Err(CreateSessionError::Erased);
+            }
         }
-        // Another writer created it first, or a tombstone holds the id (an erased session).
-        match self.load(&key).await? {
-            Some(stored) => Ok(Written::replayed(stored)),
-            None if self.tombstone(&key).await?.is_some() => Err(CreateSessionError::Erased),
-            None => Err(StorageError::Internal("duplicate session not readable".into()).into()),
-        }
+        Err(StorageError::Internal("duplicate session not readable".into()).into())
     }
 
     async fn get_session(
