@@ -20,6 +20,7 @@ use domain::{
 };
 use futures_util::TryStreamExt;
 use mongodb::bson::{Document, doc};
+use mongodb::options::Hint;
 
 use crate::documents::{self, SessionKey};
 use crate::error::{MongoResultExt, only_duplicates, storage_error};
@@ -27,6 +28,50 @@ use crate::store::MongoStore;
 
 /// Seals an erasure writes at once above the top (see `seal_for_erasure`).
 const SEAL_WINDOW: u64 = 32;
+
+/// The index of the retention sweep's candidates.
+const BY_RETENTION: &str = "endedAt_updatedAt";
+
+/// The retention sweep's candidates by the stored times, each filter a range of
+/// [`BY_RETENTION`]: ended before `before`; never ended and updated before it. (A session
+/// document's `updatedAt` lags behind its appends, so each is checked before it is erased.)
+fn expired_filters(before: Timestamp) -> [Document; 2] {
+    let before = documents::date(before);
+    [
+        doc! { "endedAt": { "$lt": before } },
+        doc! { "endedAt": null, "updatedAt": { "$lt": before } },
+    ]
+}
+
+/// The tombstones erased before `before`, in `erasedAt`.
+fn tombstones_filter(before: Timestamp) -> Document {
+    doc! { "erasedAt": { "$lt": documents::date(before) } }
+}
+
+impl MongoStore {
+    /// The server's `explain` (`queryPlanner`) of the retention sweep's two queries (expired
+    /// sessions, expired tombstones): for operators, and the test that keeps them on indexes.
+    pub async fn explain_sweep(&self) -> Result<Vec<Document>, StorageError> {
+        let now = Timestamp::now();
+        let [ended, idle] = expired_filters(now);
+        let mut plans = Vec::new();
+        for (filter, index) in [
+            (ended, BY_RETENTION),
+            (idle, BY_RETENTION),
+            (tombstones_filter(now), "erasedAt"),
+        ] {
+            let find =
+                doc! { "find": "sessions", "filter": filter, "hint": index, "limit": 100_i64 };
+            let explained = self
+                .db
+                .run_command(doc! { "explain": find, "verbosity": "queryPlanner" })
+                .await
+                .storage()?;
+            plans.push(explained);
+        }
+        Ok(plans)
+    }
+}
 
 fn corrupt(what: &str) -> StorageError {
     StorageError::Internal(format!("stored {what} is not valid"))
@@ -171,21 +216,22 @@ impl MongoStore {
         before: Timestamp,
         limit: u32,
     ) -> Result<Vec<(ProjectId, SessionId)>, StorageError> {
-        let before = documents::date(before);
-        let filter = doc! { "$or": [
-            { "endedAt": { "$lt": before } },
-            { "endedAt": null, "updatedAt": { "$lt": before } },
-        ] };
-        let candidates: Vec<Document> = self
-            .sessions
-            .find(filter)
-            .projection(doc! { "_id": 0, "project": 1, "sessionId": 1 })
-            .limit(i64::from(limit))
-            .await
-            .storage()?
-            .try_collect()
-            .await
-            .storage()?;
+        let mut candidates: Vec<Document> = Vec::new();
+        for filter in expired_filters(before) {
+            let found: Vec<Document> = self
+                .sessions
+                .find(filter)
+                .hint(Hint::Name(BY_RETENTION.to_owned()))
+                .projection(doc! { "_id": 0, "project": 1, "sessionId": 1 })
+                .limit(i64::from(limit))
+                .await
+                .storage()?
+                .try_collect()
+                .await
+                .storage()?;
+            candidates.extend(found);
+        }
+        candidates.truncate(limit as usize);
         let mut expired = Vec::new();
         for candidate in candidates {
             let (Ok(project), Ok(id)) =
@@ -199,7 +245,7 @@ impl MongoStore {
             let Some(session) = self.load(&key).await? else {
                 continue;
             };
-            if session.retained_since().millis() < before.timestamp_millis() {
+            if session.retained_since() < before {
                 expired.push((project, id));
             } else {
                 let times = doc! { "$set": {
@@ -219,7 +265,8 @@ impl MongoStore {
     pub(crate) async fn purge(&self, before: Timestamp, limit: u32) -> Result<u64, StorageError> {
         let tombs: Vec<Document> = self
             .sessions
-            .find(doc! { "erasedAt": { "$lt": documents::date(before) } })
+            .find(tombstones_filter(before))
+            .hint(Hint::Name("erasedAt".to_owned()))
             .limit(i64::from(limit))
             .await
             .storage()?

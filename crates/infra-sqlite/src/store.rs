@@ -414,13 +414,7 @@ impl SessionRepository for SqliteStore {
     ) -> Result<Vec<(ProjectId, SessionId)>, StorageError> {
         self.readers
             .read(move |conn| {
-                let mut stmt = conn
-                    .prepare_cached(
-                        "SELECT project, session_id FROM sessions
-                          WHERE coalesce(ended_at, updated_at) < ?1
-                          ORDER BY coalesce(ended_at, updated_at) LIMIT ?2",
-                    )
-                    .storage()?;
+                let mut stmt = conn.prepare_cached(EXPIRED_SQL).storage()?;
                 let rows = stmt
                     .query_map(params![before.millis(), limit], |r| {
                         Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
@@ -443,11 +437,7 @@ impl SessionRepository for SqliteStore {
         self.writer
             .write(move |conn| {
                 let removed = conn
-                    .prepare_cached(
-                        "DELETE FROM tombstones WHERE (project, session_id) IN (
-                             SELECT project, session_id FROM tombstones
-                              WHERE erased_at < ?1 ORDER BY erased_at LIMIT ?2)",
-                    )
+                    .prepare_cached(PURGE_SQL)
                     .storage()?
                     .execute(params![before.millis(), limit])
                     .storage()?;
@@ -585,6 +575,41 @@ impl EventRepository for SqliteStore {
                     changed.extend(found.into_iter().map(|(i, v)| (offset + i, v)));
                 }
                 Ok(changed)
+            })
+            .await
+    }
+}
+
+/// The retention sweep's sessions: a range of `sessions_by_retention` (its expression).
+const EXPIRED_SQL: &str = "SELECT project, session_id FROM sessions
+                            WHERE coalesce(ended_at, updated_at) < ?1
+                            ORDER BY coalesce(ended_at, updated_at) LIMIT ?2";
+
+/// The retention sweep's tombstones: a range of `tombstones_by_erased`.
+const PURGE_SQL: &str = "DELETE FROM tombstones WHERE (project, session_id) IN (
+                             SELECT project, session_id FROM tombstones
+                              WHERE erased_at < ?1 ORDER BY erased_at LIMIT ?2)";
+
+impl SqliteStore {
+    /// SQLite's `EXPLAIN QUERY PLAN` of the retention sweep's two statements (expired
+    /// sessions, expired tombstones), each plan's lines joined by `; `: for operators, and the
+    /// test that keeps them on their indexes.
+    pub async fn explain_sweep(&self) -> Result<Vec<String>, StorageError> {
+        self.readers
+            .read(|conn| {
+                let mut plans = Vec::new();
+                for sql in [EXPIRED_SQL, PURGE_SQL] {
+                    let mut stmt = conn
+                        .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+                        .storage()?;
+                    let lines = stmt
+                        .query_map(params![0_i64, 100_i64], |r| r.get::<_, String>(3))
+                        .storage()?
+                        .collect::<rusqlite::Result<Vec<String>>>()
+                        .storage()?;
+                    plans.push(lines.join("; "));
+                }
+                Ok(plans)
             })
             .await
     }
