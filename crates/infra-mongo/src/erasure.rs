@@ -216,37 +216,18 @@ impl MongoStore {
         before: Timestamp,
         limit: u32,
     ) -> Result<Vec<(ProjectId, SessionId)>, StorageError> {
-        let mut candidates: Vec<Document> = Vec::new();
+        let mut candidates = Vec::new();
         for filter in expired_filters(before) {
-            let found: Vec<Document> = self
-                .sessions
-                .find(filter)
-                .hint(Hint::Name(BY_RETENTION.to_owned()))
-                .projection(doc! { "_id": 0, "project": 1, "sessionId": 1 })
-                .limit(i64::from(limit))
-                .await
-                .storage()?
-                .try_collect()
-                .await
-                .storage()?;
-            candidates.extend(found);
+            candidates.extend(self.session_keys(filter, BY_RETENTION, limit).await?);
         }
         candidates.truncate(limit as usize);
         let mut expired = Vec::new();
-        for candidate in candidates {
-            let (Ok(project), Ok(id)) =
-                (candidate.get_str("project"), candidate.get_str("sessionId"))
-            else {
-                return Err(corrupt("session"));
-            };
-            let project = ProjectId::parse(project).map_err(|_| corrupt("project"))?;
-            let id = SessionId::parse(id).map_err(|_| corrupt("sessionId"))?;
-            let key = SessionKey::new(&project, &id);
+        for key in candidates {
             let Some(session) = self.load(&key).await? else {
                 continue;
             };
             if session.retained_since() < before {
-                expired.push((project, id));
+                expired.push((key.project, key.session));
             } else {
                 let times = doc! { "$set": {
                     "updatedAt": documents::date(session.updated_at),
@@ -261,26 +242,53 @@ impl MongoStore {
         Ok(expired)
     }
 
-    /// Expired tombstones go with what their erasure left (blanks and seal), events first.
-    pub(crate) async fn purge(&self, before: Timestamp, limit: u32) -> Result<u64, StorageError> {
-        let tombs: Vec<Document> = self
+    /// The (project, sessionId) of at most `limit` session documents matching `filter`, read
+    /// from `index`.
+    async fn session_keys(
+        &self,
+        filter: Document,
+        index: &str,
+        limit: u32,
+    ) -> Result<Vec<SessionKey>, StorageError> {
+        let found: Vec<Document> = self
             .sessions
-            .find(tombstones_filter(before))
-            .hint(Hint::Name("erasedAt".to_owned()))
+            .find(filter)
+            .hint(Hint::Name(index.to_owned()))
+            .projection(doc! { "_id": 0, "project": 1, "sessionId": 1 })
             .limit(i64::from(limit))
             .await
             .storage()?
             .try_collect()
             .await
             .storage()?;
+        found
+            .iter()
+            .map(|d| {
+                let project = d
+                    .get_str("project")
+                    .ok()
+                    .and_then(|p| ProjectId::parse(p).ok());
+                let id = d
+                    .get_str("sessionId")
+                    .ok()
+                    .and_then(|s| SessionId::parse(s).ok());
+                match (project, id) {
+                    (Some(project), Some(id)) => Ok(SessionKey::new(&project, &id)),
+                    _ => Err(corrupt("session")),
+                }
+            })
+            .collect()
+    }
+
+    /// Expired tombstones go with what their erasure left (blanks and seal), events first.
+    pub(crate) async fn purge(&self, before: Timestamp, limit: u32) -> Result<u64, StorageError> {
         let mut removed = 0;
-        for tomb in tombs {
-            let (Ok(project), Ok(id)) = (tomb.get_str("project"), tomb.get_str("sessionId")) else {
-                return Err(corrupt("tombstone"));
-            };
-            let filter = doc! { "project": project, "sessionId": id };
-            self.events.delete_many(filter.clone()).await.storage()?;
-            let mut tomb = filter;
+        for key in self
+            .session_keys(tombstones_filter(before), "erasedAt", limit)
+            .await?
+        {
+            self.events.delete_many(key.filter()).await.storage()?;
+            let mut tomb = key.filter();
             tomb.insert("erasedAt", doc! { "$exists": true });
             let deleted = self.sessions.delete_one(tomb).await.storage()?;
             removed += deleted.deleted_count;
