@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 
 /// The files whose `pub async fn name(repo: Repo)` are cases, each a module of the crate.
-const CASE_FILES: &[&str] = &["cases", "keys"];
+const CASE_FILES: &[&str] = &["cases", "erasure", "keys"];
 
 fn main() {
     let mut names: Vec<(&str, String)> = Vec::new();

@@ -88,7 +88,11 @@ def main():
     # the admin key mints a project key; the call's life runs with it
     admin = AuthenticatedClient(base_url=BASE_URL, token=ADMIN_KEY, raise_on_unexpected_status=True)
     create_key = operation("create_key")
-    wanted = {"project": f"py-{uuid.uuid4().hex[:8]}", "scopes": ["read", "write"], "name": "client-check"}
+    wanted = {
+        "project": f"py-{uuid.uuid4().hex[:8]}",
+        "scopes": ["read", "write", "delete"],
+        "name": "client-check",
+    }
     minted = create_key.sync_detailed(client=admin, body=body_of(create_key, wanted))
     key, kind = wire(minted)
     check(
@@ -178,6 +182,23 @@ def main():
         and kind == "SessionPage"
         and any(s["sessionId"] == session_id and s["eventCount"] == 5 for s in found["data"]),
         "list completed sessions: 200, a SessionPage holding it",
+    )
+
+    # redact one event, then erase the session
+    redact, erase = operation("redact_event"), operation("erase_session")
+    redacted = redact.sync_detailed(session_id, "e1", client=client)
+    blank, kind = wire(redacted)
+    check(
+        redacted.status_code == HTTPStatus.OK and kind == "Event" and blank["payload"] == {} and blank["redactedAt"],
+        "redact: 200, an Event with an empty payload and redactedAt",
+    )
+    erased = erase.sync_detailed(session_id, client=client)
+    check(erased.status_code == HTTPStatus.NO_CONTENT, "erase: 204")
+    gone = get_session.sync_detailed(session_id, client=client)
+    problem, kind = wire(gone)
+    check(
+        gone.status_code == HTTPStatus.GONE and kind == "Problem" and problem["code"] == "session-erased",
+        "read after erase: 410, a Problem with code session-erased",
     )
 
 

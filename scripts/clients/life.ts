@@ -50,7 +50,7 @@ async function main(): Promise<void> {
   );
   // the admin key mints a project key; the client sends it from now on
   const minted = await admin.POST("/admin/keys", {
-    body: { project: `ts-${Date.now()}`, scopes: ["read", "write"], name: "client-check" },
+    body: { project: `ts-${Date.now()}`, scopes: ["read", "write", "delete"], name: "client-check" },
   });
   const newKey: CreatedKey | undefined = minted.data;
   check(
@@ -150,6 +150,26 @@ async function main(): Promise<void> {
   check(
     listed.response.status === 200 && found?.data.some((s) => s.sessionId === sessionId && s.eventCount === 5) === true,
     "list completed sessions: 200, a SessionPage holding it",
+  );
+
+  // redact one event, then erase the session
+  const redacted = await client.POST("/sessions/{sessionId}/events/{eventId}/redact", {
+    params: { path: { sessionId, eventId: "e1" } },
+  });
+  check(
+    redacted.response.status === 200 &&
+      redacted.data !== undefined &&
+      Object.keys(redacted.data.payload).length === 0 &&
+      redacted.data.redactedAt !== null,
+    "redact: 200, an empty payload and redactedAt",
+  );
+  const erased = await client.DELETE("/sessions/{sessionId}", { params: session });
+  check(erased.response.status === 204, "erase: 204");
+  const gone = await client.GET("/sessions/{sessionId}", { params: session });
+  const erasedProblem: Problem | undefined = gone.error;
+  check(
+    gone.response.status === 410 && erasedProblem?.code === "session-erased",
+    "read after erase: 410 session-erased problem",
   );
 }
 

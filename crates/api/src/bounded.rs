@@ -9,10 +9,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use domain::{
     ApiKey, AppendBatch, AppendEventError, CompleteRequest, CompleteSessionError, CreateKeyError,
-    Event, EventId, EventPage, EventRepository, GetEventError, GetSessionError, KeyId,
-    KeyRepository, ListEventsError, NewSession, PageRequest, ProjectId, Repository, RevokeKeyError,
-    Session, SessionId, SessionPage, SessionQuery, SessionRepository, StorageError, StoreAdmin,
-    Timestamp, Watch, Written,
+    CreateSessionError, EraseSessionError, Event, EventId, EventPage, EventRepository,
+    GetEventError, GetSessionError, KeyId, KeyRepository, ListEventsError, NewSession, PageRequest,
+    ProjectId, RedactEventError, Repository, RevokeKeyError, Session, SessionId, SessionPage,
+    SessionQuery, SessionRepository, StorageError, StoreAdmin, Timestamp, Watch, Written,
 };
 
 /// A [`Repository`] whose calls take at most `timeout` each.
@@ -47,7 +47,7 @@ impl<R: Repository + ?Sized> SessionRepository for Bounded<R> {
         &self,
         project: &ProjectId,
         new: NewSession,
-    ) -> Result<Written<Session>, StorageError> {
+    ) -> Result<Written<Session>, CreateSessionError> {
         self.within(self.inner.create_session(project, new)).await
     }
 
@@ -75,6 +75,29 @@ impl<R: Repository + ?Sized> SessionRepository for Bounded<R> {
         query: SessionQuery,
     ) -> Result<SessionPage, StorageError> {
         self.within(self.inner.list_sessions(project, query)).await
+    }
+
+    async fn erase_session(
+        &self,
+        project: &ProjectId,
+        id: &SessionId,
+        at: Timestamp,
+    ) -> Result<Written<Timestamp>, EraseSessionError> {
+        self.within(self.inner.erase_session(project, id, at)).await
+    }
+
+    async fn expired_sessions(
+        &self,
+        before: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<(ProjectId, SessionId)>, StorageError> {
+        self.within(self.inner.expired_sessions(before, limit))
+            .await
+    }
+
+    async fn purge_tombstones(&self, before: Timestamp, limit: u32) -> Result<u64, StorageError> {
+        self.within(self.inner.purge_tombstones(before, limit))
+            .await
     }
 }
 
@@ -107,6 +130,17 @@ impl<R: Repository + ?Sized> EventRepository for Bounded<R> {
         page: PageRequest,
     ) -> Result<EventPage, ListEventsError> {
         self.within(self.inner.list_events(project, session_id, page))
+            .await
+    }
+
+    async fn redact_event(
+        &self,
+        project: &ProjectId,
+        session_id: &SessionId,
+        event_id: &EventId,
+        at: Timestamp,
+    ) -> Result<Written<Event>, RedactEventError> {
+        self.within(self.inner.redact_event(project, session_id, event_id, at))
             .await
     }
 

@@ -27,6 +27,7 @@ pub mod problem;
 mod reply;
 mod requests;
 mod responses;
+pub mod retention;
 mod router;
 mod schema;
 mod state;

@@ -9,10 +9,10 @@ use std::time::Instant;
 use async_trait::async_trait;
 use domain::{
     ApiKey, AppendBatch, AppendEventError, CompleteRequest, CompleteSessionError, CreateKeyError,
-    Event, EventId, EventPage, EventRepository, GetEventError, GetSessionError, KeyId,
-    KeyRepository, ListEventsError, NewSession, PageRequest, ProjectId, Repository, RevokeKeyError,
-    Session, SessionId, SessionPage, SessionQuery, SessionRepository, StorageError, StoreAdmin,
-    Timestamp, Watch, Written,
+    CreateSessionError, EraseSessionError, Event, EventId, EventPage, EventRepository,
+    GetEventError, GetSessionError, KeyId, KeyRepository, ListEventsError, NewSession, PageRequest,
+    ProjectId, RedactEventError, Repository, RevokeKeyError, Session, SessionId, SessionPage,
+    SessionQuery, SessionRepository, StorageError, StoreAdmin, Timestamp, Watch, Written,
 };
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry, TextEncoder,
@@ -33,6 +33,8 @@ pub struct Metrics {
     sessions_created: IntCounter,
     sessions_completed: IntCounterVec,
     events_appended: IntCounter,
+    sessions_erased: IntCounterVec,
+    events_redacted: IntCounter,
 }
 
 impl Metrics {
@@ -94,6 +96,12 @@ impl Metrics {
                 &["status"],
             ),
             events_appended: counter("events_appended_total", "Events stored (not replays)"),
+            sessions_erased: counter_vec(
+                "sessions_erased_total",
+                "Sessions erased (each once), by reason: request or retention",
+                &["reason"],
+            ),
+            events_redacted: counter("events_redacted_total", "Events redacted (each once)"),
             registry,
         }
     }
@@ -107,6 +115,14 @@ impl Metrics {
             .observe(seconds);
     }
 
+    /// Counts one erasure of a session (the call that removed it, not a repeat) for `reason`:
+    /// [`ErasureReason::Request`] or [`ErasureReason::Retention`].
+    pub fn erased(&self, reason: ErasureReason) {
+        self.sessions_erased
+            .with_label_values(&[reason.as_str()])
+            .inc();
+    }
+
     /// The Prometheus text exposition of every metric.
     pub fn render(&self) -> String {
         let mut out = Vec::new();
@@ -114,6 +130,24 @@ impl Metrics {
             .encode(&self.registry.gather(), &mut out)
             .expect("text encoding does not fail");
         String::from_utf8(out).expect("the text format is UTF-8")
+    }
+}
+
+/// Why a session was erased: the `reason` label of `sessions_erased_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErasureReason {
+    /// `DELETE /sessions/{sessionId}`.
+    Request,
+    /// The retention sweep.
+    Retention,
+}
+
+impl ErasureReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErasureReason::Request => "request",
+            ErasureReason::Retention => "retention",
+        }
     }
 }
 
@@ -157,7 +191,7 @@ impl<R: Repository> SessionRepository for Instrumented<R> {
         &self,
         project: &ProjectId,
         new: NewSession,
-    ) -> Result<Written<Session>, StorageError> {
+    ) -> Result<Written<Session>, CreateSessionError> {
         let started = Instant::now();
         let result = self.inner.create_session(project, new).await;
         self.time("create_session", started, &result);
@@ -210,6 +244,38 @@ impl<R: Repository> SessionRepository for Instrumented<R> {
         let started = Instant::now();
         let result = self.inner.list_sessions(project, query).await;
         self.time("list_sessions", started, &result);
+        result
+    }
+
+    /// Timed only: an erasure is counted by its reason ([`Metrics::erased`]), which the caller
+    /// knows (a request, the retention sweep).
+    async fn erase_session(
+        &self,
+        project: &ProjectId,
+        id: &SessionId,
+        at: Timestamp,
+    ) -> Result<Written<Timestamp>, EraseSessionError> {
+        let started = Instant::now();
+        let result = self.inner.erase_session(project, id, at).await;
+        self.time("erase_session", started, &result);
+        result
+    }
+
+    async fn expired_sessions(
+        &self,
+        before: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<(ProjectId, SessionId)>, StorageError> {
+        let started = Instant::now();
+        let result = self.inner.expired_sessions(before, limit).await;
+        self.time("expired_sessions", started, &result);
+        result
+    }
+
+    async fn purge_tombstones(&self, before: Timestamp, limit: u32) -> Result<u64, StorageError> {
+        let started = Instant::now();
+        let result = self.inner.purge_tombstones(before, limit).await;
+        self.time("purge_tombstones", started, &result);
         result
     }
 }
@@ -267,6 +333,27 @@ impl<R: Repository> EventRepository for Instrumented<R> {
         let started = Instant::now();
         let result = self.inner.list_events(project, session_id, page).await;
         self.time("list_events", started, &result);
+        result
+    }
+
+    async fn redact_event(
+        &self,
+        project: &ProjectId,
+        session_id: &SessionId,
+        event_id: &EventId,
+        at: Timestamp,
+    ) -> Result<Written<Event>, RedactEventError> {
+        let started = Instant::now();
+        let result = self
+            .inner
+            .redact_event(project, session_id, event_id, at)
+            .await;
+        self.time("redact_event", started, &result);
+        match &result {
+            Ok(w) if w.replayed => self.replayed("redact_event"),
+            Ok(_) => self.metrics.events_redacted.inc(),
+            Err(_) => {}
+        }
         result
     }
 

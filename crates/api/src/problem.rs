@@ -5,8 +5,8 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use domain::{
-    AppendEventError, CompleteSessionError, GetEventError, GetSessionError, ListEventsError,
-    StorageError,
+    AppendEventError, CompleteSessionError, CreateSessionError, EraseSessionError, GetEventError,
+    GetSessionError, ListEventsError, RedactEventError, StorageError,
 };
 use serde::Serialize;
 use serde_json::json;
@@ -38,6 +38,7 @@ pub enum ErrorCode {
     SessionClosed,
     SessionStateConflict,
     SeqMismatch,
+    SessionErased,
     Unauthorized,
     Forbidden,
     StorageUnavailable,
@@ -46,7 +47,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 19] = [
+    pub const ALL: [ErrorCode; 20] = [
         ErrorCode::ValidationFailed,
         ErrorCode::InvalidCursor,
         ErrorCode::MalformedJson,
@@ -61,6 +62,7 @@ impl ErrorCode {
         ErrorCode::SessionClosed,
         ErrorCode::SessionStateConflict,
         ErrorCode::SeqMismatch,
+        ErrorCode::SessionErased,
         ErrorCode::Unauthorized,
         ErrorCode::Forbidden,
         ErrorCode::StorageUnavailable,
@@ -84,6 +86,7 @@ impl ErrorCode {
             ErrorCode::SessionClosed => "session-closed",
             ErrorCode::SessionStateConflict => "session-state-conflict",
             ErrorCode::SeqMismatch => "seq-mismatch",
+            ErrorCode::SessionErased => "session-erased",
             ErrorCode::Unauthorized => "unauthorized",
             ErrorCode::Forbidden => "forbidden",
             ErrorCode::StorageUnavailable => "storage-unavailable",
@@ -108,6 +111,7 @@ impl ErrorCode {
             | ErrorCode::SessionClosed
             | ErrorCode::SessionStateConflict
             | ErrorCode::SeqMismatch => StatusCode::CONFLICT,
+            ErrorCode::SessionErased => StatusCode::GONE,
             ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
             ErrorCode::Forbidden => StatusCode::FORBIDDEN,
             ErrorCode::StorageUnavailable | ErrorCode::TooManyStreams => {
@@ -133,11 +137,21 @@ impl ErrorCode {
             ErrorCode::SessionClosed => "The session is closed",
             ErrorCode::SessionStateConflict => "The session already ended differently",
             ErrorCode::SeqMismatch => "The session's lastSeq is not the expected one",
+            ErrorCode::SessionErased => "The session was erased",
             ErrorCode::Unauthorized => "Credentials are missing or not valid",
             ErrorCode::Forbidden => "The credentials do not allow this",
             ErrorCode::StorageUnavailable => "Storage is unavailable",
             ErrorCode::TooManyStreams => "Too many streams are open",
             ErrorCode::Internal => "Internal error",
+        }
+    }
+
+    /// Every status a problem with this code can have: its own, and for `session-erased` also
+    /// 409 (creating an erased session: the id is taken by its tombstone).
+    pub fn statuses(self) -> Vec<StatusCode> {
+        match self {
+            ErrorCode::SessionErased => vec![StatusCode::GONE, StatusCode::CONFLICT],
+            code => vec![code.status()],
         }
     }
 
@@ -171,6 +185,8 @@ impl FieldError {
 #[derive(Debug, Clone)]
 pub struct ApiError {
     pub code: ErrorCode,
+    /// The code's status, or another of its [`ErrorCode::statuses`].
+    pub status: StatusCode,
     pub detail: String,
     pub errors: Vec<FieldError>,
     /// The session's `lastSeq`, on `seq-mismatch`.
@@ -183,6 +199,7 @@ impl ApiError {
     pub fn new(code: ErrorCode, detail: impl Into<String>) -> Self {
         Self {
             code,
+            status: code.status(),
             detail: detail.into(),
             errors: Vec::new(),
             last_seq: None,
@@ -281,7 +298,7 @@ impl ApiError {
         Problem {
             type_uri: self.code.type_uri(),
             title: self.code.title(),
-            status: self.code.status().as_u16(),
+            status: self.status.as_u16(),
             detail: self.detail.clone(),
             instance: instance.to_owned(),
             code: self.code,
@@ -294,13 +311,13 @@ impl ApiError {
 
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
-        self.code.status()
+        self.status
     }
 
     /// The body is written by the request middleware, which knows the request path
     /// (`instance`); the error travels there in the response's extensions.
     fn error_response(&self) -> HttpResponse {
-        let mut response = HttpResponse::build(self.code.status());
+        let mut response = HttpResponse::build(self.status);
         response.insert_header((header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON)));
         for (name, value) in &self.headers {
             if let Ok(value) = HeaderValue::from_str(value) {
@@ -323,10 +340,53 @@ fn session_not_found() -> ApiError {
     ApiError::new(ErrorCode::SessionNotFound, "no session with this id")
 }
 
+fn session_erased() -> ApiError {
+    ApiError::new(
+        ErrorCode::SessionErased,
+        "the session was erased; nothing of it can be read or added",
+    )
+}
+
+impl From<CreateSessionError> for ApiError {
+    fn from(err: CreateSessionError) -> Self {
+        match err {
+            CreateSessionError::Erased => ApiError {
+                status: StatusCode::CONFLICT,
+                ..ApiError::new(
+                    ErrorCode::SessionErased,
+                    "a session with this id was erased; the id cannot be used again yet",
+                )
+            },
+            CreateSessionError::Storage(e) => e.into(),
+        }
+    }
+}
+
+impl From<EraseSessionError> for ApiError {
+    fn from(err: EraseSessionError) -> Self {
+        match err {
+            EraseSessionError::NotFound => session_not_found(),
+            EraseSessionError::Storage(e) => e.into(),
+        }
+    }
+}
+
+impl From<RedactEventError> for ApiError {
+    fn from(err: RedactEventError) -> Self {
+        match err {
+            RedactEventError::SessionNotFound => session_not_found(),
+            RedactEventError::SessionErased => session_erased(),
+            RedactEventError::EventNotFound => event_not_found(),
+            RedactEventError::Storage(e) => e.into(),
+        }
+    }
+}
+
 impl From<GetSessionError> for ApiError {
     fn from(err: GetSessionError) -> Self {
         match err {
             GetSessionError::NotFound => session_not_found(),
+            GetSessionError::Erased => session_erased(),
             GetSessionError::Storage(e) => e.into(),
         }
     }
@@ -336,6 +396,7 @@ impl From<ListEventsError> for ApiError {
     fn from(err: ListEventsError) -> Self {
         match err {
             ListEventsError::SessionNotFound => session_not_found(),
+            ListEventsError::SessionErased => session_erased(),
             ListEventsError::Storage(e) => e.into(),
         }
     }
@@ -345,10 +406,8 @@ impl From<GetEventError> for ApiError {
     fn from(err: GetEventError) -> Self {
         match err {
             GetEventError::SessionNotFound => session_not_found(),
-            GetEventError::EventNotFound => ApiError::new(
-                ErrorCode::EventNotFound,
-                "no event with this id in the session",
-            ),
+            GetEventError::SessionErased => session_erased(),
+            GetEventError::EventNotFound => event_not_found(),
             GetEventError::Storage(e) => e.into(),
         }
     }
@@ -358,6 +417,7 @@ impl From<AppendEventError> for ApiError {
     fn from(err: AppendEventError) -> Self {
         match err {
             AppendEventError::SessionNotFound => session_not_found(),
+            AppendEventError::SessionErased => session_erased(),
             AppendEventError::Conflict { stored, .. } => {
                 let location = crate::paths::event_location(&stored.session_id, &stored.event_id);
                 ApiError::new(
@@ -388,6 +448,7 @@ impl From<CompleteSessionError> for ApiError {
     fn from(err: CompleteSessionError) -> Self {
         match err {
             CompleteSessionError::NotFound => session_not_found(),
+            CompleteSessionError::Erased => session_erased(),
             CompleteSessionError::StateConflict(stored) => ApiError::new(
                 ErrorCode::SessionStateConflict,
                 format!("the session already ended as {}", stored.status.as_str()),
@@ -397,12 +458,19 @@ impl From<CompleteSessionError> for ApiError {
     }
 }
 
-/// A documented example of a problem with `code`.
-fn example(code: ErrorCode) -> serde_json::Value {
+fn event_not_found() -> ApiError {
+    ApiError::new(
+        ErrorCode::EventNotFound,
+        "no event with this id in the session",
+    )
+}
+
+/// A documented example of a problem with `code` answered with `status`.
+fn example(code: ErrorCode, status: u16) -> serde_json::Value {
     let mut problem = json!({
         "type": code.type_uri(),
         "title": code.title(),
-        "status": code.status().as_u16(),
+        "status": status,
         "detail": code.title(),
         "instance": "/sessions/call-42/events",
         "code": code,
@@ -434,7 +502,7 @@ fn example(code: ErrorCode) -> serde_json::Value {
 fn problem_response(status: u16) -> Response {
     let codes: Vec<ErrorCode> = ErrorCode::ALL
         .into_iter()
-        .filter(|c| c.status().as_u16() == status)
+        .filter(|c| c.statuses().iter().any(|s| s.as_u16() == status))
         .collect();
     let listed: Vec<String> = codes
         .iter()
@@ -447,7 +515,7 @@ fn problem_response(status: u16) -> Response {
                 c.as_str(),
                 ExampleBuilder::new()
                     .summary(c.title())
-                    .value(Some(example(c)))
+                    .value(Some(example(c, status)))
                     .build(),
             )
         }))
@@ -494,7 +562,7 @@ fn problem_response(status: u16) -> Response {
 }
 
 /// The problem response components, by HTTP status: `components/responses/{name}`.
-const RESPONSES: [(&str, u16); 11] = [
+const RESPONSES: [(&str, u16); 12] = [
     ("BadRequest", 400),
     ("Unauthorized", 401),
     ("Forbidden", 403),
@@ -502,6 +570,7 @@ const RESPONSES: [(&str, u16); 11] = [
     ("MethodNotAllowed", 405),
     ("RequestTimeout", 408),
     ("Conflict", 409),
+    ("Gone", 410),
     ("PayloadTooLarge", 413),
     ("UnsupportedMediaType", 415),
     ("InternalError", 500),
@@ -546,14 +615,18 @@ macro_rules! problem_sets {
 }
 
 problem_sets!(
-    /// Reading a session or its events: bad id or query, no such session/event, storage down.
-    ReadProblems = [400, 404, 503];
+    /// Reading a session or its events: bad id or query, no such session/event, an erased
+    /// session, storage down.
+    ReadProblems = [400, 404, 410, 503];
     /// Finding sessions: a bad query or cursor, storage down.
     ListProblems = [400, 503];
-    /// Creating a session: a bad, oversized or non-JSON body, storage down.
-    CreateProblems = [400, 413, 415, 503];
-    /// Writing into a session: as creating, plus no such session and the 409s.
-    WriteProblems = [400, 404, 409, 413, 415, 503];
+    /// Creating a session: a bad, oversized or non-JSON body, an erased id (409), storage down.
+    CreateProblems = [400, 409, 413, 415, 503];
+    /// Writing into a session: as creating, plus no such session, the 409s, an erased session.
+    WriteProblems = [400, 404, 409, 410, 413, 415, 503];
+    /// Erasing a session or redacting an event: bad id, no such session (or event), an erased
+    /// session (redaction), storage down.
+    EraseProblems = [400, 404, 410, 503];
     /// Asking the store anything: storage down.
     StoreProblems = [503];
     /// Reading or revoking keys: bad query or id, no such key, storage down. (401/403 are

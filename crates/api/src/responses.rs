@@ -82,6 +82,9 @@ pub struct Event {
     /// When the service first stored it.
     #[schema(value_type = schema::Timestamp)]
     pub received_at: String,
+    /// When the payload was redacted (it is then `{}`); null when it was not.
+    #[schema(value_type = Option<schema::Timestamp>)]
+    pub redacted_at: Option<String>,
 }
 
 impl From<&domain::Event> for Event {
@@ -94,6 +97,7 @@ impl From<&domain::Event> for Event {
             payload: raw(&e.payload),
             timestamp: e.timestamp.to_rfc3339(),
             received_at: e.received_at.to_rfc3339(),
+            redacted_at: e.redaction.map(|r| r.at.to_rfc3339()),
         }
     }
 }

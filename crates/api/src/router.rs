@@ -41,7 +41,9 @@ pub fn app(
                 .route(web::post().to(sessions::create_session)),
         )
         .service(
-            resource("/sessions/{sessionId}", "GET").route(web::get().to(sessions::get_session)),
+            resource("/sessions/{sessionId}", "GET, DELETE")
+                .route(web::get().to(sessions::get_session))
+                .route(web::delete().to(sessions::erase_session)),
         )
         .service(
             resource("/sessions/{sessionId}/complete", "POST")
@@ -59,6 +61,10 @@ pub fn app(
         .service(
             resource("/sessions/{sessionId}/events/{eventId}", "GET")
                 .route(web::get().to(events::get_event)),
+        )
+        .service(
+            resource("/sessions/{sessionId}/events/{eventId}/redact", "POST")
+                .route(web::post().to(events::redact_event)),
         )
         .service(
             resource("/admin/keys", "GET, POST")

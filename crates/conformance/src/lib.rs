@@ -11,6 +11,7 @@
 //! ```
 
 pub mod cases;
+pub mod erasure;
 pub mod keys;
 pub mod upgrade;
 
@@ -108,4 +109,22 @@ pub fn list_shapes() -> Vec<(domain::SessionQuery, ListIndex)> {
         }
     }
     shapes
+}
+
+/// Fills a store for the retention sweep's plan tests: `n` sessions in project `p1`, every
+/// fourth erased (a tombstone).
+pub async fn sessions_and_tombstones(repo: &dyn domain::Repository, n: usize) {
+    use domain::{JsonObject, NewSession, ProjectId, SessionId, Timestamp};
+    let project = ProjectId::parse("p1").expect("valid");
+    for i in 0..n {
+        let id = SessionId::parse(format!("s{i}")).expect("valid");
+        let new =
+            NewSession::new(id.clone(), None, None, JsonObject::empty(), None).expect("valid");
+        repo.create_session(&project, new).await.expect("create");
+        if i % 4 == 0 {
+            repo.erase_session(&project, &id, Timestamp::now())
+                .await
+                .expect("erase");
+        }
+    }
 }

@@ -1,5 +1,7 @@
 //! Events: immutable once stored, idempotent by `eventId` within their session.
 
+use sha2::{Digest, Sha256};
+
 use crate::ids::{EventId, EventType, SessionId};
 use crate::json::JsonObject;
 use crate::session::SessionStatus;
@@ -16,6 +18,82 @@ pub struct Event {
     pub payload: JsonObject,
     pub timestamp: Timestamp,
     pub received_at: Timestamp,
+    /// Set once the payload was redacted: the payload is then `{}`.
+    pub redaction: Option<Redaction>,
+}
+
+/// What remains of a redacted payload: when it was redacted and the [`Fingerprint`] of the
+/// original payload (so that a retry of the original append is still told from a conflict).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Redaction {
+    pub at: Timestamp,
+    pub fingerprint: Fingerprint,
+}
+
+/// The SHA-256 of a payload's canonical JSON: object keys sorted (by their UTF-8 bytes), no
+/// whitespace, strings and numbers written as `serde_json` writes them. Two payloads equal as
+/// JSON values (what [`NewEvent::matches`] compares) have the same fingerprint. It covers the
+/// payload only: `type` and `timestamp`, the rest of what decides a replay, stay stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Fingerprint(pub [u8; 32]);
+
+impl Fingerprint {
+    pub fn of(payload: &JsonObject) -> Self {
+        let mut hasher = Sha256::new();
+        match payload.to_value() {
+            Ok(value) => canonical(&value, &mut hasher),
+            // Stored text that is not JSON is fingerprinted as it is.
+            Err(_) => hasher.update(payload.as_str().as_bytes()),
+        }
+        Self(hasher.finalize().into())
+    }
+}
+
+fn canonical(value: &serde_json::Value, out: &mut Sha256) {
+    use serde_json::Value;
+    match value {
+        Value::Object(map) => {
+            let mut entries: Vec<_> = map.iter().collect();
+            entries.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+            out.update(b"{");
+            for (i, (key, item)) in entries.into_iter().enumerate() {
+                if i > 0 {
+                    out.update(b",");
+                }
+                canonical(&Value::String(key.clone()), out);
+                out.update(b":");
+                canonical(item, out);
+            }
+            out.update(b"}");
+        }
+        Value::Array(items) => {
+            out.update(b"[");
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.update(b",");
+                }
+                canonical(item, out);
+            }
+            out.update(b"]");
+        }
+        leaf => out.update(leaf.to_string().as_bytes()),
+    }
+}
+
+impl Event {
+    /// Redacts the payload at `at`: it becomes `{}` and only its fingerprint is kept. Says
+    /// whether it changed anything (an event is redacted once; later calls keep the first).
+    pub fn redact(&mut self, at: Timestamp) -> bool {
+        if self.redaction.is_some() {
+            return false;
+        }
+        self.redaction = Some(Redaction {
+            at,
+            fingerprint: Fingerprint::of(&self.payload),
+        });
+        self.payload = JsonObject::empty();
+        true
+    }
 }
 
 /// A request to append an event.
@@ -43,11 +121,15 @@ pub enum AppendOutcome {
 
 impl NewEvent {
     /// Replays compare content: `type`, `payload`, and `timestamp` when the request has one.
+    /// A redacted event's payload is compared by its [`Fingerprint`].
     pub fn matches(&self, stored: &Event) -> bool {
         self.event_id == stored.event_id
             && self.event_type == stored.event_type
             && self.timestamp.is_none_or(|t| t == stored.timestamp)
-            && self.payload == stored.payload
+            && match &stored.redaction {
+                Some(redaction) => Fingerprint::of(&self.payload) == redaction.fingerprint,
+                None => self.payload == stored.payload,
+            }
     }
 
     /// The rule for an append, given the session's status and the event stored under the same
@@ -73,6 +155,7 @@ impl NewEvent {
             payload: self.payload.clone(),
             timestamp: self.timestamp.unwrap_or(now),
             received_at: now,
+            redaction: None,
         }
     }
 }
@@ -136,6 +219,45 @@ mod tests {
             other_type.decide(OPEN, Some(&existing)),
             AppendOutcome::Conflict
         );
+    }
+
+    #[test]
+    fn a_redacted_event_is_still_told_from_a_conflict() {
+        let mut existing = stored(r#"{"card":"4111","n":[1,{"b":2,"a":1}]}"#, Some(ts(7)));
+        assert!(existing.redact(ts(9)));
+        assert_eq!(existing.payload, JsonObject::empty());
+        assert_eq!(existing.redaction.map(|r| r.at), Some(ts(9)));
+        // the original content, keys in any order: a replay
+        assert_eq!(
+            new_event(r#"{"n":[1,{"a":1,"b":2}],"card":"4111"}"#, None)
+                .decide(OPEN, Some(&existing)),
+            AppendOutcome::Replay
+        );
+        // anything else, also the redacted payload itself: a conflict
+        for other in [
+            r#"{"card":"4112","n":[1,{"b":2,"a":1}]}"#,
+            "{}",
+            r#"{"card":"4111"}"#,
+        ] {
+            assert_eq!(
+                new_event(other, None).decide(OPEN, Some(&existing)),
+                AppendOutcome::Conflict,
+                "{other}"
+            );
+        }
+        // redacting again keeps the first redaction
+        let first = existing.clone();
+        assert!(!existing.redact(ts(10)));
+        assert_eq!(existing, first);
+    }
+
+    #[test]
+    fn the_fingerprint_is_of_the_json_value() {
+        let of = |text: &str| Fingerprint::of(&JsonObject::from_stored(text.into()).unwrap());
+        assert_eq!(of(r#"{"a":1,"b":"x"}"#), of(r#"{ "b": "x", "a": 1 }"#));
+        assert_ne!(of(r#"{"a":1}"#), of(r#"{"a":"1"}"#));
+        assert_ne!(of(r#"{"a":[1,2]}"#), of(r#"{"a":[2,1]}"#));
+        assert_ne!(of(r#"{"a":{}}"#), of("{}"));
     }
 
     #[test]

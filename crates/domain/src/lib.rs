@@ -20,7 +20,7 @@ pub mod time;
 pub use access::{Scope, Scopes};
 pub use batch::{AppendBatch, BatchError};
 pub use decision::{AppendStep, BatchPlan, BatchStep, CompleteStep};
-pub use event::{AppendOutcome, Event, NewEvent};
+pub use event::{AppendOutcome, Event, Fingerprint, NewEvent, Redaction};
 pub use ids::{EventId, EventType, InvalidValue, ProjectId, SessionId};
 pub use json::{JsonObject, TooLarge};
 pub use keys::{ApiKey, KeyId, KeyName, KeyText, NewApiKey, SecretHash};
@@ -29,9 +29,10 @@ pub use listing::{
 };
 pub use page::{EventPage, Order, PageRequest, Watch};
 pub use ports::{
-    AppendEventError, CompleteSessionError, CreateKeyError, EventRepository, GetEventError,
-    GetSessionError, KeyRepository, ListEventsError, Repository, RevokeKeyError, SessionRepository,
-    StorageError, StoreAdmin, Written,
+    Absent, AppendEventError, CompleteSessionError, CreateKeyError, CreateSessionError,
+    EraseSessionError, EventMissing, EventRepository, GetEventError, GetSessionError,
+    KeyRepository, ListEventsError, RedactEventError, Repository, RevokeKeyError,
+    SessionRepository, StorageError, StoreAdmin, Written,
 };
 pub use session::{
     CompleteRequest, CompletionDecision, Language, NewSession, Session, SessionStatus,

@@ -56,11 +56,91 @@ pub enum StorageError {
     Internal(String),
 }
 
+/// What the store says of a session it does not hold: never there (or its tombstone expired),
+/// or erased (its tombstone remains). Every error of a session method has its two answers, so
+/// an adapter asks once ([`Absent::absent`]) whatever the method.
+pub trait Absent {
+    /// The error for a session that is not stored; `erased`: its tombstone remains.
+    fn absent(erased: bool) -> Self;
+}
+
+macro_rules! absent {
+    ($($error:ident: $missing:ident, $erased:ident;)*) => {$(
+        impl Absent for $error {
+            fn absent(erased: bool) -> Self {
+                if erased { $error::$erased } else { $error::$missing }
+            }
+        }
+    )*};
+}
+
+absent! {
+    GetSessionError: NotFound, Erased;
+    CompleteSessionError: NotFound, Erased;
+    AppendEventError: SessionNotFound, SessionErased;
+    GetEventError: SessionNotFound, SessionErased;
+    ListEventsError: SessionNotFound, SessionErased;
+    RedactEventError: SessionNotFound, SessionErased;
+}
+
+/// An event that is not stored in a session that is: the case of event errors that have one
+/// (`EventNotFound`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventMissing;
+
+impl From<EventMissing> for GetEventError {
+    fn from(_: EventMissing) -> Self {
+        GetEventError::EventNotFound
+    }
+}
+
+impl From<EventMissing> for RedactEventError {
+    fn from(_: EventMissing) -> Self {
+        RedactEventError::EventNotFound
+    }
+}
+
+/// Errors of [`SessionRepository::create_session`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CreateSessionError {
+    /// The session was erased and its tombstone remains: the id cannot be used again until
+    /// the tombstone expires.
+    #[error("session erased")]
+    Erased,
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// Errors of [`SessionRepository::erase_session`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EraseSessionError {
+    /// Neither the session nor its tombstone is stored.
+    #[error("session not found")]
+    NotFound,
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// Errors of [`EventRepository::redact_event`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RedactEventError {
+    #[error("session not found")]
+    SessionNotFound,
+    #[error("session erased")]
+    SessionErased,
+    #[error("event not found")]
+    EventNotFound,
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
 /// Errors of [`SessionRepository::get_session`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum GetSessionError {
     #[error("session not found")]
     NotFound,
+    #[error("session erased")]
+    Erased,
     #[error(transparent)]
     Storage(#[from] StorageError),
 }
@@ -70,6 +150,8 @@ pub enum GetSessionError {
 pub enum CompleteSessionError {
     #[error("session not found")]
     NotFound,
+    #[error("session erased")]
+    Erased,
     /// The session already ended in the other terminal status; carries the stored session.
     #[error("session already ended as {}", .0.status.as_str())]
     StateConflict(Box<Session>),
@@ -82,6 +164,9 @@ pub enum CompleteSessionError {
 pub enum AppendEventError {
     #[error("session not found")]
     SessionNotFound,
+    /// The session was erased (its tombstone remains): nothing is added.
+    #[error("session erased")]
+    SessionErased,
     /// Another event with the id of request item `index` (0 for a single append) is stored in
     /// the session; carries it.
     #[error("a different event with the id of item {index} exists")]
@@ -102,6 +187,8 @@ pub enum AppendEventError {
 pub enum GetEventError {
     #[error("session not found")]
     SessionNotFound,
+    #[error("session erased")]
+    SessionErased,
     #[error("event not found")]
     EventNotFound,
     #[error(transparent)]
@@ -125,6 +212,8 @@ impl GetEventError {
 pub enum ListEventsError {
     #[error("session not found")]
     SessionNotFound,
+    #[error("session erased")]
+    SessionErased,
     #[error(transparent)]
     Storage(#[from] StorageError),
 }
@@ -135,14 +224,16 @@ pub trait SessionRepository: Send + Sync + 'static {
     /// session with this id exists: the first write wins. Concurrent identical calls store
     /// exactly one session and all return it.
     ///
-    /// Errors: [`StorageError`].
+    /// Errors: [`CreateSessionError::Erased`] (a tombstone of this id remains),
+    /// [`CreateSessionError::Storage`].
     async fn create_session(
         &self,
         project: &ProjectId,
         new: NewSession,
-    ) -> Result<Written<Session>, StorageError>;
+    ) -> Result<Written<Session>, CreateSessionError>;
 
-    /// Errors: [`GetSessionError::NotFound`], [`GetSessionError::Storage`].
+    /// Errors: [`GetSessionError::NotFound`], [`GetSessionError::Erased`],
+    /// [`GetSessionError::Storage`].
     async fn get_session(
         &self,
         project: &ProjectId,
@@ -154,7 +245,8 @@ pub trait SessionRepository: Send + Sync + 'static {
     /// ever accepted for the session (the seal), and every event accepted before is in it.
     /// Concurrent calls: exactly one closes the session; all agree on the result.
     ///
-    /// Errors: [`CompleteSessionError::NotFound`], [`CompleteSessionError::StateConflict`]
+    /// Errors: [`CompleteSessionError::NotFound`], [`CompleteSessionError::Erased`],
+    /// [`CompleteSessionError::StateConflict`]
     /// (already in the other terminal status), [`CompleteSessionError::Storage`].
     async fn complete_session(
         &self,
@@ -185,6 +277,42 @@ pub trait SessionRepository: Send + Sync + 'static {
         project: &ProjectId,
         query: SessionQuery,
     ) -> Result<SessionPage, StorageError>;
+
+    /// Erases the session: the session and every one of its events are removed, and a
+    /// tombstone (project, id, `erased_at` = `at`) is stored in their place. From the moment
+    /// this returns, every method answers "erased" for the session (creating it again too)
+    /// until the tombstone is purged ([`SessionRepository::purge_tombstones`]), and no append
+    /// racing it (on any instance) is acknowledged after it unless it is erased with the rest.
+    /// Returns the tombstone's `erased_at`: `replayed: false` when this call removed the
+    /// session, `replayed: true` when it was erased already (only one of concurrent erasures
+    /// of a session is not replayed). An erasure cut short (crash, timeout) leaves the session
+    /// answering "erased" or unchanged, never half there; calling again finishes it.
+    ///
+    /// Errors: [`EraseSessionError::NotFound`] (no session, no tombstone),
+    /// [`EraseSessionError::Storage`].
+    async fn erase_session(
+        &self,
+        project: &ProjectId,
+        id: &SessionId,
+        at: Timestamp,
+    ) -> Result<Written<Timestamp>, EraseSessionError>;
+
+    /// At most `limit` sessions, of any project, whose [`Session::retained_since`] is before
+    /// `before` (the retention sweep erases them with [`SessionRepository::erase_session`]).
+    /// Served from an index on the time retention counts from, not a scan.
+    ///
+    /// Errors: [`StorageError`].
+    async fn expired_sessions(
+        &self,
+        before: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<(ProjectId, SessionId)>, StorageError>;
+
+    /// Removes at most `limit` tombstones erased before `before`; returns how many it removed.
+    /// An id whose tombstone is removed can be created again.
+    ///
+    /// Errors: [`StorageError`].
+    async fn purge_tombstones(&self, before: Timestamp, limit: u32) -> Result<u64, StorageError>;
 }
 
 #[async_trait]
@@ -200,10 +328,11 @@ pub trait EventRepository: Send + Sync + 'static {
     /// twice and never share a `seq`. Answers one [`Written`] per request item, in request
     /// order ([`AppendBatch::answer`]).
     ///
-    /// Errors: [`AppendEventError::SessionNotFound`], [`AppendEventError::Conflict`] (another
-    /// event under an item's id), [`AppendEventError::SessionClosed`] (a new event, session
-    /// ended), [`AppendEventError::SeqMismatch`], [`AppendEventError::Storage`]. On any error
-    /// nothing is stored.
+    /// Errors: [`AppendEventError::SessionNotFound`], [`AppendEventError::SessionErased`],
+    /// [`AppendEventError::Conflict`] (another event under an item's id),
+    /// [`AppendEventError::SessionClosed`] (a new event, session ended),
+    /// [`AppendEventError::SeqMismatch`], [`AppendEventError::Storage`]. On any error nothing
+    /// is stored.
     async fn append_events(
         &self,
         project: &ProjectId,
@@ -225,8 +354,8 @@ pub trait EventRepository: Send + Sync + 'static {
         })
     }
 
-    /// Errors: [`GetEventError::SessionNotFound`], [`GetEventError::EventNotFound`],
-    /// [`GetEventError::Storage`].
+    /// Errors: [`GetEventError::SessionNotFound`], [`GetEventError::SessionErased`],
+    /// [`GetEventError::EventNotFound`], [`GetEventError::Storage`].
     async fn get_event(
         &self,
         project: &ProjectId,
@@ -237,7 +366,8 @@ pub trait EventRepository: Send + Sync + 'static {
     /// One page of events ordered by `seq` as [`PageRequest`] describes, with `has_more` true
     /// when events exist beyond the page's last one at the time of the read.
     ///
-    /// Errors: [`ListEventsError::SessionNotFound`], [`ListEventsError::Storage`].
+    /// Errors: [`ListEventsError::SessionNotFound`], [`ListEventsError::SessionErased`],
+    /// [`ListEventsError::Storage`].
     async fn list_events(
         &self,
         project: &ProjectId,
@@ -245,9 +375,25 @@ pub trait EventRepository: Send + Sync + 'static {
         page: PageRequest,
     ) -> Result<EventPage, ListEventsError>;
 
+    /// Redacts the event's payload ([`Event::redact`]) at `at`: the stored payload becomes
+    /// `{}`, only its fingerprint is kept, and the original content is stored nowhere. Works on
+    /// open and closed sessions; changes no `seq` and no session field. Returns the redacted
+    /// event: `replayed: true` when it was redacted already (unchanged).
+    ///
+    /// Errors: [`RedactEventError::SessionNotFound`], [`RedactEventError::SessionErased`],
+    /// [`RedactEventError::EventNotFound`], [`RedactEventError::Storage`].
+    async fn redact_event(
+        &self,
+        project: &ProjectId,
+        session_id: &SessionId,
+        event_id: &EventId,
+        at: Timestamp,
+    ) -> Result<Written<Event>, RedactEventError>;
+
     /// The sessions of `watches` whose version (see [`crate::Session::version`]) is now beyond
     /// the watch's `known`: each as its index in `watches` and its version, in any order.
-    /// Absent sessions are left out. Live tails of one instance ask this for all their sessions
+    /// A watched session erased since is reported with a version beyond any it had, so that
+    /// its tails wake, find it erased and end; sessions absent otherwise are left out. Live tails of one instance ask this for all their sessions
     /// at once, so it reads them in as few round trips as the store allows (not one per watch).
     /// An event visible to this call has every lower `seq` of its session visible too, so a
     /// tail reading on from its position never skips one.

@@ -192,6 +192,12 @@ impl Session {
     }
 
     /// Whether a new (not replayed) event may be appended.
+    /// The time retention counts from: when the session ended, or, never ended, when it was
+    /// last updated. `RETENTION` erases a session once this is older than it.
+    pub fn retained_since(&self) -> Timestamp {
+        self.ended_at.unwrap_or(self.updated_at)
+    }
+
     pub fn accepts_new_events(&self) -> bool {
         !self.status.is_terminal()
     }

@@ -1,17 +1,21 @@
 //! Mapping between BSON documents and domain values.
 //!
 //! `sessions`: `{project, sessionId, status, language, metadata, startedAt, endedAt, createdAt,
-//! updatedAt}`.
-//! `events`: `{project, sessionId, seq, eventId, type, payload, timestamp, receivedAt}`; the seal
-//! is one more document in `events` at the next `seq`: `{project, sessionId, seq, eventId:
-//! "~seal", receivedAt, seal: {status, endedAt}}`. Payloads and metadata are kept as their exact
-//! JSON text. Every filter on a session's documents starts from [`SessionKey::filter`].
+//! updatedAt}`, or an erased session's tombstone `{project, sessionId, erasedAt}`.
+//! `events`: `{project, sessionId, seq, eventId, type, payload, timestamp, receivedAt}` (a
+//! redacted one: `payload` `"{}"`, plus `redactedAt` and `fingerprint`); the seal is one more
+//! document in `events` at the next `seq`: `{project, sessionId, seq, eventId: "~seal",
+//! receivedAt, seal: {status, endedAt}}`. An erased session's events are blanked to `{project,
+//! sessionId, seq, eventId: "~erased.<seq>", receivedAt: <erasure time>}` until its tombstone
+//! is purged (see `erasure.rs`, `docs/privacy.md`). Payloads and metadata are kept as their
+//! exact JSON text. Every filter on a session's documents starts from [`SessionKey::filter`].
 
 use domain::{
-    Event, EventId, EventType, JsonObject, Language, ProjectId, Session, SessionId, SessionStatus,
-    StorageError, Timestamp,
+    Event, EventId, EventType, Fingerprint, JsonObject, Language, ProjectId, Redaction, Session,
+    SessionId, SessionStatus, StorageError, Timestamp,
 };
-use mongodb::bson::{Bson, DateTime, Document, RawDocument, RawDocumentBuf, doc, rawdoc};
+use mongodb::bson::spec::BinarySubtype;
+use mongodb::bson::{Binary, Bson, DateTime, Document, RawDocument, RawDocumentBuf, doc, rawdoc};
 
 /// The `eventId` of the seal document; client ids can never take it (they start with a letter
 /// or digit).
@@ -118,10 +122,21 @@ pub(crate) fn seal_doc(
     }
 }
 
+/// A seal written by an erasure at `seq`: the seal of a failed session, under an `eventId` of
+/// the blanks' form (an erasure writes several, see `erasure.rs`; `~seal` is unique per session).
+pub(crate) fn erasure_seal(key: &SessionKey, seq: u64, at: Timestamp) -> Document {
+    let mut seal = seal_doc(key, seq, SessionStatus::Failed, at, at);
+    seal.insert("eventId", format!("~erased.{seq}"));
+    seal
+}
+
 /// The fields of an event document that [`event`] reads: the rest (`_id`, `project`,
 /// `sessionId`) is known from the query and not sent back.
 pub(crate) fn event_fields() -> Document {
-    doc! { "_id": 0, "seq": 1, "eventId": 1, "type": 1, "payload": 1, "timestamp": 1, "receivedAt": 1 }
+    doc! {
+        "_id": 0, "seq": 1, "eventId": 1, "type": 1, "payload": 1, "timestamp": 1, "receivedAt": 1,
+        "redactedAt": 1, "fingerprint": 1,
+    }
 }
 
 fn raw_string<'a>(d: &'a RawDocument, key: &str) -> Result<&'a str, StorageError> {
@@ -146,7 +161,47 @@ pub(crate) fn event(session: &SessionId, d: &RawDocument) -> Result<Event, Stora
             .map_err(|_| corrupt("payload"))?,
         timestamp: raw_time(d, "timestamp")?,
         received_at: raw_time(d, "receivedAt")?,
+        redaction: match d.get("redactedAt").map_err(|_| corrupt("redactedAt"))? {
+            None => None,
+            Some(_) => Some(Redaction {
+                at: raw_time(d, "redactedAt")?,
+                fingerprint: Fingerprint(
+                    d.get_binary("fingerprint")
+                        .ok()
+                        .and_then(|b| <[u8; 32]>::try_from(b.bytes).ok())
+                        .ok_or_else(|| corrupt("fingerprint"))?,
+                ),
+            }),
+        },
     })
+}
+
+/// The `$set` that redacts a stored event (see [`Event::redact`]).
+pub(crate) fn redaction_set(payload: &JsonObject, redaction: &Redaction) -> Document {
+    doc! { "$set": {
+        "payload": payload.as_str(),
+        "redactedAt": date(redaction.at),
+        "fingerprint": Binary { subtype: BinarySubtype::Generic, bytes: redaction.fingerprint.0.to_vec() },
+    } }
+}
+
+/// The filter of the events of a session that still hold content (no seal, no blanked one).
+pub(crate) fn with_content(key: &SessionKey) -> Document {
+    let mut filter = key.filter();
+    filter.insert("type", doc! { "$exists": true });
+    filter
+}
+
+/// The update blanking an erased session's events: only what keeps their `seq` taken remains
+/// (see the module's documentation).
+pub(crate) fn blanked(at: Timestamp) -> Vec<Document> {
+    vec![
+        doc! { "$set": {
+            "eventId": { "$concat": ["~erased.", { "$toString": "$seq" }] },
+            "receivedAt": date(at),
+        } },
+        doc! { "$unset": ["type", "payload", "timestamp", "redactedAt", "fingerprint"] },
+    ]
 }
 
 /// The terminal status and end time a seal document records.

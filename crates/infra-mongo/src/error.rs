@@ -52,6 +52,29 @@ pub(crate) fn duplicate_at(err: &Error) -> Option<usize> {
     }
 }
 
+/// For an unordered `insertMany` whose every refused document was refused by a unique index or
+/// by a write conflict (a batch's open transaction holds that `seq`): the indexes refused by a
+/// write conflict (empty when every refusal was a duplicate: those `seq`s are taken for good).
+/// `None` for any other failure, also when the write concern failed.
+pub(crate) fn held_by_transactions(err: &Error) -> Option<Vec<usize>> {
+    match err.kind.as_ref() {
+        ErrorKind::InsertMany(e) if e.write_concern_error.is_none() => {
+            let errors = e.write_errors.as_ref()?;
+            errors
+                .iter()
+                .all(|w| w.code == DUPLICATE_KEY || w.code == WRITE_CONFLICT)
+                .then(|| {
+                    errors
+                        .iter()
+                        .filter(|w| w.code == WRITE_CONFLICT)
+                        .map(|w| w.index)
+                        .collect()
+                })
+        }
+        _ => None,
+    }
+}
+
 pub(crate) fn storage_error(err: Error) -> StorageError {
     let transient = err.contains_label("SystemOverloadedError")
         || matches!(

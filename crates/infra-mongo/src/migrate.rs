@@ -32,6 +32,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "session_lists",
         include_str!("../../../migrations/mongo/0004_session_lists.json"),
     ),
+    (
+        5,
+        "erasure",
+        include_str!("../../../migrations/mongo/0005_erasure.json"),
+    ),
 ];
 
 /// Errors that mean "done already", so a command run twice (or by two instances) succeeds:

@@ -113,9 +113,16 @@ impl ListFind {
                 }],
             );
         }
-        if !created.is_empty() {
-            filter.insert("createdAt", created);
+        if created.is_empty() {
+            // Tombstones of erased sessions (no `createdAt`) are in no list: a date bound keeps
+            // them out of the index range.
+            // (Year 1: the earliest date every MongoDB-wire server and driver represents.)
+            created.insert(
+                "$gte",
+                mongodb::bson::DateTime::from_millis(-62_135_596_800_000),
+            );
         }
+        filter.insert("createdAt", created);
         let mut statuses: Vec<&str> = f
             .statuses()
             .iter()

@@ -5,10 +5,11 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use domain::{
-    AppendBatch, AppendEventError, CompleteRequest, CompleteSessionError, Event, EventId,
-    EventPage, EventRepository, GetEventError, GetSessionError, ListEventsError, NewSession, Order,
-    PageRequest, ProjectId, Session, SessionId, SessionPage, SessionQuery, SessionRepository,
-    StorageError, StoreAdmin, Watch, Written,
+    AppendBatch, AppendEventError, CompleteRequest, CompleteSessionError, CreateSessionError,
+    EraseSessionError, Event, EventId, EventPage, EventRepository, GetEventError, GetSessionError,
+    ListEventsError, NewSession, Order, PageRequest, ProjectId, RedactEventError, Session,
+    SessionId, SessionPage, SessionQuery, SessionRepository, StorageError, StoreAdmin, Timestamp,
+    Watch, Written,
 };
 use futures_util::TryStreamExt;
 use mongodb::bson::{Document, RawDocumentBuf, doc};
@@ -17,7 +18,7 @@ use mongodb::event::command::CommandEvent;
 use mongodb::options::{ClientOptions, Hint, ReadConcern, WriteConcern};
 use mongodb::{Client, Collection, Database};
 
-use crate::documents::{self, SEAL_ID, SEQ_INDEX, SessionKey};
+use crate::documents::{self, SEQ_INDEX, SessionKey};
 use crate::error::{MongoResultExt, is_duplicate_key, storage_error};
 use crate::lane::Lanes;
 use crate::sessions_list::{self, CreationClock};
@@ -119,11 +120,14 @@ impl MongoStore {
         Ok(store)
     }
 
+    /// The session's document; a tombstone (an erased session's) is none.
     pub(crate) async fn session_doc(
         &self,
         key: &SessionKey,
     ) -> Result<Option<Document>, StorageError> {
-        self.sessions.find_one(key.filter()).await.storage()
+        let mut filter = key.filter();
+        filter.insert("erasedAt", doc! { "$exists": false });
+        self.sessions.find_one(filter).await.storage()
     }
 
     /// The document with the highest `seq` of a session: its newest event or its seal.
@@ -172,27 +176,33 @@ impl SessionRepository for MongoStore {
         &self,
         project: &ProjectId,
         new: NewSession,
-    ) -> Result<Written<Session>, StorageError> {
+    ) -> Result<Written<Session>, CreateSessionError> {
         let key = SessionKey::new(project, &new.id);
         let session = new.into_session(self.clock.next(project, &key.session));
         let mut document = documents::session_doc(project, &session);
         document.insert("labels", sessions_list::labels(&session));
-        match self.sessions.insert_one(document).await {
-            Ok(_) => {
-                // Created here: its top is known, so this instance's first append into it
-                // is one round trip.
-                self.lanes.set_top(&key, Some(0));
-                return Ok(Written::created(session));
+        // A second try only when the id's holder vanished between the two steps (a tombstone
+        // purged, a session erased and purged): the id is then free.
+        for _ in 0..2 {
+            match self.sessions.insert_one(document.clone()).await {
+                Ok(_) => {
+                    // Created here: its top is known, so this instance's first append into it
+                    // is one round trip.
+                    self.lanes.set_top(&key, Some(0));
+                    return Ok(Written::created(session));
+                }
+                Err(e) if is_duplicate_key(&e) => {}
+                Err(e) => return Err(storage_error(e).into()),
             }
-            Err(e) if is_duplicate_key(&e) => {}
-            Err(e) => return Err(storage_error(e)),
+            // Another writer created it first, or a tombstone holds the id (an erased session).
+            if let Some(stored) = self.load(&key).await? {
+                return Ok(Written::replayed(stored));
+            }
+            if self.tombstone(&key).await?.is_some() {
+                return Err(CreateSessionError::Erased);
+            }
         }
-        // Another writer created it first; the unique index guarantees it is there.
-        let stored = self
-            .load(&key)
-            .await?
-            .ok_or_else(|| StorageError::Internal("duplicate session not readable".into()))?;
-        Ok(Written::replayed(stored))
+        Err(StorageError::Internal("duplicate session not readable".into()).into())
     }
 
     async fn get_session(
@@ -201,7 +211,10 @@ impl SessionRepository for MongoStore {
         id: &SessionId,
     ) -> Result<Session, GetSessionError> {
         let key = SessionKey::new(project, id);
-        self.load(&key).await?.ok_or(GetSessionError::NotFound)
+        match self.load(&key).await? {
+            Some(session) => Ok(session),
+            None => Err(self.absent(&key).await),
+        }
     }
 
     async fn complete_session(
@@ -219,6 +232,27 @@ impl SessionRepository for MongoStore {
         query: SessionQuery,
     ) -> Result<SessionPage, StorageError> {
         self.list(project, &query).await
+    }
+
+    async fn erase_session(
+        &self,
+        project: &ProjectId,
+        id: &SessionId,
+        at: Timestamp,
+    ) -> Result<Written<Timestamp>, EraseSessionError> {
+        self.erase(&SessionKey::new(project, id), at).await
+    }
+
+    async fn expired_sessions(
+        &self,
+        before: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<(ProjectId, SessionId)>, StorageError> {
+        self.expired(before, limit).await
+    }
+
+    async fn purge_tombstones(&self, before: Timestamp, limit: u32) -> Result<u64, StorageError> {
+        self.purge(before, limit).await
     }
 }
 
@@ -244,9 +278,7 @@ impl EventRepository for MongoStore {
         if let Some(event) = self.stored_event(&key, event_id).await? {
             return Ok(event);
         }
-        Err(GetEventError::missing(
-            self.session_doc(&key).await?.is_some(),
-        ))
+        Err(self.missing_event(&key).await)
     }
 
     async fn list_events(
@@ -261,9 +293,9 @@ impl EventRepository for MongoStore {
             (Order::Desc, Some(after)) => (doc! { "$lt": after as i64 }, -1),
             (Order::Desc, None) => (doc! { "$gte": 1_i64 }, -1),
         };
-        let mut filter = key.filter();
+        // Events with content: no seal, no blanks of an erasure.
+        let mut filter = documents::with_content(&key);
         filter.insert("seq", range);
-        filter.insert("eventId", doc! { "$ne": SEAL_ID });
         // Each event is read from the reply's BSON bytes in place (no `Document` per event).
         let mut cursor = self
             .raw_events
@@ -279,11 +311,22 @@ impl EventRepository for MongoStore {
         }
         // Events exist only in existing sessions: only an empty page needs a second look.
         if events.is_empty() && self.session_doc(&key).await?.is_none() {
-            return Err(ListEventsError::SessionNotFound);
+            return Err(self.absent(&key).await);
         }
         let has_more = events.len() > page.limit as usize;
         events.truncate(page.limit as usize);
         Ok(EventPage { events, has_more })
+    }
+
+    async fn redact_event(
+        &self,
+        project: &ProjectId,
+        session_id: &SessionId,
+        event_id: &EventId,
+        at: Timestamp,
+    ) -> Result<Written<Event>, RedactEventError> {
+        self.redact(&SessionKey::new(project, session_id), event_id, at)
+            .await
     }
 
     /// One aggregation per [`WATCHES_PER_QUERY`] watches: the documents beyond each watch's

@@ -113,7 +113,7 @@ fn interrupted() -> StorageError {
 
 /// A short random pause after losing a `seq` to another instance, growing with the losses, so
 /// that competing instances do not retry in lockstep.
-async fn backoff(losses: u32) {
+pub(crate) async fn backoff(losses: u32) {
     let cap_micros = (500_u64 << losses.min(6)).min(20_000);
     let pause = rand::rng().random_range(0..=cap_micros);
     tokio::time::sleep(Duration::from_micros(pause)).await;
@@ -250,8 +250,9 @@ impl MongoStore {
                         top
                     }
                     Ok(Top::Missing) => {
+                        let answer: AppendEventError = self.absent(session).await;
                         for p in pending {
-                            p.answer(Err(AppendEventError::SessionNotFound));
+                            p.answer(Err(answer.clone()));
                         }
                         return;
                     }
@@ -403,18 +404,11 @@ impl MongoStore {
                     documents::seq(top).map_err(internal)?,
                 ),
             },
-            (None, None) => {
-                let exists = self
-                    .sessions
-                    .find_one(key.filter())
-                    .projection(doc! { "_id": 1 })
-                    .await?
-                    .is_some();
-                if !exists {
-                    return Ok(Some((Err(AppendEventError::SessionNotFound), None)));
-                }
-                (SessionStatus::Initiated, 0)
-            }
+            (None, None) => match self.session_doc(key).await {
+                Ok(Some(_)) => (SessionStatus::Initiated, 0),
+                Ok(None) => return Ok(Some((Err(self.absent(key).await), None))),
+                Err(e) => return Ok(Some((Err(e.into()), None))),
+            },
         };
         let ids: Vec<&str> = batch.events().iter().map(|e| e.event_id.as_str()).collect();
         let mut filter = key.filter();
@@ -437,6 +431,9 @@ impl MongoStore {
         let plan = match decision::append_batch(batch, status, last_seq, existing) {
             BatchStep::Answer(Err(AppendEventError::SeqMismatch { .. })) if hint.is_some() => {
                 return Ok(None);
+            }
+            BatchStep::Answer(Err(AppendEventError::SessionClosed)) => {
+                return Ok(Some((Err(self.closed(key).await), Some(last_seq))));
             }
             BatchStep::Answer(answer) => return Ok(Some((answer, Some(last_seq)))),
             BatchStep::Insert(plan) => plan,
@@ -467,6 +464,16 @@ impl MongoStore {
         Ok(Some((Ok(plan.answer(events)), Some(top))))
     }
 
+    /// The refusal of a new event in a sealed session: `SessionErased` when the seal is an
+    /// erasure's (in progress or done: its tombstone remains), else `SessionClosed`.
+    async fn closed(&self, key: &SessionKey) -> AppendEventError {
+        match self.tombstone(key).await {
+            Ok(Some(_)) => AppendEventError::SessionErased,
+            Ok(None) => AppendEventError::SessionClosed,
+            Err(e) => e.into(),
+        }
+    }
+
     /// The answer to an append into a sealed session.
     async fn answer_sealed(
         &self,
@@ -476,6 +483,9 @@ impl MongoStore {
     ) -> Result<Written<Event>, AppendEventError> {
         let existing = self.stored_event(session, &new.event_id).await?;
         match decision::append(new, status, existing) {
+            AppendStep::Answer(Err(AppendEventError::SessionClosed)) => {
+                Err(self.closed(session).await)
+            }
             AppendStep::Answer(answer) => answer,
             AppendStep::Insert(_) => Err(StorageError::Internal(
                 "the domain inserts into a sealed session".into(),
@@ -496,10 +506,9 @@ impl MongoStore {
         request: CompleteRequest,
         reply: &Reply<Written<Session>, CompleteSessionError>,
     ) -> Result<Written<Session>, CompleteSessionError> {
-        let session_doc = self
-            .session_doc(id)
-            .await?
-            .ok_or(CompleteSessionError::NotFound)?;
+        let Some(session_doc) = self.session_doc(id).await? else {
+            return Err(self.absent(id).await);
+        };
         let mut top = self.top(id).await?;
         while !reply.is_closed() {
             let session = documents::session(&session_doc, top.as_ref())?;

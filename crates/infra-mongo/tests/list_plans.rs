@@ -1,6 +1,6 @@
-//! Every shape of `GET /sessions` page is served by an index: the server's `explain` of each
-//! (`queryPlanner`) has an `IXSCAN` on the expected index in its winning plan, never a
-//! `COLLSCAN`, on a real MongoDB-wire server.
+//! Every shape of `GET /sessions` page, and each query of the retention sweep, is served by an
+//! index: the server's `explain` of each (`queryPlanner`) has an `IXSCAN` on the expected index
+//! in its winning plan, never a `COLLSCAN`, on a real MongoDB-wire server.
 
 use conformance::ListIndex;
 use domain::{JsonObject, NewSession, ProjectId, SessionId, SessionRepository};
@@ -25,6 +25,33 @@ fn stages(plan: &Document, out: &mut Vec<String>) {
             }),
             _ => {}
         }
+    }
+}
+
+/// The stages of the winning plan of an `explain` answer.
+fn winning_stages(explained: &Document) -> Vec<String> {
+    let winning = explained
+        .get_document("queryPlanner")
+        .and_then(|p| p.get_document("winningPlan"))
+        .unwrap_or_else(|_| panic!("a winning plan: {explained}"));
+    let mut seen = Vec::new();
+    stages(winning, &mut seen);
+    seen
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sweep_is_served_by_indexes() {
+    let uri = testkit::mongo_uri().await;
+    let options = MongoOptions::new(uri, testkit::unique_database("sweep"));
+    let store = MongoStore::connect(&options).await.expect("connect");
+    conformance::sessions_and_tombstones(&store, 50).await;
+    let plans = store.explain_sweep().await.unwrap();
+    let indexes = ["endedAt_updatedAt", "endedAt_updatedAt", "erasedAt"];
+    assert_eq!(plans.len(), indexes.len());
+    for (explained, index) in plans.iter().zip(indexes) {
+        let seen = winning_stages(explained);
+        assert!(seen.contains(&format!("IXSCAN {index}")), "{seen:?}");
+        assert!(!seen.iter().any(|s| s == "COLLSCAN"), "{seen:?}");
     }
 }
 
@@ -65,12 +92,7 @@ async fn every_page_is_an_index_scan() {
             ListIndex::Labels => "project_labels_createdAt_sessionId",
         };
         let explained = store.explain_list_sessions(&project, &query).await.unwrap();
-        let winning = explained
-            .get_document("queryPlanner")
-            .and_then(|p| p.get_document("winningPlan"))
-            .unwrap_or_else(|_| panic!("a winning plan: {explained}"));
-        let mut seen = Vec::new();
-        stages(winning, &mut seen);
+        let seen = winning_stages(&explained);
         let shape = format!("{query:?}\n{seen:?}");
         assert!(seen.contains(&format!("IXSCAN {index}")), "{shape}");
         assert!(!seen.iter().any(|s| s == "COLLSCAN"), "{shape}");

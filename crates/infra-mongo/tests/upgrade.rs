@@ -83,6 +83,9 @@ async fn a_database_written_before_projects_keeps_every_session_under_default() 
         (
             "sessions",
             vec![
+                // The retention sweep's (migration 5): not per project.
+                "endedAt_updatedAt",
+                "erasedAt",
                 "project_createdAt_sessionId",
                 "project_labels_createdAt_sessionId",
                 "project_sessionId_unique",

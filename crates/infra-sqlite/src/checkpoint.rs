@@ -21,6 +21,7 @@ pub(crate) const WRITER_BACKSTOP_PAGES: u32 = 20_000;
 /// Stops the thread when dropped or closed.
 pub(crate) struct Checkpointer {
     stop: Arc<AtomicBool>,
+    truncate: Arc<AtomicBool>,
 }
 
 impl Checkpointer {
@@ -29,12 +30,29 @@ impl Checkpointer {
         conn.busy_timeout(Duration::from_secs(5))
             .map_err(storage_error)?;
         let stop = Arc::new(AtomicBool::new(false));
+        let truncate = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
+        let truncate_asked = truncate.clone();
         std::thread::Builder::new()
             .name("sqlite-checkpoint".into())
             .spawn(move || {
                 while !flag.load(Ordering::Relaxed) {
                     std::thread::sleep(EVERY);
+                    if truncate_asked.swap(false, Ordering::Relaxed) {
+                        // After an erasure or redaction: copy everything back and empty the
+                        // WAL file, so that no frame holding the erased content stays in it.
+                        // Busy (a reader on an old snapshot): asked again for the next round.
+                        match conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+                            r.get::<_, i64>(0)
+                        }) {
+                            Ok(0) => continue,
+                            Ok(_) => truncate_asked.store(true, Ordering::Relaxed),
+                            Err(e) => {
+                                truncate_asked.store(true, Ordering::Relaxed);
+                                tracing::warn!(error = %e, "WAL checkpoint (TRUNCATE) failed");
+                            }
+                        }
+                    }
                     // PASSIVE: copies what no reader still needs, never blocks the writer.
                     if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
                     {
@@ -43,7 +61,13 @@ impl Checkpointer {
                 }
             })
             .map_err(|e| StorageError::Internal(format!("cannot start the checkpointer: {e}")))?;
-        Ok(Self { stop })
+        Ok(Self { stop, truncate })
+    }
+
+    /// Asks for a `TRUNCATE` checkpoint at the next round (within [`EVERY`], retried while
+    /// readers hold old pages).
+    pub(crate) fn truncate_soon(&self) {
+        self.truncate.store(true, Ordering::Relaxed);
     }
 
     pub(crate) fn stop(&self) {

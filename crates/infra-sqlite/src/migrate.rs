@@ -26,6 +26,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "session_lists",
         include_str!("../../../migrations/sqlite/0004_session_lists.sql"),
     ),
+    (
+        5,
+        "erasure",
+        include_str!("../../../migrations/sqlite/0005_erasure.sql"),
+    ),
 ];
 
 /// Applies what is missing; returns the versions applied by this call.

@@ -1,7 +1,8 @@
 //! Mapping between rows and domain values.
 
 use domain::{
-    Event, EventId, EventType, JsonObject, Language, Session, SessionId, SessionStatus, Timestamp,
+    Event, EventId, EventType, Fingerprint, JsonObject, Language, Redaction, Session, SessionId,
+    SessionStatus, Timestamp,
 };
 use rusqlite::Row;
 use rusqlite::types::{FromSqlError, Type};
@@ -17,7 +18,7 @@ macro_rules! session_columns {
 /// The columns [`event`] reads, in order.
 macro_rules! event_columns {
     () => {
-        "session_id, event_id, seq, type, payload, timestamp, received_at"
+        "session_id, event_id, seq, type, payload, timestamp, received_at, redacted_at, fingerprint"
     };
 }
 
@@ -72,12 +73,31 @@ pub(crate) fn event(row: &Row<'_>) -> rusqlite::Result<Event> {
         payload: JsonObject::from_stored(row.get(4)?).map_err(|e| invalid(4, e))?,
         timestamp: timestamp(row, 5)?,
         received_at: timestamp(row, 6)?,
+        redaction: redaction(row, 7)?,
     })
 }
 
+/// `redacted_at, fingerprint` at `idx`, `idx + 1`: both set, or both null.
+fn redaction(row: &Row<'_>, idx: usize) -> rusqlite::Result<Option<Redaction>> {
+    let Some(at) = row.get::<_, Option<i64>>(idx)? else {
+        return Ok(None);
+    };
+    let fingerprint: Vec<u8> = row.get(idx + 1)?;
+    let fingerprint = <[u8; 32]>::try_from(fingerprint)
+        .map_err(|_| invalid(idx + 1, FromSqlError::InvalidType))?;
+    Ok(Some(Redaction {
+        at: Timestamp::from_millis(at).map_err(|e| invalid(idx, e))?,
+        fingerprint: Fingerprint(fingerprint),
+    }))
+}
+
 /// `project, session_id, last_seq, status` as `(project, sessionId, version)` (see
-/// `Session::version`).
+/// `Session::version`); a session no longer stored (null `last_seq`: erased) as `u64::MAX`,
+/// beyond any version, so that its tails wake and find it erased.
 pub(crate) fn version(row: &Row<'_>) -> rusqlite::Result<(String, String, u64)> {
+    if row.get::<_, Option<i64>>(2)?.is_none() {
+        return Ok((row.get(0)?, row.get(1)?, u64::MAX));
+    }
     let version = Session::version_of(count(row, 2)?, status(row, 3)?);
     Ok((row.get(0)?, row.get(1)?, version))
 }

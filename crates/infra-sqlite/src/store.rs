@@ -6,9 +6,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use domain::{
-    AppendBatch, AppendEventError, BatchStep, CompleteRequest, CompleteSessionError, CompleteStep,
-    Event, EventId, EventPage, EventRepository, GetEventError, GetSessionError, ListEventsError,
-    NewSession, Order, PageRequest, ProjectId, Session, SessionId, SessionPage, SessionQuery,
+    Absent, AppendBatch, AppendEventError, BatchStep, CompleteRequest, CompleteSessionError,
+    CompleteStep, CreateSessionError, EraseSessionError, Event, EventId, EventMissing, EventPage,
+    EventRepository, GetEventError, GetSessionError, ListEventsError, NewSession, Order,
+    PageRequest, ProjectId, RedactEventError, Session, SessionId, SessionPage, SessionQuery,
     SessionRepository, StorageError, StoreAdmin, Timestamp, Watch, Written, decision,
 };
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
@@ -111,6 +112,8 @@ fn open_writer(path: &Path, options: &SqliteOptions) -> rusqlite::Result<Connect
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", options.synchronous.pragma())?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
+    // Deleted content (erasures, redactions) is overwritten with zeros, not left in free pages.
+    conn.pragma_update(None, "secure_delete", "ON")?;
     conn.pragma_update(None, "wal_autocheckpoint", WRITER_BACKSTOP_PAGES)?;
     // After a checkpoint the WAL is truncated back to this size instead of keeping its peak.
     conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
@@ -151,6 +154,34 @@ fn session_exists(
 ) -> rusqlite::Result<bool> {
     conn.prepare_cached("SELECT 1 FROM sessions WHERE project = ?1 AND session_id = ?2")?
         .exists([project.as_str(), id.as_str()])
+}
+
+/// When the session was erased, if its tombstone remains.
+fn tombstone(
+    conn: &Connection,
+    project: &ProjectId,
+    id: &SessionId,
+) -> rusqlite::Result<Option<Timestamp>> {
+    conn.prepare_cached("SELECT erased_at FROM tombstones WHERE project = ?1 AND session_id = ?2")?
+        .query_row([project.as_str(), id.as_str()], |r| r.get::<_, i64>(0))
+        .optional()?
+        .map(|ms| {
+            Timestamp::from_millis(ms)
+                .map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.into()))
+        })
+        .transpose()
+}
+
+/// The error `E` for a session that is not stored: erased (tombstone) or not found.
+fn absent<E: Absent + From<StorageError>>(
+    conn: &Connection,
+    project: &ProjectId,
+    id: &SessionId,
+) -> E {
+    match tombstone(conn, project, id) {
+        Ok(tomb) => E::absent(tomb.is_some()),
+        Err(e) => storage_error(e).into(),
+    }
 }
 
 fn load_event(
@@ -220,7 +251,7 @@ fn insert_event(conn: &Connection, project: &ProjectId, e: &Event) -> rusqlite::
         .prepare_cached(concat!(
             "INSERT INTO events (project, ",
             event_columns!(),
-            ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
+            ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) \
              ON CONFLICT (project, session_id, event_id) DO NOTHING"
         ))?
         .execute(params![
@@ -232,8 +263,23 @@ fn insert_event(conn: &Connection, project: &ProjectId, e: &Event) -> rusqlite::
             e.payload.as_str(),
             e.timestamp.millis(),
             e.received_at.millis(),
+            e.redaction.map(|r| r.at.millis()),
+            e.redaction.map(|r| r.fingerprint.0.to_vec()),
         ])?;
     Ok(inserted == 1)
+}
+
+/// The error for an event that is not stored: the session exists (event not found), or not.
+fn missing_event<E: Absent + From<StorageError> + From<EventMissing>>(
+    conn: &Connection,
+    project: &ProjectId,
+    session_id: &SessionId,
+) -> E {
+    match session_exists(conn, project, session_id) {
+        Ok(true) => EventMissing.into(),
+        Ok(false) => absent(conn, project, session_id),
+        Err(e) => storage_error(e).into(),
+    }
 }
 
 fn missing(what: &str) -> StorageError {
@@ -246,11 +292,14 @@ impl SessionRepository for SqliteStore {
         &self,
         project: &ProjectId,
         new: NewSession,
-    ) -> Result<Written<Session>, StorageError> {
+    ) -> Result<Written<Session>, CreateSessionError> {
         let project = project.clone();
         self.writer
             .write(move |conn| {
                 let id = new.id.clone();
+                if tombstone(conn, &project, &id).storage()?.is_some() {
+                    return Err(CreateSessionError::Erased);
+                }
                 let created = crate::list::creation_time(conn, &project, &id).storage()?;
                 let session = new.into_session(created);
                 if insert_session(conn, &project, &session).storage()? {
@@ -273,7 +322,7 @@ impl SessionRepository for SqliteStore {
             .read(move |conn| {
                 load_session(conn, &project, &id)
                     .storage()?
-                    .ok_or(GetSessionError::NotFound)
+                    .ok_or_else(|| absent(conn, &project, &id))
             })
             .await
     }
@@ -289,7 +338,7 @@ impl SessionRepository for SqliteStore {
             .write(move |conn| {
                 let session = load_session(conn, &project, &id)
                     .storage()?
-                    .ok_or(CompleteSessionError::NotFound)?;
+                    .ok_or_else(|| absent::<CompleteSessionError>(conn, &project, &id))?;
                 match decision::complete(session, &request, Timestamp::now()) {
                     CompleteStep::Answer(answer) => answer,
                     CompleteStep::Close(closed) => {
@@ -311,6 +360,91 @@ impl SessionRepository for SqliteStore {
             .read(move |conn| crate::list::read_page(conn, &project, &query))
             .await
     }
+
+    /// One writer job: the events, labels and session row are deleted and the tombstone
+    /// inserted in one transaction (no append or complete can fall between), then the WAL is
+    /// checkpointed and truncated so that no copy of the erased pages stays in it.
+    async fn erase_session(
+        &self,
+        project: &ProjectId,
+        id: &SessionId,
+        at: Timestamp,
+    ) -> Result<Written<Timestamp>, EraseSessionError> {
+        let (project, id) = (project.clone(), id.clone());
+        let erased = self
+            .writer
+            .write(move |conn| {
+                if let Some(erased_at) = tombstone(conn, &project, &id).storage()? {
+                    return Ok(Written::replayed(erased_at));
+                }
+                let key = [project.as_str(), id.as_str()];
+                for sql in [
+                    "DELETE FROM events WHERE project = ?1 AND session_id = ?2",
+                    "DELETE FROM session_labels WHERE project = ?1 AND session_id = ?2",
+                ] {
+                    conn.prepare_cached(sql).storage()?.execute(key).storage()?;
+                }
+                let removed = conn
+                    .prepare_cached("DELETE FROM sessions WHERE project = ?1 AND session_id = ?2")
+                    .storage()?
+                    .execute(key)
+                    .storage()?;
+                if removed == 0 {
+                    return Err(EraseSessionError::NotFound);
+                }
+                conn.prepare_cached(
+                    "INSERT INTO tombstones (project, session_id, erased_at) VALUES (?1, ?2, ?3)",
+                )
+                .storage()?
+                .execute(params![project.as_str(), id.as_str(), at.millis()])
+                .storage()?;
+                Ok(Written::created(at))
+            })
+            .await?;
+        if !erased.replayed {
+            self.checkpointer.truncate_soon();
+        }
+        Ok(erased)
+    }
+
+    async fn expired_sessions(
+        &self,
+        before: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<(ProjectId, SessionId)>, StorageError> {
+        self.readers
+            .read(move |conn| {
+                let mut stmt = conn.prepare_cached(EXPIRED_SQL).storage()?;
+                let rows = stmt
+                    .query_map(params![before.millis(), limit], |r| {
+                        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+                    })
+                    .storage()?;
+                let mut found = Vec::new();
+                for row in rows {
+                    let (project, id) = row.storage()?;
+                    match (ProjectId::parse(project), SessionId::parse(id)) {
+                        (Ok(project), Ok(id)) => found.push((project, id)),
+                        _ => return Err(StorageError::Internal("stored id is not valid".into())),
+                    }
+                }
+                Ok(found)
+            })
+            .await
+    }
+
+    async fn purge_tombstones(&self, before: Timestamp, limit: u32) -> Result<u64, StorageError> {
+        self.writer
+            .write(move |conn| {
+                let removed = conn
+                    .prepare_cached(PURGE_SQL)
+                    .storage()?
+                    .execute(params![before.millis(), limit])
+                    .storage()?;
+                Ok(removed as u64)
+            })
+            .await
+    }
 }
 
 #[async_trait]
@@ -329,7 +463,7 @@ impl EventRepository for SqliteStore {
             .write(move |conn| {
                 let mut session = load_session(conn, &project, &session_id)
                     .storage()?
-                    .ok_or(AppendEventError::SessionNotFound)?;
+                    .ok_or_else(|| absent::<AppendEventError>(conn, &project, &session_id))?;
                 let existing = batch
                     .events()
                     .iter()
@@ -369,9 +503,7 @@ impl EventRepository for SqliteStore {
                 if let Some(event) = load_event(conn, &project, &session_id, &event_id).storage()? {
                     return Ok(event);
                 }
-                Err(GetEventError::missing(
-                    session_exists(conn, &project, &session_id).storage()?,
-                ))
+                Err(missing_event(conn, &project, &session_id))
             })
             .await
     }
@@ -386,6 +518,56 @@ impl EventRepository for SqliteStore {
         self.readers
             .read(move |conn| read_page(conn, &project, &session_id, page))
             .await
+    }
+
+    /// One writer job: the payload is replaced by `{}` and its fingerprint in place
+    /// (`secure_delete` zeroes the old text), then the WAL is checkpointed and truncated.
+    async fn redact_event(
+        &self,
+        project: &ProjectId,
+        session_id: &SessionId,
+        event_id: &EventId,
+        at: Timestamp,
+    ) -> Result<Written<Event>, RedactEventError> {
+        let (project, session_id, event_id) =
+            (project.clone(), session_id.clone(), event_id.clone());
+        let redacted = self
+            .writer
+            .write(move |conn| {
+                let Some(mut event) =
+                    load_event(conn, &project, &session_id, &event_id).storage()?
+                else {
+                    return Err(missing_event::<RedactEventError>(
+                        conn,
+                        &project,
+                        &session_id,
+                    ));
+                };
+                if !event.redact(at) {
+                    return Ok(Written::replayed(event));
+                }
+                let redaction = event.redaction.expect("redact sets it");
+                conn.prepare_cached(
+                    "UPDATE events SET payload = ?4, redacted_at = ?5, fingerprint = ?6
+                      WHERE project = ?1 AND session_id = ?2 AND event_id = ?3",
+                )
+                .storage()?
+                .execute(params![
+                    project.as_str(),
+                    session_id.as_str(),
+                    event_id.as_str(),
+                    event.payload.as_str(),
+                    redaction.at.millis(),
+                    &redaction.fingerprint.0[..],
+                ])
+                .storage()?;
+                Ok(Written::created(event))
+            })
+            .await?;
+        if !redacted.replayed {
+            self.checkpointer.truncate_soon();
+        }
+        Ok(redacted)
     }
 
     async fn changed_sessions(&self, watches: &[Watch]) -> Result<Vec<(usize, u64)>, StorageError> {
@@ -405,16 +587,56 @@ impl EventRepository for SqliteStore {
     }
 }
 
+/// The retention sweep's sessions: a range of `sessions_by_retention` (its expression).
+const EXPIRED_SQL: &str = "SELECT project, session_id FROM sessions
+                            WHERE coalesce(ended_at, updated_at) < ?1
+                            ORDER BY coalesce(ended_at, updated_at) LIMIT ?2";
+
+/// The retention sweep's tombstones: a range of `tombstones_by_erased`.
+const PURGE_SQL: &str = "DELETE FROM tombstones WHERE (project, session_id) IN (
+                             SELECT project, session_id FROM tombstones
+                              WHERE erased_at < ?1 ORDER BY erased_at LIMIT ?2)";
+
+impl SqliteStore {
+    /// SQLite's `EXPLAIN QUERY PLAN` of the retention sweep's two statements (expired
+    /// sessions, expired tombstones), each plan's lines joined by `; `: for operators, and the
+    /// test that keeps them on their indexes.
+    pub async fn explain_sweep(&self) -> Result<Vec<String>, StorageError> {
+        self.readers
+            .read(|conn| {
+                let mut plans = Vec::new();
+                for sql in [EXPIRED_SQL, PURGE_SQL] {
+                    let mut stmt = conn
+                        .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+                        .storage()?;
+                    let lines = stmt
+                        .query_map(params![0_i64, 100_i64], |r| r.get::<_, String>(3))
+                        .storage()?
+                        .collect::<rusqlite::Result<Vec<String>>>()
+                        .storage()?;
+                    plans.push(lines.join("; "));
+                }
+                Ok(plans)
+            })
+            .await
+    }
+}
+
 /// Watches read by one statement (two parameters each, far below SQLite's limit).
 const WATCHES_PER_STATEMENT: usize = 200;
 
-/// The version of each watched session that exists, as `(project, sessionId, version)`: one
-/// statement on the sessions' primary key.
+/// The version of each watched session, as `(project, sessionId, version)`: one statement on
+/// the sessions' primary key.
 fn versions(conn: &Connection, watches: &[Watch]) -> rusqlite::Result<Vec<(String, String, u64)>> {
     let keys = vec!["(?, ?)"; watches.len()].join(", ");
+    // A watched session erased since (its tombstone remains) comes back with nulls: see
+    // `rows::version`. Sessions absent otherwise are left out.
     let sql = format!(
-        "SELECT project, session_id, last_seq, status
-           FROM sessions WHERE (project, session_id) IN (VALUES {keys})"
+        "SELECT w.column1, w.column2, s.last_seq, s.status
+           FROM (VALUES {keys}) AS w
+           LEFT JOIN sessions AS s ON s.project = w.column1 AND s.session_id = w.column2
+           LEFT JOIN tombstones AS t ON t.project = w.column1 AND t.session_id = w.column2
+          WHERE s.session_id IS NOT NULL OR t.session_id IS NOT NULL"
     );
     let params: Vec<&str> = watches
         .iter()
@@ -464,7 +686,7 @@ fn read_page(
         .collect::<rusqlite::Result<Vec<Event>>>()
         .storage()?;
     if events.is_empty() && !session_exists(conn, project, session_id).storage()? {
-        return Err(ListEventsError::SessionNotFound);
+        return Err(absent(conn, project, session_id));
     }
     let has_more = events.len() > page.limit as usize;
     events.truncate(page.limit as usize);

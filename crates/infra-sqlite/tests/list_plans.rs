@@ -1,10 +1,20 @@
-//! Every shape of `GET /sessions` page is a range of an index, never a scan of `sessions` or a
-//! sort: SQLite's `EXPLAIN QUERY PLAN` of each, on a store with statistics (`ANALYZE`) over
-//! thousands of sessions, so a plan change by the statistics fails here too.
+//! Every shape of `GET /sessions` page, and both statements of the retention sweep, are ranges
+//! of an index, never a scan of `sessions` or a sort: SQLite's `EXPLAIN QUERY PLAN` of each, on
+//! a store with statistics (`ANALYZE`) over thousands of sessions, so a plan change by the
+//! statistics fails here too.
 
 use conformance::ListIndex;
 use domain::{JsonObject, NewSession, ProjectId, SessionId, SessionRepository, StoreAdmin};
 use infra_sqlite::{SqliteOptions, SqliteStore};
+
+/// The store at `path`, reopened after `ANALYZE` (statistics as a long-running store has them).
+fn analysed(path: &std::path::Path) -> SqliteStore {
+    rusqlite::Connection::open(path)
+        .unwrap()
+        .execute_batch("ANALYZE")
+        .unwrap();
+    SqliteStore::open(&SqliteOptions::new(path)).unwrap()
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_page_is_an_index_range() {
@@ -26,11 +36,7 @@ async fn every_page_is_an_index_range() {
         store.create_session(&project, new).await.unwrap();
     }
     store.close().await;
-    rusqlite::Connection::open(&path)
-        .unwrap()
-        .execute_batch("ANALYZE")
-        .unwrap();
-    let store = SqliteStore::open(&SqliteOptions::new(&path)).unwrap();
+    let store = analysed(&path);
     for (query, index) in conformance::list_shapes() {
         let index = match index {
             ListIndex::Created => "USING INDEX sessions_by_created",
@@ -49,5 +55,26 @@ async fn every_page_is_an_index_range() {
             assert!(!plan.contains("SCAN"), "a scan: {shape}");
             assert!(!plan.contains("TEMP B-TREE"), "a sort: {shape}");
         }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sweep_reads_index_ranges() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sessions.db");
+    let store = SqliteStore::open(&SqliteOptions::new(&path)).unwrap();
+    conformance::sessions_and_tombstones(&store, 2_000).await;
+    store.close().await;
+    let plans = analysed(&path).explain_sweep().await.unwrap();
+    eprintln!("{plans:#?}");
+    assert!(
+        plans[0].contains("INDEX sessions_by_retention"),
+        "{}",
+        plans[0]
+    );
+    assert!(plans[1].contains("tombstones_by_erased"), "{}", plans[1]);
+    for plan in &plans {
+        assert!(!plan.contains("SCAN"), "a scan: {plan}");
+        assert!(!plan.contains("TEMP B-TREE"), "a sort: {plan}");
     }
 }

@@ -86,6 +86,18 @@ pub const SETTINGS: &[(&str, &str)] = &[
         "STREAM_POLL_MS",
         "how often an instance asks the store which streamed sessions changed elsewhere",
     ),
+    (
+        "RETENTION",
+        "sessions that ended (or were last updated) longer ago are erased, e.g. 90d, 12h, 30s (default: kept forever)",
+    ),
+    (
+        "RETENTION_SWEEP_INTERVAL",
+        "how often each instance sweeps expired sessions and tombstones",
+    ),
+    (
+        "TOMBSTONE_RETENTION",
+        "how long an erased session's tombstone (id and erasedAt) remains",
+    ),
     ("LOG_FORMAT", "pretty or json"),
     ("RUST_LOG", "log filter, e.g. info or api=debug,info"),
     (
@@ -137,6 +149,9 @@ pub struct Values {
     pub stream_max: u64,
     pub stream_keepalive_seconds: u64,
     pub stream_poll_ms: u64,
+    pub retention: Option<String>,
+    pub retention_sweep_interval: String,
+    pub tombstone_retention: String,
     #[serde(with = "text")]
     pub log_format: LogFormat,
     pub rust_log: String,
@@ -172,6 +187,9 @@ impl Default for Values {
             stream_max: 1000,
             stream_keepalive_seconds: 15,
             stream_poll_ms: 250,
+            retention: None,
+            retention_sweep_interval: "1h".into(),
+            tombstone_retention: "30d".into(),
             log_format: LogFormat::Pretty,
             rust_log: "info".into(),
             admin_key: None,
@@ -292,6 +310,8 @@ pub struct Settings {
     pub keep_alive: Duration,
     pub log_format: LogFormat,
     pub log_filter: String,
+    /// `RETENTION`, `RETENTION_SWEEP_INTERVAL`, `TOMBSTONE_RETENTION`.
+    pub retention: api::retention::Retention,
     /// Keys mode when set; open mode (no credentials, project `default`) when not.
     pub admin_key: Option<AdminKey>,
 }
@@ -425,6 +445,15 @@ impl Settings {
             shutdown_grace: seconds("SHUTDOWN_GRACE_SECONDS", v.shutdown_grace_seconds)?,
             log_format: v.log_format,
             log_filter: v.rust_log,
+            retention: api::retention::Retention {
+                sessions: v
+                    .retention
+                    .as_deref()
+                    .map(|text| duration("RETENTION", text))
+                    .transpose()?,
+                tombstones: duration("TOMBSTONE_RETENTION", &v.tombstone_retention)?,
+                every: duration("RETENTION_SWEEP_INTERVAL", &v.retention_sweep_interval)?,
+            },
             admin_key,
         })
     }
@@ -536,6 +565,32 @@ fn within(key: &str, value: u64, min: u64, max: u64) -> Result<u64, ConfigError>
         Err(ConfigError(format!(
             "{key} must be an integer from {min} to {max}, not {value}"
         )))
+    }
+}
+
+/// A duration written as a positive whole number and a unit: `500ms`, `30s`, `15m`, `12h`, `90d`.
+fn duration(key: &str, text: &str) -> Result<Duration, ConfigError> {
+    let bad = || {
+        ConfigError(format!(
+            "{key} must be a duration such as 90d, 12h, 15m, 30s or 500ms, not {text:?}"
+        ))
+    };
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
+    let (number, unit) = text.split_at(split);
+    let n: u64 = number.parse().map_err(|_| bad())?;
+    let millis_per = match unit {
+        "ms" => 1,
+        "s" => 1_000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        _ => return Err(bad()),
+    };
+    match n.checked_mul(millis_per) {
+        // At most about a thousand years.
+        Some(ms) if n > 0 && ms <= 1_000 * 365 * 86_400_000 => Ok(Duration::from_millis(ms)),
+        _ => Err(bad()),
     }
 }
 
@@ -754,6 +809,47 @@ mod tests {
         assert_eq!(s.limits.payload_bytes, 65_536);
         assert_eq!(s.limits.page_max, 500);
         assert_eq!(s.log_format, LogFormat::Pretty);
+    }
+
+    #[test]
+    fn retention_durations() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = load(&[], dir.path()).unwrap();
+        assert_eq!(
+            s.retention,
+            api::retention::Retention {
+                sessions: None,
+                tombstones: Duration::from_secs(30 * 86_400),
+                every: Duration::from_secs(3_600),
+            }
+        );
+        let s = load(
+            &[
+                ("RETENTION", "90d"),
+                ("RETENTION_SWEEP_INTERVAL", "30s"),
+                ("TOMBSTONE_RETENTION", "500ms"),
+            ],
+            dir.path(),
+        )
+        .unwrap();
+        assert_eq!(s.retention.sessions, Some(Duration::from_secs(90 * 86_400)));
+        assert_eq!(s.retention.every, Duration::from_secs(30));
+        assert_eq!(s.retention.tombstones, Duration::from_millis(500));
+        for (key, bad) in [
+            ("RETENTION", "90"),
+            ("RETENTION", "0d"),
+            ("RETENTION", "1w"),
+            ("RETENTION", "-5s"),
+            ("RETENTION_SWEEP_INTERVAL", "soon"),
+            ("TOMBSTONE_RETENTION", "99999999999999d"),
+        ] {
+            let e = load(&[(key, bad)], dir.path()).unwrap_err().to_string();
+            assert!(
+                e.contains(key) && e.contains("duration"),
+                "{key}={bad}: {e}"
+            );
+            assert_eq!(e.lines().count(), 1);
+        }
     }
 
     #[test]

@@ -17,6 +17,8 @@ pub struct Application {
     server: Server,
     repo: Arc<dyn Repository>,
     tail: Arc<api::Tail>,
+    metrics: Arc<api::metrics::Metrics>,
+    retention: api::retention::Retention,
 }
 
 /// Opens the configured store (migrations included).
@@ -91,8 +93,13 @@ impl Application {
             }
         };
         let state = web::Data::new(
-            api::AppState::new(repo.clone(), metrics, settings.limits.clone(), &secret)
-                .with_access(access),
+            api::AppState::new(
+                repo.clone(),
+                metrics.clone(),
+                settings.limits.clone(),
+                &secret,
+            )
+            .with_access(access),
         );
         let tail = state.tail.clone();
         let address = format!("{}:{}", settings.host, settings.port);
@@ -115,6 +122,8 @@ impl Application {
             server: server.run(),
             repo,
             tail,
+            metrics,
+            retention: settings.retention,
         })
     }
 
@@ -122,9 +131,12 @@ impl Application {
         self.port
     }
 
-    /// Serves until SIGTERM/SIGINT, lets in-flight requests finish within the grace period,
+    /// Serves (and sweeps expired sessions and tombstones in the background) until
+    /// SIGTERM/SIGINT, lets in-flight requests finish within the grace period, stops the sweep,
     /// then closes the store.
     pub async fn run(self) -> std::io::Result<()> {
+        let sweeper =
+            api::retention::Sweeper::spawn(self.repo.clone(), self.metrics.clone(), self.retention);
         let handle = self.server.handle();
         let tail = self.tail.clone();
         let on_signal = tokio::spawn(async move {
@@ -137,6 +149,7 @@ impl Application {
         });
         let served = self.server.await;
         on_signal.abort();
+        sweeper.stop().await;
         tracing::info!("server stopped; closing the store");
         self.repo.close().await;
         served

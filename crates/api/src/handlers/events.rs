@@ -8,7 +8,7 @@ use crate::caller::{Caller, need};
 use crate::input;
 use crate::page::{self, PageParams};
 use crate::paths::{self, EventPath, SessionPath};
-use crate::problem::{ApiError, FieldError, ReadProblems, WriteProblems};
+use crate::problem::{ApiError, EraseProblems, FieldError, ReadProblems, WriteProblems};
 use crate::reply;
 use crate::requests::{self, AppendEventRequest, BatchAppendRequest};
 use crate::responses::{BatchAppended, Event, EventPage};
@@ -253,4 +253,40 @@ pub async fn get_event(
         .get_event(caller.project(), &id, &event_id)
         .await?;
     Ok(HttpResponse::Ok().json(Event::from(&event)))
+}
+
+/// Redact an event's payload
+///
+/// Blanks one event whose payload captured what must not be kept (a card number, a name): the
+/// payload becomes `{}` and `redactedAt` is set; `seq`, `eventId`, `type` and the times stay.
+/// Only a SHA-256 fingerprint of the original payload is kept, so a retry of the original
+/// append still answers 200 `Idempotent-Replayed: true` (with the redacted event) and other
+/// content 409 `event-conflict`. Redacting again answers 200 with the event unchanged
+/// (`Idempotent-Replayed: true`). Open and closed sessions alike. Needs the `delete` scope.
+#[utoipa::path(
+    post, path = "/sessions/{sessionId}/events/{eventId}/redact", tag = "events",
+    operation_id = "redactEvent",
+    params(EventPath),
+    responses(
+        (status = 200, description = "The redacted event (redacted now, or before: a replay)",
+            body = Event, headers(("Idempotent-Replayed" = crate::schema::IdempotentReplayed))),
+        EraseProblems,
+    )
+)]
+pub async fn redact_event(
+    caller: Caller<need::Delete>,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let id = input::session_id(&path.0)?;
+    let event_id = input::event_id(&path.1)?;
+    let project = caller.project();
+    let written = state
+        .repo
+        .redact_event(project, &id, &event_id, domain::Timestamp::now())
+        .await?;
+    if !written.replayed {
+        tracing::info!(project = %project, session = %id, event = %event_id, "event redacted");
+    }
+    Ok(reply::ok(written.replayed).json(Event::from(&written.value)))
 }

@@ -5,9 +5,12 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use crate::caller::{Caller, need};
 use crate::input;
 use crate::listing::{self, ListParams};
+use crate::metrics::ErasureReason;
 use crate::page::{self, PageParams};
 use crate::paths::{self, SessionPath};
-use crate::problem::{ApiError, CreateProblems, ListProblems, ReadProblems, WriteProblems};
+use crate::problem::{
+    ApiError, CreateProblems, EraseProblems, ListProblems, ReadProblems, WriteProblems,
+};
 use crate::reply;
 use crate::requests::{self, CompleteSessionRequest, CreateSessionRequest};
 use crate::responses::{Session, SessionPage, SessionWithEvents};
@@ -160,4 +163,40 @@ pub async fn complete_session(
         .tail
         .committed(caller.project(), &id, written.value.version());
     Ok(reply::ok(written.replayed).json(Session::from(&written.value)))
+}
+
+/// Erase a session
+///
+/// For privacy requests (GDPR, HIPAA): the session and every one of its events are removed from
+/// the store. A tombstone (the id and `erasedAt`, nothing else) remains for
+/// `TOMBSTONE_RETENTION`; meanwhile reads, streams and appends answer 410 `session-erased`,
+/// creating the id again 409 `session-erased`, and erasing again 204. An append racing the
+/// erasure is either erased with the rest or refused; once this has answered, nothing of the
+/// session remains or can be added. Needs the `delete` scope.
+#[utoipa::path(
+    delete, path = "/sessions/{sessionId}", tag = "sessions", operation_id = "eraseSession",
+    params(SessionPath),
+    responses(
+        (status = 204, description = "Erased now, or erased before"),
+        EraseProblems,
+    )
+)]
+pub async fn erase_session(
+    caller: Caller<need::Delete>,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = input::session_id(&path)?;
+    let project = caller.project();
+    let erased = state
+        .repo
+        .erase_session(project, &id, domain::Timestamp::now())
+        .await?;
+    if !erased.replayed {
+        state.metrics.erased(ErasureReason::Request);
+        tracing::info!(project = %project, session = %id, "session erased on request");
+    }
+    // Streams of the session on this instance read on, find it erased and end.
+    state.tail.committed(project, &id, u64::MAX);
+    Ok(HttpResponse::NoContent().finish())
 }

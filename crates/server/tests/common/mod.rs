@@ -141,6 +141,11 @@ impl TestApp {
         Self::spawn_on(Some(other.data_dir.clone()), &[]).await
     }
 
+    /// Like [`TestApp::spawn_sharing`], with extra settings.
+    pub async fn spawn_sharing_with(other: &TestApp, extra: &[(&str, &str)]) -> Self {
+        Self::spawn_on(Some(other.data_dir.clone()), extra).await
+    }
+
     /// Two instances sharing one store, as behind a load balancer.
     pub async fn pair() -> (std::sync::Arc<TestApp>, std::sync::Arc<TestApp>) {
         let first = Self::spawn().await;

@@ -76,6 +76,13 @@ const OPERATIONS: &[Operation] = &[
         Some(|| json!({"status": "failed"})),
         "write",
     ),
+    op(
+        Method::POST,
+        "/sessions/{s}/events/{e}/redact",
+        None,
+        "delete",
+    ),
+    op(Method::DELETE, "/sessions/{s}", None, "delete"),
     // Last: creating `{s}` in another project makes it exist there.
     op(
         Method::POST,

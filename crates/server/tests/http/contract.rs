@@ -207,12 +207,14 @@ async fn append_returns_201_with_location_and_the_event() {
             "eventId",
             "payload",
             "receivedAt",
+            "redactedAt",
             "seq",
             "sessionId",
             "timestamp",
             "type"
         ]
     );
+    assert_eq!(e["redactedAt"], Value::Null, "not redacted");
     // GET one event
     assert_eq!(app.get(&event_path(&session, "e1")).await.expect(200), e);
 
@@ -611,9 +613,14 @@ async fn wrong_methods_are_405_with_allow() {
     let cases = [
         (Method::PUT, "/sessions".to_owned(), "GET, POST"),
         (Method::DELETE, "/sessions".to_owned(), "GET, POST"),
-        (Method::DELETE, session_path(&session), "GET"),
-        (Method::PUT, session_path(&session), "GET"),
-        (Method::POST, session_path(&session), "GET"),
+        (Method::PATCH, session_path(&session), "GET, DELETE"),
+        (Method::PUT, session_path(&session), "GET, DELETE"),
+        (Method::POST, session_path(&session), "GET, DELETE"),
+        (
+            Method::GET,
+            format!("{}/redact", event_path(&session, "e1")),
+            "POST",
+        ),
         (Method::GET, format!("/sessions/{session}/complete"), "POST"),
         (
             Method::PATCH,
@@ -1099,6 +1106,7 @@ async fn openapi_is_what_client_generators_need() {
             "completeSession",
             "createKey",
             "createSession",
+            "eraseSession",
             "getEvent",
             "getSession",
             "healthz",
@@ -1107,6 +1115,7 @@ async fn openapi_is_what_client_generators_need() {
             "listSessions",
             "metrics",
             "readyz",
+            "redactEvent",
             "revokeKey"
         ]
     );

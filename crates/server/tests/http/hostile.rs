@@ -99,6 +99,21 @@ fn event_with(id: &str, text: &str) -> Value {
     json!({"eventId": id, "type": "user_speech", "payload": {"text": text}})
 }
 
+impl Table {
+    /// A request without a body other than a GET (`DELETE`, a bodiless `POST`).
+    fn bodiless(
+        &mut self,
+        method: Method,
+        label: &str,
+        path: String,
+        code: &'static str,
+        field: &str,
+    ) {
+        self.get(label, path, 400, code, Some(field));
+        self.cases.last_mut().expect("just pushed").method = method;
+    }
+}
+
 /// `base` with `key` set to `value`.
 fn with(base: &Value, key: &str, value: Value) -> Value {
     let mut body = base.clone();
@@ -602,6 +617,27 @@ fn cases(victim: &str) -> Vec<Case> {
             "",
             400,
             "validation-failed",
+        );
+        t.bodiless(
+            Method::DELETE,
+            &format!("erase {label}"),
+            format!("/sessions/{id}"),
+            "validation-failed",
+            "sessionId",
+        );
+        t.bodiless(
+            Method::POST,
+            &format!("redact in session {label}"),
+            format!("/sessions/{id}/events/v1/redact"),
+            "validation-failed",
+            "sessionId",
+        );
+        t.bodiless(
+            Method::POST,
+            &format!("redact event {label}"),
+            format!("/sessions/{victim}/events/{id}/redact"),
+            "validation-failed",
+            "eventId",
         );
     }
     // ---- batch appends (and `expectedLastSeq`): each item's problem names `events[i].<field>`

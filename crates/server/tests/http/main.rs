@@ -15,6 +15,7 @@ mod access;
 mod batch;
 mod concurrency;
 mod contract;
+mod erasure;
 mod fidelity;
 mod hostile;
 mod list;

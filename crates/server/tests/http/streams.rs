@@ -171,6 +171,28 @@ async fn a_stream_sends_history_then_live_events_then_session_closed() {
 }
 
 #[tokio::test]
+async fn an_open_stream_ends_when_its_session_is_erased_on_any_instance() {
+    let (first, second) = TestApp::pair().await;
+    for (eraser, name) in [(&first, "this"), (&second, "another")] {
+        let session = first.new_session().await;
+        first.append_all(&session, &names("e", 2)).await;
+        let mut stream = Stream::start(&first, &session, "", None).await;
+        for _ in 0..2 {
+            event_of(&stream.next(SOON).await.unwrap());
+        }
+        let erased = eraser
+            .send(eraser.request(reqwest::Method::DELETE, &format!("/sessions/{session}")))
+            .await;
+        assert_eq!(erased.status, 204, "{}", erased.text());
+        // The stream ends (through {name} instance within a poll), with nothing more sent.
+        assert!(
+            stream.next(Duration::from_secs(3)).await.is_none(),
+            "erased through {name} instance: the stream ends"
+        );
+    }
+}
+
+#[tokio::test]
 async fn a_closed_session_streams_its_events_then_session_closed_at_once() {
     let app = TestApp::spawn().await;
     let session = app.new_session().await;

@@ -1,0 +1,145 @@
+//! The retention sweep (SPEC "Retention"): on every instance, every `RETENTION_SWEEP_INTERVAL`,
+//! the sessions that ended (or, never ended, were last updated) longer ago than `RETENTION` are
+//! erased exactly as `DELETE` erases them, and tombstones older than `TOMBSTONE_RETENTION` are
+//! removed. Bounded batches ([`BATCH`] per store call), each erasure its own store call (on
+//! SQLite one small writer job among the requests' jobs), so a sweep never holds the store for
+//! long. Several instances sweeping at once find the same sessions; the store erases each once,
+//! and only the call that removed it counts it (`sessions_erased_total{reason="retention"}`).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use domain::{EraseSessionError, Repository, StorageError, Timestamp};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::metrics::{ErasureReason, Metrics};
+
+/// Sessions, or tombstones, asked for per store call.
+pub const BATCH: u32 = 100;
+
+/// What the sweep keeps, and how often it runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    /// `RETENTION`: `None` keeps sessions forever.
+    pub sessions: Option<Duration>,
+    /// `TOMBSTONE_RETENTION`.
+    pub tombstones: Duration,
+    /// `RETENTION_SWEEP_INTERVAL`.
+    pub every: Duration,
+}
+
+/// What one sweep did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Swept {
+    /// Sessions this sweep erased (not those another instance erased first).
+    pub erased: u64,
+    /// Tombstones removed.
+    pub purged: u64,
+}
+
+/// `now` minus `age`, or `None` before the start of time (nothing is that old).
+fn before(now: Timestamp, age: Duration) -> Option<Timestamp> {
+    let age = i64::try_from(age.as_millis()).ok()?;
+    Timestamp::from_millis(now.millis().checked_sub(age)?).ok()
+}
+
+/// One sweep at `now`, batch after batch until nothing expired is left, or until `go_on` says
+/// stop (asked between two store calls, so no erasure is cut short by a shutdown).
+pub async fn sweep(
+    repo: &dyn Repository,
+    metrics: &Metrics,
+    policy: &Retention,
+    now: Timestamp,
+    go_on: impl Fn() -> bool,
+) -> Result<Swept, StorageError> {
+    let mut swept = Swept::default();
+    if let Some(cutoff) = policy.sessions.and_then(|age| before(now, age)) {
+        loop {
+            let batch = repo.expired_sessions(cutoff, BATCH).await?;
+            for (project, id) in &batch {
+                if !go_on() {
+                    return Ok(swept);
+                }
+                match repo.erase_session(project, id, Timestamp::now()).await {
+                    Ok(erased) if !erased.replayed => {
+                        swept.erased += 1;
+                        metrics.erased(ErasureReason::Retention);
+                        tracing::info!(project = %project, session = %id, "session erased by retention");
+                    }
+                    // Another instance (or a request) erased it first.
+                    Ok(_) | Err(EraseSessionError::NotFound) => {}
+                    Err(EraseSessionError::Storage(e)) => return Err(e),
+                }
+            }
+            if batch.len() < BATCH as usize {
+                break;
+            }
+        }
+    }
+    if let Some(cutoff) = before(now, policy.tombstones) {
+        while go_on() {
+            let purged = repo.purge_tombstones(cutoff, BATCH).await?;
+            swept.purged += purged;
+            if purged < u64::from(BATCH) {
+                break;
+            }
+        }
+    }
+    Ok(swept)
+}
+
+/// The background sweep of this instance; stopped by [`Sweeper::stop`] or when dropped.
+pub struct Sweeper {
+    stop: watch::Sender<bool>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl Sweeper {
+    /// Starts sweeping every `policy.every`, the first time at once.
+    pub fn spawn(repo: Arc<dyn Repository>, metrics: Arc<Metrics>, policy: Retention) -> Self {
+        let (stop, mut stopped) = watch::channel(false);
+        let task = tokio::spawn(async move {
+            loop {
+                let go_on = || !*stopped.borrow();
+                match sweep(&*repo, &metrics, &policy, Timestamp::now(), go_on).await {
+                    Ok(s) if s != Swept::default() => {
+                        tracing::info!(erased = s.erased, purged = s.purged, "retention sweep");
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(
+                        error = %e,
+                        "retention sweep stopped early; the next one runs at the interval"
+                    ),
+                }
+                if *stopped.borrow() {
+                    return;
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(policy.every) => {}
+                    _ = stopped.changed() => return,
+                }
+            }
+        });
+        Self {
+            stop,
+            task: Some(task),
+        }
+    }
+
+    /// Ends the sweep after the store call in flight and waits for it.
+    pub async fn stop(mut self) {
+        let _ = self.stop.send(true);
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for Sweeper {
+    fn drop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}

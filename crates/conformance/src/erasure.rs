@@ -1,0 +1,410 @@
+//! Cases of erasure, redaction and retention (SPEC "`DELETE /sessions/{sessionId}`",
+//! "`…/redact`", "Retention"). Each takes a fresh, empty store.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use domain::{
+    AppendBatch, AppendEventError, CompleteRequest, CompleteSessionError, CreateSessionError,
+    EraseSessionError, EventId, EventType, GetEventError, GetSessionError, JsonObject,
+    ListEventsError, NewEvent, NewSession, Order, PageRequest, ProjectId, RedactEventError,
+    Repository, SessionFilter, SessionId, SessionQuery, Timestamp,
+};
+use futures_util::future::join_all;
+use serde_json::{Value, json};
+
+type Repo = Arc<dyn Repository>;
+
+fn project() -> ProjectId {
+    ProjectId::parse("p1").expect("valid project")
+}
+
+fn sid(s: &str) -> SessionId {
+    SessionId::parse(s).expect("valid session id")
+}
+
+fn eid(s: &str) -> EventId {
+    EventId::parse(s).expect("valid event id")
+}
+
+fn new_event(id: &str, payload: Value) -> NewEvent {
+    NewEvent {
+        event_id: eid(id),
+        event_type: EventType::parse("user_speech").expect("valid type"),
+        payload: JsonObject::from_map(payload.as_object().expect("an object"), usize::MAX)
+            .expect("no limit"),
+        timestamp: None,
+    }
+}
+
+async fn create(repo: &Repo, project: &ProjectId, id: &str) {
+    let new = NewSession::new(sid(id), None, None, JsonObject::empty(), None).expect("valid");
+    repo.create_session(project, new).await.expect("create");
+}
+
+async fn append(repo: &Repo, id: &str, event: &str, payload: Value) -> domain::Event {
+    repo.append_event(&project(), &sid(id), new_event(event, payload))
+        .await
+        .expect("append")
+        .value
+}
+
+fn first_page() -> PageRequest {
+    PageRequest {
+        after: None,
+        order: Order::Asc,
+        limit: 100,
+    }
+}
+
+fn complete() -> CompleteRequest {
+    CompleteRequest::new(None, None).expect("valid")
+}
+
+/// Every method answers "erased" for the session.
+async fn assert_erased(repo: &Repo, id: &str) {
+    let (p, s) = (project(), sid(id));
+    assert_eq!(repo.get_session(&p, &s).await, Err(GetSessionError::Erased));
+    assert_eq!(
+        repo.get_event(&p, &s, &eid("e1")).await,
+        Err(GetEventError::SessionErased)
+    );
+    assert_eq!(
+        repo.list_events(&p, &s, first_page()).await,
+        Err(ListEventsError::SessionErased)
+    );
+    assert_eq!(
+        repo.append_event(&p, &s, new_event("late", json!({})))
+            .await,
+        Err(AppendEventError::SessionErased)
+    );
+    // Batches and appends expecting a lastSeq take another path in some stores.
+    let late = |id: &str| new_event(id, json!({}));
+    let batch = AppendBatch::new(vec![late("late"), late("later")], None).expect("valid");
+    assert_eq!(
+        repo.append_events(&p, &s, batch).await,
+        Err(AppendEventError::SessionErased)
+    );
+    let expecting = AppendBatch::single(late("late"), Some(1));
+    assert_eq!(
+        repo.append_events(&p, &s, expecting).await,
+        Err(AppendEventError::SessionErased)
+    );
+    assert_eq!(
+        repo.complete_session(&p, &s, complete()).await,
+        Err(CompleteSessionError::Erased)
+    );
+    assert_eq!(
+        repo.redact_event(&p, &s, &eid("e1"), Timestamp::now())
+            .await,
+        Err(RedactEventError::SessionErased)
+    );
+    let new = NewSession::new(s.clone(), None, None, JsonObject::empty(), None).expect("valid");
+    assert_eq!(
+        repo.create_session(&p, new).await,
+        Err(CreateSessionError::Erased)
+    );
+}
+
+pub async fn erase_leaves_only_a_tombstone(repo: Repo) {
+    let other = ProjectId::parse("p2").expect("valid");
+    for (id, close) in [("open", false), ("closed", true)] {
+        create(&repo, &project(), id).await;
+        create(&repo, &other, id).await;
+        for e in ["e1", "e2", "e3"] {
+            append(&repo, id, e, json!({ "said": "my card is 4111" })).await;
+        }
+        if close {
+            repo.complete_session(&project(), &sid(id), complete())
+                .await
+                .expect("complete");
+        }
+        let at = Timestamp::now();
+        let erased = repo
+            .erase_session(&project(), &sid(id), at)
+            .await
+            .expect("erase");
+        assert!(!erased.replayed, "the first erasure removes the session");
+        assert_eq!(erased.value, at);
+        assert_erased(&repo, id).await;
+        // Erasing again: the same tombstone.
+        let again = repo
+            .erase_session(&project(), &sid(id), Timestamp::now())
+            .await
+            .expect("erase again");
+        assert!(again.replayed);
+        assert_eq!(again.value, at);
+        // The same id in another project is another session.
+        assert!(repo.get_session(&other, &sid(id)).await.is_ok());
+    }
+    let all = SessionQuery {
+        filter: SessionFilter::default(),
+        order: Order::Asc,
+        limit: 10,
+        after: None,
+    };
+    let listed = repo.list_sessions(&project(), all).await.expect("list");
+    assert!(listed.sessions.is_empty(), "{:?}", listed.sessions);
+    assert_eq!(
+        repo.erase_session(&project(), &sid("never"), Timestamp::now())
+            .await,
+        Err(EraseSessionError::NotFound)
+    );
+}
+
+pub async fn concurrent_erasures_erase_once(repo: Repo) {
+    create(&repo, &project(), "s").await;
+    append(&repo, "s", "e1", json!({})).await;
+    let erasures = (0..10).map(|_| {
+        let repo = repo.clone();
+        async move {
+            repo.erase_session(&project(), &sid("s"), Timestamp::now())
+                .await
+                .expect("erase")
+        }
+    });
+    let results = join_all(erasures).await;
+    let removed = results.iter().filter(|w| !w.replayed).count();
+    assert_eq!(removed, 1, "exactly one erasure removes the session");
+    let at = results[0].value;
+    assert!(results.iter().all(|w| w.value == at), "one tombstone");
+    assert_erased(&repo, "s").await;
+}
+
+pub async fn erasure_racing_appends_and_completes(repo: Repo) {
+    for round in 0..3 {
+        let id = format!("race{round}");
+        create(&repo, &project(), &id).await;
+        let writers: Vec<_> = (0..6)
+            .map(|w| {
+                let (repo, id) = (repo.clone(), id.clone());
+                tokio::spawn(async move {
+                    for i in 0..200 {
+                        let event = new_event(&format!("w{w}-{i}"), json!({ "i": i }));
+                        match repo.append_event(&project(), &sid(&id), event).await {
+                            Ok(_) => {}
+                            // A complete (round 1) may win before the erasure.
+                            Err(AppendEventError::SessionClosed) if round == 1 => {}
+                            Err(AppendEventError::SessionErased) => return,
+                            Err(e) => panic!("unexpected {e:?}"),
+                        }
+                    }
+                })
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        if round == 1 {
+            let repo = repo.clone();
+            let id = id.clone();
+            tokio::spawn(async move {
+                let _ = repo
+                    .complete_session(&project(), &sid(&id), complete())
+                    .await;
+            });
+        }
+        repo.erase_session(&project(), &sid(&id), Timestamp::now())
+            .await
+            .expect("erase");
+        // Once the erasure has returned, nothing can be added, by anyone.
+        assert_erased(&repo, &id).await;
+        for w in writers {
+            w.await.expect("writer");
+        }
+        assert_erased(&repo, &id).await;
+    }
+}
+
+pub async fn redaction_keeps_idempotency(repo: Repo) {
+    create(&repo, &project(), "s").await;
+    let original =
+        json!({ "text": "my card is 4111 1111 1111 1111", "n": [1, { "b": 2, "a": 1 }] });
+    append(&repo, "s", "e0", json!({})).await;
+    let stored = append(&repo, "s", "e1", original.clone()).await;
+    let at = Timestamp::now();
+    let (p, s) = (project(), sid("s"));
+    let redacted = repo
+        .redact_event(&p, &s, &eid("e1"), at)
+        .await
+        .expect("redact");
+    assert!(!redacted.replayed);
+    let event = redacted.value;
+    assert_eq!(event.payload, JsonObject::empty());
+    assert_eq!(event.redaction.map(|r| r.at), Some(at));
+    assert_eq!(
+        (
+            &event.event_id,
+            event.seq,
+            &event.event_type,
+            event.timestamp,
+            event.received_at
+        ),
+        (
+            &stored.event_id,
+            stored.seq,
+            &stored.event_type,
+            stored.timestamp,
+            stored.received_at
+        )
+    );
+    // Redacting again: unchanged.
+    let again = repo
+        .redact_event(&p, &s, &eid("e1"), Timestamp::now())
+        .await
+        .expect("redact again");
+    assert!(again.replayed);
+    assert_eq!(again.value, event);
+    // Every read gives the redacted event.
+    assert_eq!(repo.get_event(&p, &s, &eid("e1")).await, Ok(event.clone()));
+    let page = repo.list_events(&p, &s, first_page()).await.expect("page");
+    assert_eq!(page.events[1], event);
+    // A retry of the original append (keys in another order): a replay, with the redacted event.
+    let retry = repo
+        .append_event(
+            &p,
+            &s,
+            new_event(
+                "e1",
+                json!({ "n": [1, { "a": 1, "b": 2 }], "text": "my card is 4111 1111 1111 1111" }),
+            ),
+        )
+        .await
+        .expect("replay");
+    assert!(retry.replayed);
+    assert_eq!(retry.value, event);
+    // Other content, also the redacted payload itself: a conflict.
+    for other in [json!({ "text": "something else" }), json!({})] {
+        assert!(matches!(
+            repo.append_event(&p, &s, new_event("e1", other)).await,
+            Err(AppendEventError::Conflict { .. })
+        ));
+    }
+    // The session is unchanged.
+    let session = repo.get_session(&p, &s).await.expect("session");
+    assert_eq!((session.event_count, session.last_seq), (2, 2));
+    // Closed sessions too; unknown event or session.
+    repo.complete_session(&p, &s, complete())
+        .await
+        .expect("complete");
+    let closed = repo
+        .redact_event(&p, &s, &eid("e0"), Timestamp::now())
+        .await
+        .expect("redact in a closed session");
+    assert!(!closed.replayed);
+    assert_eq!(closed.value.seq, 1);
+    assert_eq!(
+        repo.redact_event(&p, &s, &eid("nope"), Timestamp::now())
+            .await,
+        Err(RedactEventError::EventNotFound)
+    );
+    assert_eq!(
+        repo.redact_event(&p, &sid("nope"), &eid("e1"), Timestamp::now())
+            .await,
+        Err(RedactEventError::SessionNotFound)
+    );
+}
+
+pub async fn concurrent_redactions_redact_once(repo: Repo) {
+    create(&repo, &project(), "s").await;
+    append(&repo, "s", "e1", json!({ "secret": 1 })).await;
+    let redactions = (0..10).map(|_| {
+        let repo = repo.clone();
+        async move {
+            repo.redact_event(&project(), &sid("s"), &eid("e1"), Timestamp::now())
+                .await
+                .expect("redact")
+        }
+    });
+    let results = join_all(redactions).await;
+    assert_eq!(results.iter().filter(|w| !w.replayed).count(), 1);
+    assert!(results.iter().all(|w| w.value == results[0].value));
+}
+
+pub async fn retention_finds_expired_sessions_and_purges_tombstones(repo: Repo) {
+    let p = project();
+    create(&repo, &p, "ended").await;
+    create(&repo, &p, "idle").await;
+    create(&repo, &p, "busy").await;
+    repo.complete_session(&p, &sid("ended"), complete())
+        .await
+        .expect("complete");
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let cutoff = Timestamp::now();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    // Updated after the cutoff (by an append) or created after it: not expired.
+    append(&repo, "busy", "e1", json!({})).await;
+    create(&repo, &p, "young").await;
+    let mut expired: Vec<String> = repo
+        .expired_sessions(cutoff, 100)
+        .await
+        .expect("expired")
+        .into_iter()
+        .map(|(project, id)| {
+            assert_eq!(project, p);
+            id.to_string()
+        })
+        .collect();
+    expired.sort();
+    assert_eq!(expired, ["ended", "idle"]);
+    assert_eq!(
+        repo.expired_sessions(cutoff, 1)
+            .await
+            .expect("bounded")
+            .len(),
+        1
+    );
+    // Asked again, the same answer (nothing was erased).
+    assert_eq!(
+        repo.expired_sessions(cutoff, 100)
+            .await
+            .expect("again")
+            .len(),
+        2
+    );
+
+    let erased_at = Timestamp::now();
+    repo.erase_session(&p, &sid("ended"), erased_at)
+        .await
+        .expect("erase");
+    assert_eq!(
+        repo.purge_tombstones(erased_at, 100).await,
+        Ok(0),
+        "not expired yet"
+    );
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    assert_eq!(repo.purge_tombstones(Timestamp::now(), 100).await, Ok(1));
+    // The id is free again: a new, empty session.
+    create(&repo, &p, "ended").await;
+    let page = repo
+        .list_events(&p, &sid("ended"), first_page())
+        .await
+        .expect("page");
+    assert!(page.events.is_empty());
+    assert_eq!(
+        repo.get_session(&p, &sid("ended"))
+            .await
+            .map(|s| s.last_seq),
+        Ok(0)
+    );
+}
+
+pub async fn changed_sessions_reports_an_erasure(repo: Repo) {
+    create(&repo, &project(), "s").await;
+    append(&repo, "s", "e1", json!({})).await;
+    let watch = domain::Watch {
+        project: project(),
+        session: sid("s"),
+        known: 1,
+    };
+    assert_eq!(
+        repo.changed_sessions(std::slice::from_ref(&watch)).await,
+        Ok(vec![])
+    );
+    repo.erase_session(&project(), &sid("s"), Timestamp::now())
+        .await
+        .expect("erase");
+    let changed = repo.changed_sessions(&[watch]).await.expect("changed");
+    assert!(
+        matches!(changed.as_slice(), [(0, version)] if *version > 1),
+        "an erased session's tails are woken: {changed:?}"
+    );
+}

@@ -1,0 +1,322 @@
+//! Erasure, redaction, retention. No transaction: the order of the steps makes every cut-short
+//! erasure either invisible or finishable by calling again (see `docs/privacy.md`).
+//!
+//! Erasing a session:
+//! 1. its document is replaced by its tombstone `{project, sessionId, erasedAt}` (the call
+//!    that replaces it is the erasure that counts): from here on the unique index on
+//!    (project, sessionId) refuses every create, and reads, completes and appends answered
+//!    "closed" say "erased";
+//! 2. unless a seal is on top already, seals are inserted on the next free `seq`s (retried
+//!    until the top is a seal): every append of any instance collides from here on (appends
+//!    that landed between 1 and 2 are blanked in 3, before `DELETE` answers);
+//! 3. every event below the seal is blanked in place: content, client id and times removed, its
+//!    `seq` kept taken so that an append of another instance with a stale top-`seq` hint still
+//!    collides (a deleted `seq` would be free again). Blanks and seals are deleted with the
+//!    tombstone when it expires.
+
+use domain::{
+    Absent, EraseSessionError, Event, EventId, EventMissing, ProjectId, RedactEventError,
+    SessionId, StorageError, Timestamp, Written,
+};
+use futures_util::TryStreamExt;
+use mongodb::bson::{Document, doc};
+use mongodb::options::Hint;
+
+use crate::documents::{self, SessionKey};
+use crate::error::{MongoResultExt, held_by_transactions, storage_error};
+use crate::store::MongoStore;
+use crate::writes::backoff;
+
+/// Seals an erasure writes at once above the top (see `seal_for_erasure`).
+const SEAL_WINDOW: u64 = 32;
+
+/// The index of the retention sweep's candidates.
+const BY_RETENTION: &str = "endedAt_updatedAt";
+
+/// The retention sweep's candidates by the stored times, each filter a range of
+/// [`BY_RETENTION`]: ended before `before`; never ended and updated before it. (A session
+/// document's `updatedAt` lags behind its appends, so each is checked before it is erased.)
+fn expired_filters(before: Timestamp) -> [Document; 2] {
+    let before = documents::date(before);
+    [
+        doc! { "endedAt": { "$lt": before } },
+        doc! { "endedAt": null, "updatedAt": { "$lt": before } },
+    ]
+}
+
+/// The tombstones erased before `before`, in `erasedAt`.
+fn tombstones_filter(before: Timestamp) -> Document {
+    doc! { "erasedAt": { "$lt": documents::date(before) } }
+}
+
+impl MongoStore {
+    /// The server's `explain` (`queryPlanner`) of the retention sweep's two queries (expired
+    /// sessions, expired tombstones): for operators, and the test that keeps them on indexes.
+    pub async fn explain_sweep(&self) -> Result<Vec<Document>, StorageError> {
+        let now = Timestamp::now();
+        let [ended, idle] = expired_filters(now);
+        let mut plans = Vec::new();
+        for (filter, index) in [
+            (ended, BY_RETENTION),
+            (idle, BY_RETENTION),
+            (tombstones_filter(now), "erasedAt"),
+        ] {
+            let find =
+                doc! { "find": "sessions", "filter": filter, "hint": index, "limit": 100_i64 };
+            let explained = self
+                .db
+                .run_command(doc! { "explain": find, "verbosity": "queryPlanner" })
+                .await
+                .storage()?;
+            plans.push(explained);
+        }
+        Ok(plans)
+    }
+}
+
+fn corrupt(what: &str) -> StorageError {
+    StorageError::Internal(format!("stored {what} is not valid"))
+}
+
+impl MongoStore {
+    /// When the session was erased, if its tombstone remains.
+    pub(crate) async fn tombstone(
+        &self,
+        key: &SessionKey,
+    ) -> Result<Option<Timestamp>, StorageError> {
+        let mut filter = key.filter();
+        filter.insert("erasedAt", doc! { "$exists": true });
+        let Some(tomb) = self.sessions.find_one(filter).await.storage()? else {
+            return Ok(None);
+        };
+        let at = tomb
+            .get_datetime("erasedAt")
+            .map_err(|_| corrupt("tombstone"))?;
+        Ok(Some(
+            Timestamp::from_millis(at.timestamp_millis()).map_err(|_| corrupt("tombstone"))?,
+        ))
+    }
+
+    /// The error `E` for a session that is not stored: erased (tombstone) or not found.
+    pub(crate) async fn absent<E: Absent + From<StorageError>>(&self, key: &SessionKey) -> E {
+        match self.tombstone(key).await {
+            Ok(tomb) => E::absent(tomb.is_some()),
+            Err(e) => e.into(),
+        }
+    }
+
+    /// The error `E` for an event not stored: its session exists (event not found), or not.
+    pub(crate) async fn missing_event<E>(&self, key: &SessionKey) -> E
+    where
+        E: Absent + From<StorageError> + From<EventMissing>,
+    {
+        match self.session_doc(key).await {
+            Ok(Some(_)) => EventMissing.into(),
+            Ok(None) => self.absent(key).await,
+            Err(e) => e.into(),
+        }
+    }
+
+    pub(crate) async fn erase(
+        &self,
+        key: &SessionKey,
+        at: Timestamp,
+    ) -> Result<Written<Timestamp>, EraseSessionError> {
+        let mut tomb = key.filter();
+        tomb.insert("erasedAt", documents::date(at));
+        let mut live = key.filter();
+        live.insert("erasedAt", doc! { "$exists": false });
+        let replaced = self.sessions.replace_one(live, tomb).await.storage()?;
+        let erased = if replaced.modified_count == 1 {
+            Written::created(at)
+        } else {
+            // Erased already (maybe cut short: finished below), or never there.
+            let erased_at = self
+                .tombstone(key)
+                .await?
+                .ok_or(EraseSessionError::NotFound)?;
+            Written::replayed(erased_at)
+        };
+        self.seal_for_erasure(key, at).await?;
+        self.blank_events(key).await?;
+        Ok(erased)
+    }
+
+    /// Step 2: seals on top of the session's events, unless one is there. One unordered
+    /// `insertMany` puts a seal on every free `seq` of the next [`SEAL_WINDOW`]: appends racing
+    /// it take some, the seals the rest, and the erasure does not lose the next `seq` to a
+    /// steady stream of appends (as one seal per round trip would). A `seq` held by a batch's
+    /// open transaction is tried again until that transaction ends (its event, or the seal,
+    /// then holds it): a transaction aborted later must not leave a free `seq` under the top
+    /// seal. Done when the top is a seal and no `seq` is left to try: every `seq` below it is
+    /// taken, so no append of any instance can land anymore.
+    async fn seal_for_erasure(&self, key: &SessionKey, at: Timestamp) -> Result<(), StorageError> {
+        let mut held: Vec<u64> = Vec::new();
+        let mut losses = 0;
+        loop {
+            let mut seqs = std::mem::take(&mut held);
+            let top = self.top(key).await?;
+            let sealed = match &top {
+                Some(top) => documents::seal(top)?.is_some(),
+                None => false,
+            };
+            if !sealed {
+                let last = match &top {
+                    Some(top) => documents::seq(top)?,
+                    None => 0,
+                };
+                seqs.extend(last + 1..=last + SEAL_WINDOW);
+            }
+            if seqs.is_empty() {
+                return Ok(());
+            }
+            let seals = seqs
+                .iter()
+                .map(|seq| documents::erasure_seal(key, *seq, at));
+            match self.events.insert_many(seals).ordered(false).await {
+                // Every seq tried is now a seal, the window's last on top.
+                Ok(_) => return Ok(()),
+                Err(e) => match held_by_transactions(&e) {
+                    Some(indexes) => held = indexes.into_iter().map(|i| seqs[i]).collect(),
+                    None => return Err(storage_error(e)),
+                },
+            }
+            if !held.is_empty() {
+                losses += 1;
+                backoff(losses).await;
+            }
+        }
+    }
+
+    /// Step 3: the session's events with content become blanks.
+    async fn blank_events(&self, key: &SessionKey) -> Result<(), StorageError> {
+        self.events
+            .update_many(
+                documents::with_content(key),
+                documents::blanked(Timestamp::now()),
+            )
+            .await
+            .storage()?;
+        Ok(())
+    }
+
+    pub(crate) async fn redact(
+        &self,
+        key: &SessionKey,
+        event_id: &EventId,
+        at: Timestamp,
+    ) -> Result<Written<Event>, RedactEventError> {
+        let Some(mut event) = self.stored_event(key, event_id).await? else {
+            return Err(self.missing_event(key).await);
+        };
+        if !event.redact(at) {
+            return Ok(Written::replayed(event));
+        }
+        let redaction = event.redaction.expect("redact sets it");
+        let mut filter = key.filter();
+        filter.insert("eventId", event_id.as_str());
+        filter.insert("redactedAt", doc! { "$exists": false });
+        let updated = self
+            .events
+            .update_one(filter, documents::redaction_set(&event.payload, &redaction))
+            .await
+            .storage()?;
+        if updated.modified_count == 1 {
+            return Ok(Written::created(event));
+        }
+        // Redacted meanwhile by another call (or erased): what is stored now is the answer.
+        match self.stored_event(key, event_id).await? {
+            Some(stored) if stored.redaction.is_some() => Ok(Written::replayed(stored)),
+            _ => Err(self.missing_event(key).await),
+        }
+    }
+
+    /// Sessions whose stored times say they may have expired (the session document's
+    /// `updatedAt` lags behind appends, which only write events), each then checked on the
+    /// session as it is now ([`domain::Session::retained_since`]); one found alive gets its
+    /// document's times brought up to date, so that it is not found again before it expires.
+    pub(crate) async fn expired(
+        &self,
+        before: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<(ProjectId, SessionId)>, StorageError> {
+        let mut candidates = Vec::new();
+        for filter in expired_filters(before) {
+            candidates.extend(self.session_keys(filter, BY_RETENTION, limit).await?);
+        }
+        candidates.truncate(limit as usize);
+        let mut expired = Vec::new();
+        for key in candidates {
+            let Some(session) = self.load(&key).await? else {
+                continue;
+            };
+            if session.retained_since() < before {
+                expired.push((key.project, key.session));
+            } else {
+                let times = doc! { "$set": {
+                    "updatedAt": documents::date(session.updated_at),
+                    "endedAt": session.ended_at.map(documents::date),
+                } };
+                self.sessions
+                    .update_one(key.filter(), times)
+                    .await
+                    .storage()?;
+            }
+        }
+        Ok(expired)
+    }
+
+    /// The (project, sessionId) of at most `limit` session documents matching `filter`, read
+    /// from `index`.
+    async fn session_keys(
+        &self,
+        filter: Document,
+        index: &str,
+        limit: u32,
+    ) -> Result<Vec<SessionKey>, StorageError> {
+        let found: Vec<Document> = self
+            .sessions
+            .find(filter)
+            .hint(Hint::Name(index.to_owned()))
+            .projection(doc! { "_id": 0, "project": 1, "sessionId": 1 })
+            .limit(i64::from(limit))
+            .await
+            .storage()?
+            .try_collect()
+            .await
+            .storage()?;
+        found
+            .iter()
+            .map(|d| {
+                let project = d
+                    .get_str("project")
+                    .ok()
+                    .and_then(|p| ProjectId::parse(p).ok());
+                let id = d
+                    .get_str("sessionId")
+                    .ok()
+                    .and_then(|s| SessionId::parse(s).ok());
+                match (project, id) {
+                    (Some(project), Some(id)) => Ok(SessionKey::new(&project, &id)),
+                    _ => Err(corrupt("session")),
+                }
+            })
+            .collect()
+    }
+
+    /// Expired tombstones go with what their erasure left (blanks and seal), events first.
+    pub(crate) async fn purge(&self, before: Timestamp, limit: u32) -> Result<u64, StorageError> {
+        let mut removed = 0;
+        for key in self
+            .session_keys(tombstones_filter(before), "erasedAt", limit)
+            .await?
+        {
+            self.events.delete_many(key.filter()).await.storage()?;
+            let mut tomb = key.filter();
+            tomb.insert("erasedAt", doc! { "$exists": true });
+            let deleted = self.sessions.delete_one(tomb).await.storage()?;
+            removed += deleted.deleted_count;
+        }
+        Ok(removed)
+    }
+}

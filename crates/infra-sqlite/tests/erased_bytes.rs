@@ -1,0 +1,129 @@
+//! Erased and redacted content is physically gone from the database files: after an erasure or
+//! a redaction (and the `TRUNCATE` checkpoint the store asks for after one), a unique marker
+//! that was in a payload is in none of the files (`*.db`, `*.db-wal`, `*.db-shm`), while the
+//! content of the other sessions still is (the search finds what is there).
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use domain::{
+    EventId, EventRepository, EventType, JsonObject, NewEvent, NewSession, ProjectId, SessionId,
+    SessionRepository, StoreAdmin, Timestamp,
+};
+use infra_sqlite::{SqliteOptions, SqliteStore};
+
+fn project() -> ProjectId {
+    ProjectId::default_project()
+}
+
+fn event(id: &str, text: &str) -> NewEvent {
+    NewEvent {
+        event_id: EventId::parse(id).unwrap(),
+        event_type: EventType::parse("user_speech").unwrap(),
+        payload: JsonObject::from_stored(format!(r#"{{"text":"{text}"}}"#)).unwrap(),
+        timestamp: None,
+    }
+}
+
+/// How many of the database's files hold `marker`.
+fn files_holding(db: &Path, marker: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for suffix in ["", "-wal", "-shm"] {
+        let path = format!("{}{suffix}", db.display());
+        let Ok(bytes) = std::fs::read(&path) else {
+            continue;
+        };
+        if bytes.windows(marker.len()).any(|w| w == marker.as_bytes()) {
+            found.push(path);
+        }
+    }
+    found
+}
+
+/// Waits (the checkpoint runs every 250 ms) until no file holds `marker`.
+async fn gone(db: &Path, marker: &str) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let holding = files_holding(db, marker);
+        if holding.is_empty() {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{marker} still readable in {holding:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn session(store: &SqliteStore, id: &str, texts: &[(&str, &str)]) -> SessionId {
+    let id = SessionId::parse(id).unwrap();
+    let new = NewSession::new(id.clone(), None, None, JsonObject::empty(), None).unwrap();
+    store.create_session(&project(), new).await.unwrap();
+    for (event_id, text) in texts {
+        store
+            .append_event(&project(), &id, event(event_id, text))
+            .await
+            .unwrap();
+    }
+    id
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn erased_and_redacted_content_is_in_no_database_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("sessions.db");
+    let store = SqliteStore::open(&SqliteOptions::new(&db)).unwrap();
+    let erased_marker = "ERASE-ME-7f3a9c01d2";
+    let redacted_marker = "REDACT-ME-5b8e2d44a1";
+    let kept_marker = "KEEP-ME-0c6f1e93b7";
+    let filler: Vec<(String, String)> = (0..200)
+        .map(|i| (format!("f{i}"), format!("filler {i} {}", "x".repeat(200))))
+        .collect();
+    let mut texts: Vec<(&str, &str)> = filler
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    texts.push(("secret", erased_marker));
+    let victim = session(&store, "victim", &texts).await;
+    let other = session(
+        &store,
+        "other",
+        &[("card", redacted_marker), ("fine", kept_marker)],
+    )
+    .await;
+    // Everything is in the files now (WAL or database), as the search shows.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while files_holding(&db, kept_marker).is_empty() || files_holding(&db, erased_marker).is_empty()
+    {
+        assert!(Instant::now() < deadline, "the markers were never written");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Let the checkpoint copy them into the database file too (the worst case: two copies).
+    tokio::time::sleep(Duration::from_millis(600)).await;
+
+    store
+        .erase_session(&project(), &victim, Timestamp::now())
+        .await
+        .unwrap();
+    gone(&db, erased_marker).await;
+
+    store
+        .redact_event(
+            &project(),
+            &other,
+            &EventId::parse("card").unwrap(),
+            Timestamp::now(),
+        )
+        .await
+        .unwrap();
+    gone(&db, redacted_marker).await;
+
+    assert!(
+        !files_holding(&db, kept_marker).is_empty(),
+        "the content of what was neither erased nor redacted is still there"
+    );
+    store.close().await;
+    assert!(files_holding(&db, erased_marker).is_empty());
+    assert!(files_holding(&db, redacted_marker).is_empty());
+}
