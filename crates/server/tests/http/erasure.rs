@@ -71,6 +71,15 @@ async fn assert_erased(app: &TestApp, session: &str) {
     app.append(session, &event("late"))
         .await
         .problem(410, "session-erased");
+    let mut expecting = event("late");
+    expecting["expectedLastSeq"] = json!(1);
+    app.append(session, &expecting)
+        .await
+        .problem(410, "session-erased");
+    let batch = json!({"events": [event("late"), event("later")]});
+    app.post_json(&format!("/sessions/{session}/events:batch"), &batch)
+        .await
+        .problem(410, "session-erased");
     app.create_session(&json!({"sessionId": session}))
         .await
         .problem(409, "session-erased");
