@@ -87,6 +87,20 @@ async fn an_append_is_one_insert_and_a_page_one_find() {
         .unwrap();
     assert_eq!(events.events.len(), 20);
     assert_eq!(commands.take(), ["find"], "a page is one round trip");
+    // A full page, with events beyond it: still one `find`, and no cursor left open on the
+    // server to be killed afterwards.
+    let page = PageRequest {
+        after: Some(5),
+        order: Order::Asc,
+        limit: 10,
+    };
+    let events = store
+        .list_events(&project(), &sid("s1"), page)
+        .await
+        .unwrap();
+    assert_eq!((events.events.len(), events.has_more), (10, true));
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert_eq!(commands.take(), ["find"], "a full page is one round trip");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

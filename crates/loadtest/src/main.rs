@@ -125,6 +125,12 @@ struct Args {
     #[arg(long)]
     bearer: Option<String>,
 
+    /// Requests per second of the measured phase, all connections together, evenly paced
+    /// (default: each connection sends its next request as soon as it has the answer). To
+    /// compare two servers at the same pace: CPU per request grows when requests are sparse.
+    #[arg(long)]
+    rate: Option<f64>,
+
     /// Self-test of the checker: fake one acknowledgement in the ledger before verifying, so
     /// the run must end with exit status 1.
     #[arg(long, hide = true)]
@@ -246,6 +252,9 @@ async fn run(args: Args) -> anyhow::Result<bool> {
     if !(0.0..=1.0).contains(&args.duplicate_share) {
         bail!("--duplicate-share must be between 0 and 1");
     }
+    if args.rate.is_some_and(|r| !(r.is_finite() && r > 0.0)) {
+        bail!("--rate must be a positive number of requests per second");
+    }
     if !(1..=500).contains(&args.batch_size) {
         bail!("--batch-size must be between 1 and 500");
     }
@@ -339,7 +348,10 @@ async fn run(args: Args) -> anyhow::Result<bool> {
         },
     );
 
-    let make_ctx = |limit: Limit, workers: usize, page_paths: Arc<Vec<Vec<String>>>| {
+    let make_ctx = |limit: Limit,
+                    workers: usize,
+                    page_paths: Arc<Vec<Vec<String>>>,
+                    pace: Option<Duration>| {
         Arc::new(Ctx {
             target: target.clone(),
             timeout: args.timeout,
@@ -353,6 +365,7 @@ async fn run(args: Args) -> anyhow::Result<bool> {
             progress: Arc::clone(&progress),
             sessions: Arc::clone(&sessions),
             page_paths,
+            pace,
         })
     };
 
@@ -364,7 +377,12 @@ async fn run(args: Args) -> anyhow::Result<bool> {
 
     if !sessions.is_empty() {
         progress.phase("setup");
-        let ctx = make_ctx(Limit::Unlimited, prefill_connections, Arc::new(Vec::new()));
+        let ctx = make_ctx(
+            Limit::Unlimited,
+            prefill_connections,
+            Arc::new(Vec::new()),
+            None,
+        );
         let counts = scenario::setup_sessions(&ctx, prefill_connections, &mut ledger).await?;
         let deficits: Vec<u64> = counts.iter().map(|c| prefill.saturating_sub(*c)).collect();
         let total: u64 = deficits.iter().sum();
@@ -421,7 +439,11 @@ async fn run(args: Args) -> anyhow::Result<bool> {
         },
         None => Limit::Until(Instant::now() + args.duration),
     };
-    let ctx = make_ctx(limit, args.connections, Arc::clone(&page_paths));
+    // Each connection's interval between requests, for the measured phase only.
+    let pace = args
+        .rate
+        .map(|rate| Duration::from_secs_f64(args.connections as f64 / rate));
+    let ctx = make_ctx(limit, args.connections, Arc::clone(&page_paths), pace);
     let mut tasks = Vec::new();
     for w in 0..args.connections {
         let worker = Worker::new(w, Arc::clone(&ctx), seed);

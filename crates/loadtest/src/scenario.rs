@@ -93,6 +93,8 @@ pub struct Ctx {
     pub sessions: Arc<Vec<String>>,
     /// `page`: per session, the paths of every full page (first page, then one per cursor).
     pub page_paths: Arc<Vec<Vec<String>>>,
+    /// `--rate`: each worker's interval between the starts of its requests.
+    pub pace: Option<Duration>,
 }
 
 /// Invariant violations seen while the load ran (the first few are kept verbatim).
@@ -306,6 +308,8 @@ pub struct Worker {
     rng: StdRng,
     /// Per session, the seq of this connection's latest 201: the next must be larger.
     last_seq: HashMap<String, u64>,
+    /// With `ctx.pace`: when the next request may start.
+    next_at: Option<Instant>,
 }
 
 impl Worker {
@@ -320,6 +324,7 @@ impl Worker {
             violations: Violations::default(),
             rng: StdRng::seed_from_u64(seed ^ (id as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)),
             last_seq: HashMap::new(),
+            next_at: None,
         }
     }
 
@@ -341,6 +346,15 @@ impl Worker {
 
     /// One timed request; a body makes it a POST.
     async fn call(&mut self, op: Op, path: &str, body: Option<Bytes>, expect: u16) -> Outcome {
+        if let Some(interval) = self.ctx.pace {
+            // Workers start spread over one interval, then keep their own beat (a late request
+            // does not make the next one early).
+            let at = self.next_at.unwrap_or_else(|| {
+                Instant::now() + interval.mul_f64(self.id as f64 / self.ctx.workers as f64)
+            });
+            tokio::time::sleep_until(at.into()).await;
+            self.next_at = Some(at.max(Instant::now()) + interval);
+        }
         let started = Instant::now();
         let result = match body {
             Some(body) => self.conn.post(path, body).await,
