@@ -23,7 +23,7 @@ use mongodb::bson::{Document, doc};
 use mongodb::options::Hint;
 
 use crate::documents::{self, SessionKey};
-use crate::error::{MongoResultExt, held_by_transactions, storage_error};
+use crate::error::{MongoResultExt, held_by_transactions, is_write_conflict, storage_error};
 use crate::store::MongoStore;
 use crate::writes::backoff;
 
@@ -189,15 +189,28 @@ impl MongoStore {
     }
 
     /// Step 3: the session's events with content become blanks.
+    /// Several instances may blank one session at once (a sweep on each, or `DELETE` again):
+    /// a write conflict with another's `updateMany` is tried again (what is left to blank is
+    /// what still has content), so that the erasure that counts does not fail on it.
     async fn blank_events(&self, key: &SessionKey) -> Result<(), StorageError> {
-        self.events
-            .update_many(
-                documents::with_content(key),
-                documents::blanked(Timestamp::now()),
-            )
-            .await
-            .storage()?;
-        Ok(())
+        let mut losses = 0;
+        loop {
+            match self
+                .events
+                .update_many(
+                    documents::with_content(key),
+                    documents::blanked(Timestamp::now()),
+                )
+                .await
+            {
+                Ok(_) => return Ok(()),
+                Err(e) if is_write_conflict(&e) => {
+                    losses += 1;
+                    backoff(losses).await;
+                }
+                Err(e) => return Err(storage_error(e)),
+            }
+        }
     }
 
     pub(crate) async fn redact(
