@@ -69,7 +69,11 @@ pub async fn sweep(
                     }
                     // Another instance (or a request) erased it first.
                     Ok(_) | Err(EraseSessionError::NotFound) => {}
-                    Err(EraseSessionError::Storage(e)) => return Err(e),
+                    Err(EraseSessionError::Storage(e)) => {
+                        // Cut short, it may have begun (see privacy.md, "Retention").
+                        tracing::warn!(project = %project, session = %id, "erasure by retention failed; DELETE finishes it");
+                        return Err(e);
+                    }
                 }
             }
             if batch.len() < BATCH as usize {
