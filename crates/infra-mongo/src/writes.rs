@@ -85,8 +85,8 @@ enum Top {
     Missing,
     /// Open, with this highest event `seq` (0: no event yet).
     Open(u64),
-    /// Sealed with this terminal status.
-    Sealed(SessionStatus),
+    /// Sealed with this terminal status; the seal sits one `seq` above the last event, this.
+    Sealed(SessionStatus, u64),
 }
 
 /// A batch's answer, and the top seq to keep as the lane's hint.
@@ -214,7 +214,7 @@ impl MongoStore {
             });
         };
         Ok(match documents::seal(&top)? {
-            Some((status, _)) => Top::Sealed(status),
+            Some((status, _)) => Top::Sealed(status, documents::seq(&top)? - 1),
             None => Top::Open(documents::seq(&top)?),
         })
     }
@@ -256,7 +256,7 @@ impl MongoStore {
                         }
                         return;
                     }
-                    Ok(Top::Sealed(status)) => {
+                    Ok(Top::Sealed(status, _)) => {
                         for p in pending {
                             let answer = self.answer_sealed(session, status, p.new.clone()).await;
                             p.answer(answer);
@@ -390,23 +390,13 @@ impl MongoStore {
         // and the batch is tried again), so the transaction holds the insert only, for one
         // round trip. The hint saves the top read, which SecantusDB answers by sorting the
         // whole session.
-        let top = match hint {
-            Some(_) => None,
-            None => self.find_top(key).await?,
-        };
-        let (status, last_seq) = match (hint, &top) {
-            (Some(hint), _) => (SessionStatus::Active, hint),
-            (None, Some(top)) => match documents::seal(top).map_err(internal)? {
-                // A seal sits one seq above the last event.
-                Some((status, _)) => (status, documents::seq(top).map_err(internal)? - 1),
-                None => (
-                    SessionStatus::Active,
-                    documents::seq(top).map_err(internal)?,
-                ),
-            },
-            (None, None) => match self.session_doc(key).await {
-                Ok(Some(_)) => (SessionStatus::Initiated, 0),
-                Ok(None) => return Ok(Some((Err(self.absent(key).await), None))),
+        let (status, last_seq) = match hint {
+            Some(hint) => (SessionStatus::Active, hint),
+            None => match self.read_top(key).await {
+                Ok(Top::Open(0)) => (SessionStatus::Initiated, 0),
+                Ok(Top::Open(top)) => (SessionStatus::Active, top),
+                Ok(Top::Sealed(status, last_seq)) => (status, last_seq),
+                Ok(Top::Missing) => return Ok(Some((Err(self.absent(key).await), None))),
                 Err(e) => return Ok(Some((Err(e.into()), None))),
             },
         };
