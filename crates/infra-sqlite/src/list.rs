@@ -247,12 +247,7 @@ impl crate::SqliteStore {
                 for status in statuses(&query) {
                     let params = range_params(&project, &query, status);
                     let named = named(&params);
-                    let lines = stmt
-                        .query_map(named.as_slice(), |r| r.get::<_, String>(3))
-                        .storage()?
-                        .collect::<rusqlite::Result<Vec<String>>>()
-                        .storage()?;
-                    plans.push(lines.join("; "));
+                    plans.push(rows::query_plan(&mut stmt, named.as_slice()).storage()?);
                 }
                 Ok(plans)
             })

@@ -4,8 +4,8 @@ use domain::{
     Event, EventId, EventType, Fingerprint, JsonObject, Language, Redaction, Session, SessionId,
     SessionStatus, Timestamp,
 };
-use rusqlite::Row;
 use rusqlite::types::{FromSqlError, Type};
+use rusqlite::{Params, Row, Statement};
 
 /// The columns [`session`] reads, in order (a macro, so that SQL text is built at compile time).
 macro_rules! session_columns {
@@ -105,4 +105,16 @@ pub(crate) fn version(row: &Row<'_>) -> rusqlite::Result<(String, String, u64)> 
 /// `u64` counters are stored as SQLite's signed 64-bit integers.
 pub(crate) fn int(v: u64) -> i64 {
     i64::try_from(v).expect("counters stay below 2^63")
+}
+
+/// The rows of an `EXPLAIN QUERY PLAN` statement run with `params`: each step's detail,
+/// joined by `; ` (for operators, and the tests that keep queries on their indexes).
+pub(crate) fn query_plan(
+    stmt: &mut Statement<'_>,
+    params: impl Params,
+) -> rusqlite::Result<String> {
+    let lines = stmt
+        .query_map(params, |r| r.get::<_, String>(3))?
+        .collect::<rusqlite::Result<Vec<String>>>()?;
+    Ok(lines.join("; "))
 }

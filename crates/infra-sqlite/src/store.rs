@@ -609,12 +609,7 @@ impl SqliteStore {
                     let mut stmt = conn
                         .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
                         .storage()?;
-                    let lines = stmt
-                        .query_map(params![0_i64, 100_i64], |r| r.get::<_, String>(3))
-                        .storage()?
-                        .collect::<rusqlite::Result<Vec<String>>>()
-                        .storage()?;
-                    plans.push(lines.join("; "));
+                    plans.push(rows::query_plan(&mut stmt, params![0_i64, 100_i64]).storage()?);
                 }
                 Ok(plans)
             })
