@@ -410,6 +410,17 @@ impl Worker {
         }
     }
 
+    /// Records that `session` acknowledged seqs `first..=last` to this connection (`what`: the
+    /// request, for the violation): they must come after its earlier acknowledgements there.
+    fn check_order(&mut self, session: &str, what: &str, first: u64, last: u64) {
+        let previous = self.last_seq.insert(session.to_owned(), last).unwrap_or(0);
+        if first <= previous {
+            self.violations.push(format!(
+                "{what}: acknowledged with seq {first} after this connection's earlier ack of seq {previous}"
+            ));
+        }
+    }
+
     /// Appends a new event; records it in the ledger. True when acknowledged with 201.
     async fn append(&mut self, op: Op, session: &str, event_id: String, body: Bytes) -> bool {
         let path = format!("/sessions/{session}/events");
@@ -424,14 +435,7 @@ impl Worker {
                         return false;
                     }
                 };
-                let last = self.last_seq.entry(session.to_owned()).or_default();
-                if seq <= *last {
-                    let last = *last;
-                    self.violations.push(format!(
-                        "{session}/{event_id}: acknowledged with seq {seq} after this connection's earlier ack of seq {last}"
-                    ));
-                }
-                *self.last_seq.get_mut(session).expect("inserted above") = seq;
+                self.check_order(session, &format!("{session}/{event_id}"), seq, seq);
                 self.ledger.session(session).acked.push(Acked {
                     event_id,
                     seq,
@@ -574,15 +578,8 @@ impl Worker {
                         "batch of new events into {session} answered with a replayed item"
                     ));
                 }
-                let last = self.last_seq.entry(session.to_owned()).or_default();
-                if seqs[0] <= *last {
-                    let last = *last;
-                    self.violations.push(format!(
-                        "batch into {session} acknowledged at seq {} after this connection's earlier ack of seq {last}",
-                        seqs[0]
-                    ));
-                }
-                *self.last_seq.get_mut(session).expect("inserted above") = seqs[seqs.len() - 1];
+                let what = format!("batch into {session}");
+                self.check_order(session, &what, seqs[0], seqs[seqs.len() - 1]);
                 let mut acknowledged = Vec::with_capacity(events.len());
                 let ledger = self.ledger.session(session);
                 for ((event_id, body), (seq, event, _)) in items.into_iter().zip(events) {
