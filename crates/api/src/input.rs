@@ -8,7 +8,10 @@
 //! the body's schema does not know. The rules themselves live once, in the domain. Path ids are
 //! read here too, through the same domain constructors.
 
+use std::any::TypeId;
 use std::borrow::Cow;
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, RwLock};
 
 use domain::{
     EventId, EventType, InvalidValue, KeyId, KeyName, Language, ProjectId, Scopes, SessionId,
@@ -260,19 +263,35 @@ fn wire_name(field: &str) -> String {
     out
 }
 
-/// The field names of a request body, in the order its schema lists them.
-fn fields_of(schema: RefOr<Schema>) -> Vec<String> {
-    match schema {
-        RefOr::T(Schema::Object(object)) => object.properties.into_keys().collect(),
-        _ => Vec::new(),
+/// The field names of a request body, in the order its schema lists them. Composing a schema
+/// builds a whole tree of maps: it is done once per body type, not once per request.
+fn fields_of<B: utoipa::PartialSchema + 'static>() -> Arc<[String]> {
+    static FIELDS: LazyLock<RwLock<HashMap<TypeId, Arc<[String]>>>> =
+        LazyLock::new(Default::default);
+    let type_id = TypeId::of::<B>();
+    if let Some(fields) = FIELDS
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&type_id)
+    {
+        return fields.clone();
     }
+    let fields: Arc<[String]> = match B::schema() {
+        RefOr::T(Schema::Object(object)) => object.properties.into_keys().collect(),
+        _ => Arc::new([]),
+    };
+    FIELDS
+        .write()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(type_id, fields.clone());
+    fields
 }
 
 /// Reads `body` as `B`: every field it breaks, lacks or does not know is reported at once
 /// (400 `validation-failed`, fields in schema order, then the unknown ones).
 pub fn parse<B>(body: Value) -> Result<B, ApiError>
 where
-    B: DeserializeOwned + Validate + utoipa::PartialSchema,
+    B: DeserializeOwned + Validate + utoipa::PartialSchema + 'static,
 {
     let Value::Object(mut map) = body else {
         return Err(ApiError::validation(vec![FieldError::new(
@@ -280,7 +299,7 @@ where
             "must be a JSON object",
         )]));
     };
-    let known = fields_of(B::schema());
+    let known = fields_of::<B>();
     let mut unknown: Vec<String> = map
         .keys()
         .filter(|name| !known.contains(name))

@@ -21,7 +21,9 @@ use crate::schema;
 use crate::state::Limits;
 
 /// A request body: read, validated, then turned into the domain's request.
-pub trait RequestBody: DeserializeOwned + Validate + utoipa::PartialSchema + Default {
+pub trait RequestBody:
+    DeserializeOwned + Validate + utoipa::PartialSchema + Default + 'static
+{
     type Domain;
 
     /// The domain's request; objects over their size limit are 413.

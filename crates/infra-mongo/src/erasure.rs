@@ -64,6 +64,7 @@ impl MongoStore {
             let find =
                 doc! { "find": "sessions", "filter": filter, "hint": index, "limit": 100_i64 };
             let explained = self
+                .driver()
                 .db
                 .run_command(doc! { "explain": find, "verbosity": "queryPlanner" })
                 .await
@@ -86,7 +87,7 @@ impl MongoStore {
     ) -> Result<Option<Timestamp>, StorageError> {
         let mut filter = key.filter();
         filter.insert("erasedAt", doc! { "$exists": true });
-        let Some(tomb) = self.sessions.find_one(filter).await.storage()? else {
+        let Some(tomb) = self.driver().sessions.find_one(filter).await.storage()? else {
             return Ok(None);
         };
         let at = tomb
@@ -126,7 +127,12 @@ impl MongoStore {
         tomb.insert("erasedAt", documents::date(at));
         let mut live = key.filter();
         live.insert("erasedAt", doc! { "$exists": false });
-        let replaced = self.sessions.replace_one(live, tomb).await.storage()?;
+        let replaced = self
+            .driver()
+            .sessions
+            .replace_one(live, tomb)
+            .await
+            .storage()?;
         let erased = if replaced.modified_count == 1 {
             Written::created(at)
         } else {
@@ -173,7 +179,7 @@ impl MongoStore {
             let seals = seqs
                 .iter()
                 .map(|seq| documents::erasure_seal(key, *seq, at));
-            match self.events.insert_many(seals).ordered(false).await {
+            match self.driver().events.insert_many(seals).ordered(false).await {
                 // Every seq tried is now a seal, the window's last on top.
                 Ok(_) => return Ok(()),
                 Err(e) => match held_by_transactions(&e) {
@@ -196,6 +202,7 @@ impl MongoStore {
         let mut losses = 0;
         loop {
             match self
+                .driver()
                 .events
                 .update_many(
                     documents::with_content(key),
@@ -230,6 +237,7 @@ impl MongoStore {
         filter.insert("eventId", event_id.as_str());
         filter.insert("redactedAt", doc! { "$exists": false });
         let updated = self
+            .driver()
             .events
             .update_one(filter, documents::redaction_set(&event.payload, &redaction))
             .await
@@ -270,7 +278,8 @@ impl MongoStore {
                     "updatedAt": documents::date(session.updated_at),
                     "endedAt": session.ended_at.map(documents::date),
                 } };
-                self.sessions
+                self.driver()
+                    .sessions
                     .update_one(key.filter(), times)
                     .await
                     .storage()?;
@@ -288,6 +297,7 @@ impl MongoStore {
         limit: u32,
     ) -> Result<Vec<SessionKey>, StorageError> {
         let found: Vec<Document> = self
+            .driver()
             .sessions
             .find(filter)
             .hint(Hint::Name(index.to_owned()))
@@ -324,10 +334,14 @@ impl MongoStore {
             .session_keys(tombstones_filter(before), "erasedAt", limit)
             .await?
         {
-            self.events.delete_many(key.filter()).await.storage()?;
+            self.driver()
+                .events
+                .delete_many(key.filter())
+                .await
+                .storage()?;
             let mut tomb = key.filter();
             tomb.insert("erasedAt", doc! { "$exists": true });
-            let deleted = self.sessions.delete_one(tomb).await.storage()?;
+            let deleted = self.driver().sessions.delete_one(tomb).await.storage()?;
             removed += deleted.deleted_count;
         }
         Ok(removed)

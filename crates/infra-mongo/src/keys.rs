@@ -75,7 +75,7 @@ fn key_from(d: &Document) -> Result<ApiKey, StorageError> {
 
 impl MongoStore {
     fn keys(&self) -> Collection<Document> {
-        self.db.collection("api_keys")
+        self.driver().db.collection("api_keys")
     }
 }
 

@@ -7,6 +7,7 @@
 //! one database.
 
 mod documents;
+mod drivers;
 mod erasure;
 mod error;
 mod keys;

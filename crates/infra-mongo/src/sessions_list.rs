@@ -185,6 +185,7 @@ impl MongoStore {
         loop {
             let find = ListFind::new(project, query, from.as_ref());
             let docs: Vec<Document> = self
+                .driver()
                 .sessions
                 .find(find.filter)
                 .sort(find.sort)
@@ -231,7 +232,8 @@ impl MongoStore {
         query: &SessionQuery,
     ) -> Result<Document, StorageError> {
         let find = ListFind::new(project, query, query.after.as_ref());
-        self.db
+        self.driver()
+            .db
             .run_command(doc! { "explain": find.command(), "verbosity": "queryPlanner" })
             .await
             .storage()

@@ -12,13 +12,13 @@ use domain::{
     Watch, Written,
 };
 use futures_util::TryStreamExt;
-use mongodb::bson::{Document, RawDocumentBuf, doc};
+use mongodb::bson::{Document, doc};
 use mongodb::event::EventHandler;
 use mongodb::event::command::CommandEvent;
 use mongodb::options::{ClientOptions, Hint, ReadConcern, WriteConcern};
-use mongodb::{Client, Collection, Database};
 
 use crate::documents::{self, SEQ_INDEX, SessionKey};
+use crate::drivers::{Driver, Drivers};
 use crate::error::{MongoResultExt, is_duplicate_key, storage_error};
 use crate::lane::Lanes;
 use crate::sessions_list::{self, CreationClock};
@@ -62,15 +62,11 @@ impl MongoOptions {
     }
 }
 
-/// The MongoDB store. Cheap to clone: one driver `Client` (and its pool) per process.
+/// The MongoDB store. Cheap to clone: the clones share their driver clients (one per calling
+/// thread, see `drivers.rs`), lanes and clock.
 #[derive(Clone)]
 pub struct MongoStore {
-    pub(crate) client: Client,
-    pub(crate) db: Database,
-    pub(crate) sessions: Collection<Document>,
-    pub(crate) events: Collection<Document>,
-    /// The same collection, written and read as BSON bytes (events in and out).
-    pub(crate) raw_events: Collection<RawDocumentBuf>,
+    drivers: Arc<Drivers>,
     /// This instance's queue and top-`seq` hint per session (see `writes.rs`).
     pub(crate) lanes: Arc<Lanes<Job>>,
     /// This instance's newest `createdAt` per project (see `sessions_list.rs`).
@@ -93,31 +89,32 @@ impl MongoStore {
         client_options.write_concern = Some(options.write_concern.clone());
         client_options.read_concern = Some(ReadConcern::local());
         client_options.command_event_handler = options.command_monitor.clone();
-        let client = Client::with_options(client_options).map_err(storage_error)?;
-        let db = client.database(&options.database);
         let store = Self {
-            client,
-            sessions: db.collection("sessions"),
-            events: db.collection("events"),
-            raw_events: db.collection("events"),
-            db,
+            drivers: Arc::new(Drivers::new(client_options, options.database.clone())?),
             lanes: Arc::new(Lanes::new()),
             clock: Arc::default(),
         };
         store.ping().await?;
         // Start-up is outside the `Bounded` decorator: the migrations get the same bound here.
-        let applied = tokio::time::timeout(options.timeout, crate::migrate::run(&store.db))
-            .await
-            .map_err(|_| {
-                StorageError::Unavailable(format!(
-                    "migrations did not finish within {:?}",
-                    options.timeout
-                ))
-            })??;
+        let applied =
+            tokio::time::timeout(options.timeout, crate::migrate::run(&store.driver().db))
+                .await
+                .map_err(|_| {
+                    StorageError::Unavailable(format!(
+                        "migrations did not finish within {:?}",
+                        options.timeout
+                    ))
+                })??;
         if !applied.is_empty() {
             tracing::info!(?applied, "applied MongoDB migrations");
         }
         Ok(store)
+    }
+
+    /// The calling thread's driver handles. An operation that must stay on one client (a
+    /// transaction) keeps the one it took.
+    pub(crate) fn driver(&self) -> Arc<Driver> {
+        self.drivers.get()
     }
 
     /// The session's document; a tombstone (an erased session's) is none.
@@ -127,7 +124,7 @@ impl MongoStore {
     ) -> Result<Option<Document>, StorageError> {
         let mut filter = key.filter();
         filter.insert("erasedAt", doc! { "$exists": false });
-        self.sessions.find_one(filter).await.storage()
+        self.driver().sessions.find_one(filter).await.storage()
     }
 
     /// The document with the highest `seq` of a session: its newest event or its seal. Read on
@@ -135,7 +132,8 @@ impl MongoStore {
     /// sorts the whole session (100-250 ms at 2 000 events, measured with `explain` and the
     /// driver's command monitor).
     pub(crate) async fn top(&self, key: &SessionKey) -> Result<Option<Document>, StorageError> {
-        self.events
+        self.driver()
+            .events
             .find_one(key.filter())
             .sort(doc! { "seq": -1 })
             .hint(Hint::Name(SEQ_INDEX.to_owned()))
@@ -158,7 +156,8 @@ impl MongoStore {
     ) -> Result<Option<Event>, StorageError> {
         let mut filter = key.filter();
         filter.insert("eventId", event_id.as_str());
-        self.raw_events
+        self.driver()
+            .raw_events
             .find_one(filter)
             .projection(documents::event_fields())
             .await
@@ -182,7 +181,7 @@ impl SessionRepository for MongoStore {
         // A second try only when the id's holder vanished between the two steps (a tombstone
         // purged, a session erased and purged): the id is then free.
         for _ in 0..2 {
-            match self.sessions.insert_one(document.clone()).await {
+            match self.driver().sessions.insert_one(document.clone()).await {
                 Ok(_) => {
                     // Created here: its top is known, so this instance's first append into it
                     // is one round trip.
@@ -296,6 +295,7 @@ impl EventRepository for MongoStore {
         filter.insert("seq", range);
         // Each event is read from the reply's BSON bytes in place (no `Document` per event).
         let mut cursor = self
+            .driver()
             .raw_events
             .find(filter)
             .sort(doc! { "seq": sort })
@@ -351,7 +351,7 @@ impl EventRepository for MongoStore {
                     "top": { "$max": "$seq" },
                 } },
             ];
-            let mut cursor = self.events.aggregate(pipeline).await.storage()?;
+            let mut cursor = self.driver().events.aggregate(pipeline).await.storage()?;
             let mut read = Vec::new();
             while let Some(group) = cursor.try_next().await.storage()? {
                 let Ok(id) = group.get_document("_id") else {
@@ -379,12 +379,17 @@ const WATCHES_PER_QUERY: usize = 200;
 #[async_trait]
 impl StoreAdmin for MongoStore {
     async fn ping(&self) -> Result<(), StorageError> {
-        self.db.run_command(doc! { "ping": 1 }).await.storage()?;
+        self.driver()
+            .db
+            .run_command(doc! { "ping": 1 })
+            .await
+            .storage()?;
         Ok(())
     }
 
     async fn shared_secret(&self) -> Result<Vec<u8>, StorageError> {
         let doc = self
+            .driver()
             .db
             .collection::<Document>("meta")
             .find_one(doc! { "_id": "shared_secret" })
@@ -398,7 +403,7 @@ impl StoreAdmin for MongoStore {
     }
 
     async fn close(&self) {
-        self.client.clone().shutdown().await;
+        self.drivers.shutdown(Duration::from_secs(5)).await;
     }
 
     fn kind(&self) -> &'static str {

@@ -285,6 +285,7 @@ impl MongoStore {
                 .map(|(seq, p)| p.new.to_event(&session.session, seq, now))
                 .collect();
             let result = self
+                .driver()
                 .raw_events
                 .insert_many(
                     events
@@ -405,6 +406,7 @@ impl MongoStore {
         filter.insert("eventId", doc! { "$in": ids });
         let mut found: HashMap<EventId, Event> = HashMap::new();
         let mut cursor = self
+            .driver()
             .raw_events
             .find(filter)
             .projection(documents::event_fields())
@@ -431,9 +433,12 @@ impl MongoStore {
         let events = plan.new_events(&key.session, Timestamp::now());
         // Only the insert is in the transaction: its documents become visible together at the
         // commit, or never.
-        let mut tx = self.client.start_session().await?;
+        // The transaction's session belongs to one client: the same driver throughout.
+        let driver = self.driver();
+        let mut tx = driver.client.start_session().await?;
         tx.start_transaction().await?;
-        self.raw_events
+        driver
+            .raw_events
             .insert_many(events.iter().map(|e| documents::event_doc(&key.project, e)))
             .session(&mut tx)
             .await?;
@@ -512,7 +517,7 @@ impl MongoStore {
             let seal = documents::seal_doc(id, last_seq + 1, closed.status, ended_at, now);
             // Sealed or not, the hint is dropped: a seal's seq is never a hint.
             lane.set_top(None);
-            match self.events.insert_one(seal).await {
+            match self.driver().events.insert_one(seal).await {
                 Ok(_) => {
                     self.copy_status(id, &closed, now).await;
                     return Ok(Written::created(closed));
@@ -536,7 +541,7 @@ impl MongoStore {
             "endedAt": closed.ended_at.map(documents::date),
             "updatedAt": documents::date(now),
         }};
-        if let Err(e) = self.sessions.update_one(id.filter(), update).await {
+        if let Err(e) = self.driver().sessions.update_one(id.filter(), update).await {
             tracing::warn!(error = %e, "session document not updated after the seal");
         }
     }
