@@ -5,39 +5,19 @@ use std::sync::Arc;
 
 use domain::{
     AppendBatch, AppendEventError, CompleteRequest, CompleteSessionError, Event, EventId,
-    EventType, GetEventError, GetSessionError, JsonObject, Label, ListEventsError, NewEvent,
-    NewSession, Order, PageRequest, ProjectId, Repository, Session, SessionFilter, SessionId,
-    SessionPosition, SessionQuery, SessionStatus, Timestamp, Watch, Written,
+    EventType, GetEventError, GetSessionError, JsonObject, Label, ListEventsError, NewSession,
+    Order, PageRequest, ProjectId, Repository, Session, SessionFilter, SessionPosition,
+    SessionQuery, SessionStatus, Timestamp, Watch, Written,
 };
 use futures_util::future::join_all;
 use serde_json::{Value, json};
 
+use crate::fixtures::{new_event, object, project, sid};
+
 type Repo = Arc<dyn Repository>;
-
-/// The project most cases work in (not `default`: no adapter may treat it specially).
-fn project() -> ProjectId {
-    ProjectId::parse("p1").expect("valid project")
-}
-
-fn sid(s: &str) -> SessionId {
-    SessionId::parse(s).expect("valid session id")
-}
-
-fn object(v: Value) -> JsonObject {
-    JsonObject::from_map(v.as_object().expect("an object"), usize::MAX).expect("no limit")
-}
 
 fn new_session(id: &str) -> NewSession {
     NewSession::new(sid(id), None, None, JsonObject::empty(), None).expect("valid")
-}
-
-fn new_event(id: &str, payload: Value) -> NewEvent {
-    NewEvent {
-        event_id: EventId::parse(id).expect("valid event id"),
-        event_type: EventType::parse("user_speech").expect("valid type"),
-        payload: object(payload),
-        timestamp: None,
-    }
 }
 
 async fn session(repo: &Repo, id: &str) -> Session {

@@ -6,35 +6,19 @@ use std::time::Duration;
 
 use domain::{
     AppendBatch, AppendEventError, CompleteRequest, CompleteSessionError, CreateSessionError,
-    EraseSessionError, EventId, EventType, GetEventError, GetSessionError, JsonObject,
-    ListEventsError, NewEvent, NewSession, Order, PageRequest, ProjectId, RedactEventError,
-    Repository, SessionFilter, SessionId, SessionQuery, Timestamp,
+    EraseSessionError, EventId, GetEventError, GetSessionError, JsonObject, ListEventsError,
+    NewSession, Order, PageRequest, ProjectId, RedactEventError, Repository, SessionFilter,
+    SessionQuery, Timestamp,
 };
 use futures_util::future::join_all;
 use serde_json::{Value, json};
 
+use crate::fixtures::{new_event, project, sid};
+
 type Repo = Arc<dyn Repository>;
-
-fn project() -> ProjectId {
-    ProjectId::parse("p1").expect("valid project")
-}
-
-fn sid(s: &str) -> SessionId {
-    SessionId::parse(s).expect("valid session id")
-}
 
 fn eid(s: &str) -> EventId {
     EventId::parse(s).expect("valid event id")
-}
-
-fn new_event(id: &str, payload: Value) -> NewEvent {
-    NewEvent {
-        event_id: eid(id),
-        event_type: EventType::parse("user_speech").expect("valid type"),
-        payload: JsonObject::from_map(payload.as_object().expect("an object"), usize::MAX)
-            .expect("no limit"),
-        timestamp: None,
-    }
 }
 
 async fn create(repo: &Repo, project: &ProjectId, id: &str) {

@@ -12,6 +12,7 @@
 
 pub mod cases;
 pub mod erasure;
+pub mod fixtures;
 pub mod keys;
 pub mod upgrade;
 

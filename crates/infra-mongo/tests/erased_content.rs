@@ -4,25 +4,18 @@
 //! session that was neither erased nor redacted still is (the search finds what is there). What
 //! the storage engine keeps below the documents until compaction: `docs/privacy.md`.
 
+use conformance::fixtures::new_event;
 use domain::{
-    EventId, EventRepository, EventType, JsonObject, NewEvent, NewSession, ProjectId, SessionId,
-    SessionRepository, Timestamp,
+    EventId, EventRepository, JsonObject, NewSession, ProjectId, SessionId, SessionRepository,
+    Timestamp,
 };
 use futures_util::TryStreamExt;
 use infra_mongo::{MongoOptions, MongoStore};
 use mongodb::bson::{RawDocumentBuf, doc};
+use serde_json::json;
 
 fn project() -> ProjectId {
     ProjectId::default_project()
-}
-
-fn event(id: &str, text: &str) -> NewEvent {
-    NewEvent {
-        event_id: EventId::parse(id).unwrap(),
-        event_type: EventType::parse("user_speech").unwrap(),
-        payload: JsonObject::from_stored(format!(r#"{{"text":"{text}"}}"#)).unwrap(),
-        timestamp: None,
-    }
 }
 
 /// A session whose metadata and first event hold `marker`, with a second event `e2`.
@@ -33,7 +26,11 @@ async fn session(store: &MongoStore, id: &str, marker: &str) -> SessionId {
     store.create_session(&project(), new).await.unwrap();
     for (event_id, text) in [("e1", marker), ("e2", "nothing to hide")] {
         store
-            .append_event(&project(), &id, event(event_id, text))
+            .append_event(
+                &project(),
+                &id,
+                new_event(event_id, json!({ "text": text })),
+            )
             .await
             .unwrap();
     }

@@ -6,23 +6,16 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use conformance::fixtures::new_event;
 use domain::{
-    EventId, EventRepository, EventType, JsonObject, NewEvent, NewSession, ProjectId, SessionId,
-    SessionRepository, StoreAdmin, Timestamp,
+    EventId, EventRepository, JsonObject, NewSession, ProjectId, SessionId, SessionRepository,
+    StoreAdmin, Timestamp,
 };
 use infra_sqlite::{SqliteOptions, SqliteStore};
+use serde_json::json;
 
 fn project() -> ProjectId {
     ProjectId::default_project()
-}
-
-fn event(id: &str, text: &str) -> NewEvent {
-    NewEvent {
-        event_id: EventId::parse(id).unwrap(),
-        event_type: EventType::parse("user_speech").unwrap(),
-        payload: JsonObject::from_stored(format!(r#"{{"text":"{text}"}}"#)).unwrap(),
-        timestamp: None,
-    }
 }
 
 /// How many of the database's files hold `marker`.
@@ -62,7 +55,11 @@ async fn session(store: &SqliteStore, id: &str, texts: &[(&str, &str)]) -> Sessi
     store.create_session(&project(), new).await.unwrap();
     for (event_id, text) in texts {
         store
-            .append_event(&project(), &id, event(event_id, text))
+            .append_event(
+                &project(),
+                &id,
+                new_event(event_id, json!({ "text": text })),
+            )
             .await
             .unwrap();
     }
