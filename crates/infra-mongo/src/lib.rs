@@ -15,6 +15,7 @@ mod lane;
 mod migrate;
 mod sessions_list;
 mod store;
+pub mod uri;
 mod writes;
 
 pub use migrate::MIGRATIONS;
