@@ -1,0 +1,17 @@
+//! The cases of the suite, one module per capability. Each case is a
+//! `pub async fn name(repo: Repo)` taking a fresh, empty store; `build.rs` lists every one of
+//! them (see `CASE_FILES` there), so no adapter can skip one. Helpers stay private to their
+//! module, or in `support` when several share them.
+
+pub mod appends;
+pub mod batches;
+pub mod erasure;
+pub mod fidelity;
+pub mod keys;
+pub mod lists;
+pub mod pages;
+pub mod projects;
+pub mod seal;
+pub mod sessions;
+mod support;
+pub mod tails;

@@ -1,0 +1,75 @@
+//! The helpers the cases share: a session, an append, a complete, a walk over a session's events.
+
+use std::sync::Arc;
+
+use domain::{
+    CompleteRequest, Event, JsonObject, NewSession, Order, PageRequest, Repository, Session,
+    Written,
+};
+use serde_json::json;
+
+use crate::fixtures::{new_event, project, sid};
+
+pub(super) type Repo = Arc<dyn Repository>;
+
+pub(super) fn new_session(id: &str) -> NewSession {
+    NewSession::new(sid(id), None, None, JsonObject::empty(), None).expect("valid")
+}
+
+pub(super) async fn session(repo: &Repo, id: &str) -> Session {
+    repo.create_session(&project(), new_session(id))
+        .await
+        .expect("create")
+        .value
+}
+
+pub(super) async fn append(repo: &Repo, session: &str, event: &str) -> Written<Event> {
+    repo.append_event(
+        &project(),
+        &sid(session),
+        new_event(event, json!({ "n": event })),
+    )
+    .await
+    .expect("append")
+}
+
+pub(super) fn complete() -> CompleteRequest {
+    CompleteRequest::new(None, None).expect("valid")
+}
+
+/// Every event of a session, walking pages of `limit` in `order`.
+pub(super) async fn walk(repo: &Repo, session: &str, order: Order, limit: u32) -> Vec<Event> {
+    let mut out = Vec::new();
+    let mut after = None;
+    loop {
+        let request = PageRequest {
+            after,
+            order,
+            limit,
+        };
+        let page = repo
+            .list_events(&project(), &sid(session), request)
+            .await
+            .expect("page");
+        assert!(page.events.len() <= limit as usize);
+        after = request.next_position(&page.events);
+        let empty = page.events.is_empty();
+        out.extend(page.events);
+        if !page.has_more {
+            break;
+        }
+        assert!(!empty, "hasMore with an empty page");
+    }
+    out
+}
+
+pub(super) fn assert_strictly_increasing(events: &[Event]) {
+    for pair in events.windows(2) {
+        assert!(
+            pair[0].seq < pair[1].seq,
+            "seq must strictly increase: {} then {}",
+            pair[0].seq,
+            pair[1].seq
+        );
+    }
+}
