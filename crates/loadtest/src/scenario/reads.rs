@@ -6,6 +6,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::shares::PageMeta;
 use super::worker::{Outcome, Worker};
 use rand::Rng;
 
@@ -56,21 +57,6 @@ pub(super) struct ListedSession {
     pub(super) status: String,
     pub(super) created_at: String,
     pub(super) metadata: serde_json::Map<String, Value>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(super) struct PageMeta {
-    pub(super) has_more: bool,
-    pub(super) next_cursor: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(super) struct SessionMeta {
-    pub(super) status: String,
-    pub(super) event_count: u64,
-    pub(super) last_seq: u64,
 }
 
 impl Worker {

@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use super::reads::{PageMeta, SessionMeta};
 use super::run::Ctx;
+use super::shares::{PageMeta, SessionMeta};
 use crate::client::{Conn, encode_query};
 use crate::ledger::{Baseline, Ledger};
 use crate::verify::snippet;

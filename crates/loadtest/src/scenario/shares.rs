@@ -1,9 +1,27 @@
 //! Pure pieces of the work: which sessions a worker owns, its share of the prefill, the body of
-//! an append, the items of a batch response.
+//! an append, what is read from responses (the items of a batch, a page's and a session's
+//! fields).
 
 use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::Value;
+
+/// What a page response says about what follows it.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct PageMeta {
+    pub(super) has_more: bool,
+    pub(super) next_cursor: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+/// The fields of a session that the setup reads.
+pub(super) struct SessionMeta {
+    pub(super) status: String,
+    pub(super) event_count: u64,
+    pub(super) last_seq: u64,
+}
 
 /// The sessions (indexes into `ctx.sessions`) that a worker appends to. With at least as many
 /// sessions as workers, each worker owns its own; otherwise workers share them round robin.

@@ -12,9 +12,8 @@ use rand::{Rng, SeedableRng};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::reads::PageMeta;
 use super::run::{Ctx, Scenario, Violations, WorkerResult};
-use super::shares::{event_body, owned_sessions};
+use super::shares::{PageMeta, event_body, owned_sessions};
 use crate::client::{Conn, Response};
 use crate::ledger::{Acked, Ledger};
 use crate::stats::{Op, Stats};
