@@ -161,12 +161,13 @@ macro_rules! event_request {
                 timestamp: Input<Timestamp>,
                 limits: &Limits,
             ) -> Result<NewEvent, ApiError> {
-                Ok(NewEvent {
-                    payload: object("payload", payload, limits.payload_bytes)?,
-                    event_id: event_id.value().expect("validated: eventId is present"),
-                    event_type: r#type.value().expect("validated: type is present"),
-                    timestamp: timestamp.value(),
-                })
+                let payload = object("payload", payload, limits.payload_bytes)?;
+                Ok(NewEvent::new(
+                    event_id.value().expect("validated: eventId is present"),
+                    r#type.value().expect("validated: type is present"),
+                    payload,
+                )
+                .with_timestamp(timestamp.value()))
             }
         }
     };

@@ -20,10 +20,9 @@ pub fn object(v: Value) -> JsonObject {
 
 /// A `user_speech` event with this id and payload, no client timestamp.
 pub fn new_event(id: &str, payload: Value) -> NewEvent {
-    NewEvent {
-        event_id: EventId::parse(id).expect("valid event id"),
-        event_type: EventType::parse("user_speech").expect("valid type"),
-        payload: object(payload),
-        timestamp: None,
-    }
+    NewEvent::new(
+        EventId::parse(id).expect("valid event id"),
+        EventType::parse("user_speech").expect("valid type"),
+        object(payload),
+    )
 }

@@ -54,21 +54,21 @@ pub async fn version_one_data_is_in_default(repo: &dyn Repository) {
         Err(GetSessionError::NotFound)
     );
 
-    let replay = NewEvent {
-        event_id: EventId::parse("e1").unwrap(),
-        event_type: EventType::parse("user_speech").unwrap(),
-        payload: JsonObject::from_stored(r#"{"text":"hello"}"#.to_owned()).unwrap(),
-        timestamp: None,
-    };
+    let replay = NewEvent::new(
+        EventId::parse("e1").unwrap(),
+        EventType::parse("user_speech").unwrap(),
+        JsonObject::from_stored(r#"{"text":"hello"}"#.to_owned()).unwrap(),
+    );
     let again = repo
         .append_event(&default, &sid("open-call"), replay.clone())
         .await
         .unwrap();
     assert!(again.replayed);
-    let next = NewEvent {
-        event_id: EventId::parse("e3").unwrap(),
-        ..replay
-    };
+    let next = NewEvent::new(
+        EventId::parse("e3").unwrap(),
+        replay.event_type.clone(),
+        replay.payload.clone(),
+    );
     let third = repo
         .append_event(&default, &sid("open-call"), next)
         .await

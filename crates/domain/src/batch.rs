@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use crate::event::{Event, NewEvent};
 use crate::ids::EventId;
-use crate::ports::Written;
+use crate::written::Written;
 
 /// Why a batch is refused before it reaches storage (400, naming `events[index]`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -126,12 +126,11 @@ mod tests {
     use crate::time::Timestamp;
 
     fn new_event(id: &str, payload: &str) -> NewEvent {
-        NewEvent {
-            event_id: EventId::parse(id).unwrap(),
-            event_type: EventType::parse("t").unwrap(),
-            payload: JsonObject::from_stored(payload.into()).unwrap(),
-            timestamp: None,
-        }
+        NewEvent::new(
+            EventId::parse(id).unwrap(),
+            EventType::parse("t").unwrap(),
+            JsonObject::from_stored(payload.into()).unwrap(),
+        )
     }
 
     #[test]

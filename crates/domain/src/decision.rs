@@ -1,15 +1,17 @@
 //! The domain's answers to an append and a complete, given what storage holds.
 //!
-//! An adapter reads what its store holds (the session's status, the event stored under the
-//! requested id, the stored session) and hands it here; the answer is either "write this" or the
-//! port's result itself. No adapter re-codes these rules: its code is storage mechanics only.
+//! An adapter reads what its store holds (the session's [`SessionState`], the event stored under
+//! the requested id, the stored session, what an erasure found) and hands it here; the answer is
+//! either "write this" or the port's result itself. No adapter re-codes these rules: its code is
+//! storage mechanics only.
 
 use crate::batch::AppendBatch;
 use crate::event::{AppendOutcome, Event, NewEvent};
 use crate::ids::SessionId;
-use crate::ports::{AppendEventError, CompleteSessionError, Written};
-use crate::session::{CompleteRequest, CompletionDecision, Session, SessionStatus};
+use crate::ports::{Absent, AppendEventError, CompleteSessionError, EraseSessionError};
+use crate::session::{CompleteRequest, CompletionDecision, Session, SessionState};
 use crate::time::Timestamp;
+use crate::written::Written;
 
 /// What an adapter does next with an append.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,22 +23,35 @@ pub enum AppendStep {
     Answer(Result<Written<Event>, AppendEventError>),
 }
 
-/// The step for `new` in a session of `status` where `existing` is the event stored under
-/// `new`'s id, if any (see [`NewEvent::decide`] for the rule).
-pub fn append(new: NewEvent, status: SessionStatus, existing: Option<Event>) -> AppendStep {
-    match (new.decide(status, existing.as_ref()), existing) {
-        (AppendOutcome::Insert, _) => AppendStep::Insert(new),
-        (AppendOutcome::Replay, Some(stored)) => AppendStep::Answer(Ok(Written::replayed(stored))),
-        (AppendOutcome::Conflict, Some(stored)) => {
-            AppendStep::Answer(Err(AppendEventError::Conflict {
-                index: 0,
-                stored: Box::new(stored),
-            }))
-        }
-        (AppendOutcome::Closed, _) => AppendStep::Answer(Err(AppendEventError::SessionClosed)),
-        (AppendOutcome::Replay | AppendOutcome::Conflict, None) => {
-            unreachable!("replay and conflict are decided on a stored event")
-        }
+/// The step for `new` in a session in `state` where `existing` is the event stored under
+/// `new`'s id, if any (see [`NewEvent::decide`] for the rule; a missing session answers
+/// "not found" or "erased").
+pub fn append(new: NewEvent, state: SessionState, existing: Option<Event>) -> AppendStep {
+    if let SessionState::Missing { erased } = state {
+        return AppendStep::Answer(Err(AppendEventError::absent(erased)));
+    }
+    match existing {
+        Some(stored) => AppendStep::Answer(taken(&new, stored)),
+        None => match new.decide(state, None) {
+            AppendOutcome::Closed => AppendStep::Answer(Err(AppendEventError::SessionClosed)),
+            _ => AppendStep::Insert(new),
+        },
+    }
+}
+
+/// The answer to `new` whose id is taken in its session by `stored`, whatever the session's
+/// state: `stored` replayed when it is the same event ([`NewEvent::matches`]), else a conflict.
+pub fn taken(new: &NewEvent, stored: Event) -> Result<Written<Event>, AppendEventError> {
+    // Any state will do: the session held `stored`, so it was open at its `seq`.
+    let state = SessionState::Open {
+        last_seq: stored.seq,
+    };
+    match new.decide(state, Some(&stored)) {
+        AppendOutcome::Replay => Ok(Written::replayed(stored)),
+        _ => Err(AppendEventError::Conflict {
+            index: 0,
+            stored: Box::new(stored),
+        }),
     }
 }
 
@@ -96,23 +111,26 @@ impl BatchPlan {
     }
 }
 
-/// The step for `batch` in a session of `status` whose `lastSeq` is `last_seq`, where
-/// `existing[i]` is the event stored under the id of `batch.events()[i]`, if any. Each event
-/// follows the single-append rule ([`NewEvent::decide`]); the batch is refused whole by the
-/// first conflicting item (409 naming it), else by a closed session when an event is new, else
-/// by `expectedLastSeq` differing from `last_seq` when an event is new. A batch of replays only
-/// is answered whatever the session's state or `expectedLastSeq`.
+/// The step for `batch` in a session in `state`, where `existing[i]` is the event stored under
+/// the id of `batch.events()[i]`, if any. A missing session answers "not found" or "erased".
+/// Each event follows the single-append rule ([`NewEvent::decide`]); the batch is refused whole
+/// by the first conflicting item (409 naming it), else by a closed session when an event is
+/// new, else by `expectedLastSeq` differing from the session's `lastSeq` when an event is new.
+/// A batch of replays only is answered whatever the session's state or `expectedLastSeq`.
 pub fn append_batch(
     batch: AppendBatch,
-    status: SessionStatus,
-    last_seq: u64,
+    state: SessionState,
     existing: Vec<Option<Event>>,
 ) -> BatchStep {
+    if let SessionState::Missing { erased } = state {
+        return BatchStep::Answer(Err(AppendEventError::absent(erased)));
+    }
+    let last_seq = state.last_seq();
     debug_assert_eq!(existing.len(), batch.events().len());
     let mut replays = Vec::with_capacity(existing.len());
     let mut closed = false;
     for (i, (new, existing)) in batch.events().iter().zip(existing).enumerate() {
-        match (new.decide(status, existing.as_ref()), existing) {
+        match (new.decide(state, existing.as_ref()), existing) {
             (AppendOutcome::Replay, stored) => replays.push(stored),
             (AppendOutcome::Conflict, Some(stored)) => {
                 return BatchStep::Answer(Err(AppendEventError::Conflict {
@@ -177,28 +195,59 @@ pub fn complete(mut session: Session, request: &CompleteRequest, now: Timestamp)
     }
 }
 
+/// What an erasure found where the session was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErasureFound {
+    /// The session, which this erasure removed (and left its tombstone, erased at its time).
+    Session,
+    /// The tombstone of an earlier erasure, erased at this time.
+    Tombstone(Timestamp),
+    /// Neither session nor tombstone.
+    Nothing,
+}
+
+/// The answer to an erasure at `at` that found `found`: erasing again is a replay (of the
+/// first erasure's time), erasing what never was (or whose tombstone expired) is "not found".
+pub fn erase(found: ErasureFound, at: Timestamp) -> Result<Written<Timestamp>, EraseSessionError> {
+    match found {
+        ErasureFound::Session => Ok(Written::created(at)),
+        ErasureFound::Tombstone(erased_at) => Ok(Written::replayed(erased_at)),
+        ErasureFound::Nothing => Err(EraseSessionError::NotFound),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::ids::{EventId, EventType, SessionId};
     use crate::json::JsonObject;
-    use crate::session::NewSession;
+    use crate::session::{NewSession, SessionStatus};
 
     fn ts(ms: i64) -> Timestamp {
         Timestamp::from_millis(ms).unwrap()
     }
 
     fn new_event(payload: &str) -> NewEvent {
-        NewEvent {
-            event_id: EventId::parse("e1").unwrap(),
-            event_type: EventType::parse("user_speech").unwrap(),
-            payload: JsonObject::from_stored(payload.into()).unwrap(),
-            timestamp: None,
-        }
+        NewEvent::new(
+            EventId::parse("e1").unwrap(),
+            EventType::parse("user_speech").unwrap(),
+            JsonObject::from_stored(payload.into()).unwrap(),
+        )
     }
 
     fn stored(payload: &str) -> Event {
         new_event(payload).to_event(&SessionId::parse("s").unwrap(), 3, ts(50))
+    }
+
+    /// A session in `status` whose last event is at `last_seq`.
+    fn state(status: SessionStatus, last_seq: u64) -> SessionState {
+        let mut session = session(Some(SessionStatus::Active));
+        session.last_seq = last_seq;
+        if status.is_terminal() {
+            session.close(&CompleteRequest::new(Some(status), None).unwrap(), ts(60));
+        }
+        session.status = status;
+        SessionState::of(&session)
     }
 
     fn session(status: Option<SessionStatus>) -> Session {
@@ -217,7 +266,7 @@ mod tests {
     fn a_new_id_in_an_open_session_is_inserted() {
         for open in [SessionStatus::Initiated, SessionStatus::Active] {
             assert_eq!(
-                append(new_event("{}"), open, None),
+                append(new_event("{}"), state(open, 3), None),
                 AppendStep::Insert(new_event("{}"))
             );
         }
@@ -227,7 +276,7 @@ mod tests {
     fn the_same_event_is_replayed_open_or_closed() {
         for status in SessionStatus::ALL {
             assert_eq!(
-                append(new_event("{}"), status, Some(stored("{}"))),
+                append(new_event("{}"), state(status, 3), Some(stored("{}"))),
                 AppendStep::Answer(Ok(Written::replayed(stored("{}"))))
             );
         }
@@ -237,7 +286,11 @@ mod tests {
     fn another_event_under_the_id_conflicts_open_or_closed() {
         for status in SessionStatus::ALL {
             assert_eq!(
-                append(new_event(r#"{"a":1}"#), status, Some(stored("{}"))),
+                append(
+                    new_event(r#"{"a":1}"#),
+                    state(status, 3),
+                    Some(stored("{}"))
+                ),
                 AppendStep::Answer(Err(AppendEventError::Conflict {
                     index: 0,
                     stored: Box::new(stored("{}"))
@@ -250,17 +303,18 @@ mod tests {
     fn a_new_id_in_a_closed_session_is_refused() {
         for closed in [SessionStatus::Completed, SessionStatus::Failed] {
             assert_eq!(
-                append(new_event("{}"), closed, None),
+                append(new_event("{}"), state(closed, 3), None),
                 AppendStep::Answer(Err(AppendEventError::SessionClosed))
             );
         }
     }
 
     fn named(id: &str, payload: &str) -> NewEvent {
-        NewEvent {
-            event_id: EventId::parse(id).unwrap(),
-            ..new_event(payload)
-        }
+        NewEvent::new(
+            EventId::parse(id).unwrap(),
+            EventType::parse("user_speech").unwrap(),
+            JsonObject::from_stored(payload.into()).unwrap(),
+        )
     }
 
     fn batch(events: &[(&str, &str)], expected: Option<u64>) -> AppendBatch {
@@ -282,7 +336,8 @@ mod tests {
             Some(4),
         );
         let existing = vec![None, Some(stored_as("old", "{}", 2)), None];
-        let BatchStep::Insert(plan) = append_batch(b, SessionStatus::Active, 4, existing) else {
+        let BatchStep::Insert(plan) = append_batch(b, state(SessionStatus::Active, 4), existing)
+        else {
             panic!("new events are inserted");
         };
         let events = plan.new_events(&SessionId::parse("s").unwrap(), ts(60));
@@ -307,8 +362,7 @@ mod tests {
     fn a_batch_is_refused_whole() {
         let conflicting = append_batch(
             batch(&[("new", "{}"), ("a", r#"{"x":1}"#)], None),
-            SessionStatus::Completed,
-            3,
+            state(SessionStatus::Completed, 3),
             vec![None, Some(stored_as("a", "{}", 1))],
         );
         assert_eq!(
@@ -320,8 +374,7 @@ mod tests {
         );
         let closed = append_batch(
             batch(&[("new", "{}")], None),
-            SessionStatus::Failed,
-            3,
+            state(SessionStatus::Failed, 3),
             vec![None],
         );
         assert_eq!(
@@ -330,8 +383,7 @@ mod tests {
         );
         let mismatch = append_batch(
             batch(&[("new", "{}")], Some(2)),
-            SessionStatus::Active,
-            3,
+            state(SessionStatus::Active, 3),
             vec![None],
         );
         assert_eq!(
@@ -345,8 +397,7 @@ mod tests {
         for status in SessionStatus::ALL {
             let step = append_batch(
                 batch(&[("a", "{}"), ("a", "{}")], Some(99)),
-                status,
-                3,
+                state(status, 3),
                 vec![Some(stored_as("a", "{}", 1))],
             );
             assert_eq!(
@@ -383,6 +434,55 @@ mod tests {
         assert_eq!(
             complete(closed.clone(), &failed, ts(10)),
             CompleteStep::Answer(Err(CompleteSessionError::StateConflict(Box::new(closed))))
+        );
+    }
+
+    #[test]
+    fn a_missing_session_answers_not_found_or_erased() {
+        for (erased, answer) in [
+            (false, AppendEventError::SessionNotFound),
+            (true, AppendEventError::SessionErased),
+        ] {
+            let missing = SessionState::Missing { erased };
+            assert_eq!(
+                append(new_event("{}"), missing, None),
+                AppendStep::Answer(Err(answer.clone()))
+            );
+            assert_eq!(
+                append_batch(batch(&[("a", "{}")], Some(0)), missing, vec![None]),
+                BatchStep::Answer(Err(answer))
+            );
+        }
+    }
+
+    #[test]
+    fn a_taken_id_is_a_replay_or_a_conflict() {
+        assert_eq!(
+            taken(&new_event("{}"), stored("{}")),
+            Ok(Written::replayed(stored("{}")))
+        );
+        assert_eq!(
+            taken(&new_event(r#"{"a":1}"#), stored("{}")),
+            Err(AppendEventError::Conflict {
+                index: 0,
+                stored: Box::new(stored("{}"))
+            })
+        );
+    }
+
+    #[test]
+    fn erasing_again_is_a_replay_of_the_first_erasure() {
+        assert_eq!(
+            erase(ErasureFound::Session, ts(9)),
+            Ok(Written::created(ts(9)))
+        );
+        assert_eq!(
+            erase(ErasureFound::Tombstone(ts(5)), ts(9)),
+            Ok(Written::replayed(ts(5)))
+        );
+        assert_eq!(
+            erase(ErasureFound::Nothing, ts(9)),
+            Err(EraseSessionError::NotFound)
         );
     }
 

@@ -4,7 +4,7 @@ use sha2::{Digest, Sha256};
 
 use crate::ids::{EventId, EventType, SessionId};
 use crate::json::JsonObject;
-use crate::session::SessionStatus;
+use crate::session::SessionState;
 use crate::time::Timestamp;
 
 /// A stored event.
@@ -96,8 +96,11 @@ impl Event {
     }
 }
 
-/// A request to append an event.
+/// A request to append an event. Built with [`NewEvent::new`] and the `with_…` methods of its
+/// optional fields (outside this crate no literal can be written: a new optional field breaks
+/// no caller).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct NewEvent {
     pub event_id: EventId,
     pub event_type: EventType,
@@ -120,6 +123,22 @@ pub enum AppendOutcome {
 }
 
 impl NewEvent {
+    /// An event with its required fields; every optional one unset.
+    pub fn new(event_id: EventId, event_type: EventType, payload: JsonObject) -> Self {
+        Self {
+            event_id,
+            event_type,
+            payload,
+            timestamp: None,
+        }
+    }
+
+    /// When it happened (`None`: when the server first stores it).
+    pub fn with_timestamp(mut self, timestamp: Option<Timestamp>) -> Self {
+        self.timestamp = timestamp;
+        self
+    }
+
     /// Replays compare content: `type`, `payload`, and `timestamp` when the request has one.
     /// A redacted event's payload is compared by its [`Fingerprint`].
     pub fn matches(&self, stored: &Event) -> bool {
@@ -132,14 +151,14 @@ impl NewEvent {
             }
     }
 
-    /// The rule for an append, given the session's status and the event stored under the same
+    /// The rule for an append, given the session's state and the event stored under the same
     /// id (if any): a replay is answered forever (also once the session is closed), a different
     /// event under the same id conflicts, and a closed session takes nothing new.
-    pub fn decide(&self, status: SessionStatus, existing: Option<&Event>) -> AppendOutcome {
+    pub fn decide(&self, state: SessionState, existing: Option<&Event>) -> AppendOutcome {
         match existing {
             Some(stored) if self.matches(stored) => AppendOutcome::Replay,
             Some(_) => AppendOutcome::Conflict,
-            None if status.is_terminal() => AppendOutcome::Closed,
+            None if !state.accepts_new_events() => AppendOutcome::Closed,
             None => AppendOutcome::Insert,
         }
     }
@@ -169,15 +188,15 @@ mod tests {
     }
 
     fn new_event(payload: &str, timestamp: Option<Timestamp>) -> NewEvent {
-        NewEvent {
-            event_id: EventId::parse("e1").unwrap(),
-            event_type: EventType::parse("user_speech").unwrap(),
-            payload: JsonObject::from_stored(payload.into()).unwrap(),
-            timestamp,
-        }
+        NewEvent::new(
+            EventId::parse("e1").unwrap(),
+            EventType::parse("user_speech").unwrap(),
+            JsonObject::from_stored(payload.into()).unwrap(),
+        )
+        .with_timestamp(timestamp)
     }
 
-    const OPEN: SessionStatus = SessionStatus::Active;
+    const OPEN: SessionState = SessionState::Open { last_seq: 1 };
 
     fn stored(payload: &str, timestamp: Option<Timestamp>) -> Event {
         new_event(payload, timestamp).to_event(&SessionId::parse("s").unwrap(), 1, ts(50))
@@ -262,7 +281,11 @@ mod tests {
 
     #[test]
     fn closed_session_takes_replays_but_nothing_new() {
-        let closed = SessionStatus::Completed;
+        let closed = SessionState::Sealed {
+            status: crate::SessionStatus::Completed,
+            ended_at: ts(60),
+            last_seq: 1,
+        };
         let existing = stored("{}", None);
         assert_eq!(
             new_event("{}", None).decide(closed, Some(&existing)),

@@ -16,10 +16,11 @@ pub mod page;
 pub mod ports;
 pub mod session;
 pub mod time;
+pub mod written;
 
 pub use access::{Scope, Scopes};
 pub use batch::{AppendBatch, BatchError};
-pub use decision::{AppendStep, BatchPlan, BatchStep, CompleteStep};
+pub use decision::{AppendStep, BatchPlan, BatchStep, CompleteStep, ErasureFound};
 pub use event::{AppendOutcome, Event, Fingerprint, NewEvent, Redaction};
 pub use ids::{EventId, EventType, InvalidValue, ProjectId, SessionId};
 pub use json::{JsonObject, TooLarge};
@@ -32,9 +33,10 @@ pub use ports::{
     Absent, AppendEventError, CompleteSessionError, CreateKeyError, CreateSessionError,
     EraseSessionError, EventMissing, EventRepository, GetEventError, GetSessionError,
     KeyRepository, ListEventsError, RedactEventError, Repository, RevokeKeyError,
-    SessionRepository, StorageError, StoreAdmin, Written,
+    SessionRepository, StorageError, StoreAdmin,
 };
 pub use session::{
-    CompleteRequest, CompletionDecision, Language, NewSession, Session, SessionStatus,
+    CompleteRequest, CompletionDecision, Language, NewSession, Session, SessionState, SessionStatus,
 };
 pub use time::Timestamp;
+pub use written::Written;

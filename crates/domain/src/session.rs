@@ -40,6 +40,54 @@ impl SessionStatus {
     }
 }
 
+/// What an adapter read of a session before writing to it: all that the rules of a write need
+/// ([`crate::decision`]). A store that keeps the session's row reads it with
+/// [`SessionState::of`]; a store that reads the top of the session's events says what it found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionState {
+    /// Not stored; `erased`: its tombstone remains.
+    Missing { erased: bool },
+    /// Open (`initiated` or `active`), its last event at `last_seq` (0: none yet).
+    Open { last_seq: u64 },
+    /// Ended in the terminal `status` at `ended_at`, its last event at `last_seq`.
+    Sealed {
+        status: SessionStatus,
+        ended_at: Timestamp,
+        last_seq: u64,
+    },
+}
+
+impl SessionState {
+    /// The state of a stored session.
+    pub fn of(session: &Session) -> Self {
+        if session.status.is_terminal() {
+            Self::Sealed {
+                status: session.status,
+                // Set by every close.
+                ended_at: session.ended_at.unwrap_or(session.updated_at),
+                last_seq: session.last_seq,
+            }
+        } else {
+            Self::Open {
+                last_seq: session.last_seq,
+            }
+        }
+    }
+
+    /// Whether a new (not replayed) event may be appended.
+    pub fn accepts_new_events(self) -> bool {
+        matches!(self, Self::Open { .. })
+    }
+
+    /// The `seq` of the session's last event (0: none, or no session).
+    pub fn last_seq(self) -> u64 {
+        match self {
+            Self::Missing { .. } => 0,
+            Self::Open { last_seq } | Self::Sealed { last_seq, .. } => last_seq,
+        }
+    }
+}
+
 /// A BCP-47-shaped language tag (`en`, `en-US`, `zh-Hant-TW`), stored as given.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Language(String);
@@ -191,13 +239,13 @@ impl Session {
         last_seq + u64::from(status.is_terminal())
     }
 
-    /// Whether a new (not replayed) event may be appended.
     /// The time retention counts from: when the session ended, or, never ended, when it was
     /// last updated. `RETENTION` erases a session once this is older than it.
     pub fn retained_since(&self) -> Timestamp {
         self.ended_at.unwrap_or(self.updated_at)
     }
 
+    /// Whether a new (not replayed) event may be appended.
     pub fn accepts_new_events(&self) -> bool {
         !self.status.is_terminal()
     }
@@ -208,10 +256,43 @@ impl Session {
         debug_assert!(seq > self.last_seq, "seq must grow");
         self.event_count += 1;
         self.last_seq = seq;
+        self.activate();
+        self.updated_at = now;
+    }
+
+    /// The session as its events say, for a store that keeps no counters in the session: what
+    /// it recorded at creation (or since) completed by `state` (its events' top), the last of
+    /// them written at `last_write`. `seq`s are dense: `last_seq` events. An event moves an
+    /// `initiated` session to `active` (as [`Session::record_append`]); a seal gives the
+    /// terminal status and `ended_at`.
+    pub fn record_state(&mut self, state: SessionState, last_write: Timestamp) {
+        match state {
+            SessionState::Missing { .. } => return,
+            SessionState::Open { last_seq } => {
+                self.last_seq = last_seq;
+                if last_seq > 0 {
+                    self.activate();
+                }
+            }
+            SessionState::Sealed {
+                status,
+                ended_at,
+                last_seq,
+            } => {
+                self.last_seq = last_seq;
+                self.status = status;
+                self.ended_at = Some(ended_at);
+            }
+        }
+        self.event_count = self.last_seq;
+        self.updated_at = self.updated_at.max(last_write);
+    }
+
+    /// The first event's change: `initiated` becomes `active`.
+    fn activate(&mut self) {
         if self.status == SessionStatus::Initiated {
             self.status = SessionStatus::Active;
         }
-        self.updated_at = now;
     }
 
     pub fn decide_completion(&self, request: &CompleteRequest) -> CompletionDecision {
@@ -286,6 +367,47 @@ mod tests {
         assert_eq!(s.updated_at, later);
         s.record_append(5, later);
         assert_eq!((s.event_count, s.last_seq), (2, 5));
+    }
+
+    #[test]
+    fn the_state_read_from_events_completes_the_session() {
+        let later = Timestamp::from_millis(2_000).unwrap();
+        let mut empty = session(None);
+        empty.record_state(SessionState::Open { last_seq: 0 }, later);
+        assert_eq!(
+            (empty.status, empty.event_count, empty.last_seq),
+            (SessionStatus::Initiated, 0, 0)
+        );
+        let mut open = session(None);
+        open.record_state(SessionState::Open { last_seq: 3 }, later);
+        assert_eq!(
+            (
+                open.status,
+                open.event_count,
+                open.last_seq,
+                open.updated_at
+            ),
+            (SessionStatus::Active, 3, 3, later)
+        );
+        assert_eq!(SessionState::of(&open), SessionState::Open { last_seq: 3 });
+        let mut sealed = session(None);
+        let ended = Timestamp::from_millis(1_500).unwrap();
+        let state = SessionState::Sealed {
+            status: SessionStatus::Failed,
+            ended_at: ended,
+            last_seq: 2,
+        };
+        sealed.record_state(state, later);
+        assert_eq!(
+            (sealed.status, sealed.ended_at, sealed.event_count),
+            (SessionStatus::Failed, Some(ended), 2)
+        );
+        assert_eq!(SessionState::of(&sealed), state);
+        assert!(!state.accepts_new_events());
+        assert_eq!(state.last_seq(), 2);
+        let mut untouched = session(None);
+        untouched.record_state(SessionState::Missing { erased: true }, later);
+        assert_eq!(untouched, session(None));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Mapping between BSON documents and domain values.
 //!
 //! `sessions`: `{project, sessionId, status, language, metadata, startedAt, endedAt, createdAt,
-//! updatedAt}`, or an erased session's tombstone `{project, sessionId, erasedAt}`.
+//! updatedAt, labels}`, or an erased session's tombstone `{project, sessionId, erasedAt}`.
 //! `events`: `{project, sessionId, seq, eventId, type, payload, timestamp, receivedAt}` (a
 //! redacted one: `payload` `"{}"`, plus `redactedAt` and `fingerprint`); the seal is one more
 //! document in `events` at the next `seq`: `{project, sessionId, seq, eventId: "~seal",
@@ -11,8 +11,8 @@
 //! exact JSON text. Every filter on a session's documents starts from [`SessionKey::filter`].
 
 use domain::{
-    Event, EventId, EventType, Fingerprint, JsonObject, Language, ProjectId, Redaction, Session,
-    SessionId, SessionStatus, StorageError, Timestamp,
+    Event, EventId, EventType, Fingerprint, JsonObject, Label, Language, ProjectId, Redaction,
+    Session, SessionId, SessionState, SessionStatus, StorageError, Timestamp,
 };
 use mongodb::bson::spec::BinarySubtype;
 use mongodb::bson::{Binary, Bson, DateTime, Document, RawDocument, RawDocumentBuf, doc, rawdoc};
@@ -20,8 +20,6 @@ use mongodb::bson::{Binary, Bson, DateTime, Document, RawDocument, RawDocumentBu
 /// The `eventId` of the seal document; client ids can never take it (they start with a letter
 /// or digit).
 pub(crate) const SEAL_ID: &str = "~seal";
-/// The unique `(project, sessionId, seq)` index of `events` (migration `0002_projects`).
-pub(crate) const SEQ_INDEX: &str = "project_sessionId_seq_unique";
 
 /// A session's identity in storage: its project and its id.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -77,6 +75,13 @@ pub(crate) fn seq(d: &Document) -> Result<u64, StorageError> {
     u64::try_from(n).map_err(|_| corrupt("seq"))
 }
 
+/// The indexed form of a session's metadata, its `labels` field: its [`Label`]s, encoded (see
+/// `sessions_list.rs`).
+pub(crate) fn labels(metadata: &JsonObject) -> Vec<String> {
+    Label::all_of(metadata).iter().map(Label::encoded).collect()
+}
+
+/// A new session's document, with its [`labels`].
 pub(crate) fn session_doc(project: &ProjectId, s: &Session) -> Document {
     doc! {
         "project": project.as_str(),
@@ -88,6 +93,7 @@ pub(crate) fn session_doc(project: &ProjectId, s: &Session) -> Document {
         "endedAt": s.ended_at.map(date),
         "createdAt": date(s.created_at),
         "updatedAt": date(s.updated_at),
+        "labels": labels(&s.metadata),
     }
 }
 
@@ -130,13 +136,19 @@ pub(crate) fn erasure_seal(key: &SessionKey, seq: u64, at: Timestamp) -> Documen
     seal
 }
 
+/// The fields of an event document that hold its content: written by [`event_doc`] and
+/// [`redaction_set`], read by [`event`], removed by an erasure ([`blanked`]). A new field of
+/// events is a line here, its value in [`event_doc`] and its read in [`event`].
+const CONTENT: [&str; 5] = ["type", "payload", "timestamp", "redactedAt", "fingerprint"];
+
 /// The fields of an event document that [`event`] reads: the rest (`_id`, `project`,
 /// `sessionId`) is known from the query and not sent back.
 pub(crate) fn event_fields() -> Document {
-    doc! {
-        "_id": 0, "seq": 1, "eventId": 1, "type": 1, "payload": 1, "timestamp": 1, "receivedAt": 1,
-        "redactedAt": 1, "fingerprint": 1,
+    let mut fields = doc! { "_id": 0, "seq": 1, "eventId": 1, "receivedAt": 1 };
+    for field in CONTENT {
+        fields.insert(field, 1);
     }
+    fields
 }
 
 fn raw_string<'a>(d: &'a RawDocument, key: &str) -> Result<&'a str, StorageError> {
@@ -200,7 +212,7 @@ pub(crate) fn blanked(at: Timestamp) -> Vec<Document> {
             "eventId": { "$concat": ["~erased.", { "$toString": "$seq" }] },
             "receivedAt": date(at),
         } },
-        doc! { "$unset": ["type", "payload", "timestamp", "redactedAt", "fingerprint"] },
+        doc! { "$unset": CONTENT.to_vec() },
     ]
 }
 
@@ -215,10 +227,25 @@ pub(crate) fn seal(d: &Document) -> Result<Option<(SessionStatus, Timestamp)>, S
     }
 }
 
-/// A session as stored, completed by the top of its event index: the highest `seq` gives
-/// `lastSeq` and `eventCount` (seqs are dense, see `docs/mongodb.md`), a seal on top gives the
-/// terminal status. The session document itself is never the authority for those, so a crash
-/// between two writes cannot leave them wrong.
+/// What the document with the highest `seq` of a session says of it: a seal (one `seq` above
+/// the last event), or the last event.
+pub(crate) fn state(top: &Document) -> Result<SessionState, StorageError> {
+    let top_seq = seq(top)?;
+    Ok(match seal(top)? {
+        Some((status, ended_at)) => SessionState::Sealed {
+            status,
+            ended_at,
+            last_seq: top_seq - 1,
+        },
+        None => SessionState::Open { last_seq: top_seq },
+    })
+}
+
+/// A session as stored, completed by the top of its event index ([`state`], handed to
+/// [`Session::record_state`]): the highest `seq` gives `lastSeq` and `eventCount` (seqs are
+/// dense, see `docs/mongodb.md`), a seal on top gives the terminal status. The session document
+/// itself is never the authority for those, so a crash between two writes cannot leave them
+/// wrong.
 pub(crate) fn session(d: &Document, top: Option<&Document>) -> Result<Session, StorageError> {
     let mut s = Session {
         id: SessionId::parse(string(d, "sessionId")?).map_err(|_| corrupt("sessionId"))?,
@@ -238,25 +265,8 @@ pub(crate) fn session(d: &Document, top: Option<&Document>) -> Result<Session, S
         created_at: time(d, "createdAt")?,
         updated_at: time(d, "updatedAt")?,
     };
-    let Some(top) = top else {
-        return Ok(s);
-    };
-    let top_seq = seq(top)?;
-    let received = time(top, "receivedAt")?;
-    s.updated_at = s.updated_at.max(received);
-    match seal(top)? {
-        Some((status, ended_at)) => {
-            s.last_seq = top_seq - 1;
-            s.status = status;
-            s.ended_at = Some(ended_at);
-        }
-        None => {
-            s.last_seq = top_seq;
-            if s.status == SessionStatus::Initiated {
-                s.status = SessionStatus::Active;
-            }
-        }
+    if let Some(top) = top {
+        s.record_state(state(top)?, time(top, "receivedAt")?);
     }
-    s.event_count = s.last_seq;
     Ok(s)
 }

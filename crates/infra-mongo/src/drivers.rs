@@ -28,6 +28,7 @@ use mongodb::{Client, Collection, Database};
 use tokio::runtime::RuntimeFlavor;
 
 use crate::error::storage_error;
+use crate::schema;
 
 /// The driver handles of one thread.
 pub(crate) struct Driver {
@@ -47,9 +48,9 @@ impl Driver {
         let db = client.database(database);
         Ok(Self {
             runtime: tokio::runtime::Handle::current(),
-            sessions: db.collection("sessions"),
-            events: db.collection("events"),
-            raw_events: db.collection("events"),
+            sessions: db.collection(schema::SESSIONS),
+            events: db.collection(schema::EVENTS),
+            raw_events: db.collection(schema::EVENTS),
             db,
             client,
         })

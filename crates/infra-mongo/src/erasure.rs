@@ -15,8 +15,8 @@
 //!    tombstone when it expires.
 
 use domain::{
-    Absent, EraseSessionError, Event, EventId, EventMissing, ProjectId, RedactEventError,
-    SessionId, StorageError, Timestamp, Written,
+    EraseSessionError, ErasureFound, Event, EventId, ProjectId, RedactEventError, SessionId,
+    StorageError, Timestamp, Written, decision,
 };
 use futures_util::TryStreamExt;
 use mongodb::bson::{Document, doc};
@@ -24,14 +24,12 @@ use mongodb::options::Hint;
 
 use crate::documents::{self, SessionKey};
 use crate::error::{MongoResultExt, held_by_transactions, is_write_conflict, storage_error};
+use crate::schema::{BY_ERASED, BY_RETENTION};
 use crate::store::MongoStore;
 use crate::writes::backoff;
 
 /// Seals an erasure writes at once above the top (see `seal_for_erasure`).
 const SEAL_WINDOW: u64 = 32;
-
-/// The index of the retention sweep's candidates.
-const BY_RETENTION: &str = "endedAt_updatedAt";
 
 /// The retention sweep's candidates by the stored times, each filter a range of
 /// [`BY_RETENTION`]: ended before `before`; never ended and updated before it. (A session
@@ -59,7 +57,7 @@ impl MongoStore {
         for (filter, index) in [
             (ended, BY_RETENTION),
             (idle, BY_RETENTION),
-            (tombstones_filter(now), "erasedAt"),
+            (tombstones_filter(now), BY_ERASED),
         ] {
             let find =
                 doc! { "find": "sessions", "filter": filter, "hint": index, "limit": 100_i64 };
@@ -80,44 +78,6 @@ fn corrupt(what: &str) -> StorageError {
 }
 
 impl MongoStore {
-    /// When the session was erased, if its tombstone remains.
-    pub(crate) async fn tombstone(
-        &self,
-        key: &SessionKey,
-    ) -> Result<Option<Timestamp>, StorageError> {
-        let mut filter = key.filter();
-        filter.insert("erasedAt", doc! { "$exists": true });
-        let Some(tomb) = self.driver().sessions.find_one(filter).await.storage()? else {
-            return Ok(None);
-        };
-        let at = tomb
-            .get_datetime("erasedAt")
-            .map_err(|_| corrupt("tombstone"))?;
-        Ok(Some(
-            Timestamp::from_millis(at.timestamp_millis()).map_err(|_| corrupt("tombstone"))?,
-        ))
-    }
-
-    /// The error `E` for a session that is not stored: erased (tombstone) or not found.
-    pub(crate) async fn absent<E: Absent + From<StorageError>>(&self, key: &SessionKey) -> E {
-        match self.tombstone(key).await {
-            Ok(tomb) => E::absent(tomb.is_some()),
-            Err(e) => e.into(),
-        }
-    }
-
-    /// The error `E` for an event not stored: its session exists (event not found), or not.
-    pub(crate) async fn missing_event<E>(&self, key: &SessionKey) -> E
-    where
-        E: Absent + From<StorageError> + From<EventMissing>,
-    {
-        match self.session_doc(key).await {
-            Ok(Some(_)) => EventMissing.into(),
-            Ok(None) => self.absent(key).await,
-            Err(e) => e.into(),
-        }
-    }
-
     pub(crate) async fn erase(
         &self,
         key: &SessionKey,
@@ -133,16 +93,16 @@ impl MongoStore {
             .replace_one(live, tomb)
             .await
             .storage()?;
-        let erased = if replaced.modified_count == 1 {
-            Written::created(at)
+        let found = if replaced.modified_count == 1 {
+            ErasureFound::Session
         } else {
             // Erased already (maybe cut short: finished below), or never there.
-            let erased_at = self
-                .tombstone(key)
-                .await?
-                .ok_or(EraseSessionError::NotFound)?;
-            Written::replayed(erased_at)
+            match self.tombstone(key).await? {
+                Some(erased_at) => ErasureFound::Tombstone(erased_at),
+                None => ErasureFound::Nothing,
+            }
         };
+        let erased = decision::erase(found, at)?;
         self.seal_for_erasure(key, at).await?;
         self.blank_events(key).await?;
         Ok(erased)
@@ -331,7 +291,7 @@ impl MongoStore {
     pub(crate) async fn purge(&self, before: Timestamp, limit: u32) -> Result<u64, StorageError> {
         let mut removed = 0;
         for key in self
-            .session_keys(tombstones_filter(before), "erasedAt", limit)
+            .session_keys(tombstones_filter(before), BY_ERASED, limit)
             .await?
         {
             self.driver()

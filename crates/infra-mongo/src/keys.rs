@@ -11,6 +11,7 @@ use mongodb::Collection;
 use mongodb::bson::{self, Binary, Bson, Document, doc, spec::BinarySubtype};
 
 use crate::error::{MongoResultExt, is_duplicate_key, storage_error};
+use crate::schema;
 use crate::store::MongoStore;
 
 fn date(t: Timestamp) -> bson::DateTime {
@@ -75,7 +76,7 @@ fn key_from(d: &Document) -> Result<ApiKey, StorageError> {
 
 impl MongoStore {
     fn keys(&self) -> Collection<Document> {
-        self.driver().db.collection("api_keys")
+        self.driver().db.collection(schema::API_KEYS)
     }
 }
 

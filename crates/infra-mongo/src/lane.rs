@@ -9,7 +9,27 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use domain::{
+    AppendBatch, AppendEventError, CompleteRequest, CompleteSessionError, Event, Session, Written,
+};
+use tokio::sync::oneshot;
+
 use crate::documents::SessionKey;
+
+/// Where a queued write's answer goes.
+pub(crate) type Reply<T, E> = oneshot::Sender<Result<T, E>>;
+
+/// A write queued on a session's lane (written by `writes.rs`).
+pub(crate) enum Job {
+    Append {
+        batch: AppendBatch,
+        reply: Reply<Vec<Written<Event>>, AppendEventError>,
+    },
+    Complete {
+        request: CompleteRequest,
+        reply: Reply<Written<Session>, CompleteSessionError>,
+    },
+}
 
 /// Lanes kept while idle, for their hints; beyond this, idle lanes are dropped.
 const IDLE_LANES_KEPT: usize = 10_000;

@@ -6,6 +6,7 @@
 //! transaction is used (see `docs/mongodb.md`), so any number of stateless instances can share
 //! one database.
 
+mod clock;
 mod documents;
 mod drivers;
 mod erasure;
@@ -13,6 +14,7 @@ mod error;
 mod keys;
 mod lane;
 mod migrate;
+mod schema;
 mod sessions_list;
 mod store;
 pub mod uri;

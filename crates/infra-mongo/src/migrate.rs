@@ -1,13 +1,18 @@
 //! Versioned migrations from `migrations/mongo/`: each is a JSON array of database commands
-//! (collections with `$jsonSchema` validators, indexes). Every command is idempotent, so
-//! instances starting at the same moment may all run a migration; the first to finish records
-//! it in `schema_migrations` and later starts skip it.
+//! (collections with `$jsonSchema` validators, indexes), and for one of them a step no command
+//! can do (`backfill_labels`). Every command is idempotent, so instances starting at the same
+//! moment may all run a migration; the first to finish records it in `schema_migrations` and
+//! later starts skip it. A migration depends on the schema it applies only: the names in
+//! `schema.rs` and the documents' layout in `documents.rs`, never on the store's operations.
 
+use futures_util::TryStreamExt;
 use mongodb::Database;
-use mongodb::bson::{self, Binary, Document, doc, spec::BinarySubtype};
+use mongodb::bson::{self, Binary, Bson, Document, doc, spec::BinarySubtype};
 use rand::RngCore;
 
-use crate::error::{is_duplicate_key, storage_error};
+use crate::documents::{self, date};
+use crate::error::{MongoResultExt, is_duplicate_key, storage_error};
+use crate::schema;
 use domain::StorageError;
 
 /// Every migration, in order: (version, name, commands as JSON). Add a file and a line here.
@@ -58,7 +63,7 @@ fn commands(json: &str) -> Result<Vec<Document>, StorageError> {
 
 /// Applies what is missing; returns the versions this call recorded.
 pub(crate) async fn run(db: &Database) -> Result<Vec<i64>, StorageError> {
-    let recorded = db.collection::<Document>("schema_migrations");
+    let recorded = db.collection::<Document>(schema::SCHEMA_MIGRATIONS);
     let mut applied = Vec::new();
     for (version, name, json) in MIGRATIONS {
         if recorded
@@ -78,7 +83,7 @@ pub(crate) async fn run(db: &Database) -> Result<Vec<i64>, StorageError> {
         }
         // What a command cannot do: before the record, so an interrupted step runs again.
         if *version == 4 {
-            crate::sessions_list::backfill_labels(db).await?;
+            backfill_labels(db).await?;
         }
         let record = doc! {
             "_id": version,
@@ -110,11 +115,52 @@ async fn ensure_shared_secret(db: &Database) -> Result<(), StorageError> {
         "_id": "shared_secret",
         "value": Binary { subtype: BinarySubtype::Generic, bytes },
     };
-    match db.collection::<Document>("meta").insert_one(secret).await {
+    match db
+        .collection::<Document>(schema::META)
+        .insert_one(secret)
+        .await
+    {
         Ok(_) => Ok(()),
         Err(e) if is_duplicate_key(&e) => Ok(()),
         Err(e) => Err(storage_error(e)),
     }
+}
+
+/// Gives every session stored before migration 0004 its `labels` (from its metadata text: no
+/// database command parses JSON text), and its status copy as its events say (stores written
+/// before the copy existed, or a copy lost to a crash after the seal). Idempotent: only
+/// documents without `labels` are read and written, so instances running it at once agree.
+async fn backfill_labels(db: &mongodb::Database) -> Result<(), StorageError> {
+    let sessions = db.collection::<Document>(schema::SESSIONS);
+    let events = db.collection::<Document>(schema::EVENTS);
+    let mut cursor = sessions
+        .find(doc! { "labels": { "$exists": false } })
+        .await
+        .storage()?;
+    while let Some(d) = cursor.try_next().await.storage()? {
+        let top = events
+            .find_one(doc! {
+                "project": d.get("project").cloned().unwrap_or(Bson::Null),
+                "sessionId": d.get("sessionId").cloned().unwrap_or(Bson::Null),
+            })
+            .sort(doc! { "seq": -1 })
+            .await
+            .storage()?;
+        let session = documents::session(&d, top.as_ref())?;
+        let labels = documents::labels(&session.metadata);
+        sessions
+            .update_one(
+                doc! { "_id": d.get("_id").cloned().unwrap_or(Bson::Null), "labels": { "$exists": false } },
+                doc! { "$set": {
+                    "labels": labels,
+                    "status": session.status.as_str(),
+                    "endedAt": session.ended_at.map(date),
+                } },
+            )
+            .await
+            .storage()?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -137,6 +183,25 @@ mod tests {
         assert_eq!(files, listed);
         for (_, _, json) in MIGRATIONS {
             assert!(!commands(json).unwrap().is_empty());
+        }
+    }
+
+    /// Every name `schema.rs` gives is the one a migration creates.
+    #[test]
+    fn the_migrations_create_every_index_and_collection_named_in_the_schema() {
+        let all: String = MIGRATIONS.iter().map(|(_, _, json)| *json).collect();
+        for index in [
+            schema::SEQ_INDEX,
+            schema::BY_CREATED,
+            schema::BY_STATUS,
+            schema::BY_LABELS,
+            schema::BY_RETENTION,
+            schema::BY_ERASED,
+        ] {
+            assert!(all.contains(&format!("\"name\": \"{index}\"")), "{index}");
+        }
+        for collection in [schema::SESSIONS, schema::EVENTS, schema::API_KEYS] {
+            assert!(all.contains(&format!("\"{collection}\"")), "{collection}");
         }
     }
 }

@@ -13,68 +13,32 @@
 //! saying `initiated` too, and every candidate is checked against its real state (its top, read
 //! anyway for `eventCount`/`lastSeq`) before it is listed.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-
 use domain::{
     Label, Order, ProjectId, Session, SessionId, SessionPage, SessionPosition, SessionQuery,
     SessionStatus, StorageError, Timestamp,
 };
 use futures_util::TryStreamExt;
 use futures_util::future::try_join_all;
-use mongodb::bson::{Bson, Document, doc};
+use mongodb::bson::{Document, doc};
 use mongodb::options::Hint;
 
 use crate::documents::{self, SessionKey, date};
 use crate::error::MongoResultExt;
+use crate::schema::{BY_CREATED, BY_LABELS, BY_STATUS};
 use crate::store::MongoStore;
 
-const BY_CREATED: &str = "project_createdAt_sessionId";
-const BY_STATUS: &str = "project_status_createdAt_sessionId";
-const BY_LABELS: &str = "project_labels_createdAt_sessionId";
-
-/// This instance's newest session position per project: new sessions get a `createdAt` after
-/// it ([`domain::creation_time`]) without a round trip. Other instances are not seen: their
-/// sessions sort by their own clocks (see `docs/decisions.md`).
-#[derive(Default)]
-pub(crate) struct CreationClock {
-    newest: Mutex<HashMap<ProjectId, SessionPosition>>,
-}
-
-impl CreationClock {
-    /// The `createdAt` of a session `id` created now in `project`.
-    pub(crate) fn next(&self, project: &ProjectId, id: &SessionId) -> Timestamp {
-        let mut newest = self.newest.lock().unwrap_or_else(|e| e.into_inner());
-        let known = newest.get(project);
-        let created_at = domain::creation_time(Timestamp::now(), known, id);
-        let position = SessionPosition {
-            created_at,
-            session_id: id.clone(),
-        };
-        if known.is_none_or(|n| position > *n) {
-            newest.insert(project.clone(), position);
-        }
-        created_at
-    }
-}
-
-/// The indexed form of a session's metadata: its labels, encoded.
-pub(crate) fn labels(session: &Session) -> Bson {
-    Bson::Array(
-        Label::all_of(&session.metadata)
-            .iter()
-            .map(|l| Bson::String(l.encoded()))
-            .collect(),
-    )
-}
-
-/// The values the session document's `status` may hold for a session in `status`.
-fn stored_statuses(status: SessionStatus) -> &'static [&'static str] {
-    match status {
-        // The first event does not copy `active` into the document.
-        SessionStatus::Initiated | SessionStatus::Active => &["initiated", "active"],
-        SessionStatus::Completed => &["completed"],
-        SessionStatus::Failed => &["failed"],
+/// The values the session document's `status` may hold for a session in `status`: a terminal
+/// status is copied there by `complete`; an open session's is any open status (the first event
+/// does not copy its change into the document).
+fn stored_statuses(status: SessionStatus) -> Vec<&'static str> {
+    if status.is_terminal() {
+        vec![status.as_str()]
+    } else {
+        SessionStatus::ALL
+            .into_iter()
+            .filter(|s| !s.is_terminal())
+            .map(SessionStatus::as_str)
+            .collect()
     }
 }
 
@@ -126,7 +90,7 @@ impl ListFind {
         let mut statuses: Vec<&str> = f
             .statuses()
             .iter()
-            .flat_map(|s| stored_statuses(*s).iter().copied())
+            .flat_map(|s| stored_statuses(*s))
             .collect();
         statuses.sort_unstable();
         statuses.dedup();
@@ -238,44 +202,4 @@ impl MongoStore {
             .await
             .storage()
     }
-}
-
-/// Gives every session stored before migration 0004 its `labels` (from its metadata text: no
-/// database command parses JSON text), and its status copy as its events say (stores written
-/// before the copy existed, or a copy lost to a crash after the seal). Idempotent: only
-/// documents without `labels` are read and written, so instances running it at once agree.
-pub(crate) async fn backfill_labels(db: &mongodb::Database) -> Result<(), StorageError> {
-    let sessions = db.collection::<Document>("sessions");
-    let events = db.collection::<Document>("events");
-    let mut cursor = sessions
-        .find(doc! { "labels": { "$exists": false } })
-        .await
-        .storage()?;
-    while let Some(d) = cursor.try_next().await.storage()? {
-        let top = events
-            .find_one(doc! {
-                "project": d.get("project").cloned().unwrap_or(Bson::Null),
-                "sessionId": d.get("sessionId").cloned().unwrap_or(Bson::Null),
-            })
-            .sort(doc! { "seq": -1 })
-            .await
-            .storage()?;
-        let session = documents::session(&d, top.as_ref())?;
-        let labels: Vec<String> = Label::all_of(&session.metadata)
-            .iter()
-            .map(Label::encoded)
-            .collect();
-        sessions
-            .update_one(
-                doc! { "_id": d.get("_id").cloned().unwrap_or(Bson::Null), "labels": { "$exists": false } },
-                doc! { "$set": {
-                    "labels": labels,
-                    "status": session.status.as_str(),
-                    "endedAt": session.ended_at.map(date),
-                } },
-            )
-            .await
-            .storage()?;
-    }
-    Ok(())
 }

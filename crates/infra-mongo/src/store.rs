@@ -5,11 +5,11 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use domain::{
-    AppendBatch, AppendEventError, CompleteRequest, CompleteSessionError, CreateSessionError,
-    EraseSessionError, Event, EventId, EventPage, EventRepository, GetEventError, GetSessionError,
-    ListEventsError, NewSession, Order, PageRequest, ProjectId, RedactEventError, Session,
-    SessionId, SessionPage, SessionQuery, SessionRepository, StorageError, StoreAdmin, Timestamp,
-    Watch, Written,
+    Absent, AppendBatch, AppendEventError, CompleteRequest, CompleteSessionError,
+    CreateSessionError, EraseSessionError, Event, EventId, EventMissing, EventPage,
+    EventRepository, GetEventError, GetSessionError, ListEventsError, NewSession, Order,
+    PageRequest, ProjectId, RedactEventError, Session, SessionId, SessionPage, SessionQuery,
+    SessionRepository, StorageError, StoreAdmin, Timestamp, Watch, Written,
 };
 use futures_util::TryStreamExt;
 use mongodb::bson::{Document, doc};
@@ -17,12 +17,12 @@ use mongodb::event::EventHandler;
 use mongodb::event::command::CommandEvent;
 use mongodb::options::{ClientOptions, Hint, ReadConcern, WriteConcern};
 
-use crate::documents::{self, SEQ_INDEX, SessionKey};
+use crate::clock::CreationClock;
+use crate::documents::{self, SessionKey};
 use crate::drivers::{Driver, Drivers};
 use crate::error::{MongoResultExt, is_duplicate_key, storage_error};
-use crate::lane::Lanes;
-use crate::sessions_list::{self, CreationClock};
-use crate::writes::Job;
+use crate::lane::{Job, Lanes};
+use crate::schema::{META, SEQ_INDEX};
 
 /// Write concerns, so that callers need not depend on the driver.
 pub mod write_concern {
@@ -69,7 +69,7 @@ pub struct MongoStore {
     drivers: Arc<Drivers>,
     /// This instance's queue and top-`seq` hint per session (see `writes.rs`).
     pub(crate) lanes: Arc<Lanes<Job>>,
-    /// This instance's newest `createdAt` per project (see `sessions_list.rs`).
+    /// This instance's newest `createdAt` per project (see `clock.rs`).
     pub(crate) clock: Arc<CreationClock>,
 }
 
@@ -148,6 +148,43 @@ impl MongoStore {
             .transpose()
     }
 
+    /// When the session was erased, if its tombstone remains.
+    pub(crate) async fn tombstone(
+        &self,
+        key: &SessionKey,
+    ) -> Result<Option<Timestamp>, StorageError> {
+        let mut filter = key.filter();
+        filter.insert("erasedAt", doc! { "$exists": true });
+        let Some(tomb) = self.driver().sessions.find_one(filter).await.storage()? else {
+            return Ok(None);
+        };
+        let corrupt = || StorageError::Internal("stored tombstone is not valid".into());
+        let at = tomb.get_datetime("erasedAt").map_err(|_| corrupt())?;
+        Ok(Some(
+            Timestamp::from_millis(at.timestamp_millis()).map_err(|_| corrupt())?,
+        ))
+    }
+
+    /// The error `E` for a session that is not stored: erased (tombstone) or not found.
+    pub(crate) async fn absent<E: Absent + From<StorageError>>(&self, key: &SessionKey) -> E {
+        match self.tombstone(key).await {
+            Ok(tomb) => E::absent(tomb.is_some()),
+            Err(e) => e.into(),
+        }
+    }
+
+    /// The error `E` for an event not stored: its session exists (event not found), or not.
+    pub(crate) async fn missing_event<E>(&self, key: &SessionKey) -> E
+    where
+        E: Absent + From<StorageError> + From<EventMissing>,
+    {
+        match self.session_doc(key).await {
+            Ok(Some(_)) => EventMissing.into(),
+            Ok(None) => self.absent(key).await,
+            Err(e) => e.into(),
+        }
+    }
+
     /// The event stored under `event_id` in the session, if any.
     pub(crate) async fn stored_event(
         &self,
@@ -176,8 +213,7 @@ impl SessionRepository for MongoStore {
     ) -> Result<Written<Session>, CreateSessionError> {
         let key = SessionKey::new(project, &new.id);
         let session = new.into_session(self.clock.next(project, &key.session));
-        let mut document = documents::session_doc(project, &session);
-        document.insert("labels", sessions_list::labels(&session));
+        let document = documents::session_doc(project, &session);
         // A second try only when the id's holder vanished between the two steps (a tombstone
         // purged, a session erased and purged): the id is then free.
         for _ in 0..2 {
@@ -391,7 +427,7 @@ impl StoreAdmin for MongoStore {
         let doc = self
             .driver()
             .db
-            .collection::<Document>("meta")
+            .collection::<Document>(META)
             .find_one(doc! { "_id": "shared_secret" })
             .await
             .storage()?

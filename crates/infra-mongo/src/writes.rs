@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use domain::{
     AppendBatch, AppendEventError, AppendStep, BatchStep, CompleteRequest, CompleteSessionError,
-    CompleteStep, Event, EventId, NewEvent, Session, SessionStatus, StorageError, Timestamp,
+    CompleteStep, Event, EventId, NewEvent, Session, SessionState, StorageError, Timestamp,
     Written, decision,
 };
 use futures_util::TryStreamExt;
@@ -30,25 +30,11 @@ use tokio::sync::oneshot;
 
 use crate::documents::{self, SessionKey};
 use crate::error::{duplicate_at, is_duplicate_key, is_write_conflict, storage_error};
-use crate::lane::Lane;
+use crate::lane::{Job, Lane, Reply};
 use crate::store::MongoStore;
 
 /// Most appends written by one `insertMany`.
 const MAX_ROUND: usize = 500;
-
-type Reply<T, E> = oneshot::Sender<Result<T, E>>;
-
-/// A write queued on a session's lane.
-pub(crate) enum Job {
-    Append {
-        batch: AppendBatch,
-        reply: Reply<Vec<Written<Event>>, AppendEventError>,
-    },
-    Complete {
-        request: CompleteRequest,
-        reply: Reply<Written<Session>, CompleteSessionError>,
-    },
-}
 
 /// An append of one event (a batch whose items all carry it) waiting for its `seq`.
 struct Pending {
@@ -65,28 +51,23 @@ impl Pending {
             .send(answer.map(|written| self.batch.answer(vec![written])));
     }
 
-    /// Hands the append to the domain with the event stored under its id (`existing`): it is
-    /// answered, or given back to be inserted at a free seq.
-    fn decide(self, existing: Option<Event>) -> Option<Pending> {
-        let Pending { new, batch, reply } = self;
-        match decision::append(new, SessionStatus::Active, existing) {
-            AppendStep::Answer(answer) => {
-                let _ = reply.send(answer.map(|written| batch.answer(vec![written])));
-                None
-            }
-            AppendStep::Insert(new) => Some(Pending { new, batch, reply }),
-        }
+    /// Answers the append whose id `stored` holds (the domain says: a replay or a conflict).
+    fn answer_taken(self, stored: Event) {
+        let answer = decision::taken(&self.new, stored);
+        self.answer(answer);
     }
 }
 
-/// What the top of a session's events says, read from the database.
-enum Top {
-    /// No session document and no event.
-    Missing,
-    /// Open, with this highest event `seq` (0: no event yet).
-    Open(u64),
-    /// Sealed with this terminal status; the seal sits one `seq` above the last event, this.
-    Sealed(SessionStatus, u64),
+/// The answer of an append the domain decided on a session it does not insert into (missing
+/// or sealed).
+fn answer_of(step: AppendStep) -> Result<Written<Event>, AppendEventError> {
+    match step {
+        AppendStep::Answer(answer) => answer,
+        AppendStep::Insert(_) => Err(StorageError::Internal(
+            "the domain inserts into a missing or sealed session".into(),
+        )
+        .into()),
+    }
 }
 
 /// A batch's answer, and the top seq to keep as the lane's hint.
@@ -204,18 +185,17 @@ impl MongoStore {
         guard.done = true;
     }
 
-    /// The top of the session's events, read from the database.
-    async fn read_top(&self, session: &SessionKey) -> Result<Top, StorageError> {
-        let Some(top) = self.top(session).await? else {
-            // Events exist only in existing sessions: only an empty one needs this read.
-            return Ok(match self.session_doc(session).await? {
-                Some(_) => Top::Open(0),
-                None => Top::Missing,
-            });
-        };
-        Ok(match documents::seal(&top)? {
-            Some((status, _)) => Top::Sealed(status, documents::seq(&top)? - 1),
-            None => Top::Open(documents::seq(&top)?),
+    /// The session's state as the top of its events says, read from the database.
+    async fn read_top(&self, session: &SessionKey) -> Result<SessionState, StorageError> {
+        if let Some(top) = self.top(session).await? {
+            return documents::state(&top);
+        }
+        // Events exist only in existing sessions: only an empty one needs these reads.
+        Ok(match self.session_doc(session).await? {
+            Some(_) => SessionState::Open { last_seq: 0 },
+            None => SessionState::Missing {
+                erased: self.tombstone(session).await?.is_some(),
+            },
         })
     }
 
@@ -234,7 +214,7 @@ impl MongoStore {
             let mut waiting = VecDeque::with_capacity(pending.len());
             for p in pending.drain(..) {
                 match stored.get(&p.new.event_id) {
-                    Some(event) => waiting.extend(p.decide(Some(event.clone()))),
+                    Some(event) => p.answer_taken(event.clone()),
                     None => waiting.push_back(p),
                 }
             }
@@ -245,20 +225,20 @@ impl MongoStore {
             let top = match lane.top() {
                 Some(top) => top,
                 None => match self.read_top(session).await {
-                    Ok(Top::Open(top)) => {
-                        lane.set_top(Some(top));
-                        top
+                    Ok(SessionState::Open { last_seq }) => {
+                        lane.set_top(Some(last_seq));
+                        last_seq
                     }
-                    Ok(Top::Missing) => {
-                        let answer: AppendEventError = self.absent(session).await;
+                    Ok(state @ SessionState::Missing { .. }) => {
                         for p in pending {
-                            p.answer(Err(answer.clone()));
+                            let answer = answer_of(decision::append(p.new.clone(), state, None));
+                            p.answer(answer);
                         }
                         return;
                     }
-                    Ok(Top::Sealed(status, _)) => {
+                    Ok(state @ SessionState::Sealed { .. }) => {
                         for p in pending {
-                            let answer = self.answer_sealed(session, status, p.new.clone()).await;
+                            let answer = self.answer_sealed(session, state, p.new.clone()).await;
                             p.answer(answer);
                         }
                         return;
@@ -332,14 +312,18 @@ impl MongoStore {
                     continue;
                 }
             };
-            if let Some(event) = &existing {
-                stored.insert(event.event_id.clone(), event.clone());
-            }
-            if let Some(again) = refused.decide(existing) {
-                pending.push_front(again);
-                lane.set_top(None);
-                losses += 1;
-                backoff(losses).await;
+            match existing {
+                Some(event) => {
+                    stored.insert(event.event_id.clone(), event.clone());
+                    refused.answer_taken(event);
+                }
+                // Its id is free: its seq was taken. Tried again on a new top.
+                None => {
+                    pending.push_front(refused);
+                    lane.set_top(None);
+                    losses += 1;
+                    backoff(losses).await;
+                }
             }
         }
     }
@@ -391,45 +375,33 @@ impl MongoStore {
         // and the batch is tried again), so the transaction holds the insert only, for one
         // round trip. The hint saves the top read, which SecantusDB answers by sorting the
         // whole session.
-        let (status, last_seq) = match hint {
-            Some(hint) => (SessionStatus::Active, hint),
+        let state = match hint {
+            // A hint is an event's seq, kept while the session is open.
+            Some(last_seq) => SessionState::Open { last_seq },
             None => match self.read_top(key).await {
-                Ok(Top::Open(0)) => (SessionStatus::Initiated, 0),
-                Ok(Top::Open(top)) => (SessionStatus::Active, top),
-                Ok(Top::Sealed(status, last_seq)) => (status, last_seq),
-                Ok(Top::Missing) => return Ok(Some((Err(self.absent(key).await), None))),
+                Ok(state) => state,
                 Err(e) => return Ok(Some((Err(e.into()), None))),
             },
         };
-        let ids: Vec<&str> = batch.events().iter().map(|e| e.event_id.as_str()).collect();
-        let mut filter = key.filter();
-        filter.insert("eventId", doc! { "$in": ids });
-        let mut found: HashMap<EventId, Event> = HashMap::new();
-        let mut cursor = self
-            .driver()
-            .raw_events
-            .find(filter)
-            .projection(documents::event_fields())
-            .await?;
-        while let Some(raw) = cursor.try_next().await? {
-            let event = documents::event(&key.session, &raw).map_err(internal)?;
-            found.insert(event.event_id.clone(), event);
-        }
-        let existing = batch
-            .events()
-            .iter()
-            .map(|e| found.remove(&e.event_id))
-            .collect();
-        let plan = match decision::append_batch(batch, status, last_seq, existing) {
+        let (existing, top) = match state {
+            // Events exist only in existing sessions.
+            SessionState::Missing { .. } => (vec![None; batch.events().len()], None),
+            _ => (
+                self.stored_events(key, &batch).await?,
+                Some(state.last_seq()),
+            ),
+        };
+        let plan = match decision::append_batch(batch, state, existing) {
             BatchStep::Answer(Err(AppendEventError::SeqMismatch { .. })) if hint.is_some() => {
                 return Ok(None);
             }
             BatchStep::Answer(Err(AppendEventError::SessionClosed)) => {
-                return Ok(Some((Err(self.closed(key).await), Some(last_seq))));
+                return Ok(Some((Err(self.closed(key).await), top)));
             }
-            BatchStep::Answer(answer) => return Ok(Some((answer, Some(last_seq)))),
+            BatchStep::Answer(answer) => return Ok(Some((answer, top))),
             BatchStep::Insert(plan) => plan,
         };
+        let last_seq = plan.last_seq();
         let events = plan.new_events(&key.session, Timestamp::now());
         // Only the insert is in the transaction: its documents become visible together at the
         // commit, or never.
@@ -459,6 +431,33 @@ impl MongoStore {
         Ok(Some((Ok(plan.answer(events)), Some(top))))
     }
 
+    /// The events stored under the ids of `batch`, in the order of its events (one `find`).
+    async fn stored_events(
+        &self,
+        key: &SessionKey,
+        batch: &AppendBatch,
+    ) -> Result<Vec<Option<Event>>, Error> {
+        let ids: Vec<&str> = batch.events().iter().map(|e| e.event_id.as_str()).collect();
+        let mut filter = key.filter();
+        filter.insert("eventId", doc! { "$in": ids });
+        let mut found: HashMap<EventId, Event> = HashMap::new();
+        let mut cursor = self
+            .driver()
+            .raw_events
+            .find(filter)
+            .projection(documents::event_fields())
+            .await?;
+        while let Some(raw) = cursor.try_next().await? {
+            let event = documents::event(&key.session, &raw).map_err(internal)?;
+            found.insert(event.event_id.clone(), event);
+        }
+        Ok(batch
+            .events()
+            .iter()
+            .map(|e| found.remove(&e.event_id))
+            .collect())
+    }
+
     /// The refusal of a new event in a sealed session: `SessionErased` when the seal is an
     /// erasure's (in progress or done: its tombstone remains), else `SessionClosed`.
     async fn closed(&self, key: &SessionKey) -> AppendEventError {
@@ -473,19 +472,13 @@ impl MongoStore {
     async fn answer_sealed(
         &self,
         session: &SessionKey,
-        status: SessionStatus,
+        state: SessionState,
         new: NewEvent,
     ) -> Result<Written<Event>, AppendEventError> {
         let existing = self.stored_event(session, &new.event_id).await?;
-        match decision::append(new, status, existing) {
-            AppendStep::Answer(Err(AppendEventError::SessionClosed)) => {
-                Err(self.closed(session).await)
-            }
-            AppendStep::Answer(answer) => answer,
-            AppendStep::Insert(_) => Err(StorageError::Internal(
-                "the domain inserts into a sealed session".into(),
-            )
-            .into()),
+        match answer_of(decision::append(new, state, existing)) {
+            Err(AppendEventError::SessionClosed) => Err(self.closed(session).await),
+            answer => answer,
         }
     }
 

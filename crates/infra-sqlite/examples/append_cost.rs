@@ -33,12 +33,11 @@ async fn main() {
                     NewSession::new(id.clone(), None, None, JsonObject::empty(), None).unwrap();
                 store.create_session(&project, new).await.unwrap();
                 for i in 0..per_task {
-                    let event = NewEvent {
-                        event_id: EventId::parse(format!("e{i}")).unwrap(),
-                        event_type: EventType::parse("user_speech").unwrap(),
-                        payload: payload.clone(),
-                        timestamp: None,
-                    };
+                    let event = NewEvent::new(
+                        EventId::parse(format!("e{i}")).unwrap(),
+                        EventType::parse("user_speech").unwrap(),
+                        payload.clone(),
+                    );
                     store.append_event(&project, &id, event).await.unwrap();
                 }
             })

@@ -7,14 +7,17 @@
 //! stores the event, so `seq` order is commit order.
 
 mod checkpoint;
+mod erasure;
 mod error;
 mod keys;
 mod list;
 mod migrate;
 mod pool;
+mod reads;
 mod rows;
 mod store;
 mod writer;
+mod writes;
 
 pub use migrate::MIGRATIONS;
 pub use store::{SqliteOptions, SqliteStore, Synchronous};

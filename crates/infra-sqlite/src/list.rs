@@ -222,35 +222,27 @@ pub(crate) fn read_page(
     Ok(SessionPage { sessions, has_more })
 }
 
-impl crate::SqliteStore {
-    /// SQLite's `EXPLAIN QUERY PLAN` of each statement a page of `query` runs (one per status
-    /// asked for), the plan's lines joined by `; `: for operators, and the tests that keep pages
-    /// on their indexes.
-    pub async fn explain_list_sessions(
-        &self,
-        project: &ProjectId,
-        query: SessionQuery,
-    ) -> Result<Vec<String>, StorageError> {
-        let project = project.clone();
-        self.readers
-            .read(move |conn| {
-                let sql = format!(
-                    "EXPLAIN QUERY PLAN {}",
-                    range_sql(
-                        query.order,
-                        !query.filter.statuses().is_empty(),
-                        query.filter.labels().len()
-                    )
-                );
-                let mut stmt = conn.prepare(&sql).storage()?;
-                let mut plans = Vec::new();
-                for status in statuses(&query) {
-                    let params = range_params(&project, &query, status);
-                    let named = named(&params);
-                    plans.push(rows::query_plan(&mut stmt, named.as_slice()).storage()?);
-                }
-                Ok(plans)
-            })
-            .await
+/// `EXPLAIN QUERY PLAN` of each statement a page of `query` runs (one per status asked for),
+/// the plan's lines joined by `; ` (see `SqliteStore::explain_list_sessions`).
+pub(crate) fn explain(
+    conn: &Connection,
+    project: &ProjectId,
+    query: &SessionQuery,
+) -> Result<Vec<String>, StorageError> {
+    let sql = format!(
+        "EXPLAIN QUERY PLAN {}",
+        range_sql(
+            query.order,
+            !query.filter.statuses().is_empty(),
+            query.filter.labels().len()
+        )
+    );
+    let mut stmt = conn.prepare(&sql).storage()?;
+    let mut plans = Vec::new();
+    for status in statuses(query) {
+        let params = range_params(project, query, status);
+        let named = named(&params);
+        plans.push(rows::query_plan(&mut stmt, named.as_slice()).storage()?);
     }
+    Ok(plans)
 }

@@ -1,10 +1,10 @@
 //! Mapping between rows and domain values.
 
 use domain::{
-    Event, EventId, EventType, Fingerprint, JsonObject, Language, Redaction, Session, SessionId,
-    SessionStatus, Timestamp,
+    Event, EventId, EventType, Fingerprint, JsonObject, Language, ProjectId, Redaction, Session,
+    SessionId, SessionStatus, Timestamp,
 };
-use rusqlite::types::{FromSqlError, Type};
+use rusqlite::types::{FromSqlError, Null, ToSqlOutput, Type};
 use rusqlite::{Params, Row, Statement};
 
 /// The columns [`session`] reads, in order (a macro, so that SQL text is built at compile time).
@@ -15,14 +15,92 @@ macro_rules! session_columns {
     };
 }
 
-/// The columns [`event`] reads, in order.
-macro_rules! event_columns {
-    () => {
-        "session_id, event_id, seq, type, payload, timestamp, received_at, redacted_at, fingerprint"
+pub(crate) use session_columns;
+
+/// How a column's value is written from an event.
+type Write = for<'a> fn(&'a Event) -> ToSqlOutput<'a>;
+
+/// Where an event is stored: each column of `events` after `project`, with the value written
+/// in it. The one list that the insert ([`insert_event_sql`], [`event_values`]) and the reads
+/// ([`select_events`], then [`event`] by column name) follow: a new field of events is a line
+/// here, its read in [`event`], and a migration adding the column.
+const EVENT_COLUMNS: [(&str, Write); 9] = [
+    ("session_id", |e| e.session_id.as_str().into()),
+    ("event_id", |e| e.event_id.as_str().into()),
+    ("seq", |e| int(e.seq).into()),
+    ("type", |e| e.event_type.as_str().into()),
+    ("payload", |e| e.payload.as_str().into()),
+    ("timestamp", |e| e.timestamp.millis().into()),
+    ("received_at", |e| e.received_at.millis().into()),
+    ("redacted_at", |e| match &e.redaction {
+        Some(r) => r.at.millis().into(),
+        None => Null.into(),
+    }),
+    ("fingerprint", |e| match &e.redaction {
+        Some(r) => r.fingerprint.0.as_slice().into(),
+        None => Null.into(),
+    }),
+];
+
+/// The position of `name` in [`EVENT_COLUMNS`] (and so in every row [`select_events`] reads);
+/// a name that is not there fails the build (see [`at`]).
+const fn column(name: &str) -> usize {
+    let mut i = 0;
+    while i < EVENT_COLUMNS.len() {
+        if same(EVENT_COLUMNS[i].0.as_bytes(), name.as_bytes()) {
+            return i;
+        }
+        i += 1;
+    }
+    panic!("not a column of EVENT_COLUMNS");
+}
+
+const fn same(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// The index of an event column in a row, computed at compile time.
+macro_rules! at {
+    ($name:literal) => {
+        const { column($name) }
     };
 }
 
-pub(crate) use {event_columns, session_columns};
+/// `SELECT` of every column of [`EVENT_COLUMNS`] `FROM events`, then `rest` (the filter, the
+/// order): rows that [`event`] reads.
+pub(crate) fn select_events(rest: &str) -> String {
+    let names: Vec<&str> = EVENT_COLUMNS.iter().map(|(name, _)| *name).collect();
+    format!("SELECT {} FROM events {rest}", names.join(", "))
+}
+
+/// `INSERT INTO events` of `project` and every column of [`EVENT_COLUMNS`], bound to
+/// [`event_values`].
+pub(crate) fn insert_event_sql() -> String {
+    let names: Vec<&str> = EVENT_COLUMNS.iter().map(|(name, _)| *name).collect();
+    let values: Vec<String> = (1..=names.len() + 1).map(|i| format!("?{i}")).collect();
+    format!(
+        "INSERT INTO events (project, {}) VALUES ({})",
+        names.join(", "),
+        values.join(", ")
+    )
+}
+
+/// The values of [`insert_event_sql`]: `project`, then each column's of `e`.
+pub(crate) fn event_values<'a>(project: &'a ProjectId, e: &'a Event) -> Vec<ToSqlOutput<'a>> {
+    std::iter::once(project.as_str().into())
+        .chain(EVENT_COLUMNS.iter().map(|(_, write)| write(e)))
+        .collect()
+}
 
 fn invalid(idx: usize, err: impl std::error::Error + Send + Sync + 'static) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(idx, Type::Text, Box::new(err))
@@ -64,30 +142,41 @@ pub(crate) fn session(row: &Row<'_>) -> rusqlite::Result<Session> {
     })
 }
 
+/// An event from a row of [`select_events`], each column read by its name in
+/// [`EVENT_COLUMNS`].
 pub(crate) fn event(row: &Row<'_>) -> rusqlite::Result<Event> {
     Ok(Event {
-        session_id: SessionId::parse(row.get::<_, String>(0)?).map_err(|e| invalid(0, e))?,
-        event_id: EventId::parse(row.get::<_, String>(1)?).map_err(|e| invalid(1, e))?,
-        seq: count(row, 2)?,
-        event_type: EventType::parse(row.get::<_, String>(3)?).map_err(|e| invalid(3, e))?,
-        payload: JsonObject::from_stored(row.get(4)?).map_err(|e| invalid(4, e))?,
-        timestamp: timestamp(row, 5)?,
-        received_at: timestamp(row, 6)?,
-        redaction: redaction(row, 7)?,
+        session_id: parsed(row, at!("session_id"), SessionId::parse)?,
+        event_id: parsed(row, at!("event_id"), EventId::parse)?,
+        seq: count(row, at!("seq"))?,
+        event_type: parsed(row, at!("type"), EventType::parse)?,
+        payload: parsed(row, at!("payload"), JsonObject::from_stored)?,
+        timestamp: timestamp(row, at!("timestamp"))?,
+        received_at: timestamp(row, at!("received_at"))?,
+        redaction: redaction(row, at!("redacted_at"), at!("fingerprint"))?,
     })
 }
 
-/// `redacted_at, fingerprint` at `idx`, `idx + 1`: both set, or both null.
-fn redaction(row: &Row<'_>, idx: usize) -> rusqlite::Result<Option<Redaction>> {
-    let Some(at) = row.get::<_, Option<i64>>(idx)? else {
+/// The text at `idx` through the domain's constructor.
+fn parsed<T, E: std::error::Error + Send + Sync + 'static>(
+    row: &Row<'_>,
+    idx: usize,
+    parse: impl FnOnce(String) -> Result<T, E>,
+) -> rusqlite::Result<T> {
+    parse(row.get(idx)?).map_err(|e| invalid(idx, e))
+}
+
+/// `redacted_at` (at `at`) and `fingerprint` (at `fingerprint`): both set, or both null.
+fn redaction(row: &Row<'_>, at: usize, fingerprint: usize) -> rusqlite::Result<Option<Redaction>> {
+    let Some(millis) = row.get::<_, Option<i64>>(at)? else {
         return Ok(None);
     };
-    let fingerprint: Vec<u8> = row.get(idx + 1)?;
-    let fingerprint = <[u8; 32]>::try_from(fingerprint)
-        .map_err(|_| invalid(idx + 1, FromSqlError::InvalidType))?;
+    let bytes: Vec<u8> = row.get(fingerprint)?;
+    let bytes =
+        <[u8; 32]>::try_from(bytes).map_err(|_| invalid(fingerprint, FromSqlError::InvalidType))?;
     Ok(Some(Redaction {
-        at: Timestamp::from_millis(at).map_err(|e| invalid(idx, e))?,
-        fingerprint: Fingerprint(fingerprint),
+        at: Timestamp::from_millis(millis).map_err(|e| invalid(at, e))?,
+        fingerprint: Fingerprint(bytes),
     }))
 }
 

@@ -44,12 +44,11 @@ fn sid(s: &str) -> SessionId {
 }
 
 fn new_event(id: &str) -> NewEvent {
-    NewEvent {
-        event_id: EventId::parse(id).unwrap(),
-        event_type: EventType::parse("user_speech").unwrap(),
-        payload: JsonObject::from_stored(format!(r#"{{"text":"{id}"}}"#)).unwrap(),
-        timestamp: None,
-    }
+    NewEvent::new(
+        EventId::parse(id).unwrap(),
+        EventType::parse("user_speech").unwrap(),
+        JsonObject::from_stored(format!(r#"{{"text":"{id}"}}"#)).unwrap(),
+    )
 }
 
 fn new_session(id: &str) -> NewSession {

@@ -27,12 +27,11 @@ async fn first_page(store: &SqliteStore, limit: u32) -> domain::EventPage {
 }
 
 fn event(i: usize, payload: JsonObject) -> NewEvent {
-    NewEvent {
-        event_id: EventId::parse(format!("e{i}")).unwrap(),
-        event_type: EventType::parse("system").unwrap(),
+    NewEvent::new(
+        EventId::parse(format!("e{i}")).unwrap(),
+        EventType::parse("system").unwrap(),
         payload,
-        timestamp: None,
-    }
+    )
 }
 
 #[tokio::test]
