@@ -311,7 +311,7 @@ pub struct Settings {
     pub log_format: LogFormat,
     pub log_filter: String,
     /// `RETENTION`, `RETENTION_SWEEP_INTERVAL`, `TOMBSTONE_RETENTION`.
-    pub retention: api::retention::Retention,
+    pub retention: app::Retention,
     /// Keys mode when set; open mode (no credentials, project `default`) when not.
     pub admin_key: Option<AdminKey>,
 }
@@ -445,7 +445,7 @@ impl Settings {
             shutdown_grace: seconds("SHUTDOWN_GRACE_SECONDS", v.shutdown_grace_seconds)?,
             log_format: v.log_format,
             log_filter: v.rust_log,
-            retention: api::retention::Retention {
+            retention: app::Retention {
                 sessions: v
                     .retention
                     .as_deref()
@@ -817,7 +817,7 @@ mod tests {
         let s = load(&[], dir.path()).unwrap();
         assert_eq!(
             s.retention,
-            api::retention::Retention {
+            app::Retention {
                 sessions: None,
                 tombstones: Duration::from_secs(30 * 86_400),
                 every: Duration::from_secs(3_600),

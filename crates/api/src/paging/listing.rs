@@ -9,11 +9,11 @@ use utoipa::openapi::KnownFormat;
 use utoipa::openapi::path::{Parameter, ParameterIn};
 use utoipa::openapi::schema::{ObjectBuilder, SchemaFormat, Type};
 
-use crate::cursor::{self, CursorCodec};
-use crate::page::{self, QueryParams};
-use crate::problem::ApiError;
-use crate::responses::{Session, SessionPage};
-use crate::state::{AppState, Limits};
+use crate::http::limits::Limits;
+use crate::http::problem::ApiError;
+use crate::http::responses::{Session, SessionPage};
+use crate::paging::cursor::{self, CursorCodec};
+use crate::paging::page::{self, QueryParams};
 
 const STATUS: &str = "status";
 const CREATED_AFTER: &str = "createdAfter";
@@ -131,20 +131,18 @@ pub fn parse_query(
     })
 }
 
-/// Reads the page `query` asks for: its body, and the `Link` header value when more sessions
+/// The body of the page `query` asked for, and the `Link` header value when more sessions
 /// exist.
-pub async fn fetch(
+pub fn body(
     req: &HttpRequest,
     project: &ProjectId,
-    query: SessionQuery,
-    state: &AppState,
-) -> Result<(SessionPage, Option<String>), ApiError> {
-    let page = state.repo.list_sessions(project, query.clone()).await?;
-    let next_cursor = query.next_position(&page).map(|p| {
-        state
-            .cursors
-            .encode_position(project, &query.filter, query.order, &p)
-    });
+    query: &SessionQuery,
+    page: domain::SessionPage,
+    codec: &CursorCodec,
+) -> (SessionPage, Option<String>) {
+    let next_cursor = query
+        .next_position(&page)
+        .map(|p| codec.encode_position(project, &query.filter, query.order, &p));
     let link = match (&next_cursor, page.has_more) {
         (Some(cursor), true) => {
             // The filters as given: the query was read already, so it parses.
@@ -171,7 +169,7 @@ pub async fn fetch(
         has_more: page.has_more,
         next_cursor,
     };
-    Ok((body, link))
+    (body, link)
 }
 
 /// The `metadata.*` parameter family, for the operation's `x-query-parameter-families`
