@@ -7,16 +7,16 @@
 //! the services `sessions`, `events`, `lifecycle`, `keys`, `health` · `retention` (the sweep,
 //! through `lifecycle`).
 
-pub mod access;
-pub mod bounded;
-pub mod events;
-pub mod health;
-pub mod keys;
-pub mod lifecycle;
-pub mod metrics;
-pub mod retention;
-pub mod sessions;
-pub mod tail;
+mod access;
+mod bounded;
+mod events;
+mod health;
+mod keys;
+mod lifecycle;
+mod metrics;
+mod retention;
+mod sessions;
+mod tail;
 
 pub use access::Access;
 pub use bounded::Bounded;
@@ -24,10 +24,10 @@ pub use events::Events;
 pub use health::Health;
 pub use keys::{Holder, Keys};
 pub use lifecycle::Lifecycle;
-pub use metrics::{ErasureReason, Instrumented, Metrics};
+pub use metrics::{ErasureReason, Instrumented, Metrics, counter_vec, histogram_vec};
 pub use retention::{Retention, Sweeper};
 pub use sessions::Sessions;
-pub use tail::Tail;
+pub use tail::{Subscription, Tail, TooManyStreams, Wake};
 
 /// Every service, as the server assembles them and the HTTP layer calls them.
 pub struct Services {

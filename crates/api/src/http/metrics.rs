@@ -1,7 +1,7 @@
 //! The HTTP layer's metrics: requests by method, route template and status, and their latency,
 //! in the application's registry (`app::Metrics::registry`), rendered with the rest.
 
-use app::metrics::{counter_vec, histogram_vec};
+use app::{counter_vec, histogram_vec};
 use prometheus::{HistogramVec, IntCounterVec, Registry};
 
 pub struct HttpMetrics {

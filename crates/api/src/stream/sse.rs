@@ -4,7 +4,7 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use actix_web::web::Bytes;
-use app::tail::{Subscription, Wake};
+use app::{Subscription, Wake};
 use domain::Order;
 use futures_util::Stream;
 
