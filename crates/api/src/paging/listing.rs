@@ -143,8 +143,10 @@ pub fn body(
     let next_cursor = query
         .next_position(&page)
         .map(|p| codec.encode_position(project, &query.filter, query.order, &p));
-    let link = match (&next_cursor, page.has_more) {
-        (Some(cursor), true) => {
+    let link = next_cursor
+        .as_deref()
+        .filter(|_| page.has_more)
+        .map(|cursor| {
             // The filters as given: the query was read already, so it parses.
             let filters: Vec<(String, String)> =
                 serde_urlencoded::from_str::<Vec<(String, String)>>(req.query_string())
@@ -154,16 +156,8 @@ pub fn body(
                         ![page::LIMIT, page::ORDER, page::CURSOR].contains(&name.as_str())
                     })
                     .collect();
-            Some(page::next_link(
-                req,
-                query.limit,
-                query.order,
-                &filters,
-                cursor,
-            ))
-        }
-        _ => None,
-    };
+            page::next_link(req, query.limit, query.order, &filters, cursor)
+        });
     let body = SessionPage {
         data: page.sessions.iter().map(Session::from).collect(),
         has_more: page.has_more,

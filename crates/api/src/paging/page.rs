@@ -225,10 +225,10 @@ pub fn body(
     let next_cursor = request
         .next_position(&page.events)
         .map(|seq| codec.encode(session, request.order, seq));
-    let link = match (&next_cursor, page.has_more) {
-        (Some(cursor), true) => Some(next_link(req, request.limit, request.order, &[], cursor)),
-        _ => None,
-    };
+    let link = next_cursor
+        .as_deref()
+        .filter(|_| page.has_more)
+        .map(|cursor| next_link(req, request.limit, request.order, &[], cursor));
     let body = EventPage {
         data: page.events.iter().map(Event::from).collect(),
         has_more: page.has_more,
