@@ -14,7 +14,7 @@ use actix_web::middleware::Next;
 use actix_web::{Error, ResponseError, web};
 use tracing::Instrument;
 
-use crate::problem::{ApiError, ErrorCode, PROBLEM_JSON};
+use crate::http::problem::{ApiError, ErrorCode, PROBLEM_JSON};
 use crate::state::AppState;
 
 pub const REQUEST_ID: &str = "x-request-id";
@@ -56,7 +56,7 @@ pub async fn request_context(
     let route = response.request().match_pattern();
     let elapsed = started.elapsed().as_secs_f64();
     if let Some(state) = state {
-        state.metrics.observe_request(
+        state.http.observe(
             method.as_str(),
             route.as_deref().unwrap_or("(unmatched)"),
             status,

@@ -9,10 +9,6 @@ use crate::handlers::{admin, events, operations, sessions};
 use crate::state::AppState;
 use crate::{auth, middleware, openapi};
 
-/// The last segment of the batch append's path: a literal `events:batch` segment (not
-/// shadowed by `/events/{eventId}`, which has one segment more).
-pub const BATCH_SUFFIX: &str = "/events:batch";
-
 /// The whole application: routes, Swagger UI, request-id/logging/problem middleware.
 pub fn app(
     state: web::Data<AppState>,

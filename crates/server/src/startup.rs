@@ -6,6 +6,10 @@ use std::sync::Arc;
 use actix_web::dev::Server;
 use actix_web::{HttpServer, web};
 use anyhow::Context;
+use app::{
+    Access, Bounded, Events, Health, Instrumented, Keys, Lifecycle, Metrics, Retention, Services,
+    Sessions, Sweeper, Tail,
+};
 use domain::Repository;
 use infra_mongo::{MongoOptions, MongoStore, write_concern as mongodb_write_concern};
 use infra_sqlite::{SqliteOptions, SqliteStore};
@@ -16,9 +20,9 @@ pub struct Application {
     port: u16,
     server: Server,
     repo: Arc<dyn Repository>,
-    tail: Arc<api::Tail>,
-    metrics: Arc<api::metrics::Metrics>,
-    retention: api::retention::Retention,
+    tail: Arc<Tail>,
+    lifecycle: Lifecycle,
+    retention: Retention,
 }
 
 /// Opens the configured store (migrations included).
@@ -69,11 +73,11 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Repositor
 impl Application {
     /// Opens the store and binds the listener; serving starts with [`Application::run`].
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        // The store as every handler sees it: each call bounded by the storage timeout
+        // The store as every use case sees it: each call bounded by the storage timeout
         // (503 beyond), then measured.
-        let metrics = Arc::new(api::metrics::Metrics::new());
-        let repo: Arc<dyn Repository> = Arc::new(api::metrics::Instrumented::new(
-            api::Bounded::new(open_store(&settings).await?, settings.storage_timeout),
+        let metrics = Arc::new(Metrics::new());
+        let repo: Arc<dyn Repository> = Arc::new(Instrumented::new(
+            Bounded::new(open_store(&settings).await?, settings.storage_timeout),
             metrics.clone(),
         ));
         let secret = repo
@@ -82,26 +86,33 @@ impl Application {
             .map_err(|e| anyhow::anyhow!("{e}"))
             .context("reading the store's shared secret")?;
         let access = match &settings.admin_key {
-            Some(key) => api::Access::keys(key.expose()),
+            Some(key) => Access::keys(key.expose()),
             None => {
                 tracing::warn!(
                     host = %settings.host,
                     "open mode: no ADMIN_KEY, so /sessions needs no credentials and everything \
                      is in the project `default`; set ADMIN_KEY to require API keys"
                 );
-                api::Access::Open
+                Access::Open
             }
         };
-        let state = web::Data::new(
-            api::AppState::new(
-                repo.clone(),
-                metrics.clone(),
-                settings.limits.clone(),
-                &secret,
-            )
-            .with_access(access),
-        );
-        let tail = state.tail.clone();
+        // The use cases on that store; writes wake this instance's live tails.
+        let limits = &settings.limits;
+        let tail = Tail::new(repo.clone(), limits.stream_max, limits.stream_poll);
+        let lifecycle = Lifecycle::new(repo.clone(), tail.clone(), metrics.clone());
+        let services = Services {
+            sessions: Sessions::new(repo.clone()),
+            events: Events::new(repo.clone(), tail.clone()),
+            lifecycle: lifecycle.clone(),
+            keys: Keys::new(repo.clone(), access),
+            health: Health::new(repo.clone()),
+        };
+        let state = web::Data::new(api::AppState::new(
+            services,
+            metrics,
+            settings.limits.clone(),
+            &secret,
+        ));
         let address = format!("{}:{}", settings.host, settings.port);
         let listener =
             TcpListener::bind(&address).with_context(|| format!("cannot listen on {address}"))?;
@@ -122,7 +133,7 @@ impl Application {
             server: server.run(),
             repo,
             tail,
-            metrics,
+            lifecycle,
             retention: settings.retention,
         })
     }
@@ -135,8 +146,7 @@ impl Application {
     /// SIGTERM/SIGINT, lets in-flight requests finish within the grace period, stops the sweep,
     /// then closes the store.
     pub async fn run(self) -> std::io::Result<()> {
-        let sweeper =
-            api::retention::Sweeper::spawn(self.repo.clone(), self.metrics.clone(), self.retention);
+        let sweeper = Sweeper::spawn(self.lifecycle.clone(), self.retention);
         let handle = self.server.handle();
         let tail = self.tail.clone();
         let on_signal = tokio::spawn(async move {

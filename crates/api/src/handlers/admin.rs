@@ -2,19 +2,15 @@
 //! handler takes an [`AdminCaller`]; the authentication middleware admits no one else).
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use domain::{CreateKeyError, ProjectId, RevokeKeyError, Timestamp, keys};
-use rand::RngCore;
+use domain::{CreateKeyError, ProjectId, RevokeKeyError};
 
 use crate::auth::AdminCaller;
-use crate::input;
-use crate::paths::{KeyPath, KeysQuery};
-use crate::problem::{AdminProblems, AdminWriteProblems, ApiError, ErrorCode, FieldError};
-use crate::requests::{self, CreateKeyRequest};
-use crate::responses::{ApiKeyInfo, CreatedKey, KeyList};
+use crate::http::input;
+use crate::http::paths::{KeyPath, KeysQuery};
+use crate::http::problem::{AdminProblems, AdminWriteProblems, ApiError, ErrorCode, FieldError};
+use crate::http::requests::{self, CreateKeyRequest};
+use crate::http::responses::{ApiKeyInfo, CreatedKey, KeyList};
 use crate::state::AppState;
-
-/// Draws fresh ids until one is free (64 random bits: a second draw is already unheard of).
-const ID_ATTEMPTS: usize = 3;
 
 /// Create an API key
 ///
@@ -36,26 +32,15 @@ pub async fn create_key(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let new = requests::read::<CreateKeyRequest>(&req, payload, &state.limits).await?;
-    let mut rng = rand::rng();
-    for _ in 0..ID_ATTEMPTS {
-        let mut id = [0u8; keys::ID_BYTES];
-        let mut secret = [0u8; keys::SECRET_BYTES];
-        rng.fill_bytes(&mut id);
-        rng.fill_bytes(&mut secret);
-        let (key, text) = new.clone().issue(&id, &secret, Timestamp::now());
-        match state.repo.create_key(&key).await {
-            Ok(()) => {
-                tracing::info!(key_id = %key.id, project = %key.project, "API key created");
-                return Ok(HttpResponse::Created().json(CreatedKey::new(&key, &text)));
-            }
-            Err(CreateKeyError::IdTaken) => continue,
-            Err(CreateKeyError::Storage(e)) => return Err(e.into()),
-        }
+    match state.keys.create(new).await {
+        Ok((key, text)) => Ok(HttpResponse::Created().json(CreatedKey::new(&key, &text))),
+        // Every id drawn was taken: not the client's fault.
+        Err(CreateKeyError::IdTaken) => Err(ApiError::new(
+            ErrorCode::Internal,
+            "an internal error occurred",
+        )),
+        Err(CreateKeyError::Storage(e)) => Err(e.into()),
     }
-    Err(ApiError::new(
-        ErrorCode::Internal,
-        "an internal error occurred",
-    ))
 }
 
 /// List API keys
@@ -76,7 +61,7 @@ pub async fn list_keys(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let project = project_query(req.query_string())?;
-    let keys = state.repo.list_keys(project.as_ref()).await?;
+    let keys = state.keys.list(project.as_ref()).await?;
     Ok(HttpResponse::Ok().json(KeyList {
         data: keys.iter().map(ApiKeyInfo::from).collect(),
     }))
@@ -100,14 +85,8 @@ pub async fn revoke_key(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = input::key_id(&path)?;
-    match state.repo.revoke_key(&id, Timestamp::now()).await {
-        Ok(key) => {
-            if let Some(cache) = state.access.cache() {
-                cache.forget(&key.id);
-            }
-            tracing::info!(key_id = %key.id, project = %key.project, "API key revoked");
-            Ok(HttpResponse::NoContent().finish())
-        }
+    match state.keys.revoke(&id).await {
+        Ok(_) => Ok(HttpResponse::NoContent().finish()),
         Err(RevokeKeyError::NotFound) => Err(ApiError::new(
             ErrorCode::NotFound,
             "no API key with this id",

@@ -2,18 +2,18 @@
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
-use domain::{AppendEventError, Order, StorageError};
+use domain::{AppendEventError, Order};
 
-use crate::caller::{Caller, need};
-use crate::input;
-use crate::page::{self, PageParams};
-use crate::paths::{self, EventPath, SessionPath};
-use crate::problem::{ApiError, EraseProblems, FieldError, ReadProblems, WriteProblems};
-use crate::reply;
-use crate::requests::{self, AppendEventRequest, BatchAppendRequest};
-use crate::responses::{BatchAppended, Event, EventPage};
+use crate::auth::caller::{Caller, need};
+use crate::http::input;
+use crate::http::paths::{self, EventPath, SessionPath};
+use crate::http::problem::{ApiError, EraseProblems, FieldError, ReadProblems, WriteProblems};
+use crate::http::reply;
+use crate::http::requests::{self, AppendEventRequest, BatchAppendRequest};
+use crate::http::responses::{BatchAppended, Event, EventPage};
+use crate::paging::page::{self, PageParams};
 use crate::state::AppState;
-use crate::stream::{self, Representation};
+use crate::stream::{self, Representation, ndjson, sse};
 
 /// The header `EventSource` resends on reconnection: the `id` of the last event received.
 const LAST_EVENT_ID: &str = "last-event-id";
@@ -46,7 +46,7 @@ const LAST_EVENT_ID: &str = "last-event-id";
                     description = "Page through the session's events")),
             )),
         (status = 200, description = "The same event was stored before: the stored event", body = Event,
-            headers(("Idempotent-Replayed" = crate::schema::IdempotentReplayed))),
+            headers(("Idempotent-Replayed" = crate::http::schema::IdempotentReplayed))),
         WriteProblems,
     )
 )]
@@ -60,16 +60,9 @@ pub async fn append_event(
     let id = input::session_id(&path)?;
     let batch = requests::read::<AppendEventRequest>(&req, payload, &state.limits).await?;
     let written = state
-        .repo
-        .append_events(caller.project(), &id, batch)
-        .await?
-        .pop()
-        .ok_or_else(|| ApiError::from(StorageError::Internal("no answer to an append".into())))?;
-    if !written.replayed {
-        state
-            .tail
-            .committed(caller.project(), &id, written.value.seq);
-    }
+        .events
+        .append_one(caller.project(), &id, batch)
+        .await?;
     Ok(reply::created_or_replayed(
         written,
         |e| paths::event_location(&e.session_id, &e.event_id),
@@ -97,7 +90,7 @@ pub async fn append_event(
     responses(
         (status = 201, description = "At least one event was stored: every item, in request order", body = BatchAppended),
         (status = 200, description = "Every item was stored before: the stored events", body = BatchAppended,
-            headers(("Idempotent-Replayed" = crate::schema::IdempotentReplayed))),
+            headers(("Idempotent-Replayed" = crate::http::schema::IdempotentReplayed))),
         WriteProblems,
     )
 )]
@@ -112,8 +105,8 @@ pub async fn append_batch(
     let limits = state.limits.for_batch();
     let batch = requests::read::<BatchAppendRequest>(&req, payload, &limits).await?;
     let written = state
-        .repo
-        .append_events(caller.project(), &id, batch)
+        .events
+        .append(caller.project(), &id, batch)
         .await
         .map_err(|e| {
             let item = match &e {
@@ -129,18 +122,11 @@ pub async fn append_batch(
             }
             err
         })?;
-    let top = written
-        .iter()
-        .filter(|w| !w.replayed)
-        .map(|w| w.value.seq)
-        .max();
-    if let Some(seq) = top {
-        state.tail.committed(caller.project(), &id, seq);
-    }
     let body = BatchAppended::from(written.as_slice());
-    Ok(match top {
-        Some(_) => HttpResponse::Created().json(body),
-        None => reply::ok(true).json(body),
+    Ok(if written.iter().any(|w| !w.replayed) {
+        HttpResponse::Created().json(body)
+    } else {
+        reply::ok(true).json(body)
     })
 }
 
@@ -190,7 +176,8 @@ pub async fn list_events(
     let request = page::parse_query(&req, &id, &state.limits, &state.cursors)?;
     let representation = Representation::of(&req);
     if representation == Representation::Json {
-        let (body, link) = page::fetch(&req, caller.project(), &id, request, &state).await?;
+        let page = state.events.page(caller.project(), &id, request).await?;
+        let (body, link) = page::body(&req, &id, request, page, &state.cursors);
         return Ok(reply::page(body, link));
     }
     if request.order != Order::Asc {
@@ -205,9 +192,9 @@ pub async fn list_events(
         let last = last.to_str().unwrap_or("");
         after = Some(state.cursors.decode(&id, Order::Asc, last)?);
     }
-    let session = state.repo.get_session(caller.project(), &id).await?;
+    let session = state.events.followed(caller.project(), &id).await?;
     let source = stream::Source {
-        repo: state.repo.clone(),
+        events: state.events.clone(),
         cursors: state.cursors.clone(),
         project: caller.project().clone(),
         session: id,
@@ -216,13 +203,13 @@ pub async fn list_events(
     if representation == Representation::NdJson {
         return Ok(HttpResponse::Ok()
             .content_type(stream::NDJSON)
-            .streaming(stream::export(source, session.last_seq)));
+            .streaming(ndjson::export(source, session.last_seq)));
     }
     let subscription = state
-        .tail
+        .events
         .subscribe(caller.project(), &source.session, session.version())
         .map_err(|_| ApiError::too_many_streams())?;
-    let live = stream::Live::new(source, subscription, state.limits.stream_keep_alive);
+    let live = sse::Live::new(source, subscription, state.limits.stream_keep_alive);
     Ok(HttpResponse::Ok()
         .content_type(stream::EVENT_STREAM)
         .insert_header((header::CACHE_CONTROL, "no-cache"))
@@ -248,10 +235,7 @@ pub async fn get_event(
 ) -> Result<HttpResponse, ApiError> {
     let id = input::session_id(&path.0)?;
     let event_id = input::event_id(&path.1)?;
-    let event = state
-        .repo
-        .get_event(caller.project(), &id, &event_id)
-        .await?;
+    let event = state.events.get(caller.project(), &id, &event_id).await?;
     Ok(HttpResponse::Ok().json(Event::from(&event)))
 }
 
@@ -269,7 +253,7 @@ pub async fn get_event(
     params(EventPath),
     responses(
         (status = 200, description = "The redacted event (redacted now, or before: a replay)",
-            body = Event, headers(("Idempotent-Replayed" = crate::schema::IdempotentReplayed))),
+            body = Event, headers(("Idempotent-Replayed" = crate::http::schema::IdempotentReplayed))),
         EraseProblems,
     )
 )]
@@ -280,13 +264,9 @@ pub async fn redact_event(
 ) -> Result<HttpResponse, ApiError> {
     let id = input::session_id(&path.0)?;
     let event_id = input::event_id(&path.1)?;
-    let project = caller.project();
     let written = state
-        .repo
-        .redact_event(project, &id, &event_id, domain::Timestamp::now())
+        .events
+        .redact(caller.project(), &id, &event_id)
         .await?;
-    if !written.replayed {
-        tracing::info!(project = %project, session = %id, event = %event_id, "event redacted");
-    }
     Ok(reply::ok(written.replayed).json(Event::from(&written.value)))
 }

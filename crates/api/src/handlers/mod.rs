@@ -1,5 +1,5 @@
 //! The HTTP handlers, one module per resource: read the input, call a port, answer. Every
-//! error is an [`crate::problem::ApiError`]. Each handler's `#[utoipa::path]` is its contract:
+//! error is an [`crate::http::problem::ApiError`]. Each handler's `#[utoipa::path]` is its contract:
 //! summary and description, parameters, body, and responses (problems by reference to
 //! `components/responses`).
 

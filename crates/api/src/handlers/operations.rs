@@ -4,8 +4,8 @@
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 
-use crate::problem::{ApiError, ErrorCode, StoreProblems};
-use crate::responses::Health;
+use crate::http::problem::{ApiError, ErrorCode, StoreProblems};
+use crate::http::responses::Health;
 use crate::state::AppState;
 
 /// Liveness
@@ -31,10 +31,10 @@ pub async fn healthz() -> HttpResponse {
         StoreProblems,
     ))]
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    state.repo.ping().await?;
+    let store = state.health.ready().await?;
     Ok(HttpResponse::Ok().json(Health {
         status: "ready",
-        store: Some(state.repo.kind()),
+        store: Some(store),
     }))
 }
 

@@ -1,19 +1,19 @@
 //! `/sessions` (create, find) and `/sessions/{sessionId}[/complete]`.
 
 use actix_web::{HttpRequest, HttpResponse, web};
+use app::ErasureReason;
 
-use crate::caller::{Caller, need};
-use crate::input;
-use crate::listing::{self, ListParams};
-use crate::metrics::ErasureReason;
-use crate::page::{self, PageParams};
-use crate::paths::{self, SessionPath};
-use crate::problem::{
+use crate::auth::caller::{Caller, need};
+use crate::http::input;
+use crate::http::paths::{self, SessionPath};
+use crate::http::problem::{
     ApiError, CreateProblems, EraseProblems, ListProblems, ReadProblems, WriteProblems,
 };
-use crate::reply;
-use crate::requests::{self, CompleteSessionRequest, CreateSessionRequest};
-use crate::responses::{Session, SessionPage, SessionWithEvents};
+use crate::http::reply;
+use crate::http::requests::{self, CompleteSessionRequest, CreateSessionRequest};
+use crate::http::responses::{Session, SessionPage, SessionWithEvents};
+use crate::paging::listing::{self, ListParams};
+use crate::paging::page::{self, PageParams};
 use crate::state::AppState;
 
 /// Create a session
@@ -42,7 +42,7 @@ use crate::state::AppState;
                     description = "End the session")),
             )),
         (status = 200, description = "Already existed: the stored session, unchanged", body = Session,
-            headers(("Idempotent-Replayed" = crate::schema::IdempotentReplayed))),
+            headers(("Idempotent-Replayed" = crate::http::schema::IdempotentReplayed))),
         CreateProblems,
     )
 )]
@@ -53,7 +53,7 @@ pub async fn create_session(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let new = requests::read::<CreateSessionRequest>(&req, payload, &state.limits).await?;
-    let written = state.repo.create_session(caller.project(), new).await?;
+    let written = state.sessions.create(caller.project(), new).await?;
     Ok(reply::created_or_replayed(
         written,
         |s| paths::session_location(&s.id),
@@ -90,7 +90,8 @@ pub async fn list_sessions(
 ) -> Result<HttpResponse, ApiError> {
     let project = caller.project();
     let query = listing::parse_query(&req, project, &state.limits, &state.cursors)?;
-    let (body, link) = listing::fetch(&req, project, query, &state).await?;
+    let page = state.sessions.find(project, query.clone()).await?;
+    let (body, link) = listing::body(&req, project, &query, page, &state.cursors);
     Ok(reply::page(body, link))
 }
 
@@ -115,9 +116,11 @@ pub async fn get_session(
 ) -> Result<HttpResponse, ApiError> {
     let id = input::session_id(&path)?;
     let request = page::parse_query(&req, &id, &state.limits, &state.cursors)?;
-    let project = caller.project();
-    let session = state.repo.get_session(project, &id).await?;
-    let (events, link) = page::fetch(&req, project, &id, request, &state).await?;
+    let (session, page) = state
+        .sessions
+        .get_with_events(caller.project(), &id, request)
+        .await?;
+    let (events, link) = page::body(&req, &id, request, page, &state.cursors);
     Ok(reply::page(
         SessionWithEvents {
             session: Session::from(&session),
@@ -141,7 +144,7 @@ pub async fn get_session(
         description = "Optional; an empty body needs no content type"),
     responses(
         (status = 200, description = "Ended now, or already ended in the requested status (a replay)",
-            body = Session, headers(("Idempotent-Replayed" = crate::schema::IdempotentReplayed))),
+            body = Session, headers(("Idempotent-Replayed" = crate::http::schema::IdempotentReplayed))),
         WriteProblems,
     )
 )]
@@ -156,12 +159,9 @@ pub async fn complete_session(
     let request =
         requests::read_optional::<CompleteSessionRequest>(&req, payload, &state.limits).await?;
     let written = state
-        .repo
-        .complete_session(caller.project(), &id, request)
+        .lifecycle
+        .complete(caller.project(), &id, request)
         .await?;
-    state
-        .tail
-        .committed(caller.project(), &id, written.value.version());
     Ok(reply::ok(written.replayed).json(Session::from(&written.value)))
 }
 
@@ -187,16 +187,9 @@ pub async fn erase_session(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = input::session_id(&path)?;
-    let project = caller.project();
-    let erased = state
-        .repo
-        .erase_session(project, &id, domain::Timestamp::now())
+    state
+        .lifecycle
+        .erase(caller.project(), &id, ErasureReason::Request)
         .await?;
-    if !erased.replayed {
-        state.metrics.erased(ErasureReason::Request);
-        tracing::info!(project = %project, session = %id, "session erased on request");
-    }
-    // Streams of the session on this instance read on, find it erased and end.
-    state.tail.committed(project, &id, u64::MAX);
     Ok(HttpResponse::NoContent().finish())
 }

@@ -79,7 +79,7 @@ pub struct Settings {
     pub log_format: LogFormat,
     pub log_filter: String,
     /// `RETENTION`, `RETENTION_SWEEP_INTERVAL`, `TOMBSTONE_RETENTION`.
-    pub retention: api::retention::Retention,
+    pub retention: app::Retention,
     /// Keys mode when set; open mode (no credentials, project `default`) when not.
     pub admin_key: Option<AdminKey>,
 }
@@ -188,7 +188,7 @@ impl Settings {
             shutdown_grace: seconds("SHUTDOWN_GRACE_SECONDS", v.shutdown_grace_seconds)?,
             log_format: v.log_format,
             log_filter: v.rust_log,
-            retention: api::retention::Retention {
+            retention: app::Retention {
                 sessions: v
                     .retention
                     .as_deref()

@@ -33,7 +33,7 @@ fn retention_durations() {
     let s = load(&[], dir.path()).unwrap();
     assert_eq!(
         s.retention,
-        api::retention::Retention {
+        app::Retention {
             sessions: None,
             tombstones: Duration::from_secs(30 * 86_400),
             every: Duration::from_secs(3_600),

@@ -6,7 +6,11 @@ use utoipa::IntoParams;
 use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
 use utoipa::openapi::{Required, Schema};
 
-use crate::schema;
+use crate::http::schema;
+
+/// The last segment of the batch append's path: a literal `events:batch` segment (not
+/// shadowed by `/events/{eventId}`, which has one segment more).
+pub const BATCH_SUFFIX: &str = "/events:batch";
 
 pub fn session_location(id: &SessionId) -> String {
     format!("/sessions/{id}")

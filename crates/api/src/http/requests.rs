@@ -1,5 +1,5 @@
 //! The request bodies. Each is one struct that is deserialized, validated and documented
-//! (see [`crate::input`] for how every problem is collected), then turned into the domain's
+//! (see [`crate::http::input`] for how every problem is collected), then turned into the domain's
 //! request. Unknown fields are refused (`additionalProperties: false`). A missing field is
 //! `Input::Missing` (`#[serde(default)]`); `required = true` marks the ones that must be sent.
 
@@ -14,11 +14,11 @@ use serde_json::{Map, Value};
 use utoipa::ToSchema;
 use validator::Validate;
 
-use crate::body;
-use crate::input::{self, BatchItems, ExpectedSeq, InitialStatus, Input, TerminalStatus};
-use crate::problem::{ApiError, ErrorCode, FieldError};
-use crate::schema;
-use crate::state::Limits;
+use crate::http::body;
+use crate::http::input::{self, BatchItems, ExpectedSeq, InitialStatus, Input, TerminalStatus};
+use crate::http::limits::Limits;
+use crate::http::problem::{ApiError, ErrorCode, FieldError};
+use crate::http::schema;
 
 /// A request body: read, validated, then turned into the domain's request.
 pub trait RequestBody:
@@ -80,27 +80,27 @@ pub struct CreateSessionRequest {
     /// The session's id; a retry sends the same id and gets the stored session back.
     #[serde(default)]
     #[schema(value_type = schema::SessionId, required = true)]
-    #[validate(custom(function = "crate::input::present"))]
+    #[validate(custom(function = "crate::http::input::present"))]
     session_id: Input<SessionId>,
     /// The caller's language; `null` is the same as absent.
     #[serde(default)]
     #[schema(value_type = Option<schema::Language>)]
-    #[validate(custom(function = "crate::input::valid"))]
+    #[validate(custom(function = "crate::http::input::valid"))]
     language: Input<Option<Language>>,
     /// Free-form session metadata; default `{}`.
     #[serde(default)]
     #[schema(value_type = schema::JsonObject)]
-    #[validate(custom(function = "crate::input::valid"))]
+    #[validate(custom(function = "crate::http::input::valid"))]
     metadata: Input<Map<String, Value>>,
     /// When the call started; default: when the service first stores the session.
     #[serde(default)]
     #[schema(value_type = schema::Timestamp)]
-    #[validate(custom(function = "crate::input::valid"))]
+    #[validate(custom(function = "crate::http::input::valid"))]
     started_at: Input<Timestamp>,
     /// Default `initiated`.
     #[serde(default)]
     #[schema(value_type = schema::InitialStatus)]
-    #[validate(custom(function = "crate::input::valid"))]
+    #[validate(custom(function = "crate::http::input::valid"))]
     status: Input<InitialStatus>,
 }
 
@@ -134,21 +134,21 @@ macro_rules! event_request {
             /// event.
             #[serde(default)]
             #[schema(value_type = schema::EventId, required = true)]
-            #[validate(custom(function = "crate::input::present"))]
+            #[validate(custom(function = "crate::http::input::present"))]
             event_id: Input<EventId>,
             #[serde(default)]
             #[schema(value_type = schema::EventType, required = true)]
-            #[validate(custom(function = "crate::input::present"))]
+            #[validate(custom(function = "crate::http::input::present"))]
             r#type: Input<EventType>,
             /// Free-form event content; default `{}`.
             #[serde(default)]
             #[schema(value_type = schema::JsonObject)]
-            #[validate(custom(function = "crate::input::valid"))]
+            #[validate(custom(function = "crate::http::input::valid"))]
             payload: Input<Map<String, Value>>,
             /// When it happened; default: `receivedAt`.
             #[serde(default)]
             #[schema(value_type = schema::Timestamp)]
-            #[validate(custom(function = "crate::input::valid"))]
+            #[validate(custom(function = "crate::http::input::valid"))]
             timestamp: Input<Timestamp>,
             $($(#[$extra_meta])* $extra: $extra_type,)*
         }
@@ -181,7 +181,7 @@ event_request!(
         /// whose `lastSeq` is the current one). A replay is answered whatever it says.
         #[serde(default)]
         #[schema(value_type = u64, minimum = 0)]
-        #[validate(custom(function = "crate::input::valid"))]
+        #[validate(custom(function = "crate::http::input::valid"))]
         expected_last_seq: Input<ExpectedSeq>,
     }
 );
@@ -234,14 +234,14 @@ pub struct BatchAppendRequest {
     /// `eventId` twice with the same content counts once.
     #[serde(default)]
     #[schema(value_type = Vec<BatchEvent>, required = true, min_items = 1, max_items = 500)]
-    #[validate(custom(function = "crate::input::present"))]
+    #[validate(custom(function = "crate::http::input::present"))]
     events: Input<BatchItems>,
     /// Store the new events only if the session's `lastSeq` is this (else 409
     /// `seq-mismatch`, whose `lastSeq` is the current one). A batch of replays only is
     /// answered whatever it says.
     #[serde(default)]
     #[schema(value_type = u64, minimum = 0)]
-    #[validate(custom(function = "crate::input::valid"))]
+    #[validate(custom(function = "crate::http::input::valid"))]
     expected_last_seq: Input<ExpectedSeq>,
 }
 
@@ -295,12 +295,12 @@ pub struct CompleteSessionRequest {
     /// Default `completed`.
     #[serde(default)]
     #[schema(value_type = schema::TerminalStatus)]
-    #[validate(custom(function = "crate::input::valid"))]
+    #[validate(custom(function = "crate::http::input::valid"))]
     status: Input<TerminalStatus>,
     /// When the call ended; default: now.
     #[serde(default)]
     #[schema(value_type = schema::Timestamp)]
-    #[validate(custom(function = "crate::input::valid"))]
+    #[validate(custom(function = "crate::http::input::valid"))]
     ended_at: Input<Timestamp>,
 }
 
@@ -316,8 +316,8 @@ impl RequestBody for CompleteSessionRequest {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::input::parse;
-    use crate::problem::ErrorCode;
+    use crate::http::input::parse;
+    use crate::http::problem::ErrorCode;
     use serde_json::json;
 
     fn fields(err: &ApiError) -> Vec<&str> {
@@ -401,22 +401,22 @@ pub struct CreateKeyRequest {
     /// The project the key works in (created by its first key).
     #[serde(default)]
     #[schema(value_type = schema::ProjectId, required = true)]
-    #[validate(custom(function = "crate::input::present"))]
+    #[validate(custom(function = "crate::http::input::present"))]
     project: Input<ProjectId>,
     /// What the key may do: one or more of `read`, `write`, `delete`.
     #[serde(default)]
     #[schema(value_type = Vec<schema::Scope>, required = true, min_items = 1)]
-    #[validate(custom(function = "crate::input::present"))]
+    #[validate(custom(function = "crate::http::input::present"))]
     scopes: Input<Scopes>,
     /// A label for people (1–100 characters).
     #[serde(default)]
     #[schema(value_type = String, min_length = 1, max_length = 100)]
-    #[validate(custom(function = "crate::input::valid"))]
+    #[validate(custom(function = "crate::http::input::valid"))]
     name: Input<KeyName>,
     /// When the key stops working; in the future. Default: never.
     #[serde(default)]
     #[schema(value_type = schema::Timestamp)]
-    #[validate(custom(function = "crate::input::valid"))]
+    #[validate(custom(function = "crate::http::input::valid"))]
     expires_at: Input<Timestamp>,
 }
 

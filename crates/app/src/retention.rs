@@ -1,19 +1,20 @@
 //! The retention sweep (SPEC "Retention"): on every instance, every `RETENTION_SWEEP_INTERVAL`,
 //! the sessions that ended (or, never ended, were last updated) longer ago than `RETENTION` are
 //! erased exactly as `DELETE` erases them, and tombstones older than `TOMBSTONE_RETENTION` are
-//! removed. Bounded batches ([`BATCH`] per store call), each erasure its own store call (on
+//! removed. Each erasure is the [`Lifecycle::erase`] of `DELETE` (counted and logged with the
+//! reason `retention`). Bounded batches ([`BATCH`] per store call), each erasure its own store call (on
 //! SQLite one small writer job among the requests' jobs), so a sweep never holds the store for
 //! long. Several instances sweeping at once find the same sessions; the store erases each once,
 //! and only the call that removed it counts it (`sessions_erased_total{reason="retention"}`).
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use domain::{EraseSessionError, Repository, StorageError, Timestamp};
+use domain::{EraseSessionError, StorageError, Timestamp};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::metrics::{ErasureReason, Metrics};
+use crate::lifecycle::Lifecycle;
+use crate::metrics::ErasureReason;
 
 /// Sessions, or tombstones, asked for per store call.
 pub const BATCH: u32 = 100;
@@ -47,8 +48,7 @@ fn before(now: Timestamp, age: Duration) -> Option<Timestamp> {
 /// One sweep at `now`, batch after batch until nothing expired is left, or until `go_on` says
 /// stop (asked between two store calls, so no erasure is cut short by a shutdown).
 pub async fn sweep(
-    repo: &dyn Repository,
-    metrics: &Metrics,
+    lifecycle: &Lifecycle,
     policy: &Retention,
     now: Timestamp,
     go_on: impl Fn() -> bool,
@@ -56,17 +56,13 @@ pub async fn sweep(
     let mut swept = Swept::default();
     if let Some(cutoff) = policy.sessions.and_then(|age| before(now, age)) {
         loop {
-            let batch = repo.expired_sessions(cutoff, BATCH).await?;
+            let batch = lifecycle.expired(cutoff, BATCH).await?;
             for (project, id) in &batch {
                 if !go_on() {
                     return Ok(swept);
                 }
-                match repo.erase_session(project, id, Timestamp::now()).await {
-                    Ok(erased) if !erased.replayed => {
-                        swept.erased += 1;
-                        metrics.erased(ErasureReason::Retention);
-                        tracing::info!(project = %project, session = %id, "session erased by retention");
-                    }
+                match lifecycle.erase(project, id, ErasureReason::Retention).await {
+                    Ok(erased) if !erased.replayed => swept.erased += 1,
                     // Another instance (or a request) erased it first.
                     Ok(_) | Err(EraseSessionError::NotFound) => {}
                     Err(EraseSessionError::Storage(e)) => {
@@ -83,7 +79,7 @@ pub async fn sweep(
     }
     if let Some(cutoff) = before(now, policy.tombstones) {
         while go_on() {
-            let purged = repo.purge_tombstones(cutoff, BATCH).await?;
+            let purged = lifecycle.purge_tombstones(cutoff, BATCH).await?;
             swept.purged += purged;
             if purged < u64::from(BATCH) {
                 break;
@@ -101,12 +97,12 @@ pub struct Sweeper {
 
 impl Sweeper {
     /// Starts sweeping every `policy.every`, the first time at once.
-    pub fn spawn(repo: Arc<dyn Repository>, metrics: Arc<Metrics>, policy: Retention) -> Self {
+    pub fn spawn(lifecycle: Lifecycle, policy: Retention) -> Self {
         let (stop, mut stopped) = watch::channel(false);
         let task = tokio::spawn(async move {
             loop {
                 let go_on = || !*stopped.borrow();
-                match sweep(&*repo, &metrics, &policy, Timestamp::now(), go_on).await {
+                match sweep(&lifecycle, &policy, Timestamp::now(), go_on).await {
                     Ok(s) if s != Swept::default() => {
                         tracing::info!(erased = s.erased, purged = s.purged, "retention sweep");
                     }

@@ -13,7 +13,7 @@ use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpMessage, HttpRequest};
 use domain::{ProjectId, Scope, Scopes};
 
-use crate::problem::{ApiError, ErrorCode};
+use crate::http::problem::{ApiError, ErrorCode};
 
 /// The caller as the authentication middleware established it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,10 +46,6 @@ pub mod need {
     /// Create, append, batch, complete.
     pub struct Write;
     /// Erase, redact.
-    #[allow(
-        dead_code,
-        reason = "for erasure and redaction, which no route has yet"
-    )]
     pub struct Delete;
 
     impl Need for Read {

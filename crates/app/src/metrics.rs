@@ -1,7 +1,8 @@
-//! Prometheus metrics: HTTP requests by route template and status, storage operation latency by
-//! operation and store, idempotent replays, conflicts, and the business counters. Storage is
-//! measured by [`Instrumented`], a decorator around any [`Repository`], so every adapter is
-//! measured the same way without knowing about metrics.
+//! Prometheus metrics of the application: storage operation latency by operation and store,
+//! idempotent replays, conflicts, and the business counters. Storage is measured by
+//! [`Instrumented`], a decorator around any [`Repository`], so every adapter is measured the same
+//! way without knowing about metrics. The registry is shared: the HTTP layer registers its request
+//! counters in it ([`Metrics::registry`]) and `/metrics` renders it whole ([`Metrics::render`]).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -18,15 +19,14 @@ use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry, TextEncoder,
 };
 
-const LATENCY_BUCKETS: &[f64] = &[
+/// The buckets of every latency histogram, in seconds (storage calls and HTTP requests).
+pub const LATENCY_BUCKETS: &[f64] = &[
     0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
     5.0, 10.0,
 ];
 
 pub struct Metrics {
     registry: Registry,
-    http_requests: IntCounterVec,
-    http_duration: HistogramVec,
     storage_duration: HistogramVec,
     replays: IntCounterVec,
     conflicts: IntCounterVec,
@@ -40,21 +40,7 @@ pub struct Metrics {
 impl Metrics {
     pub fn new() -> Self {
         let registry = Registry::new();
-        let counter_vec = |name: &str, help: &str, labels: &[&str]| {
-            let c = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric");
-            registry
-                .register(Box::new(c.clone()))
-                .expect("unique metric");
-            c
-        };
-        let histogram_vec = |name: &str, help: &str, labels: &[&str]| {
-            let opts = HistogramOpts::new(name, help).buckets(LATENCY_BUCKETS.to_vec());
-            let h = HistogramVec::new(opts, labels).expect("valid metric");
-            registry
-                .register(Box::new(h.clone()))
-                .expect("unique metric");
-            h
-        };
+        let counter_vec = |name, help, labels| counter_vec(&registry, name, help, labels);
         let counter = |name: &str, help: &str| {
             let c = IntCounter::new(name, help).expect("valid metric");
             registry
@@ -68,17 +54,8 @@ impl Metrics {
             let _ = registry.register(Box::new(process));
         }
         Self {
-            http_requests: counter_vec(
-                "http_requests_total",
-                "HTTP requests by method, route template and status",
-                &["method", "route", "status"],
-            ),
-            http_duration: histogram_vec(
-                "http_request_duration_seconds",
-                "HTTP request latency by method, route template and status",
-                &["method", "route", "status"],
-            ),
             storage_duration: histogram_vec(
+                &registry,
                 "storage_operation_duration_seconds",
                 "Storage port call latency by operation, store and outcome",
                 &["operation", "store", "outcome"],
@@ -106,13 +83,9 @@ impl Metrics {
         }
     }
 
-    pub fn observe_request(&self, method: &str, route: &str, status: u16, seconds: f64) {
-        let status = status.to_string();
-        let labels = [method, route, status.as_str()];
-        self.http_requests.with_label_values(&labels).inc();
-        self.http_duration
-            .with_label_values(&labels)
-            .observe(seconds);
+    /// The registry every metric of this instance is registered in, the HTTP layer's too.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
     }
 
     /// Counts one erasure of a session (the call that removed it, not a repeat) for `reason`:
@@ -131,6 +104,25 @@ impl Metrics {
             .expect("text encoding does not fail");
         String::from_utf8(out).expect("the text format is UTF-8")
     }
+}
+
+/// A counter family registered in `registry` (each name once per registry).
+pub fn counter_vec(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+    let c = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric");
+    registry
+        .register(Box::new(c.clone()))
+        .expect("unique metric");
+    c
+}
+
+/// A latency histogram family ([`LATENCY_BUCKETS`]) registered in `registry`.
+pub fn histogram_vec(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> HistogramVec {
+    let opts = HistogramOpts::new(name, help).buckets(LATENCY_BUCKETS.to_vec());
+    let h = HistogramVec::new(opts, labels).expect("valid metric");
+    registry
+        .register(Box::new(h.clone()))
+        .expect("unique metric");
+    h
 }
 
 /// Why a session was erased: the `reason` label of `sessions_erased_total`.

@@ -2,17 +2,17 @@
 //! lists), and the event page body with its cursor and `Link` header.
 
 use actix_web::HttpRequest;
-use domain::{Order, PageRequest, ProjectId, SessionId};
+use domain::{Order, PageRequest, SessionId};
 use serde_json::json;
 use utoipa::IntoParams;
 use utoipa::openapi::path::{Parameter, ParameterIn};
 use utoipa::openapi::schema::{ObjectBuilder, Type};
 
-use crate::cursor::{self, CursorCodec};
-use crate::paths::parameter;
-use crate::problem::{ApiError, FieldError};
-use crate::responses::{Event, EventPage};
-use crate::state::{AppState, Limits};
+use crate::http::limits::Limits;
+use crate::http::paths::parameter;
+use crate::http::problem::{ApiError, FieldError};
+use crate::http::responses::{Event, EventPage};
+use crate::paging::cursor::{self, CursorCodec};
 
 /// The query parameters of an event page, as documented.
 pub struct PageParams;
@@ -213,20 +213,9 @@ pub fn parse_query(
     })
 }
 
-/// Reads the page `request` asks for: its body, and the `Link` header value when more events
+/// The body of the page `request` asked for, and the `Link` header value when more events
 /// exist.
-pub async fn fetch(
-    req: &HttpRequest,
-    project: &ProjectId,
-    session: &SessionId,
-    request: PageRequest,
-    state: &AppState,
-) -> Result<(EventPage, Option<String>), ApiError> {
-    let page = state.repo.list_events(project, session, request).await?;
-    Ok(body(req, session, request, page, &state.cursors))
-}
-
-fn body(
+pub fn body(
     req: &HttpRequest,
     session: &SessionId,
     request: PageRequest,
@@ -236,10 +225,10 @@ fn body(
     let next_cursor = request
         .next_position(&page.events)
         .map(|seq| codec.encode(session, request.order, seq));
-    let link = match (&next_cursor, page.has_more) {
-        (Some(cursor), true) => Some(next_link(req, request.limit, request.order, &[], cursor)),
-        _ => None,
-    };
+    let link = next_cursor
+        .as_deref()
+        .filter(|_| page.has_more)
+        .map(|cursor| next_link(req, request.limit, request.order, &[], cursor));
     let body = EventPage {
         data: page.events.iter().map(Event::from).collect(),
         has_more: page.has_more,

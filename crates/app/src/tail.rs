@@ -1,8 +1,8 @@
 //! Live tails: the sessions this instance's streams watch, and waking those streams when a
-//! session changes — at once for a write through this instance (the handlers report it), within
-//! one poll interval for a write through another instance (one poller per instance asks the
-//! store about every watched session in one call, [`domain::EventRepository::changed_sessions`],
-//! never one query per stream).
+//! session changes — at once for a write through this instance (the use cases that wrote report
+//! it: `Events`, `Lifecycle`), within one poll interval for a write through another instance (one
+//! poller per instance asks the store about every watched session in one call,
+//! [`domain::EventRepository::changed_sessions`], never one query per stream).
 //!
 //! What a stream is woken with is only a session's version (see `domain::Session::version`):
 //! the stream then reads on from its own position, so a lost or early wake costs a read, never
@@ -117,11 +117,6 @@ impl Tail {
     /// Ends every stream (graceful shutdown); new ones end at once.
     pub fn close(&self) {
         self.closing.send_replace(true);
-    }
-
-    /// Streams open now.
-    pub fn open_streams(&self) -> usize {
-        self.open.load(Ordering::Acquire)
     }
 
     fn watches(&self) -> Vec<Watch> {

@@ -419,7 +419,8 @@ impl From<AppendEventError> for ApiError {
             AppendEventError::SessionNotFound => session_not_found(),
             AppendEventError::SessionErased => session_erased(),
             AppendEventError::Conflict { stored, .. } => {
-                let location = crate::paths::event_location(&stored.session_id, &stored.event_id);
+                let location =
+                    crate::http::paths::event_location(&stored.session_id, &stored.event_id);
                 ApiError::new(
                     ErrorCode::EventConflict,
                     format!(

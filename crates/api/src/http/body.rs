@@ -13,8 +13,8 @@ use futures_util::StreamExt;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
 
-use crate::problem::{ApiError, ErrorCode, FieldError};
-use crate::state::Limits;
+use crate::http::limits::Limits;
+use crate::http::problem::{ApiError, ErrorCode, FieldError};
 
 /// The deepest nesting of arrays and objects in a request body, counting the body itself.
 pub const MAX_DEPTH: usize = 32;

@@ -7,17 +7,21 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::auth::Area;
 use crate::handlers::{admin, events, operations, sessions};
-use crate::problem::{self, ErrorCode, FieldError, Problem, TYPE_BASE};
-use crate::requests::{
+use crate::http::limits::Limits;
+use crate::http::problem::{self, ErrorCode, FieldError, Problem, TYPE_BASE};
+use crate::http::requests::{
     AppendEventRequest, BatchAppendRequest, BatchEvent, CompleteSessionRequest, CreateKeyRequest,
     CreateSessionRequest,
 };
-use crate::responses::{
+use crate::http::responses::{
     ApiKeyInfo, BatchAppended, BatchItem, CreatedKey, Event, EventPage, Health, KeyFields, KeyList,
     Session, SessionPage, SessionWithEvents,
 };
-use crate::schema;
-use crate::state::Limits;
+use crate::http::schema;
+
+mod shape;
+
+use shape::{drop_null_alternative, normalize};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -138,7 +142,7 @@ pub fn document(limits: &Limits) -> Value {
             let Some(item) = item.as_object_mut() else {
                 continue;
             };
-            let body_bytes = if path.ends_with(crate::router::BATCH_SUFFIX) {
+            let body_bytes = if path.ends_with(crate::http::paths::BATCH_SUFFIX) {
                 limits.batch_body_bytes
             } else {
                 limits.body_bytes
@@ -199,7 +203,7 @@ pub fn document(limits: &Limits) -> Value {
         }
     }
     if let Some(operation) = doc.pointer_mut("/paths/~1sessions/get") {
-        operation["x-query-parameter-families"] = crate::listing::metadata_family();
+        operation["x-query-parameter-families"] = crate::paging::listing::metadata_family();
     }
     if let Some(Value::Object(responses)) = doc.pointer_mut("/components/responses") {
         for response in responses.values_mut() {
@@ -246,56 +250,6 @@ fn secure(doc: &mut Value) {
             operation["responses"]["401"] = problem_ref(401);
             operation["responses"]["403"] = problem_ref(403);
         }
-    }
-}
-
-/// `oneOf: [{type: null}, X]` → `X`.
-fn drop_null_alternative(schema: &mut Value) {
-    if let Some(Value::Array(items)) = schema.get_mut("oneOf") {
-        items.retain(|item| item.get("type") != Some(&json!("null")));
-        if let [only] = items.as_slice() {
-            *schema = only.clone();
-        }
-    }
-}
-
-/// Rewrites what utoipa 5 generates in a shape some tools refuse, everywhere in `value`:
-/// - a `oneOf` of one schema (utoipa's way to describe a `$ref`'d field) becomes that schema,
-///   keeping the description;
-/// - link objects get the OpenAPI spelling of their keys (`operationId`, `operationRef`,
-///   `requestBody`; utoipa writes them in snake case).
-fn normalize(value: &mut Value) {
-    match value {
-        Value::Object(map) => {
-            if let Some(Value::Array(items)) = map.get("oneOf")
-                && items.len() == 1
-            {
-                let Some(Value::Array(mut items)) = map.remove("oneOf") else {
-                    unreachable!("checked above")
-                };
-                if let Value::Object(only) = items.remove(0) {
-                    for (key, item) in only {
-                        map.entry(key).or_insert(item);
-                    }
-                }
-            }
-            if let Some(Value::Object(links)) = map.get_mut("links") {
-                for link in links.values_mut().filter_map(Value::as_object_mut) {
-                    for (from, to) in [
-                        ("operation_id", "operationId"),
-                        ("operation_ref", "operationRef"),
-                        ("request_body", "requestBody"),
-                    ] {
-                        if let Some(v) = link.remove(from) {
-                            link.insert(to.to_owned(), v);
-                        }
-                    }
-                }
-            }
-            map.values_mut().for_each(normalize);
-        }
-        Value::Array(items) => items.iter_mut().for_each(normalize),
-        _ => {}
     }
 }
 

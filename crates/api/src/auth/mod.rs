@@ -1,6 +1,8 @@
 //! Authentication: turns a request's credentials into the [`Authenticated`] caller that
-//! handlers extract as a [`crate::caller::Caller`], or answers 401/403 itself — before routing,
-//! before any body is read, whatever the path, method or session.
+//! handlers extract as a [`caller::Caller`], or answers 401/403 itself — before routing, before
+//! any body is read, whatever the path, method or session. What a key stands for is the
+//! application's answer (`app::Keys::identify`, through the key cache); which paths need what,
+//! and the problems, are decided here.
 //!
 //! Which paths need what is decided in one place, [`Area::of`] (the OpenAPI document declares
 //! the bearer scheme on the same paths):
@@ -20,12 +22,13 @@ use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::http::header;
 use actix_web::middleware::Next;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
-use domain::{ApiKey, KeyText, SecretHash, Timestamp};
+use app::Holder;
 
-use crate::access::{Access, KeyCache};
-use crate::caller::Authenticated;
-use crate::problem::{ApiError, ErrorCode};
+use crate::http::problem::{ApiError, ErrorCode};
 use crate::state::AppState;
+use caller::Authenticated;
+
+pub mod caller;
 
 /// What a path needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,36 +97,22 @@ fn bearer(req: &ServiceRequest) -> Option<Result<&str, ApiError>> {
     Some(token.ok_or_else(malformed))
 }
 
-/// A project key that is usable now, or why not (401, or 503 when the store cannot say).
-async fn project_key(state: &AppState, cache: &KeyCache, token: &str) -> Result<ApiKey, ApiError> {
-    let (id, secret) = KeyText::split(token).ok_or_else(invalid_key)?;
-    let key = cache
-        .find(state.repo.as_ref(), &id)
-        .await?
-        .ok_or_else(invalid_key)?;
-    if key.verifies(secret) && key.usable_at(Timestamp::now()) {
-        Ok(key)
-    } else {
-        Err(invalid_key())
-    }
-}
-
-/// What the request's credentials allow in `area`: inserts the caller, or says why not.
+/// What the request's credentials allow in `area`: inserts the caller, or says why not (401,
+/// 403, or 503 when the store cannot say).
 async fn admit(req: &ServiceRequest, state: &AppState, area: Area) -> Result<(), ApiError> {
-    let (admin, cache) = match (&state.access, area) {
-        (_, Area::Public) => return Ok(()),
-        (Access::Open, Area::Sessions) => {
-            req.extensions_mut().insert(Authenticated::open());
-            return Ok(());
-        }
-        (Access::Open, Area::Admin) => {
+    if area == Area::Public {
+        return Ok(());
+    }
+    if state.keys.open_mode() {
+        if area == Area::Admin {
             return Err(ApiError::new(
                 ErrorCode::Forbidden,
                 "key management needs ADMIN_KEY: this service runs in open mode",
             ));
         }
-        (Access::Keys { admin, cache }, _) => (admin, cache),
-    };
+        req.extensions_mut().insert(Authenticated::open());
+        return Ok(());
+    }
     let token = match bearer(req) {
         None => {
             return Err(ApiError::unauthorized(
@@ -132,35 +121,28 @@ async fn admit(req: &ServiceRequest, state: &AppState, area: Area) -> Result<(),
         }
         Some(token) => token?,
     };
-    let is_admin = SecretHash::of(token).matches(admin);
-    match area {
-        Area::Admin if is_admin => {
+    match (area, state.keys.identify(token).await?) {
+        (Area::Admin, Some(Holder::Admin)) => {
             req.extensions_mut().insert(AdminCaller);
             Ok(())
         }
-        Area::Admin => match project_key(state, cache, token).await {
-            Ok(_) => Err(ApiError::new(
-                ErrorCode::Forbidden,
-                "a project key cannot manage keys; use the admin key",
-            )),
-            Err(e) if e.code == ErrorCode::Unauthorized => {
-                Err(ApiError::unauthorized("the admin key is required"))
-            }
-            Err(e) => Err(e),
-        },
-        Area::Sessions if is_admin => Err(ApiError::new(
+        (Area::Admin, Some(Holder::Project(_))) => Err(ApiError::new(
+            ErrorCode::Forbidden,
+            "a project key cannot manage keys; use the admin key",
+        )),
+        (Area::Admin, None) => Err(ApiError::unauthorized("the admin key is required")),
+        (_, Some(Holder::Admin)) => Err(ApiError::new(
             ErrorCode::Forbidden,
             "the admin key manages keys only; use a project key",
         )),
-        Area::Sessions => {
-            let key = project_key(state, cache, token).await?;
+        (_, Some(Holder::Project(key))) => {
             req.extensions_mut().insert(Authenticated {
                 project: key.project,
                 scopes: key.scopes,
             });
             Ok(())
         }
-        Area::Public => Ok(()),
+        (_, None) => Err(invalid_key()),
     }
 }
 

@@ -14,7 +14,7 @@ use domain::{Order, ProjectId, SessionFilter, SessionId, SessionPosition, Timest
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use crate::problem::{ApiError, ErrorCode};
+use crate::http::problem::{ApiError, ErrorCode};
 
 const EVENTS: u8 = 1;
 const SESSION_LISTS: u8 = 2;

@@ -9,11 +9,11 @@ use utoipa::openapi::KnownFormat;
 use utoipa::openapi::path::{Parameter, ParameterIn};
 use utoipa::openapi::schema::{ObjectBuilder, SchemaFormat, Type};
 
-use crate::cursor::{self, CursorCodec};
-use crate::page::{self, QueryParams};
-use crate::problem::ApiError;
-use crate::responses::{Session, SessionPage};
-use crate::state::{AppState, Limits};
+use crate::http::limits::Limits;
+use crate::http::problem::ApiError;
+use crate::http::responses::{Session, SessionPage};
+use crate::paging::cursor::{self, CursorCodec};
+use crate::paging::page::{self, QueryParams};
 
 const STATUS: &str = "status";
 const CREATED_AFTER: &str = "createdAfter";
@@ -131,22 +131,22 @@ pub fn parse_query(
     })
 }
 
-/// Reads the page `query` asks for: its body, and the `Link` header value when more sessions
+/// The body of the page `query` asked for, and the `Link` header value when more sessions
 /// exist.
-pub async fn fetch(
+pub fn body(
     req: &HttpRequest,
     project: &ProjectId,
-    query: SessionQuery,
-    state: &AppState,
-) -> Result<(SessionPage, Option<String>), ApiError> {
-    let page = state.repo.list_sessions(project, query.clone()).await?;
-    let next_cursor = query.next_position(&page).map(|p| {
-        state
-            .cursors
-            .encode_position(project, &query.filter, query.order, &p)
-    });
-    let link = match (&next_cursor, page.has_more) {
-        (Some(cursor), true) => {
+    query: &SessionQuery,
+    page: domain::SessionPage,
+    codec: &CursorCodec,
+) -> (SessionPage, Option<String>) {
+    let next_cursor = query
+        .next_position(&page)
+        .map(|p| codec.encode_position(project, &query.filter, query.order, &p));
+    let link = next_cursor
+        .as_deref()
+        .filter(|_| page.has_more)
+        .map(|cursor| {
             // The filters as given: the query was read already, so it parses.
             let filters: Vec<(String, String)> =
                 serde_urlencoded::from_str::<Vec<(String, String)>>(req.query_string())
@@ -156,22 +156,14 @@ pub async fn fetch(
                         ![page::LIMIT, page::ORDER, page::CURSOR].contains(&name.as_str())
                     })
                     .collect();
-            Some(page::next_link(
-                req,
-                query.limit,
-                query.order,
-                &filters,
-                cursor,
-            ))
-        }
-        _ => None,
-    };
+            page::next_link(req, query.limit, query.order, &filters, cursor)
+        });
     let body = SessionPage {
         data: page.sessions.iter().map(Session::from).collect(),
         has_more: page.has_more,
         next_cursor,
     };
-    Ok((body, link))
+    (body, link)
 }
 
 /// The `metadata.*` parameter family, for the operation's `x-query-parameter-families`

@@ -23,7 +23,7 @@ use serde_json::{Map, Value};
 use utoipa::openapi::{RefOr, Schema};
 use validator::{Validate, ValidationError, ValidationErrorsKind};
 
-use crate::problem::{ApiError, FieldError};
+use crate::http::problem::{ApiError, FieldError};
 
 /// One field of a request body as sent.
 #[derive(Debug, Default)]

@@ -5,7 +5,7 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 use utoipa::ToSchema;
 
-use crate::schema;
+use crate::http::schema;
 
 /// A stored JSON object written out as it was stored.
 fn raw(object: &domain::JsonObject) -> Box<RawValue> {

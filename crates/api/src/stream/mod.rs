@@ -1,0 +1,98 @@
+//! The other two representations of a session's event list, chosen by `Accept`: a live
+//! Server-Sent Events stream (`text/event-stream`) and an NDJSON export
+//! (`application/x-ndjson`). Both read the store page by page from a position, so memory stays
+//! constant whatever the session's length; the SSE `id` of each event is the ordinary page
+//! cursor positioned after it.
+
+use actix_web::HttpRequest;
+use actix_web::http::header;
+use app::Events;
+use domain::{Order, PageRequest, ProjectId, SessionId};
+
+use crate::paging::cursor::CursorCodec;
+
+pub mod ndjson;
+pub mod sse;
+
+pub const EVENT_STREAM: &str = "text/event-stream";
+pub const NDJSON: &str = "application/x-ndjson";
+
+/// The representation a request asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Representation {
+    Json,
+    EventStream,
+    NdJson,
+}
+
+impl Representation {
+    /// By `Accept`: the supported type with the highest `q`; JSON on ties, without `Accept`,
+    /// and for anything else (`*/*`, `text/html`, …).
+    pub fn of(req: &HttpRequest) -> Self {
+        let Some(accept) = req
+            .headers()
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+        else {
+            return Self::Json;
+        };
+        let (mut best, mut best_q) = (Self::Json, 0.0_f32);
+        for range in accept.split(',') {
+            let mut parts = range.split(';');
+            let media = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+            let q = parts
+                .filter_map(|p| p.trim().strip_prefix("q="))
+                .find_map(|q| q.trim().parse::<f32>().ok())
+                .unwrap_or(1.0);
+            let candidate = match media.as_str() {
+                EVENT_STREAM => Self::EventStream,
+                NDJSON => Self::NdJson,
+                "application/json" | "application/*" | "*/*" => Self::Json,
+                _ => continue,
+            };
+            // JSON wins ties.
+            let better = q > best_q || (q == best_q && candidate == Self::Json);
+            if q > 0.0 && better {
+                (best, best_q) = (candidate, q);
+            }
+        }
+        best
+    }
+}
+
+/// What a stream reads: one session of one project, from a position.
+pub struct Source {
+    pub events: Events,
+    pub cursors: CursorCodec,
+    pub project: ProjectId,
+    pub session: SessionId,
+    /// The `seq` after which events are sent.
+    pub after: u64,
+}
+
+impl Source {
+    pub(crate) async fn page(&self, limit: u32) -> Option<domain::EventPage> {
+        let request = PageRequest {
+            after: Some(self.after),
+            order: Order::Asc,
+            limit,
+        };
+        match self
+            .events
+            .page(&self.project, &self.session, request)
+            .await
+        {
+            Ok(page) => Some(page),
+            Err(e) => {
+                // The response has started: the stream ends, and the client resumes from the
+                // last event it received.
+                tracing::warn!(error = %e, "stream ended by a storage error");
+                None
+            }
+        }
+    }
+}
+
+pub(crate) fn json_line(value: &impl serde::Serialize) -> String {
+    serde_json::to_string(value).expect("response bodies serialize")
+}

@@ -1,0 +1,33 @@
+//! The NDJSON export of a session's events (`application/x-ndjson`).
+
+use actix_web::web::Bytes;
+use futures_util::Stream;
+
+use super::{Source, json_line};
+use crate::http::responses::Event;
+
+/// The NDJSON export: every event after the position that is stored when the export starts
+/// (`through`: the session's `lastSeq` then), one JSON object per line, a page per chunk.
+pub fn export(source: Source, through: u64) -> impl Stream<Item = Result<Bytes, actix_web::Error>> {
+    futures_util::stream::unfold(Some(source), move |source| async move {
+        let mut source = source?;
+        if source.after >= through {
+            return None;
+        }
+        let page = source.page(EXPORT_PAGE).await?;
+        let mut chunk = String::new();
+        for event in page.events.iter().filter(|e| e.seq <= through) {
+            chunk.push_str(&json_line(&Event::from(event)));
+            chunk.push('\n');
+            source.after = event.seq;
+        }
+        if chunk.is_empty() {
+            return None;
+        }
+        let next = page.has_more.then_some(source);
+        Some((Ok(Bytes::from(chunk)), next))
+    })
+}
+
+/// Events read per store call by an export.
+const EXPORT_PAGE: u32 = 500;

@@ -1,0 +1,39 @@
+//! The application layer, between the HTTP adapter (`api`) and the domain: one service per group
+//! of use cases, each calling the domain's ports and then reacting to what committed (waking
+//! live tails, counting, logging). It knows no HTTP; the server assembles it around the store.
+//!
+//! Modules, from the leaves up: `bounded` (the storage timeout) · `metrics` (the registry,
+//! `Instrumented`) · `tail` (live tails) · `access` (open or keys mode, the key cache) ·
+//! the services `sessions`, `events`, `lifecycle`, `keys`, `health` · `retention` (the sweep,
+//! through `lifecycle`).
+
+mod access;
+mod bounded;
+mod events;
+mod health;
+mod keys;
+mod lifecycle;
+mod metrics;
+mod retention;
+mod sessions;
+mod tail;
+
+pub use access::Access;
+pub use bounded::Bounded;
+pub use events::Events;
+pub use health::Health;
+pub use keys::{Holder, Keys};
+pub use lifecycle::Lifecycle;
+pub use metrics::{ErasureReason, Instrumented, Metrics, counter_vec, histogram_vec};
+pub use retention::{Retention, Sweeper};
+pub use sessions::Sessions;
+pub use tail::{Subscription, Tail, TooManyStreams, Wake};
+
+/// Every service, as the server assembles them and the HTTP layer calls them.
+pub struct Services {
+    pub sessions: Sessions,
+    pub events: Events,
+    pub lifecycle: Lifecycle,
+    pub keys: Keys,
+    pub health: Health,
+}
