@@ -20,8 +20,6 @@ use mongodb::bson::{Binary, Bson, DateTime, Document, RawDocument, RawDocumentBu
 /// The `eventId` of the seal document; client ids can never take it (they start with a letter
 /// or digit).
 pub(crate) const SEAL_ID: &str = "~seal";
-/// The unique `(project, sessionId, seq)` index of `events` (migration `0002_projects`).
-pub(crate) const SEQ_INDEX: &str = "project_sessionId_seq_unique";
 
 /// A session's identity in storage: its project and its id.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -183,13 +181,6 @@ pub(crate) fn redaction_set(payload: &JsonObject, redaction: &Redaction) -> Docu
         "redactedAt": date(redaction.at),
         "fingerprint": Binary { subtype: BinarySubtype::Generic, bytes: redaction.fingerprint.0.to_vec() },
     } }
-}
-
-/// The filter of the events of a session that still hold content (no seal, no blanked one).
-pub(crate) fn with_content(key: &SessionKey) -> Document {
-    let mut filter = key.filter();
-    filter.insert("type", doc! { "$exists": true });
-    filter
 }
 
 /// The update blanking an erased session's events: only what keeps their `seq` taken remains
