@@ -197,13 +197,6 @@ pub(crate) fn redaction_set(payload: &JsonObject, redaction: &Redaction) -> Docu
     } }
 }
 
-/// The filter of the events of a session that still hold content (no seal, no blanked one).
-pub(crate) fn with_content(key: &SessionKey) -> Document {
-    let mut filter = key.filter();
-    filter.insert("type", doc! { "$exists": true });
-    filter
-}
-
 /// The update blanking an erased session's events: only what keeps their `seq` taken remains
 /// (see the module's documentation).
 pub(crate) fn blanked(at: Timestamp) -> Vec<Document> {

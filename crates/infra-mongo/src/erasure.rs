@@ -19,20 +19,18 @@ use domain::{
     StorageError, Timestamp, Written, decision,
 };
 use futures_util::TryStreamExt;
-use mongodb::bson::{Document, doc};
-use mongodb::options::Hint;
+use mongodb::bson::{Bson, Document, doc};
 
 use crate::documents::{self, SessionKey};
 use crate::error::{MongoResultExt, held_by_transactions, is_write_conflict, storage_error};
-use crate::schema::{BY_ERASED, BY_RETENTION};
-use crate::store::MongoStore;
+use crate::store::{MongoStore, every_document};
 use crate::writes::backoff;
 
 /// Seals an erasure writes at once above the top (see `seal_for_erasure`).
 const SEAL_WINDOW: u64 = 32;
 
-/// The retention sweep's candidates by the stored times, each filter a range of
-/// [`BY_RETENTION`]: ended before `before`; never ended and updated before it. (A session
+/// The retention sweep's candidates by the stored times, each filter a range of the index
+/// `endedAt_updatedAt`: ended before `before`; never ended and updated before it. (A session
 /// document's `updatedAt` lags behind its appends, so each is checked before it is erased.)
 fn expired_filters(before: Timestamp) -> [Document; 2] {
     let before = documents::date(before);
@@ -42,7 +40,7 @@ fn expired_filters(before: Timestamp) -> [Document; 2] {
     ]
 }
 
-/// The tombstones erased before `before`, in `erasedAt`.
+/// The tombstones erased before `before`, a range of the index `erasedAt`.
 fn tombstones_filter(before: Timestamp) -> Document {
     doc! { "erasedAt": { "$lt": documents::date(before) } }
 }
@@ -54,13 +52,8 @@ impl MongoStore {
         let now = Timestamp::now();
         let [ended, idle] = expired_filters(now);
         let mut plans = Vec::new();
-        for (filter, index) in [
-            (ended, BY_RETENTION),
-            (idle, BY_RETENTION),
-            (tombstones_filter(now), BY_ERASED),
-        ] {
-            let find =
-                doc! { "find": "sessions", "filter": filter, "hint": index, "limit": 100_i64 };
+        for filter in [ended, idle, tombstones_filter(now)] {
+            let find = doc! { "find": "sessions", "filter": filter, "limit": 100_i64 };
             let explained = self
                 .driver()
                 .db
@@ -77,6 +70,43 @@ fn corrupt(what: &str) -> StorageError {
     StorageError::Internal(format!("stored {what} is not valid"))
 }
 
+/// The aggregation expression "the document has no `field`".
+fn missing(field: &str) -> Document {
+    doc! { "$eq": [{ "$type": format!("${field}") }, "missing"] }
+}
+
+/// The pipeline update `stages` made conditional on the document itself: each field a `$set`
+/// stage sets takes its new value where `when` (an expression) holds, and keeps its own value
+/// elsewhere (`$unset` stages pass through: callers unset only fields that the documents
+/// failing `when` lack). A condition in the update rather than in the filter keeps the filter
+/// on its index (SecantusDB's planner scans the collection for any residual clause); a document
+/// left as it was is not counted as modified.
+fn set_where(when: Document, stages: Vec<Document>) -> Vec<Document> {
+    stages
+        .into_iter()
+        .map(|stage| match stage.get_document("$set") {
+            Ok(set) => {
+                let guarded: Document = set
+                    .iter()
+                    .map(|(field, value)| {
+                        let kept = format!("${field}");
+                        let value = doc! { "$cond": [when.clone(), value.clone(), kept] };
+                        (field.clone(), value.into())
+                    })
+                    .collect();
+                doc! { "$set": guarded }
+            }
+            Err(_) => stage,
+        })
+        .collect()
+}
+
+/// A session document found by a sweep's read: its key, and its `_id` (the exact document).
+struct Found {
+    key: SessionKey,
+    id: Bson,
+}
+
 impl MongoStore {
     pub(crate) async fn erase(
         &self,
@@ -85,12 +115,17 @@ impl MongoStore {
     ) -> Result<Written<Timestamp>, EraseSessionError> {
         let mut tomb = key.filter();
         tomb.insert("erasedAt", documents::date(at));
-        let mut live = key.filter();
-        live.insert("erasedAt", doc! { "$exists": false });
+        // Replaced only if it is no tombstone yet: the condition is in the update, so that the
+        // filter is the key's index alone.
+        let replace = doc! { "$replaceWith": { "$cond": {
+            "if": missing("erasedAt"),
+            "then": { "$mergeObjects": [{ "_id": "$_id" }, { "$literal": tomb }] },
+            "else": "$$ROOT",
+        } } };
         let replaced = self
             .driver()
             .sessions
-            .replace_one(live, tomb)
+            .update_one(key.filter(), vec![replace])
             .await
             .storage()?;
         let found = if replaced.modified_count == 1 {
@@ -154,7 +189,8 @@ impl MongoStore {
         }
     }
 
-    /// Step 3: the session's events with content become blanks.
+    /// Step 3: the session's events with content (a `type`) become blanks; the session's other
+    /// documents (seals, blanks) are left as they are.
     /// Several instances may blank one session at once (a sweep on each, or `DELETE` again):
     /// a write conflict with another's `updateMany` is tried again (what is left to blank is
     /// what still has content), so that the erasure that counts does not fail on it.
@@ -165,8 +201,11 @@ impl MongoStore {
                 .driver()
                 .events
                 .update_many(
-                    documents::with_content(key),
-                    documents::blanked(Timestamp::now()),
+                    every_document(key),
+                    set_where(
+                        doc! { "$not": [missing("type")] },
+                        documents::blanked(Timestamp::now()),
+                    ),
                 )
                 .await
             {
@@ -195,11 +234,21 @@ impl MongoStore {
         let redaction = event.redaction.expect("redact sets it");
         let mut filter = key.filter();
         filter.insert("eventId", event_id.as_str());
-        filter.insert("redactedAt", doc! { "$exists": false });
+        // Only the first redaction writes: the condition is in the update (see `set_where`).
+        let set = documents::redaction_set(&event.payload, &redaction);
+        let literals: Document = set
+            .get_document("$set")
+            .map_err(|_| corrupt("redaction"))?
+            .iter()
+            .map(|(field, value)| (field.clone(), doc! { "$literal": value.clone() }.into()))
+            .collect();
         let updated = self
             .driver()
             .events
-            .update_one(filter, documents::redaction_set(&event.payload, &redaction))
+            .update_one(
+                filter,
+                set_where(missing("redactedAt"), vec![doc! { "$set": literals }]),
+            )
             .await
             .storage()?;
         if updated.modified_count == 1 {
@@ -223,11 +272,11 @@ impl MongoStore {
     ) -> Result<Vec<(ProjectId, SessionId)>, StorageError> {
         let mut candidates = Vec::new();
         for filter in expired_filters(before) {
-            candidates.extend(self.session_keys(filter, BY_RETENTION, limit).await?);
+            candidates.extend(self.session_keys(filter, limit).await?);
         }
         candidates.truncate(limit as usize);
         let mut expired = Vec::new();
-        for key in candidates {
+        for Found { key, .. } in candidates {
             let Some(session) = self.load(&key).await? else {
                 continue;
             };
@@ -248,20 +297,14 @@ impl MongoStore {
         Ok(expired)
     }
 
-    /// The (project, sessionId) of at most `limit` session documents matching `filter`, read
-    /// from `index`.
-    async fn session_keys(
-        &self,
-        filter: Document,
-        index: &str,
-        limit: u32,
-    ) -> Result<Vec<SessionKey>, StorageError> {
+    /// The (project, sessionId) and `_id` of at most `limit` session documents matching
+    /// `filter`, an index range (no hint: SecantusDB walks a hinted index whole).
+    async fn session_keys(&self, filter: Document, limit: u32) -> Result<Vec<Found>, StorageError> {
         let found: Vec<Document> = self
             .driver()
             .sessions
             .find(filter)
-            .hint(Hint::Name(index.to_owned()))
-            .projection(doc! { "_id": 0, "project": 1, "sessionId": 1 })
+            .projection(doc! { "project": 1, "sessionId": 1 })
             .limit(i64::from(limit))
             .await
             .storage()?
@@ -279,8 +322,11 @@ impl MongoStore {
                     .get_str("sessionId")
                     .ok()
                     .and_then(|s| SessionId::parse(s).ok());
-                match (project, id) {
-                    (Some(project), Some(id)) => Ok(SessionKey::new(&project, &id)),
+                match (project, id, d.get("_id")) {
+                    (Some(project), Some(session), Some(id)) => Ok(Found {
+                        key: SessionKey::new(&project, &session),
+                        id: id.clone(),
+                    }),
                     _ => Err(corrupt("session")),
                 }
             })
@@ -290,18 +336,19 @@ impl MongoStore {
     /// Expired tombstones go with what their erasure left (blanks and seal), events first.
     pub(crate) async fn purge(&self, before: Timestamp, limit: u32) -> Result<u64, StorageError> {
         let mut removed = 0;
-        for key in self
-            .session_keys(tombstones_filter(before), BY_ERASED, limit)
-            .await?
-        {
+        for Found { key, id } in self.session_keys(tombstones_filter(before), limit).await? {
             self.driver()
                 .events
-                .delete_many(key.filter())
+                .delete_many(every_document(&key))
                 .await
                 .storage()?;
-            let mut tomb = key.filter();
-            tomb.insert("erasedAt", doc! { "$exists": true });
-            let deleted = self.driver().sessions.delete_one(tomb).await.storage()?;
+            // The tombstone read, by its `_id`: a tombstone never turns back into a session.
+            let deleted = self
+                .driver()
+                .sessions
+                .delete_one(doc! { "_id": id })
+                .await
+                .storage()?;
             removed += deleted.deleted_count;
         }
         Ok(removed)

@@ -118,11 +118,13 @@ impl KeyRepository for MongoStore {
     }
 
     async fn revoke_key(&self, id: &KeyId, at: Timestamp) -> Result<ApiKey, RevokeKeyError> {
-        // Only the first revocation writes `revokedAt`; later ones change nothing.
+        // Only the first revocation writes `revokedAt`; later ones change nothing. The
+        // condition is in the update, so that the filter is the `keyId_unique` index alone
+        // (SecantusDB's planner scans the collection for a residual clause).
         self.keys()
             .update_one(
-                doc! { "keyId": id.as_str(), "revokedAt": Bson::Null },
-                doc! { "$set": { "revokedAt": date(at) } },
+                doc! { "keyId": id.as_str() },
+                vec![doc! { "$set": { "revokedAt": { "$ifNull": ["$revokedAt", date(at)] } } }],
             )
             .await
             .storage()?;

@@ -15,14 +15,14 @@ use futures_util::TryStreamExt;
 use mongodb::bson::{Document, doc};
 use mongodb::event::EventHandler;
 use mongodb::event::command::CommandEvent;
-use mongodb::options::{ClientOptions, Hint, ReadConcern, WriteConcern};
+use mongodb::options::{ClientOptions, ReadConcern, WriteConcern};
 
 use crate::clock::CreationClock;
 use crate::documents::{self, SessionKey};
 use crate::drivers::{Driver, Drivers};
 use crate::error::{MongoResultExt, is_duplicate_key, storage_error};
 use crate::lane::{Job, Lanes};
-use crate::schema::{META, SEQ_INDEX};
+use crate::schema::META;
 
 /// Write concerns, so that callers need not depend on the driver.
 pub mod write_concern {
@@ -117,26 +117,42 @@ impl MongoStore {
         self.drivers.get()
     }
 
+    /// The document stored under the session's key: the session's, or its tombstone. Read by
+    /// the key alone (`project_sessionId_unique`): a residual clause (such as
+    /// `erasedAt: {$exists: …}`) takes SecantusDB's planner off the index to a collection scan,
+    /// so callers tell a tombstone apart here, after the read.
+    pub(crate) async fn stored_session(
+        &self,
+        key: &SessionKey,
+    ) -> Result<Option<Document>, StorageError> {
+        self.driver()
+            .sessions
+            .find_one(key.filter())
+            .await
+            .storage()
+    }
+
     /// The session's document; a tombstone (an erased session's) is none.
     pub(crate) async fn session_doc(
         &self,
         key: &SessionKey,
     ) -> Result<Option<Document>, StorageError> {
-        let mut filter = key.filter();
-        filter.insert("erasedAt", doc! { "$exists": false });
-        self.driver().sessions.find_one(filter).await.storage()
+        Ok(self
+            .stored_session(key)
+            .await?
+            .filter(|d| !d.contains_key("erasedAt")))
     }
 
-    /// The document with the highest `seq` of a session: its newest event or its seal. Read on
-    /// the `seq` index by name: SecantusDB's planner otherwise picks the `eventId` index and
-    /// sorts the whole session (100-250 ms at 2 000 events, measured with `explain` and the
-    /// driver's command monitor).
+    /// The document with the highest `seq` of a session: its newest event or its seal. The
+    /// range `seq >= 1` ([`every_document`]) puts the read on the `seq` index
+    /// (`project_sessionId_seq_unique`) by the filter itself: without it SecantusDB's planner picks the `eventId` index, and a hint
+    /// makes it walk the whole index, every session's events (measured with `explain` and
+    /// timings, see `docs/mongodb.md` "Every query on its index").
     pub(crate) async fn top(&self, key: &SessionKey) -> Result<Option<Document>, StorageError> {
         self.driver()
             .events
-            .find_one(key.filter())
+            .find_one(every_document(key))
             .sort(doc! { "seq": -1 })
-            .hint(Hint::Name(SEQ_INDEX.to_owned()))
             .await
             .storage()
     }
@@ -153,9 +169,11 @@ impl MongoStore {
         &self,
         key: &SessionKey,
     ) -> Result<Option<Timestamp>, StorageError> {
-        let mut filter = key.filter();
-        filter.insert("erasedAt", doc! { "$exists": true });
-        let Some(tomb) = self.driver().sessions.find_one(filter).await.storage()? else {
+        let Some(tomb) = self
+            .stored_session(key)
+            .await?
+            .filter(|d| d.contains_key("erasedAt"))
+        else {
             return Ok(None);
         };
         let corrupt = || StorageError::Internal("stored tombstone is not valid".into());
@@ -321,27 +339,50 @@ impl EventRepository for MongoStore {
         page: PageRequest,
     ) -> Result<EventPage, ListEventsError> {
         let key = SessionKey::new(project, session_id);
-        let (range, sort) = match (page.order, page.after) {
-            (Order::Asc, after) => (doc! { "$gt": after.unwrap_or(0) as i64 }, 1),
-            (Order::Desc, Some(after)) => (doc! { "$lt": after as i64 }, -1),
-            (Order::Desc, None) => (doc! { "$gte": 1_i64 }, -1),
-        };
-        // Events with content: no seal, no blanks of an erasure.
-        let mut filter = documents::with_content(&key);
-        filter.insert("seq", range);
-        // Each event is read from the reply's BSON bytes in place (no `Document` per event).
-        let mut cursor = self
-            .driver()
-            .raw_events
-            .find(filter)
-            .sort(doc! { "seq": sort })
-            .limit(i64::from(page.limit) + 1)
-            .projection(documents::event_fields())
-            .await
-            .storage()?;
-        let mut events = Vec::with_capacity(page.limit as usize + 1);
-        while cursor.advance().await.storage()? {
-            events.push(documents::event(&key.session, cursor.current())?);
+        let wanted = page.limit as usize + 1;
+        let mut events = Vec::with_capacity(wanted);
+        // Windows of `seq`s, each one range of the `seq` index, read until the page is full or
+        // the session's end is reached. Seqs are dense (see `docs/mongodb.md`), so a window
+        // holds its full size of documents until the top (asc) or `seq` 1 (desc). Content-less
+        // documents (a seal, an erasure's blanks and seals) are dropped here, after the read:
+        // a filter on `type` takes SecantusDB's planner off the index. The first window has
+        // room for one of them (the seal of a completed session); a later one, needed only
+        // around an erasure, is twice the size of the one before.
+        let mut size = wanted as u64 + 1;
+        let mut from = page.after;
+        loop {
+            let window = SeqWindow::new(page.order, from, size);
+            if window.len == 0 {
+                break;
+            }
+            let mut filter = key.filter();
+            filter.insert("seq", window.range);
+            // Each event is read from the reply's BSON bytes in place (no `Document` per event).
+            let mut cursor = self
+                .driver()
+                .raw_events
+                .find(filter)
+                .sort(doc! { "seq": window.sort })
+                .limit(i64::try_from(window.len).unwrap_or(i64::MAX))
+                .projection(documents::event_fields())
+                .await
+                .storage()?;
+            let mut read = 0;
+            while cursor.advance().await.storage()? {
+                read += 1;
+                let raw = cursor.current();
+                from = Some(
+                    u64::try_from(raw.get_i64("seq").map_err(|_| corrupt_event())?)
+                        .map_err(|_| corrupt_event())?,
+                );
+                if raw.get("type").map_err(|_| corrupt_event())?.is_some() {
+                    events.push(documents::event(&key.session, raw)?);
+                }
+            }
+            if events.len() >= wanted || read < window.len || window.last {
+                break;
+            }
+            size = size.saturating_mul(2);
         }
         // Events exist only in existing sessions: only an empty page needs a second look.
         if events.is_empty() && self.session_doc(&key).await?.is_none() {
@@ -409,8 +450,65 @@ impl EventRepository for MongoStore {
     }
 }
 
+/// The filter of all of a session's documents in `events` (events, seal, blanks): the range
+/// `seq >= 1` of the `seq` index, so that the planner need not choose between the session's two
+/// indexes (see [`MongoStore::top`]).
+pub(crate) fn every_document(key: &SessionKey) -> Document {
+    let mut filter = key.filter();
+    filter.insert("seq", doc! { "$gte": 1_i64 });
+    filter
+}
+
 /// Watches asked by one aggregation.
 const WATCHES_PER_QUERY: usize = 200;
+
+fn corrupt_event() -> StorageError {
+    StorageError::Internal("stored event has a bad seq".into())
+}
+
+/// One read of an event page: a range of `seq`s on the `seq` index, in the page's order.
+struct SeqWindow {
+    range: Document,
+    sort: i32,
+    /// The documents the range holds when the session has them all (seqs are dense); a
+    /// reading from the top (`desc` without a position) asks for this many.
+    len: u64,
+    /// The range reaches `seq` 1: no window after it.
+    last: bool,
+}
+
+impl SeqWindow {
+    /// The `size` seqs after `from` (asc), or before it (desc; from the top without one).
+    fn new(order: Order, from: Option<u64>, size: u64) -> Self {
+        let seq = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+        match (order, from) {
+            (Order::Asc, from) => {
+                let from = from.unwrap_or(0);
+                Self {
+                    range: doc! { "$gt": seq(from), "$lte": seq(from.saturating_add(size)) },
+                    sort: 1,
+                    len: size,
+                    last: false,
+                }
+            }
+            (Order::Desc, Some(before)) => {
+                let low = before.saturating_sub(size).max(1);
+                Self {
+                    range: doc! { "$gte": seq(low), "$lt": seq(before) },
+                    sort: -1,
+                    len: before.saturating_sub(low),
+                    last: low == 1,
+                }
+            }
+            (Order::Desc, None) => Self {
+                range: doc! { "$gte": 1_i64 },
+                sort: -1,
+                len: size,
+                last: false,
+            },
+        }
+    }
+}
 
 #[async_trait]
 impl StoreAdmin for MongoStore {

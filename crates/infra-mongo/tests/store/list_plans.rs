@@ -2,42 +2,10 @@
 //! index: the server's `explain` of each (`queryPlanner`) has an `IXSCAN` on the expected index
 //! in its winning plan, never a `COLLSCAN`, on a real MongoDB-wire server.
 
+use crate::plans::{sorts_reported_truly, winning_stages};
 use conformance::ListIndex;
 use domain::{JsonObject, NewSession, ProjectId, SessionId, SessionRepository};
 use infra_mongo::{MongoOptions, MongoStore};
-use mongodb::bson::{Bson, Document};
-
-/// Every `stage` of the plan tree, with the index name of each `IXSCAN`.
-fn stages(plan: &Document, out: &mut Vec<String>) {
-    if let Ok(stage) = plan.get_str("stage") {
-        match plan.get_str("indexName") {
-            Ok(index) => out.push(format!("{stage} {index}")),
-            Err(_) => out.push(stage.to_owned()),
-        }
-    }
-    for value in plan.values() {
-        match value {
-            Bson::Document(d) => stages(d, out),
-            Bson::Array(items) => items.iter().for_each(|i| {
-                if let Bson::Document(d) = i {
-                    stages(d, out)
-                }
-            }),
-            _ => {}
-        }
-    }
-}
-
-/// The stages of the winning plan of an `explain` answer.
-fn winning_stages(explained: &Document) -> Vec<String> {
-    let winning = explained
-        .get_document("queryPlanner")
-        .and_then(|p| p.get_document("winningPlan"))
-        .unwrap_or_else(|_| panic!("a winning plan: {explained}"));
-    let mut seen = Vec::new();
-    stages(winning, &mut seen);
-    seen
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_sweep_is_served_by_indexes() {
@@ -58,17 +26,8 @@ async fn the_sweep_is_served_by_indexes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_page_is_an_index_scan() {
     let uri = testkit::mongo_uri().await;
-    // SecantusDB's planner reports a blocking SORT above every compound index whose leading
-    // field is not the sort's (it does not see that `project` is pinned by equality); MongoDB
-    // serves the sort from the index. The SORT check applies where the server can tell.
-    let build = mongodb::Client::with_uri_str(&uri)
-        .await
-        .unwrap()
-        .database("admin")
-        .run_command(mongodb::bson::doc! { "buildInfo": 1 })
-        .await
-        .unwrap();
-    let sorts_reported_truly = !build.contains_key("secantusVersion");
+    // The SORT check applies where the server can tell (see `plans::sorts_reported_truly`).
+    let sorts_reported_truly = sorts_reported_truly(&uri).await;
     let options = MongoOptions::new(uri, testkit::unique_database("plans"));
     let store = MongoStore::connect(&options).await.expect("connect");
     let project = ProjectId::parse("p1").unwrap();

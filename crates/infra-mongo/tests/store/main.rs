@@ -8,5 +8,7 @@ mod batch_races;
 mod conformance;
 mod erased_content;
 mod list_plans;
+mod plans;
+mod query_plans;
 mod round_trips;
 mod upgrade;

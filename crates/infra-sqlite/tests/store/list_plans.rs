@@ -3,18 +3,10 @@
 //! a store with statistics (`ANALYZE`) over thousands of sessions, so a plan change by the
 //! statistics fails here too.
 
+use crate::plans::analysed;
 use conformance::ListIndex;
 use domain::{JsonObject, NewSession, ProjectId, SessionId, SessionRepository, StoreAdmin};
 use infra_sqlite::{SqliteOptions, SqliteStore};
-
-/// The store at `path`, reopened after `ANALYZE` (statistics as a long-running store has them).
-fn analysed(path: &std::path::Path) -> SqliteStore {
-    rusqlite::Connection::open(path)
-        .unwrap()
-        .execute_batch("ANALYZE")
-        .unwrap();
-    SqliteStore::open(&SqliteOptions::new(path)).unwrap()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_page_is_an_index_range() {

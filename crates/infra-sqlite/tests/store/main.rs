@@ -6,5 +6,7 @@
 mod conformance;
 mod erased_bytes;
 mod list_plans;
+mod plans;
+mod query_plans;
 mod sqlite;
 mod upgrade;

@@ -1,0 +1,135 @@
+//! Event pages (both orders, from the start and from a position), session reads, event reads
+//! by id, the tombstone read and the live tails' version read are ranges of a primary key or an
+//! index, never a scan or a sort: SQLite's `EXPLAIN QUERY PLAN` of each statement the adapter
+//! prepares, on a store with statistics (`ANALYZE`) over 200 sessions of 50 events and some
+//! tombstones. Each statement is checked to be the adapter's own (its text is in `src/`), so a
+//! changed statement fails here until its plan is checked again. Lists of sessions and the
+//! retention sweep are `list_plans.rs`'s.
+
+use crate::plans;
+
+use conformance::fixtures::{new_event, project, sid};
+use domain::{EventRepository, JsonObject, NewSession, SessionRepository, StoreAdmin, Timestamp};
+use infra_sqlite::{SqliteOptions, SqliteStore};
+use serde_json::json;
+
+/// Every statement and the primary key or index that must serve it (`EXPLAIN QUERY PLAN`'s
+/// words). The text after the column list is the adapter's, verbatim.
+const STATEMENTS: &[(&str, &str, &str)] = &[
+    (
+        "page asc",
+        " FROM events WHERE project = ?1 AND session_id = ?2 AND seq > ?3 ORDER BY seq ASC",
+        "SEARCH events USING PRIMARY KEY (project=? AND session_id=? AND seq>?)",
+    ),
+    (
+        "page desc",
+        " FROM events WHERE project = ?1 AND session_id = ?2 AND seq < ?3 ORDER BY seq DESC",
+        "SEARCH events USING PRIMARY KEY (project=? AND session_id=? AND seq<?)",
+    ),
+    (
+        "session read",
+        " FROM sessions WHERE project = ?1 AND session_id = ?2",
+        "SEARCH sessions USING PRIMARY KEY (project=? AND session_id=?)",
+    ),
+    (
+        "event by id",
+        " FROM events WHERE project = ?1 AND session_id = ?2 AND event_id = ?3",
+        "(project=? AND session_id=? AND event_id=?)",
+    ),
+    (
+        "tombstone",
+        " FROM tombstones WHERE project = ?1 AND session_id = ?2",
+        "SEARCH tombstones USING PRIMARY KEY (project=? AND session_id=?)",
+    ),
+];
+
+/// The text of every source file of the adapter.
+fn adapter_source() -> String {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/src");
+    let mut text = String::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "rs") {
+            text.push_str(&std::fs::read_to_string(path).unwrap());
+        }
+    }
+    text
+}
+
+/// The `EXPLAIN QUERY PLAN` of `sql` (its lines joined by `; `).
+fn plan(conn: &rusqlite::Connection, sql: &str) -> String {
+    let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+    let count = stmt.parameter_count();
+    let params: Vec<i64> = vec![1; count];
+    stmt.query_map(rusqlite::params_from_iter(params), |r| {
+        r.get::<_, String>(3)
+    })
+    .unwrap()
+    .collect::<rusqlite::Result<Vec<String>>>()
+    .unwrap()
+    .join("; ")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn event_pages_and_session_reads_are_index_ranges() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sessions.db");
+    let store = SqliteStore::open(&SqliteOptions::new(&path)).unwrap();
+    let p = project();
+    for s in 0..200 {
+        let id = sid(&format!("s{s}"));
+        let new = NewSession::new(id.clone(), None, None, JsonObject::empty(), None).unwrap();
+        store.create_session(&p, new).await.unwrap();
+        let events = (0..50).map(|e| new_event(&format!("e{e}"), json!({ "n": e })));
+        let batch = domain::AppendBatch::new(events.collect(), None).unwrap();
+        store.append_events(&p, &id, batch).await.unwrap();
+        if s % 10 == 0 {
+            store
+                .erase_session(&p, &id, Timestamp::now())
+                .await
+                .unwrap();
+        }
+    }
+    store.close().await;
+    drop(plans::analysed(&path));
+    let source = adapter_source();
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    for (what, tail, served_by) in STATEMENTS {
+        assert!(
+            source.contains(tail),
+            "{what}: not the adapter's statement: {tail}"
+        );
+        let plan = plan(&conn, &format!("SELECT *{tail}"));
+        eprintln!("{what}: {plan}");
+        assert!(plan.contains(served_by), "{what}: {plan}");
+        assert!(!plan.contains("SCAN"), "{what}: a scan: {plan}");
+        assert!(!plan.contains("TEMP B-TREE"), "{what}: a sort: {plan}");
+    }
+    // The live tails' read of many sessions' versions: one primary-key search per watch.
+    let versions = "SELECT w.column1, w.column2, s.last_seq, s.status
+           FROM (VALUES (?, ?), (?, ?)) AS w
+           LEFT JOIN sessions AS s ON s.project = w.column1 AND s.session_id = w.column2
+           LEFT JOIN tombstones AS t ON t.project = w.column1 AND t.session_id = w.column2
+          WHERE s.session_id IS NOT NULL OR t.session_id IS NOT NULL";
+    assert!(
+        source.contains(
+            "LEFT JOIN sessions AS s ON s.project = w.column1 AND s.session_id = w.column2"
+        ),
+        "versions: not the adapter's statement"
+    );
+    let plan = plan(&conn, versions);
+    eprintln!("versions: {plan}");
+    assert!(
+        plan.contains("SEARCH s USING PRIMARY KEY (project=? AND session_id=?)"),
+        "{plan}"
+    );
+    assert!(
+        plan.contains("SEARCH t USING PRIMARY KEY (project=? AND session_id=?)"),
+        "{plan}"
+    );
+    assert!(
+        !plan.contains("SCAN s") && !plan.contains("SCAN t"),
+        "a scan: {plan}"
+    );
+    assert!(!plan.contains("TEMP B-TREE"), "a sort: {plan}");
+}
