@@ -110,8 +110,8 @@ impl SqliteStore {
 
 fn open_writer(path: &Path, options: &SqliteOptions) -> rusqlite::Result<Connection> {
     let conn = Connection::open(path)?;
-    conn.busy_timeout(Duration::from_secs(5))?;
-    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    set_wal(&conn)?;
     conn.pragma_update(None, "synchronous", options.synchronous.pragma())?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     // Deleted content (erasures, redactions) is overwritten with zeros, not left in free pages.
@@ -126,12 +126,33 @@ fn open_writer(path: &Path, options: &SqliteOptions) -> rusqlite::Result<Connect
     Ok(conn)
 }
 
+/// How long a connection waits for another's lock.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Switches the file to WAL mode. On a new file that another instance is switching at the same
+/// moment, SQLite answers `SQLITE_BUSY` at once (the switch takes its lock without calling the
+/// busy handler), so the switch is tried again for as long as the busy timeout would wait.
+fn set_wal(conn: &Connection) -> rusqlite::Result<()> {
+    let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+    loop {
+        match conn.pragma_update(None, "journal_mode", "WAL") {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::DatabaseBusy
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            done => return done,
+        }
+    }
+}
+
 fn open_reader(path: &Path) -> rusqlite::Result<Connection> {
     let conn = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
-    conn.busy_timeout(Duration::from_secs(5))?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
     Ok(conn)
 }
 
