@@ -57,7 +57,7 @@ pub async fn request_context(
     let elapsed = started.elapsed().as_secs_f64();
     if let Some(state) = state {
         state.http.observe(
-            method.as_str(),
+            &method,
             route.as_deref().unwrap_or("(unmatched)"),
             status,
             elapsed,

@@ -200,3 +200,43 @@ async fn json_logs_have_one_line_per_request_joined_by_the_request_id() {
         assert!(l["span"]["request_id"].is_string(), "{l}");
     }
 }
+
+/// No label value comes from client input unbounded (issue "Trust at the seams", 1): requests
+/// with made-up methods, on a known route and on unknown paths, share one `method` value and one
+/// `route` value, so the series do not grow with them.
+#[tokio::test]
+async fn made_up_methods_and_paths_share_one_label_value_each() {
+    let app = TestApp::spawn().await;
+    let made_up = |from: usize, to: usize| {
+        let app = &app;
+        async move {
+            for i in from..to {
+                let method = reqwest::Method::from_bytes(format!("XXXX{i}").as_bytes()).unwrap();
+                app.api
+                    .send(app.api.request(method.clone(), "/healthz"))
+                    .await;
+                app.api
+                    .send(app.api.request(method, &format!("/made-up-{i}")))
+                    .await;
+            }
+            app.get("/metrics").await.text()
+        }
+    };
+    let series = |text: &str| text.lines().filter(|l| !l.starts_with('#')).count();
+    app.get("/metrics").await.text(); // its own series exist from here on
+    let first = made_up(0, 10).await;
+    let text = made_up(10, 210).await;
+    assert!(!text.contains("XXXX"), "a made-up method became a label");
+    assert!(!text.contains("made-up-"), "a made-up path became a label");
+    let other: f64 = text
+        .lines()
+        .filter(|l| l.starts_with("http_requests_total{method=\"OTHER\""))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum();
+    assert_eq!(other, 420.0, "{text}");
+    assert_eq!(
+        series(&first),
+        series(&text),
+        "the series grew with the requests"
+    );
+}
