@@ -240,3 +240,29 @@ async fn made_up_methods_and_paths_share_one_label_value_each() {
         "the series grew with the requests"
     );
 }
+
+/// Logs written to a file or a pipe carry no terminal colour codes (issue "Trust at the seams",
+/// 14): the pretty format colours only a terminal.
+#[tokio::test]
+async fn pretty_logs_to_a_file_have_no_colour_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("server.log");
+    let server = ServerProcess::start_with(
+        env!("CARGO_BIN_EXE_server"),
+        &dir.path().join("data"),
+        dir.path(),
+        &log,
+        &[("RUST_LOG", "info"), ("LOG_FORMAT", "pretty")],
+    )
+    .await;
+    let session = server.api.new_session().await;
+    server
+        .api
+        .get(&format!("/sessions/{session}"))
+        .await
+        .expect(200);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains("request"), "requests are logged: {text}");
+    assert!(!text.contains('\u{1b}'), "colour codes in a file: {text}");
+}
