@@ -24,7 +24,7 @@ pub fn app(
     let resource = |path: &str, allow: &'static str| {
         web::resource(path).default_service(web::to(method_not_allowed(allow)))
     };
-    let swagger_ui = openapi::swagger_ui(&state.limits);
+    let swagger_ui = openapi::swagger_ui(&state.limits, state.keys.open_mode());
     App::new()
         .app_data(state)
         // Registered first, so it runs inside `request_context`: a 401 gets its request id,

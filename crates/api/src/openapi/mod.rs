@@ -104,9 +104,10 @@ fn problem_ref(status: u16) -> Value {
 /// - the problem responses any operation may give (405, 500; 408 for bodies), by reference;
 /// - `X-Request-Id` on every response;
 /// - the running `limits`: page size bounds, body, payload and metadata sizes;
-/// - the list of problem codes; the bearer scheme on every protected operation (see
-///   [`secure`]), an empty `security` elsewhere.
-pub fn document(limits: &Limits) -> Value {
+/// - the list of problem codes; in keys mode the bearer scheme on every protected operation
+///   (see [`secure`]), an empty `security` elsewhere; in open mode (`open`) no scheme at all,
+///   as the running service asks for none.
+pub fn document(limits: &Limits, open: bool) -> Value {
     let mut doc = ApiDoc::openapi();
     let components = doc.components.get_or_insert_with(Default::default);
     for (name, response) in problem::problem_responses() {
@@ -131,7 +132,7 @@ pub fn document(limits: &Limits) -> Value {
         description.push_str(&codes.join("\n"));
     }
     doc["security"] = json!([]);
-    secure(&mut doc);
+    secure(&mut doc, open);
 
     let request_id = json!({
         "description": "The client's `X-Request-Id` when it is 1–128 characters of `[A-Za-z0-9._:-]`, otherwise a generated UUID.",
@@ -227,8 +228,27 @@ pub fn document(limits: &Limits) -> Value {
 
 /// The bearer scheme, declared on every operation of a path that needs credentials (the paths
 /// [`Area::of`] protects: the one rule the authentication middleware applies too), with their
-/// 401 and 403 problems. Operations of other paths keep the document's empty `security`.
-fn secure(doc: &mut Value) {
+/// 401 and 403 problems. Operations of other paths keep the document's empty `security`. In
+/// open mode nothing asks for credentials: no scheme, no 401; `/admin` operations answer 403.
+fn secure(doc: &mut Value, open: bool) {
+    if open {
+        let admin = doc
+            .get_mut("paths")
+            .and_then(Value::as_object_mut)
+            .into_iter()
+            .flat_map(|paths| paths.iter_mut())
+            .filter(|(path, _)| Area::of(path) == Area::Admin);
+        for (_, item) in admin {
+            for operation in item
+                .as_object_mut()
+                .into_iter()
+                .flat_map(|i| i.values_mut())
+            {
+                operation["responses"]["403"] = problem_ref(403);
+            }
+        }
+        return;
+    }
     doc["components"]["securitySchemes"]["bearer"] = json!({
         "type": "http",
         "scheme": "bearer",
@@ -254,6 +274,7 @@ fn secure(doc: &mut Value) {
 }
 
 /// Swagger UI at `/swagger-ui/`, serving [`document`] at `/openapi.json`.
-pub fn swagger_ui(limits: &Limits) -> SwaggerUi {
-    SwaggerUi::new("/swagger-ui/{_:.*}").external_url_unchecked("/openapi.json", document(limits))
+pub fn swagger_ui(limits: &Limits, open: bool) -> SwaggerUi {
+    SwaggerUi::new("/swagger-ui/{_:.*}")
+        .external_url_unchecked("/openapi.json", document(limits, open))
 }

@@ -606,7 +606,7 @@ async fn no_key_text_reaches_the_log() {
 
 #[tokio::test]
 async fn the_document_declares_the_bearer_scheme_on_every_protected_operation() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_with_keys(&[]).await;
     let doc = app.get("/openapi.json").await.expect(200);
     assert_eq!(
         doc["components"]["securitySchemes"]["bearer"]["type"], "http",
@@ -661,4 +661,32 @@ async fn the_document_declares_the_bearer_scheme_on_every_protected_operation() 
         unauthorized["headers"]["WWW-Authenticate"].is_object(),
         "{unauthorized}"
     );
+}
+
+/// In open mode the served document describes the running service (issue "Trust at the seams",
+/// 13): no security scheme, no operation asking for credentials, no 401 anywhere; `/admin`
+/// operations keep their 403 (open mode refuses them).
+#[tokio::test]
+async fn the_open_mode_document_declares_no_security() {
+    let app = TestApp::spawn().await;
+    let doc = app.get("/openapi.json").await.expect(200);
+    assert!(
+        doc["components"].get("securitySchemes").is_none(),
+        "{}",
+        doc["components"]["securitySchemes"]
+    );
+    assert_eq!(doc["security"], json!([]));
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            let what = format!("{method} {path}");
+            assert!(operation.get("security").is_none(), "{what}");
+            assert!(operation["responses"].get("401").is_none(), "{what}");
+            if path.starts_with("/admin") {
+                assert!(operation["responses"].get("403").is_some(), "{what}");
+                let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+                let request = app.api.request(method, &path.replace("{keyId}", "ak_x"));
+                app.api.send(request).await.problem(403, "forbidden");
+            }
+        }
+    }
 }
