@@ -38,5 +38,5 @@ pub use ports::{
 pub use session::{
     CompleteRequest, CompletionDecision, Language, NewSession, Session, SessionState, SessionStatus,
 };
-pub use time::Timestamp;
+pub use time::{CLIENT_TIME_AHEAD_MS, Timestamp};
 pub use written::Written;

@@ -15,6 +15,9 @@ const MIN_MILLIS: i64 = -62_135_596_800_000;
 /// 9999-12-31T23:59:59.999Z
 const MAX_MILLIS: i64 = 253_402_300_799_999;
 
+/// How far ahead of the server's clock a client-supplied time may be: one hour.
+pub const CLIENT_TIME_AHEAD_MS: i64 = 3_600_000;
+
 impl Timestamp {
     /// The current time, truncated to milliseconds.
     pub fn now() -> Self {
@@ -42,6 +45,19 @@ impl Timestamp {
 
     pub fn millis(self) -> i64 {
         self.0
+    }
+
+    /// A time a client supplied (`startedAt`, `endedAt`, an event's `timestamp`): refused when
+    /// more than [`CLIENT_TIME_AHEAD_MS`] ahead of `now`, the server's clock (so a client cannot
+    /// push a session's times, and what is computed from them, into the future).
+    pub fn client_time(self, now: Timestamp) -> Result<Self, InvalidValue> {
+        if self.0 > now.0.saturating_add(CLIENT_TIME_AHEAD_MS) {
+            Err(InvalidValue(
+                "must not be more than 1 hour ahead of the server's clock".into(),
+            ))
+        } else {
+            Ok(self)
+        }
     }
 
     /// Renders as `YYYY-MM-DDTHH:MM:SS.mmmZ` (on every read of every event: kept cheap).
@@ -93,6 +109,20 @@ impl fmt::Display for Timestamp {
 mod tests {
     use super::*;
     use chrono::SecondsFormat;
+
+    #[test]
+    fn client_times_may_be_at_most_an_hour_ahead() {
+        let now = Timestamp::from_millis(1_000_000_000_000).unwrap();
+        let at = |ms: i64| Timestamp::from_millis(now.millis() + ms).unwrap();
+        assert!(at(-86_400_000).client_time(now).is_ok(), "the past");
+        assert!(
+            at(CLIENT_TIME_AHEAD_MS).client_time(now).is_ok(),
+            "an hour ahead"
+        );
+        assert!(at(CLIENT_TIME_AHEAD_MS + 1).client_time(now).is_err());
+        let end = Timestamp::parse_rfc3339("9999-12-31T00:00:00Z").unwrap();
+        assert!(end.client_time(now).is_err());
+    }
 
     #[test]
     fn renders_utc_with_millis() {

@@ -85,6 +85,19 @@ pub fn valid<T>(input: &Input<T>) -> Result<(), ValidationError> {
     }
 }
 
+/// Rule of an optional client-supplied time: absent, or accepted by the domain and at most
+/// an hour ahead of the server's clock ([`Timestamp::client_time`]).
+pub fn client_time(input: &Input<Timestamp>) -> Result<(), ValidationError> {
+    valid(input)?;
+    match input {
+        Input::Given(at) => at
+            .client_time(Timestamp::now())
+            .map(drop)
+            .map_err(|e| refusal(&e.0)),
+        Input::Missing | Input::Refused(_) => Ok(()),
+    }
+}
+
 /// A value read from JSON by the domain's constructor; the error is the message for the client.
 pub trait FromJson: Sized {
     fn from_json(value: Value) -> Result<Self, String>;

@@ -92,10 +92,11 @@ pub struct CreateSessionRequest {
     #[schema(value_type = schema::JsonObject)]
     #[validate(custom(function = "crate::http::input::valid"))]
     metadata: Input<Map<String, Value>>,
-    /// When the call started; default: when the service first stores the session.
+    /// When the call started; default: when the service first stores the session. At most
+    /// 1 hour ahead of the server's clock.
     #[serde(default)]
     #[schema(value_type = schema::Timestamp)]
-    #[validate(custom(function = "crate::http::input::valid"))]
+    #[validate(custom(function = "crate::http::input::client_time"))]
     started_at: Input<Timestamp>,
     /// Default `initiated`.
     #[serde(default)]
@@ -145,10 +146,10 @@ macro_rules! event_request {
             #[schema(value_type = schema::JsonObject)]
             #[validate(custom(function = "crate::http::input::valid"))]
             payload: Input<Map<String, Value>>,
-            /// When it happened; default: `receivedAt`.
+            /// When it happened; default: `receivedAt`. At most 1 hour ahead of the server's clock.
             #[serde(default)]
             #[schema(value_type = schema::Timestamp)]
-            #[validate(custom(function = "crate::http::input::valid"))]
+            #[validate(custom(function = "crate::http::input::client_time"))]
             timestamp: Input<Timestamp>,
             $($(#[$extra_meta])* $extra: $extra_type,)*
         }
@@ -297,10 +298,10 @@ pub struct CompleteSessionRequest {
     #[schema(value_type = schema::TerminalStatus)]
     #[validate(custom(function = "crate::http::input::valid"))]
     status: Input<TerminalStatus>,
-    /// When the call ended; default: now.
+    /// When the call ended; default: now. At most 1 hour ahead of the server's clock.
     #[serde(default)]
     #[schema(value_type = schema::Timestamp)]
-    #[validate(custom(function = "crate::http::input::valid"))]
+    #[validate(custom(function = "crate::http::input::client_time"))]
     ended_at: Input<Timestamp>,
 }
 

@@ -7,6 +7,15 @@ use common::{TestApp, event};
 use reqwest::Method;
 use serde_json::{Value, json};
 
+/// An RFC 3339 time `hours` ahead of now: a client time beyond the hour SPEC allows.
+fn hours_ahead(hours: u64) -> String {
+    let at = std::time::SystemTime::now() + std::time::Duration::from_secs(hours * 3600);
+    let secs = at.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    domain::Timestamp::from_millis(secs * 1000)
+        .unwrap()
+        .to_rfc3339()
+}
+
 /// The session id every create case would store if it wrongly succeeded.
 const PROBE: &str = "probe";
 
@@ -388,6 +397,8 @@ fn cases(victim: &str) -> Vec<Case> {
         ("startedAt", json!("2024-05-01")),
         ("startedAt", json!(1_714_560_000)),
         ("startedAt", json!(null)),
+        ("startedAt", json!(hours_ahead(2))),
+        ("startedAt", json!("9999-12-31T00:00:00Z")),
         ("status", json!("completed")),
         ("status", json!("failed")),
         ("status", json!("ACTIVE")),
@@ -419,6 +430,8 @@ fn cases(victim: &str) -> Vec<Case> {
         ("timestamp", json!("2024-02-30T00:00:00Z")),
         ("timestamp", json!("2024-05-01T25:00:00Z")),
         ("timestamp", json!(null)),
+        ("timestamp", json!(hours_ahead(2))),
+        ("timestamp", json!("9999-12-31T00:00:00Z")),
     ] {
         t.invalid(
             format!("append {field}={value}"),
@@ -434,6 +447,8 @@ fn cases(victim: &str) -> Vec<Case> {
         ("status", json!(1)),
         ("endedAt", json!("soon")),
         ("endedAt", json!(1_714_560_000)),
+        ("endedAt", json!(hours_ahead(2))),
+        ("endedAt", json!("9999-12-31T00:00:00Z")),
     ] {
         t.invalid(
             format!("complete {field}={value}"),
