@@ -5,9 +5,10 @@
 //! a storage round trip. Each answer — the stored key, or "no such key" — is kept for at most
 //! [`KEY_CACHE_TTL`]: a revocation written through any instance is honoured by every instance
 //! within that time (SPEC: 5 s). Unknown ids are remembered too, so a flood of made-up ids
-//! costs the store one lookup per id per TTL. The cache holds at most `capacity` ids: when full,
-//! stale entries are dropped, and if that is not enough, everything is (one lookup per key
-//! afterwards; never unbounded memory).
+//! costs the store one lookup per id per TTL. The cache holds at most `capacity` found keys and
+//! `capacity` unknown ids, apart, so a flood of made-up ids never evicts a key that exists; when
+//! a side is full, its stale entries are dropped, and if that is not enough, all of that side
+//! (one lookup each afterwards; never unbounded memory).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -51,15 +52,24 @@ pub const KEY_CACHE_TTL: Duration = Duration::from_secs(2);
 pub const KEY_CACHE_CAPACITY: usize = 10_000;
 
 pub struct KeyCache {
-    entries: Mutex<HashMap<KeyId, (Instant, Option<ApiKey>)>>,
+    entries: Mutex<Entries>,
     ttl: Duration,
     capacity: usize,
+}
+
+/// The answers kept, apart: keys the store found, and ids it did not know. Each side holds at
+/// most `capacity`, so made-up ids (anyone can send them) only ever push out other made-up
+/// ids, never a key that exists.
+#[derive(Default)]
+struct Entries {
+    known: HashMap<KeyId, (Instant, ApiKey)>,
+    unknown: HashMap<KeyId, Instant>,
 }
 
 impl KeyCache {
     pub fn new(ttl: Duration, capacity: usize) -> Self {
         Self {
-            entries: Mutex::new(HashMap::new()),
+            entries: Mutex::new(Entries::default()),
             ttl,
             capacity: capacity.max(1),
         }
@@ -81,10 +91,12 @@ impl KeyCache {
 
     /// Forgets `id` (this instance revoked it: its next use asks the store).
     pub fn forget(&self, id: &KeyId) {
-        self.lock().remove(id);
+        let mut entries = self.lock();
+        entries.known.remove(id);
+        entries.unknown.remove(id);
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<KeyId, (Instant, Option<ApiKey>)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Entries> {
         // A panic while holding the lock leaves nothing half-written here: keep using it.
         self.entries
             .lock()
@@ -93,25 +105,52 @@ impl KeyCache {
 
     fn cached(&self, id: &KeyId) -> Option<Option<ApiKey>> {
         let entries = self.lock();
-        let (at, key) = entries.get(id)?;
-        (at.elapsed() < self.ttl).then(|| key.clone())
+        let fresh = |at: &Instant| at.elapsed() < self.ttl;
+        if let Some((at, key)) = entries.known.get(id) {
+            return fresh(at).then(|| Some(key.clone()));
+        }
+        entries.unknown.get(id).filter(|at| fresh(at)).map(|_| None)
     }
 
     fn remember(&self, id: &KeyId, key: Option<ApiKey>) {
         let mut entries = self.lock();
-        if entries.len() >= self.capacity && !entries.contains_key(id) {
-            let ttl = self.ttl;
-            entries.retain(|_, (at, _)| at.elapsed() < ttl);
-            if entries.len() >= self.capacity {
-                entries.clear();
+        let (ttl, capacity) = (self.ttl, self.capacity);
+        match key {
+            Some(key) => {
+                entries.unknown.remove(id);
+                make_room(&mut entries.known, id, capacity, |(at, _)| {
+                    at.elapsed() < ttl
+                });
+                entries.known.insert(id.clone(), (Instant::now(), key));
+            }
+            None => {
+                entries.known.remove(id);
+                make_room(&mut entries.unknown, id, capacity, |at| at.elapsed() < ttl);
+                entries.unknown.insert(id.clone(), Instant::now());
             }
         }
-        entries.insert(id.clone(), (Instant::now(), key));
     }
 
     #[cfg(test)]
     fn len(&self) -> usize {
-        self.lock().len()
+        let entries = self.lock();
+        entries.known.len() + entries.unknown.len()
+    }
+}
+
+/// Before `id` joins a full `map`: stale entries go, and if that is not enough, all of them (one
+/// lookup each afterwards; never unbounded memory).
+fn make_room<V>(
+    map: &mut HashMap<KeyId, V>,
+    id: &KeyId,
+    capacity: usize,
+    fresh: impl Fn(&V) -> bool,
+) {
+    if map.len() >= capacity && !map.contains_key(id) {
+        map.retain(|_, v| fresh(v));
+        if map.len() >= capacity {
+            map.clear();
+        }
     }
 }
 
@@ -121,6 +160,42 @@ mod tests {
 
     fn id(n: u64) -> KeyId {
         KeyId::parse(format!("ak_{n:016x}")).unwrap()
+    }
+
+    /// A key this instance knows (found in the store).
+    fn known_key() -> ApiKey {
+        let new = domain::NewApiKey::new(
+            domain::ProjectId::parse("p").unwrap(),
+            domain::keys::parse_scopes(["read"]).unwrap(),
+            None,
+            None,
+            domain::Timestamp::now(),
+        )
+        .unwrap();
+        new.issue(
+            &[7; domain::keys::ID_BYTES],
+            &[9; domain::keys::SECRET_BYTES],
+            domain::Timestamp::now(),
+        )
+        .0
+    }
+
+    /// Unauthenticated traffic cannot evict valid keys (issue "Trust at the seams", 10): a flood
+    /// of made-up, well-formed ids fills only the room kept for unknown ids.
+    #[test]
+    fn a_flood_of_unknown_ids_does_not_evict_a_known_key() {
+        let cache = KeyCache::new(Duration::from_secs(60), 8);
+        let key = known_key();
+        cache.remember(&key.id, Some(key.clone()));
+        for n in 0..1_000 {
+            cache.remember(&id(n), None);
+        }
+        assert_eq!(
+            cache.cached(&key.id),
+            Some(Some(key)),
+            "the known key is still cached"
+        );
+        assert!(cache.len() <= 16, "bounded: {}", cache.len());
     }
 
     #[test]
