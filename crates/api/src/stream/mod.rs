@@ -71,27 +71,28 @@ pub struct Source {
 }
 
 impl Source {
-    pub(crate) async fn page(&self, limit: u32) -> Option<domain::EventPage> {
+    /// The next page after `after`. An error is logged here; the response has started, so each
+    /// representation decides what it means (SSE: the stream ends and the client resumes from
+    /// the last event it received; an export: aborted, never ended as if complete).
+    pub(crate) async fn page(&self, limit: u32) -> Result<domain::EventPage, StorageFailed> {
         let request = PageRequest {
             after: Some(self.after),
             order: Order::Asc,
             limit,
         };
-        match self
-            .events
+        self.events
             .page(&self.project, &self.session, request)
             .await
-        {
-            Ok(page) => Some(page),
-            Err(e) => {
-                // The response has started: the stream ends, and the client resumes from the
-                // last event it received.
-                tracing::warn!(error = %e, "stream ended by a storage error");
-                None
-            }
-        }
+            .map_err(|e| {
+                tracing::warn!(error = %e, "stream cut short by a storage error or an erasure");
+                StorageFailed
+            })
     }
 }
+
+/// A page a stream could not read (the error itself is in the log).
+#[derive(Debug)]
+pub(crate) struct StorageFailed;
 
 pub(crate) fn json_line(value: &impl serde::Serialize) -> String {
     serde_json::to_string(value).expect("response bodies serialize")

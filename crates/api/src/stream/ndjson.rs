@@ -7,14 +7,20 @@ use super::{Source, json_line};
 use crate::http::responses::Event;
 
 /// The NDJSON export: every event after the position that is stored when the export starts
-/// (`through`: the session's `lastSeq` then), one JSON object per line, a page per chunk.
+/// (`through`: the session's `lastSeq` then), one JSON object per line, a page per chunk. A page
+/// that cannot be read (a storage error, the session erased meanwhile) aborts the response.
 pub fn export(source: Source, through: u64) -> impl Stream<Item = Result<Bytes, actix_web::Error>> {
     futures_util::stream::unfold(Some(source), move |source| async move {
         let mut source = source?;
         if source.after >= through {
             return None;
         }
-        let page = source.page(EXPORT_PAGE).await?;
+        let Ok(page) = source.page(EXPORT_PAGE).await else {
+            // Aborted: the connection closes without the body's end, so the client sees an
+            // error instead of a shorter export that looks complete.
+            let cut = actix_web::error::ErrorServiceUnavailable("export cut short");
+            return Some((Err(cut), None));
+        };
         let mut chunk = String::new();
         for event in page.events.iter().filter(|e| e.seq <= through) {
             chunk.push_str(&json_line(&Event::from(event)));

@@ -66,7 +66,7 @@ impl Live {
                 return None;
             }
             let version = self.subscription.seen();
-            let page = self.source.page(STREAM_PAGE).await?;
+            let page = self.source.page(STREAM_PAGE).await.ok()?;
             if !page.events.is_empty() {
                 let mut chunk = String::new();
                 for event in &page.events {

@@ -3,6 +3,7 @@
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
+use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::common::{Api, TestApp, event, ids, seqs, unique};
@@ -547,4 +548,59 @@ async fn accept_chooses_the_representation() {
             .to_owned();
         assert!(ct.starts_with(expected), "{accept}: {ct}");
     }
+}
+
+/// An export cut short by its session's erasure (or a storage error) is aborted, never ended as a
+/// clean 200 that would look complete (issue "Trust at the seams", 7): the client reading it gets
+/// an error, not a shorter NDJSON document.
+#[tokio::test]
+async fn an_export_cut_short_by_an_erasure_is_aborted_not_ended() {
+    // Erasing 20 000 events takes SecantusDB longer than the default storage timeout.
+    let app = TestApp::spawn_with(&[("STORAGE_TIMEOUT_MS", "120000")]).await;
+    let session = app.new_session().await;
+    // 20 000 events of ~1 KB: far more than the socket buffers hold, so the export is still
+    // reading pages when the erasure lands.
+    let all = names("e", 20_000);
+    let pad = "x".repeat(1_000);
+    for chunk in all.chunks(100) {
+        let events: Vec<Value> = chunk
+            .iter()
+            .map(|id| json!({"eventId": id, "type": "user_speech", "payload": {"pad": pad}}))
+            .collect();
+        app.post_json(
+            &format!("/sessions/{session}/events:batch"),
+            &json!({ "events": events }),
+        )
+        .await
+        .expect(201);
+    }
+    let mut response = stream_client()
+        .get(app.url(&format!("/sessions/{session}/events")))
+        .header("Accept", "application/x-ndjson")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let first = response.chunk().await.unwrap().expect("a first chunk");
+    assert!(!first.is_empty());
+    let erased = app
+        .api
+        .send(
+            app.api
+                .request(Method::DELETE, &format!("/sessions/{session}")),
+        )
+        .await;
+    assert_eq!(erased.status, 204);
+    let mut received = first.len();
+    let ended = loop {
+        match response.chunk().await {
+            Ok(Some(bytes)) => received += bytes.len(),
+            Ok(None) => break Ok(received),
+            Err(e) => break Err(e),
+        }
+    };
+    assert!(
+        ended.is_err(),
+        "the export ended cleanly after {received} bytes of a session erased meanwhile"
+    );
 }
