@@ -59,7 +59,7 @@ fn time(d: &Document, key: &str) -> Result<Timestamp, StorageError> {
     Timestamp::from_millis(dt.timestamp_millis()).map_err(|_| corrupt(key))
 }
 
-fn optional_time(d: &Document, key: &str) -> Result<Option<Timestamp>, StorageError> {
+pub(crate) fn optional_time(d: &Document, key: &str) -> Result<Option<Timestamp>, StorageError> {
     match d.get(key) {
         None | Some(Bson::Null) => Ok(None),
         Some(_) => time(d, key).map(Some),

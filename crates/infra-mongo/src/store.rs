@@ -169,18 +169,10 @@ impl MongoStore {
         &self,
         key: &SessionKey,
     ) -> Result<Option<Timestamp>, StorageError> {
-        let Some(tomb) = self
-            .stored_session(key)
-            .await?
-            .filter(|d| d.contains_key("erasedAt"))
-        else {
-            return Ok(None);
-        };
-        let corrupt = || StorageError::Internal("stored tombstone is not valid".into());
-        let at = tomb.get_datetime("erasedAt").map_err(|_| corrupt())?;
-        Ok(Some(
-            Timestamp::from_millis(at.timestamp_millis()).map_err(|_| corrupt())?,
-        ))
+        match self.stored_session(key).await? {
+            Some(d) => documents::optional_time(&d, "erasedAt"),
+            None => Ok(None),
+        }
     }
 
     /// The error `E` for a session that is not stored: erased (tombstone) or not found.
