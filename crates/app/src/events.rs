@@ -78,6 +78,29 @@ impl Events {
         self.repo.list_events(project, session, page).await
     }
 
+    /// The session, then the page of its events that `page` asks for once the session is
+    /// known (a cursor is bound to the session's incarnation: `page` checks it). The page
+    /// request is answered with the page.
+    pub async fn session_with_page<E: From<ListEventsError>>(
+        &self,
+        project: &ProjectId,
+        id: &SessionId,
+        page: impl FnOnce(&Session) -> Result<PageRequest, E>,
+    ) -> Result<(Session, PageRequest, EventPage), E> {
+        let session = self
+            .repo
+            .get_session(project, id)
+            .await
+            .map_err(|e| match e {
+                GetSessionError::NotFound => ListEventsError::SessionNotFound,
+                GetSessionError::Erased => ListEventsError::SessionErased,
+                GetSessionError::Storage(e) => ListEventsError::Storage(e),
+            })?;
+        let request = page(&session)?;
+        let events = self.repo.list_events(project, id, request).await?;
+        Ok((session, request, events))
+    }
+
     /// Blanks an event's payload (its fingerprint kept); redacting again is a replay.
     pub async fn redact(
         &self,

@@ -1,10 +1,10 @@
-//! [`Sessions`]: creating, reading and finding sessions.
+//! [`Sessions`]: creating and finding sessions (a session with its events: [`crate::Events`]).
 
 use std::sync::Arc;
 
 use domain::{
-    CreateSessionError, EventPage, GetSessionError, ListEventsError, NewSession, PageRequest,
-    ProjectId, Repository, Session, SessionId, SessionPage, SessionQuery, StorageError, Written,
+    CreateSessionError, NewSession, ProjectId, Repository, Session, SessionPage, SessionQuery,
+    StorageError, Written,
 };
 
 /// The session use cases. Cheap to clone: every clone shares the store.
@@ -26,26 +26,6 @@ impl Sessions {
         new: NewSession,
     ) -> Result<Written<Session>, CreateSessionError> {
         self.repo.create_session(project, new).await
-    }
-
-    /// The session with the page of its events `page` asks for.
-    pub async fn get_with_events(
-        &self,
-        project: &ProjectId,
-        id: &SessionId,
-        page: PageRequest,
-    ) -> Result<(Session, EventPage), ListEventsError> {
-        let session = self
-            .repo
-            .get_session(project, id)
-            .await
-            .map_err(|e| match e {
-                GetSessionError::NotFound => ListEventsError::SessionNotFound,
-                GetSessionError::Erased => ListEventsError::SessionErased,
-                GetSessionError::Storage(e) => ListEventsError::Storage(e),
-            })?;
-        let events = self.repo.list_events(project, id, page).await?;
-        Ok((session, events))
     }
 
     /// A page of the project's sessions.

@@ -28,7 +28,7 @@ pub use keys::{ApiKey, KeyId, KeyName, KeyText, NewApiKey, SecretHash};
 pub use listing::{
     Label, SessionFilter, SessionPage, SessionPosition, SessionQuery, creation_time,
 };
-pub use page::{EventPage, Order, PageRequest, Watch};
+pub use page::{EventPage, Order, PageRequest, View, Watch};
 pub use ports::{
     Absent, AppendEventError, CompleteSessionError, CreateKeyError, CreateSessionError,
     EraseSessionError, EventMissing, EventRepository, GetEventError, GetSessionError,

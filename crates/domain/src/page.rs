@@ -29,6 +29,21 @@ impl Order {
     }
 }
 
+/// Which of a session's events a walk lists; its cursors are bound to it. Every event, for now
+/// (corrections add the transcript as it finally stands).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum View {
+    All,
+}
+
+impl View {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            View::All => "all",
+        }
+    }
+}
+
 /// One page to read. `after` is a position in the walk: for `Asc` the page holds events with
 /// `seq > after`, for `Desc` events with `seq < after`; `None` starts at the beginning (lowest
 /// seq for `Asc`, highest for `Desc`).

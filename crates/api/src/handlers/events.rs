@@ -173,31 +173,43 @@ pub async fn list_events(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = input::session_id(&path)?;
-    let request = page::parse_query(&req, &id, &state.limits, &state.cursors)?;
+    let query = page::parse_query(&req, &state.limits)?;
+    let project = caller.project();
     let representation = Representation::of(&req);
     if representation == Representation::Json {
-        let page = state.events.page(caller.project(), &id, request).await?;
-        let (body, link) = page::body(&req, &id, request, page, &state.cursors);
+        let (session, request, page) = state
+            .events
+            .session_with_page(project, &id, |s| {
+                query.request(&query.scope(project, s), &state.cursors)
+            })
+            .await?;
+        let (body, link) = page::body(
+            &req,
+            &query.scope(project, &session),
+            request,
+            page,
+            &state.cursors,
+        );
         return Ok(reply::page(body, link));
     }
-    if request.order != Order::Asc {
+    if query.order != Order::Asc {
         return Err(ApiError::validation(vec![FieldError::new(
             "order",
             "streams and exports run in seq order: asc",
         )]));
     }
-    let mut after = request.after;
+    let session = state.events.followed(project, &id).await?;
+    let scope = query.scope(project, &session);
+    let mut after = query.request(&scope, &state.cursors)?.after;
     let last_event_id = req.headers().get(LAST_EVENT_ID);
     if let (Representation::EventStream, Some(last)) = (representation, last_event_id) {
         let last = last.to_str().unwrap_or("");
-        after = Some(state.cursors.decode(&id, Order::Asc, last)?);
+        after = Some(state.cursors.decode(&scope, Order::Asc, last)?);
     }
-    let session = state.events.followed(caller.project(), &id).await?;
     let source = stream::Source {
         events: state.events.clone(),
         cursors: state.cursors.clone(),
-        project: caller.project().clone(),
-        session: id,
+        scope,
         after: after.unwrap_or(0),
     };
     if representation == Representation::NdJson {
@@ -207,7 +219,7 @@ pub async fn list_events(
     }
     let subscription = state
         .events
-        .subscribe(caller.project(), &source.session, session.version())
+        .subscribe(project, &id, session.version())
         .map_err(|_| ApiError::too_many_streams())?;
     let live = sse::Live::new(source, subscription, state.limits.stream_keep_alive);
     Ok(HttpResponse::Ok()

@@ -115,12 +115,21 @@ pub async fn get_session(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = input::session_id(&path)?;
-    let request = page::parse_query(&req, &id, &state.limits, &state.cursors)?;
-    let (session, page) = state
-        .sessions
-        .get_with_events(caller.project(), &id, request)
+    let query = page::parse_query(&req, &state.limits)?;
+    let project = caller.project();
+    let (session, request, page) = state
+        .events
+        .session_with_page(project, &id, |s| {
+            query.request(&query.scope(project, s), &state.cursors)
+        })
         .await?;
-    let (events, link) = page::body(&req, &id, request, page, &state.cursors);
+    let (events, link) = page::body(
+        &req,
+        &query.scope(project, &session),
+        request,
+        page,
+        &state.cursors,
+    );
     Ok(reply::page(
         SessionWithEvents {
             session: Session::from(&session),

@@ -4,13 +4,17 @@
 //! A cursor is base64url (unpadded) of `head | MAC(secret, scope… | head)[..16]`, where `head`
 //! starts with a version byte naming the kind of walk, then the order, then the position, and
 //! `scope` is what the walk is bound to (each part followed by a 0 byte):
-//! - events (version 1): head `1 | order | seq (8, big endian)`, scope the session id;
+//! - events (version 1): head `1 | order | seq (8, big endian)`, scope `events`, the project,
+//!   the session id, its `createdAt` in ms (8, big endian: the incarnation) and the view
+//!   ([`EventScope`]);
 //! - session lists (version 2): head `2 | order | createdAt ms (8, big endian) | sessionId`,
 //!   scope `sessions`, the project and the filter's canonical text.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use domain::{Order, ProjectId, SessionFilter, SessionId, SessionPosition, Timestamp};
+use domain::{
+    Order, ProjectId, Session, SessionFilter, SessionId, SessionPosition, Timestamp, View,
+};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
@@ -28,6 +32,40 @@ const POSITION_HEAD_LEN: usize = 1 + 1 + 8;
 pub const PATTERN: &str = "^[A-Za-z0-9_-]{35}$";
 /// What every session-list cursor looks like: 36 to 206 characters.
 pub const LIST_PATTERN: &str = "^[A-Za-z0-9_-]{36,206}$";
+
+/// What an event cursor (a page's `nextCursor`, an SSE `id`) is bound to: the project, the
+/// session's incarnation — its id and `createdAt`, so that an id erased and created again is
+/// another session — and the view. Presented for another scope, a cursor is `invalid-cursor`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventScope {
+    pub project: ProjectId,
+    pub session: SessionId,
+    /// The session's `createdAt`.
+    pub incarnation: Timestamp,
+    pub view: View,
+}
+
+impl EventScope {
+    /// The walk `view` of `session`, as stored now in `project`.
+    pub fn of(project: &ProjectId, session: &Session, view: View) -> Self {
+        Self {
+            project: project.clone(),
+            session: session.id.clone(),
+            incarnation: session.created_at,
+            view,
+        }
+    }
+
+    fn parts(&self) -> [Vec<u8>; 5] {
+        [
+            b"events".to_vec(),
+            self.project.as_str().as_bytes().to_vec(),
+            self.session.as_str().as_bytes().to_vec(),
+            self.incarnation.millis().to_be_bytes().to_vec(),
+            self.view.as_str().as_bytes().to_vec(),
+        ]
+    }
+}
 
 #[derive(Clone)]
 pub struct CursorCodec {
@@ -97,18 +135,19 @@ impl CursorCodec {
         Ok(raw)
     }
 
-    pub fn encode(&self, session: &SessionId, order: Order, seq: u64) -> String {
+    /// A cursor after `seq` in the walk `scope`, in `order`.
+    pub fn encode(&self, scope: &EventScope, order: Order, seq: u64) -> String {
         let mut head = [0u8; EVENT_HEAD_LEN];
         head[0] = EVENTS;
         head[1] = order_byte(order);
         head[2..].copy_from_slice(&seq.to_be_bytes());
-        self.seal(&[session.as_str().as_bytes()], &head)
+        self.seal(&parts(&scope.parts()), &head)
     }
 
-    /// The position a cursor stands for, when it was issued for this session and order.
-    pub fn decode(&self, session: &SessionId, order: Order, cursor: &str) -> Result<u64, ApiError> {
-        let walk = "session or order";
-        let head = self.open(&[session.as_str().as_bytes()], EVENTS, order, cursor, walk)?;
+    /// The position a cursor stands for, when it was issued for this scope and order.
+    pub fn decode(&self, scope: &EventScope, order: Order, cursor: &str) -> Result<u64, ApiError> {
+        let walk = "project, session, view or order";
+        let head = self.open(&parts(&scope.parts()), EVENTS, order, cursor, walk)?;
         let seq: [u8; 8] = head[2..].try_into().map_err(|_| invalid(walk))?;
         Ok(u64::from_be_bytes(seq))
     }
@@ -181,9 +220,23 @@ mod tests {
         SessionId::parse(s).unwrap()
     }
 
+    /// Session `session` of project `project`, created at `ms`.
+    fn scope(project: &str, session: &str, ms: i64) -> EventScope {
+        EventScope {
+            project: ProjectId::parse(project).unwrap(),
+            session: sid(session),
+            incarnation: Timestamp::from_millis(ms).unwrap(),
+            view: View::All,
+        }
+    }
+
+    fn s1() -> EventScope {
+        scope("p1", "s1", 1_700_000_000_000)
+    }
+
     #[test]
     fn cursors_match_the_documented_pattern() {
-        let c = CursorCodec::new(b"secret").encode(&sid("s1"), Order::Asc, 7);
+        let c = CursorCodec::new(b"secret").encode(&s1(), Order::Asc, 7);
         assert_eq!(
             PATTERN,
             format!(
@@ -203,8 +256,8 @@ mod tests {
         let codec = CursorCodec::new(b"secret");
         for seq in [0, 1, 42, u64::MAX] {
             for order in [Order::Asc, Order::Desc] {
-                let c = codec.encode(&sid("s1"), order, seq);
-                assert_eq!(codec.decode(&sid("s1"), order, &c).unwrap(), seq);
+                let c = codec.encode(&s1(), order, seq);
+                assert_eq!(codec.decode(&s1(), order, &c).unwrap(), seq);
             }
         }
     }
@@ -212,26 +265,37 @@ mod tests {
     #[test]
     fn refuses_tampered_foreign_and_malformed() {
         let codec = CursorCodec::new(b"secret");
-        let c = codec.encode(&sid("s1"), Order::Asc, 7);
-        let refused = |session: &str, order: Order, cursor: &str| {
-            codec.decode(&sid(session), order, cursor).unwrap_err().code == ErrorCode::InvalidCursor
+        let c = codec.encode(&s1(), Order::Asc, 7);
+        let refused = |scope: &EventScope, order: Order, cursor: &str| {
+            codec.decode(scope, order, cursor).unwrap_err().code == ErrorCode::InvalidCursor
         };
-        assert!(refused("s2", Order::Asc, &c), "foreign session");
-        assert!(refused("s1", Order::Desc, &c), "other order");
-        assert!(refused("s1", Order::Asc, &c[..c.len() - 1]), "truncated");
-        assert!(refused("s1", Order::Asc, "not a cursor!"), "garbage");
-        assert!(refused("s1", Order::Asc, ""), "empty");
+        let created = s1().incarnation.millis();
+        let other_session = scope("p1", "s2", created);
+        assert!(refused(&other_session, Order::Asc, &c), "foreign session");
+        let other_project = scope("p2", "s1", created);
+        assert!(
+            refused(&other_project, Order::Asc, &c),
+            "same id, other project"
+        );
+        let again = scope("p1", "s1", created + 1);
+        assert!(refused(&again, Order::Asc, &c), "erased and created again");
+        // The parts are delimited: `p1`+`s1` is not `p` + `1s1`.
+        assert!(refused(&scope("p", "1s1", created), Order::Asc, &c));
+        assert!(refused(&s1(), Order::Desc, &c), "other order");
+        assert!(refused(&s1(), Order::Asc, &c[..c.len() - 1]), "truncated");
+        assert!(refused(&s1(), Order::Asc, "not a cursor!"), "garbage");
+        assert!(refused(&s1(), Order::Asc, ""), "empty");
         // flip each character in turn
         for i in 0..c.len() {
             let mut bytes = c.clone().into_bytes();
             bytes[i] = if bytes[i] == b'A' { b'B' } else { b'A' };
             let tampered = String::from_utf8(bytes).unwrap();
             if tampered != c {
-                assert!(refused("s1", Order::Asc, &tampered), "tampered at {i}");
+                assert!(refused(&s1(), Order::Asc, &tampered), "tampered at {i}");
             }
         }
-        let other_key = CursorCodec::new(b"other").encode(&sid("s1"), Order::Asc, 7);
-        assert!(refused("s1", Order::Asc, &other_key), "other secret");
+        let other_key = CursorCodec::new(b"other").encode(&s1(), Order::Asc, 7);
+        assert!(refused(&s1(), Order::Asc, &other_key), "other secret");
     }
 
     fn position(ms: i64, id: &str) -> SessionPosition {
@@ -325,9 +389,9 @@ mod tests {
             "truncated"
         );
         // An event cursor is no list cursor, and the other way round.
-        let event = codec.encode(&sid("s1"), Order::Desc, 5);
+        let event = codec.encode(&s1(), Order::Desc, 5);
         assert!(refused(&p1, &f, Order::Desc, &event));
-        assert!(codec.decode(&sid("s1"), Order::Desc, &c).is_err());
+        assert!(codec.decode(&s1(), Order::Desc, &c).is_err());
         let same_filter = filter(
             &[domain::SessionStatus::Active],
             &[("agent", "ann"), ("agent", "ann")],

@@ -2,7 +2,7 @@
 //! lists), and the event page body with its cursor and `Link` header.
 
 use actix_web::HttpRequest;
-use domain::{Order, PageRequest, SessionId};
+use domain::{Order, PageRequest, ProjectId, Session, View};
 use serde_json::json;
 use utoipa::IntoParams;
 use utoipa::openapi::path::{Parameter, ParameterIn};
@@ -12,7 +12,7 @@ use crate::http::limits::Limits;
 use crate::http::paths::parameter;
 use crate::http::problem::{ApiError, FieldError};
 use crate::http::responses::{Event, EventPage};
-use crate::paging::cursor::{self, CursorCodec};
+use crate::paging::cursor::{self, CursorCodec, EventScope};
 
 /// The query parameters of an event page, as documented.
 pub struct PageParams;
@@ -20,7 +20,7 @@ pub struct PageParams;
 impl IntoParams for PageParams {
     fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
         page_parameters(
-            "An opaque `nextCursor` from a previous page of the same session and order.",
+            "An opaque `nextCursor` (or SSE `id`) from a previous page of the same session (of this project, since it was last created) and order.",
             cursor::PATTERN,
             "By `seq`.",
             Order::Asc,
@@ -190,41 +190,71 @@ pub fn next_link(
     format!("<{}?{query}>; rel=\"next\"", req.path())
 }
 
+/// The query of an event page, read before the session is: its `cursor` is checked once the
+/// session it walks is known ([`PageQuery::request`]).
+#[derive(Debug, Clone)]
+pub struct PageQuery {
+    pub limit: u32,
+    pub order: Order,
+    /// Every event, for now: cursors are bound to it.
+    pub view: View,
+    cursor: Option<String>,
+}
+
+impl PageQuery {
+    /// The walk this query reads through `session`, as stored now in `project`.
+    pub fn scope(&self, project: &ProjectId, session: &Session) -> EventScope {
+        EventScope::of(project, session, self.view)
+    }
+
+    /// The page asked for in the walk `scope`: 400 `invalid-cursor` for a cursor issued for
+    /// another project, session, incarnation, view or order.
+    pub fn request(
+        &self,
+        scope: &EventScope,
+        codec: &CursorCodec,
+    ) -> Result<PageRequest, ApiError> {
+        let after = self
+            .cursor
+            .as_deref()
+            .map(|c| codec.decode(scope, self.order, c))
+            .transpose()?;
+        Ok(PageRequest {
+            after,
+            order: self.order,
+            limit: self.limit,
+        })
+    }
+}
+
 /// The query parameters of an event page, validated; unknown or repeated parameters are
 /// refused.
-pub fn parse_query(
-    req: &HttpRequest,
-    session: &SessionId,
-    limits: &Limits,
-    codec: &CursorCodec,
-) -> Result<PageRequest, ApiError> {
+pub fn parse_query(req: &HttpRequest, limits: &Limits) -> Result<PageQuery, ApiError> {
     let mut query = QueryParams::read(req, &[LIMIT, ORDER, CURSOR], None)?;
     let limit = query.limit(limits);
     let order = query.order(Order::Asc);
     let cursor = query.take(CURSOR);
     query.finish()?;
-    let after = cursor
-        .map(|c| codec.decode(session, order, &c))
-        .transpose()?;
-    Ok(PageRequest {
-        after,
-        order,
+    Ok(PageQuery {
         limit,
+        order,
+        view: View::All,
+        cursor,
     })
 }
 
-/// The body of the page `request` asked for, and the `Link` header value when more events
-/// exist.
+/// The body of the page `request` asked for in the walk `scope`, and the `Link` header value
+/// when more events exist.
 pub fn body(
     req: &HttpRequest,
-    session: &SessionId,
+    scope: &EventScope,
     request: PageRequest,
     page: domain::EventPage,
     codec: &CursorCodec,
 ) -> (EventPage, Option<String>) {
     let next_cursor = request
         .next_position(&page.events)
-        .map(|seq| codec.encode(session, request.order, seq));
+        .map(|seq| codec.encode(scope, request.order, seq));
     let link = next_cursor
         .as_deref()
         .filter(|_| page.has_more)

@@ -7,9 +7,9 @@
 use actix_web::HttpRequest;
 use actix_web::http::header;
 use app::Events;
-use domain::{Order, PageRequest, ProjectId, SessionId};
+use domain::{Order, PageRequest};
 
-use crate::paging::cursor::CursorCodec;
+use crate::paging::cursor::{CursorCodec, EventScope};
 
 pub mod ndjson;
 pub mod sse;
@@ -60,12 +60,12 @@ impl Representation {
     }
 }
 
-/// What a stream reads: one session of one project, from a position.
+/// What a stream reads: one incarnation of one session of one project (its SSE ids are bound
+/// to it), from a position.
 pub struct Source {
     pub events: Events,
     pub cursors: CursorCodec,
-    pub project: ProjectId,
-    pub session: SessionId,
+    pub scope: EventScope,
     /// The `seq` after which events are sent.
     pub after: u64,
 }
@@ -81,7 +81,7 @@ impl Source {
             limit,
         };
         self.events
-            .page(&self.project, &self.session, request)
+            .page(&self.scope.project, &self.scope.session, request)
             .await
             .map_err(|e| {
                 tracing::warn!(error = %e, "stream cut short by a storage error or an erasure");

@@ -43,7 +43,7 @@ impl Live {
             let cursor = self
                 .source
                 .cursors
-                .encode(&self.source.session, Order::Asc, seq);
+                .encode(&self.source.scope, Order::Asc, seq);
             out.push_str("id: ");
             out.push_str(&cursor);
             out.push('\n');
@@ -82,7 +82,7 @@ impl Live {
                 let session = match self
                     .source
                     .events
-                    .followed(&self.source.project, &self.source.session)
+                    .followed(&self.source.scope.project, &self.source.scope.session)
                     .await
                 {
                     Ok(session) => session,

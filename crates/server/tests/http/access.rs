@@ -123,21 +123,27 @@ impl Operation {
         if let Some(accept) = self.accept {
             request = request.header("accept", accept);
         }
-        if self.accept != Some("text/event-stream") {
-            return api.send(request).await;
-        }
-        let response = request.send().await.expect("stream request");
-        let (status, headers) = (response.status().as_u16(), response.headers().clone());
-        let body = if status == 200 {
-            Vec::new()
-        } else {
-            response.bytes().await.unwrap().to_vec()
-        };
-        Reply {
-            status,
-            headers,
-            body,
-        }
+        send_for(api, request, self.accept).await
+    }
+}
+
+/// Sends `request` made with `accept`: a live stream that opens (200) is answered with its head
+/// only (it would not end), anything else with its whole body.
+async fn send_for(api: &Api, request: reqwest::RequestBuilder, accept: Option<&str>) -> Reply {
+    if accept != Some("text/event-stream") {
+        return api.send(request).await;
+    }
+    let response = request.send().await.expect("stream request");
+    let (status, headers) = (response.status().as_u16(), response.headers().clone());
+    let body = if status == 200 {
+        Vec::new()
+    } else {
+        response.bytes().await.unwrap().to_vec()
+    };
+    Reply {
+        status,
+        headers,
+        body,
     }
 }
 
@@ -689,4 +695,159 @@ async fn the_open_mode_document_declares_no_security() {
             }
         }
     }
+}
+
+/// Every way an event cursor is presented for `session`: a page's and the session read's
+/// `cursor`, an SSE stream's `cursor` and `Last-Event-ID`, an export's `cursor`; each answer
+/// with what it was.
+async fn present_cursor(api: &Api, session: &str, cursor: &str) -> Vec<(&'static str, Reply)> {
+    let events = format!("/sessions/{session}/events");
+    let with_cursor = format!("{events}?cursor={cursor}");
+    let ways: [(&str, String, Option<&str>, Option<&str>); 5] = [
+        ("page", with_cursor.clone(), None, None),
+        (
+            "session",
+            format!("/sessions/{session}?cursor={cursor}"),
+            None,
+            None,
+        ),
+        (
+            "SSE cursor",
+            with_cursor.clone(),
+            Some("text/event-stream"),
+            None,
+        ),
+        (
+            "SSE Last-Event-ID",
+            events,
+            Some("text/event-stream"),
+            Some(cursor),
+        ),
+        (
+            "NDJSON cursor",
+            with_cursor,
+            Some("application/x-ndjson"),
+            None,
+        ),
+    ];
+    let mut answers = Vec::new();
+    for (what, path, accept, last_event_id) in ways {
+        let mut request = api.request(Method::GET, &path);
+        if let Some(accept) = accept {
+            request = request.header("accept", accept);
+        }
+        if let Some(id) = last_event_id {
+            request = request.header("last-event-id", id);
+        }
+        answers.push((what, send_for(api, request, accept).await));
+    }
+    answers
+}
+
+fn assert_refused(answers: &[(&str, Reply)], what: &str) {
+    for (way, reply) in answers {
+        assert_eq!(reply.status, 400, "{what}, {way}: {}", reply.text());
+        reply.problem(400, "invalid-cursor");
+    }
+}
+
+fn assert_admitted(answers: &[(&str, Reply)], what: &str) {
+    for (way, reply) in answers {
+        assert_eq!(reply.status, 200, "{what}, {way}: {}", reply.text());
+    }
+}
+
+/// SPEC "Projects and API keys" (issue "Trust at the seams", 3): an event cursor (page cursor
+/// or SSE id) is bound to its project and its session's incarnation. Project B's cursor on
+/// project A's session of the same id, and a cursor from before an erasure on the session
+/// created again under that id, are 400 `invalid-cursor` in every representation.
+#[tokio::test]
+async fn event_cursors_are_bound_to_the_project_and_the_session_incarnation() {
+    let app = TestApp::spawn_with_keys(&[
+        ("TOMBSTONE_RETENTION", "1s"),
+        ("RETENTION_SWEEP_INTERVAL", "100ms"),
+    ])
+    .await;
+    let all = ["read", "write", "delete"];
+    let a = app.mint_key("project-a", &all).await;
+    let b = app.mint_key("project-b", &all).await;
+    let id = common::unique("call");
+    let fill = |api: Api| {
+        let id = id.clone();
+        async move {
+            api.create_session(&json!({ "sessionId": id }))
+                .await
+                .expect(201);
+            for e in ["e1", "e2", "e3"] {
+                api.append(&id, &event(e)).await.expect(201);
+            }
+        }
+    };
+    fill(a.api.clone()).await;
+    fill(b.api.clone()).await;
+    let cursor_after_first = |api: Api| {
+        let id = id.clone();
+        async move {
+            let page = api.page(&id, "limit=1").await.expect(200);
+            page["nextCursor"].as_str().expect("a cursor").to_owned()
+        }
+    };
+    let theirs = cursor_after_first(b.api.clone()).await;
+    let ours = cursor_after_first(a.api.clone()).await;
+
+    assert_refused(
+        &present_cursor(&a.api, &id, &theirs).await,
+        "project B's cursor on A's session",
+    );
+    assert_refused(
+        &present_cursor(&b.api, &id, &ours).await,
+        "project A's cursor on B's session",
+    );
+    assert_ne!(
+        theirs, ours,
+        "the same position in two projects: two cursors"
+    );
+    assert_admitted(&present_cursor(&a.api, &id, &ours).await, "A's own cursor");
+    let page = a.api.page(&id, &format!("cursor={ours}")).await.expect(200);
+    assert_eq!(common::ids(page["data"].as_array().unwrap()), ["e2", "e3"]);
+
+    // Erased, then created again once its tombstone is gone: another incarnation.
+    let erased = a
+        .api
+        .send(a.api.request(Method::DELETE, &format!("/sessions/{id}")))
+        .await;
+    assert_eq!(erased.status, 204, "{}", erased.text());
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let reply = a.api.create_session(&json!({ "sessionId": id })).await;
+        if reply.status == 201 {
+            break;
+        }
+        reply.problem(409, "session-erased");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the tombstone is purged"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    for e in ["n1", "n2", "n3"] {
+        a.api.append(&id, &event(e)).await.expect(201);
+    }
+    assert_refused(
+        &present_cursor(&a.api, &id, &ours).await,
+        "a cursor of the erased incarnation",
+    );
+    let fresh = cursor_after_first(a.api.clone()).await;
+    assert_admitted(&present_cursor(&a.api, &id, &fresh).await, "the new cursor");
+    let page = a
+        .api
+        .page(&id, &format!("cursor={fresh}"))
+        .await
+        .expect(200);
+    assert_eq!(common::ids(page["data"].as_array().unwrap()), ["n2", "n3"]);
+    // B's session was never touched.
+    assert_admitted(
+        &present_cursor(&b.api, &id, &theirs).await,
+        "B's own cursor",
+    );
 }
