@@ -9,7 +9,7 @@ use domain::{
     StorageError, Timestamp, Written,
 };
 
-use crate::tail::{Subscription, Tail, TooManyStreams};
+use crate::tail::{StreamSlot, Subscription, Tail, TooManyStreams};
 
 /// The event use cases. Cheap to clone: every clone shares the store and the tails.
 #[derive(Clone)]
@@ -128,8 +128,14 @@ impl Events {
         self.repo.get_session(project, session).await
     }
 
+    /// A stream slot for one export of the project's events, held while the export runs;
+    /// refused beyond the instance's or the project's stream limit (exports count as streams).
+    pub fn export_slot(&self, project: &ProjectId) -> Result<StreamSlot, TooManyStreams> {
+        self.tail.slot(project)
+    }
+
     /// Watches the session for one live stream that has read it at `version`; refused beyond
-    /// the instance's stream limit.
+    /// the instance's or the project's stream limit.
     pub fn subscribe(
         &self,
         project: &ProjectId,

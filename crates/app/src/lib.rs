@@ -27,7 +27,7 @@ pub use lifecycle::Lifecycle;
 pub use metrics::{ErasureReason, Instrumented, Metrics, counter_vec, histogram_vec};
 pub use retention::{Retention, Sweeper};
 pub use sessions::Sessions;
-pub use tail::{Subscription, Tail, TooManyStreams, Wake};
+pub use tail::{StreamCaps, StreamSlot, Subscription, Tail, TooManyStreams, Wake};
 
 /// Every service, as the server assembles them and the HTTP layer calls them.
 pub struct Services {

@@ -24,19 +24,50 @@ struct Watched {
     streams: usize,
 }
 
+/// How many streams (live tails and exports) may be open at once: on this instance, and for
+/// one project on it (`STREAM_MAX`, `STREAM_MAX_PER_PROJECT`), so that one project cannot take
+/// every slot.
+#[derive(Debug, Clone, Copy)]
+pub struct StreamCaps {
+    pub max: usize,
+    pub per_project: usize,
+}
+
 pub struct Tail {
     repo: Arc<dyn Repository>,
     watched: Mutex<HashMap<Key, Watched>>,
+    /// Slots taken, in all (read without the lock by [`Tail::committed`]'s shortcut).
     open: AtomicUsize,
-    max: usize,
+    /// Slots taken, by project (only projects holding one: at most `caps.max` entries).
+    taken: Mutex<HashMap<ProjectId, usize>>,
+    caps: StreamCaps,
     poll: Duration,
     poller_started: AtomicBool,
     closing: watch::Sender<bool>,
 }
 
-/// The instance has `STREAM_MAX` streams open already.
+/// The instance has `STREAM_MAX` streams open already, or the project `STREAM_MAX_PER_PROJECT`.
 #[derive(Debug)]
 pub struct TooManyStreams;
+
+/// One stream's slot (a live tail's or an export's), released when dropped.
+pub struct StreamSlot {
+    tail: Arc<Tail>,
+    project: ProjectId,
+}
+
+impl Drop for StreamSlot {
+    fn drop(&mut self) {
+        let mut taken = lock(&self.tail.taken);
+        if let Some(n) = taken.get_mut(&self.project) {
+            *n -= 1;
+            if *n == 0 {
+                taken.remove(&self.project);
+            }
+        }
+        self.tail.open.fetch_sub(1, Ordering::AcqRel);
+    }
+}
 
 /// What ended a stream's wait.
 pub enum Wake {
@@ -53,33 +84,44 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Tail {
-    pub fn new(repo: Arc<dyn Repository>, max: usize, poll: Duration) -> Arc<Self> {
+    pub fn new(repo: Arc<dyn Repository>, caps: StreamCaps, poll: Duration) -> Arc<Self> {
         Arc::new(Self {
             repo,
             watched: Mutex::new(HashMap::new()),
             open: AtomicUsize::new(0),
-            max,
+            taken: Mutex::new(HashMap::new()),
+            caps,
             poll,
             poller_started: AtomicBool::new(false),
             closing: watch::channel(false).0,
         })
     }
 
-    /// Starts watching a session for one stream, whose reading starts at `version`.
+    /// Takes one of the instance's stream slots for `project`: refused when the instance's
+    /// slots are all taken, or the project's share of them.
+    pub fn slot(self: &Arc<Self>, project: &ProjectId) -> Result<StreamSlot, TooManyStreams> {
+        let mut taken = lock(&self.taken);
+        let mine = taken.get(project).copied().unwrap_or(0);
+        if self.open.load(Ordering::Acquire) >= self.caps.max || mine >= self.caps.per_project {
+            return Err(TooManyStreams);
+        }
+        taken.insert(project.clone(), mine + 1);
+        self.open.fetch_add(1, Ordering::AcqRel);
+        Ok(StreamSlot {
+            tail: self.clone(),
+            project: project.clone(),
+        })
+    }
+
+    /// Starts watching a session for one stream, whose reading starts at `version`; the
+    /// stream holds a slot ([`Tail::slot`]) while it lives.
     pub fn subscribe(
         self: &Arc<Self>,
         project: &ProjectId,
         session: &SessionId,
         version: u64,
     ) -> Result<Subscription, TooManyStreams> {
-        let taken = self
-            .open
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                (n < self.max).then_some(n + 1)
-            });
-        if taken.is_err() {
-            return Err(TooManyStreams);
-        }
+        let slot = self.slot(project)?;
         if !self.poller_started.swap(true, Ordering::AcqRel) {
             tokio::spawn(poll(Arc::downgrade(self), self.poll));
         }
@@ -97,14 +139,15 @@ impl Tail {
             key,
             changes,
             closing: self.closing.subscribe(),
+            _slot: slot,
         })
     }
 
     /// A write through this instance raised the session's version: wake its streams now.
     pub fn committed(&self, project: &ProjectId, session: &SessionId, version: u64) {
-        // Every append passes here: without streams, no key to build and no lock to take. A
-        // stream subscribing just after this reads the store after subscribing, so it sees
-        // the write anyway.
+        // Every append passes here: without streams (or exports), no key to build and no lock
+        // to take. A stream subscribing just after this reads the store after subscribing, so
+        // it sees the write anyway.
         if self.open.load(Ordering::Acquire) == 0 {
             return;
         }
@@ -170,6 +213,8 @@ pub struct Subscription {
     key: Key,
     changes: watch::Receiver<u64>,
     closing: watch::Receiver<bool>,
+    /// Released after the watch (fields drop after `Drop::drop`).
+    _slot: StreamSlot,
 }
 
 impl Subscription {
@@ -204,6 +249,5 @@ impl Drop for Subscription {
                 watched.remove(&self.key);
             }
         }
-        self.tail.open.fetch_sub(1, Ordering::AcqRel);
     }
 }

@@ -8,7 +8,7 @@ use actix_web::{HttpServer, web};
 use anyhow::Context;
 use app::{
     Access, Bounded, Events, Health, Instrumented, Keys, Lifecycle, Metrics, Retention, Services,
-    Sessions, Sweeper, Tail,
+    Sessions, StreamCaps, Sweeper, Tail,
 };
 use domain::Repository;
 use infra_mongo::{MongoOptions, MongoStore, write_concern as mongodb_write_concern};
@@ -98,7 +98,11 @@ impl Application {
         };
         // The use cases on that store; writes wake this instance's live tails.
         let limits = &settings.limits;
-        let tail = Tail::new(repo.clone(), limits.stream_max, limits.stream_poll);
+        let caps = StreamCaps {
+            max: limits.stream_max,
+            per_project: limits.stream_max_per_project,
+        };
+        let tail = Tail::new(repo.clone(), caps, limits.stream_poll);
         let lifecycle = Lifecycle::new(repo.clone(), tail.clone(), metrics.clone());
         let services = Services {
             sessions: Sessions::new(repo.clone()),

@@ -142,10 +142,12 @@ pub async fn append_batch(
 ///   `id: <cursor after this event>` / `event: event` / `data: <Event JSON>`; later events (from
 ///   any instance) within a second; `event: session-closed` / `data: <Session JSON>` once the
 ///   session is closed and drained, then the end; `: keep-alive` comments while silent. The ids
-///   are ordinary cursors. 503 `too-many-streams` (with `Retry-After`) beyond the instance's
-///   stream limit.
+///   are ordinary cursors.
 /// - `application/x-ndjson`: every event after `cursor` stored when the request starts, one
-///   Event JSON per line; `limit` is ignored.
+///   Event JSON per line; `limit` is ignored. An export that cannot finish is aborted.
+///
+/// Streams and exports both take a stream slot while open: beyond the instance's limit, or the
+/// project's share of it, 503 `too-many-streams` (with `Retry-After`).
 ///
 /// Streams and exports run in `asc` order only.
 #[utoipa::path(
@@ -213,9 +215,13 @@ pub async fn list_events(
         after: after.unwrap_or(0),
     };
     if representation == Representation::NdJson {
+        let slot = state
+            .events
+            .export_slot(caller.project())
+            .map_err(|_| ApiError::too_many_streams())?;
         return Ok(HttpResponse::Ok()
             .content_type(stream::NDJSON)
-            .streaming(ndjson::export(source, session.last_seq)));
+            .streaming(ndjson::export(source, session.last_seq, slot)));
     }
     let subscription = state
         .events

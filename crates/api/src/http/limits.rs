@@ -17,8 +17,10 @@ pub struct Limits {
     pub page_max: u32,
     /// Longest time a request body may take to arrive once its head is read.
     pub body_timeout: Duration,
-    /// Most live streams open at once on this instance.
+    /// Most streams (live streams and exports) open at once on this instance.
     pub stream_max: usize,
+    /// Most streams (live streams and exports) one project may hold open on this instance.
+    pub stream_max_per_project: usize,
     /// A live stream sends a `: keep-alive` comment after this much silence.
     pub stream_keep_alive: Duration,
     /// How often this instance asks the store which watched sessions changed elsewhere.
@@ -46,6 +48,7 @@ impl Default for Limits {
             page_max: 500,
             body_timeout: Duration::from_secs(10),
             stream_max: 1000,
+            stream_max_per_project: 250,
             stream_keep_alive: Duration::from_secs(15),
             stream_poll: Duration::from_millis(250),
         }

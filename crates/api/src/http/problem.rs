@@ -227,7 +227,7 @@ impl ApiError {
     pub fn too_many_streams() -> Self {
         Self::new(
             ErrorCode::TooManyStreams,
-            "this instance has the most live streams it serves open; retry later",
+            "this instance, or this project on it, has the most streams and exports it serves open; retry later",
         )
         .with_header(header::RETRY_AFTER, "5")
     }

@@ -103,7 +103,7 @@ fn problem_ref(status: u16) -> Value {
 /// The document the running service serves: the generated one, plus
 /// - the problem responses any operation may give (405, 500; 408 for bodies), by reference;
 /// - `X-Request-Id` on every response;
-/// - the running `limits`: page size bounds, body, payload and metadata sizes;
+/// - the running `limits`: page size bounds, body, payload and metadata sizes, stream slots;
 /// - the list of problem codes; in keys mode the bearer scheme on every protected operation
 ///   (see [`secure`]), an empty `security` elsewhere; in open mode (`open`) no scheme at all,
 ///   as the running service asks for none.
@@ -205,6 +205,14 @@ pub fn document(limits: &Limits, open: bool) -> Value {
     }
     if let Some(operation) = doc.pointer_mut("/paths/~1sessions/get") {
         operation["x-query-parameter-families"] = crate::paging::listing::metadata_family();
+    }
+    if let Some(Value::String(description)) =
+        doc.pointer_mut("/paths/~1sessions~1{sessionId}~1events/get/description")
+    {
+        description.push_str(&format!(
+            "\n\nStream slots on this instance: {} in all, {} per project.",
+            limits.stream_max, limits.stream_max_per_project
+        ));
     }
     if let Some(Value::Object(responses)) = doc.pointer_mut("/components/responses") {
         for response in responses.values_mut() {

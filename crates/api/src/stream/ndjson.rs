@@ -1,6 +1,7 @@
 //! The NDJSON export of a session's events (`application/x-ndjson`).
 
 use actix_web::web::Bytes;
+use app::StreamSlot;
 use futures_util::Stream;
 
 use super::{Source, json_line};
@@ -9,9 +10,14 @@ use crate::http::responses::Event;
 /// The NDJSON export: every event after the position that is stored when the export starts
 /// (`through`: the session's `lastSeq` then), one JSON object per line, a page per chunk. A page
 /// that cannot be read (a storage error, the session erased meanwhile) aborts the response.
-pub fn export(source: Source, through: u64) -> impl Stream<Item = Result<Bytes, actix_web::Error>> {
-    futures_util::stream::unfold(Some(source), move |source| async move {
-        let mut source = source?;
+/// The export holds its stream `slot` until it ends or the client goes away.
+pub fn export(
+    source: Source,
+    through: u64,
+    slot: StreamSlot,
+) -> impl Stream<Item = Result<Bytes, actix_web::Error>> {
+    futures_util::stream::unfold(Some((source, slot)), move |state| async move {
+        let (mut source, slot) = state?;
         if source.after >= through {
             return None;
         }
@@ -30,7 +36,7 @@ pub fn export(source: Source, through: u64) -> impl Stream<Item = Result<Bytes, 
         if chunk.is_empty() {
             return None;
         }
-        let next = page.has_more.then_some(source);
+        let next = page.has_more.then_some((source, slot));
         Some((Ok(Bytes::from(chunk)), next))
     })
 }

@@ -170,6 +170,12 @@ impl Settings {
                     3_600_000,
                 )?,
                 stream_max: as_usize(within("STREAM_MAX", v.stream_max, 0, 1_000_000)?),
+                stream_max_per_project: as_usize(within(
+                    "STREAM_MAX_PER_PROJECT",
+                    v.stream_max_per_project,
+                    0,
+                    1_000_000,
+                )?),
                 stream_keep_alive: within(
                     "STREAM_KEEPALIVE_SECONDS",
                     v.stream_keepalive_seconds,

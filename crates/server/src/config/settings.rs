@@ -68,7 +68,11 @@ pub const SETTINGS: &[(&str, &str)] = &[
     ),
     (
         "STREAM_MAX",
-        "most live event streams (SSE) open at once on this instance; beyond: 503",
+        "most live event streams (SSE) and NDJSON exports open at once on this instance; beyond: 503",
+    ),
+    (
+        "STREAM_MAX_PER_PROJECT",
+        "most live event streams and exports one project may hold open on this instance; beyond: 503",
     ),
     (
         "STREAM_KEEPALIVE_SECONDS",
@@ -136,6 +140,7 @@ pub struct Values {
     pub keep_alive_seconds: u64,
     pub shutdown_grace_seconds: u64,
     pub stream_max: u64,
+    pub stream_max_per_project: u64,
     pub stream_keepalive_seconds: u64,
     pub stream_poll_ms: u64,
     pub retention: Option<String>,
@@ -174,6 +179,7 @@ impl Default for Values {
             keep_alive_seconds: 5,
             shutdown_grace_seconds: 30,
             stream_max: 1000,
+            stream_max_per_project: 250,
             stream_keepalive_seconds: 15,
             stream_poll_ms: 250,
             retention: None,

@@ -16,6 +16,7 @@ mod batch;
 mod concurrency;
 mod contract;
 mod erasure;
+mod fair_use;
 mod fidelity;
 mod hostile;
 mod list;

@@ -383,7 +383,7 @@ async fn stream_max_refuses_with_503_and_retry_after_then_frees_the_slot() {
     assert_eq!(refused.headers()["retry-after"], "5");
     let body: Value = refused.json().await.unwrap();
     assert_eq!(body["code"], "too-many-streams");
-    // Pages and exports are not streams: still served.
+    // Pages are not streams: still served (exports are: see `fair_use`).
     app.page(&session, "").await.expect(200);
     drop(first);
     let deadline = Instant::now() + SOON;
@@ -420,7 +420,8 @@ async fn many_streams_on_one_instance_each_receive_every_event() {
     } else {
         1000
     };
-    let app = std::sync::Arc::new(TestApp::spawn().await);
+    // Every stream is of one project: its share of the slots must hold them all.
+    let app = std::sync::Arc::new(TestApp::spawn_with(&[("STREAM_MAX_PER_PROJECT", "1000")]).await);
     let session = app.new_session().await;
     let mut readers = Vec::new();
     for _ in 0..streams {
