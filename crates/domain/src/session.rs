@@ -239,10 +239,13 @@ impl Session {
         last_seq + u64::from(status.is_terminal())
     }
 
-    /// The time retention counts from: when the session ended, or, never ended, when it was
-    /// last updated. `RETENTION` erases a session once this is older than it.
+    /// The time retention counts from, by the server's clock: when the session was closed
+    /// (the `complete`, which sets `updated_at` and after which nothing changes it), or, never
+    /// closed, when it was last updated. Never the client's `ended_at`, which a client could
+    /// set far ahead to opt out of retention. `RETENTION` erases a session once this is older
+    /// than it.
     pub fn retained_since(&self) -> Timestamp {
-        self.ended_at.unwrap_or(self.updated_at)
+        self.updated_at
     }
 
     /// Whether a new (not replayed) event may be appended.
@@ -448,6 +451,8 @@ mod tests {
             Timestamp::from_millis(7).unwrap(),
         );
         assert_eq!(s.ended_at, Some(ended));
+        // Retention counts from the server's clock at the close, not the client's endedAt.
+        assert_eq!(s.retained_since(), Timestamp::from_millis(7).unwrap());
     }
 
     #[test]

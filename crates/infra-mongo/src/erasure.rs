@@ -29,15 +29,13 @@ use crate::writes::backoff;
 /// Seals an erasure writes at once above the top (see `seal_for_erasure`).
 const SEAL_WINDOW: u64 = 32;
 
-/// The retention sweep's candidates by the stored times, each filter a range of the index
-/// `endedAt_updatedAt`: ended before `before`; never ended and updated before it. (A session
-/// document's `updatedAt` lags behind its appends, so each is checked before it is erased.)
-fn expired_filters(before: Timestamp) -> [Document; 2] {
-    let before = documents::date(before);
-    [
-        doc! { "endedAt": { "$lt": before } },
-        doc! { "endedAt": null, "updatedAt": { "$lt": before } },
-    ]
+/// The retention sweep's candidates by the stored time, a range of the index `updatedAt`: the
+/// session document's `updatedAt` is the server's time of the complete for a closed session
+/// (retention never counts from the client's `endedAt`) and of the creation for an open one.
+/// It lags behind appends, which only write events, so each candidate is checked before it is
+/// erased.
+fn expired_filter(before: Timestamp) -> Document {
+    doc! { "updatedAt": { "$lt": documents::date(before) } }
 }
 
 /// The tombstones erased before `before`, a range of the index `erasedAt`.
@@ -50,9 +48,8 @@ impl MongoStore {
     /// sessions, expired tombstones): for operators, and the test that keeps them on indexes.
     pub async fn explain_sweep(&self) -> Result<Vec<Document>, StorageError> {
         let now = Timestamp::now();
-        let [ended, idle] = expired_filters(now);
         let mut plans = Vec::new();
-        for filter in [ended, idle, tombstones_filter(now)] {
+        for filter in [expired_filter(now), tombstones_filter(now)] {
             let find = doc! { "find": "sessions", "filter": filter, "limit": 100_i64 };
             let explained = self
                 .driver()
@@ -270,11 +267,7 @@ impl MongoStore {
         before: Timestamp,
         limit: u32,
     ) -> Result<Vec<(ProjectId, SessionId)>, StorageError> {
-        let mut candidates = Vec::new();
-        for filter in expired_filters(before) {
-            candidates.extend(self.session_keys(filter, limit).await?);
-        }
-        candidates.truncate(limit as usize);
+        let candidates = self.session_keys(expired_filter(before), limit).await?;
         let mut expired = Vec::new();
         for Found { key, .. } in candidates {
             let Some(session) = self.load(&key).await? else {
@@ -283,10 +276,7 @@ impl MongoStore {
             if session.retained_since() < before {
                 expired.push((key.project, key.session));
             } else {
-                let times = doc! { "$set": {
-                    "updatedAt": documents::date(session.updated_at),
-                    "endedAt": session.ended_at.map(documents::date),
-                } };
+                let times = doc! { "$set": { "updatedAt": documents::date(session.updated_at) } };
                 self.driver()
                     .sessions
                     .update_one(key.filter(), times)

@@ -42,6 +42,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "erasure",
         include_str!("../../../migrations/mongo/0005_erasure.json"),
     ),
+    (
+        6,
+        "retention",
+        include_str!("../../../migrations/mongo/0006_retention.json"),
+    ),
 ];
 
 /// Errors that mean "done already", so a command run twice (or by two instances) succeeds:

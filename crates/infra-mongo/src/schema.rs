@@ -13,6 +13,6 @@ pub(crate) const BY_CREATED: &str = "project_createdAt_sessionId";
 pub(crate) const BY_STATUS: &str = "project_status_createdAt_sessionId";
 pub(crate) const BY_LABELS: &str = "project_labels_createdAt_sessionId";
 
-// The other indexes (events' `project_sessionId_seq_unique`, sessions' `endedAt_updatedAt`
+// The other indexes (events' `project_sessionId_seq_unique`, sessions' `updatedAt`
 // and `erasedAt`) are named by no query: the planner picks them from the filter alone (no
 // hint; see docs/mongodb.md "Every query on its index", checked by tests/store/query_plans.rs).

@@ -88,10 +88,11 @@ pub(crate) fn redact_event(
     Ok(Written::created(event))
 }
 
-/// The retention sweep's sessions: a range of `sessions_by_retention` (its expression).
+/// The retention sweep's sessions: a range of `sessions_by_retention` (`updated_at`, the
+/// server's time of the complete or of the last append: `domain::Session::retained_since`).
 const EXPIRED_SQL: &str = "SELECT project, session_id FROM sessions
-                            WHERE coalesce(ended_at, updated_at) < ?1
-                            ORDER BY coalesce(ended_at, updated_at) LIMIT ?2";
+                            WHERE updated_at < ?1
+                            ORDER BY updated_at LIMIT ?2";
 
 /// The retention sweep's tombstones: a range of `tombstones_by_erased`.
 const PURGE_SQL: &str = "DELETE FROM tombstones WHERE (project, session_id) IN (

@@ -31,6 +31,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "erasure",
         include_str!("../../../migrations/sqlite/0005_erasure.sql"),
     ),
+    (
+        6,
+        "retention",
+        include_str!("../../../migrations/sqlite/0006_retention.sql"),
+    ),
 ];
 
 /// Applies what is missing; returns the versions applied by this call.

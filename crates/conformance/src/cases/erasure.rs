@@ -392,3 +392,48 @@ pub async fn changed_sessions_reports_an_erasure(repo: Repo) {
         "an erased session's tails are woken: {changed:?}"
     );
 }
+
+/// Retention counts from the server's clock at the `complete`, never from the client's
+/// `endedAt` (SPEC "Retention"): a session its client says ended 30 days ago, or says ends in
+/// 50 minutes, is closed now for retention; its `endedAt` is kept as the client gave it.
+pub async fn retention_counts_from_the_servers_clock_at_the_complete(repo: Repo) {
+    const MINUTE: i64 = 60_000;
+    let p = project();
+    let now = Timestamp::now().millis();
+    let at = |ms: i64| Timestamp::from_millis(now + ms).expect("valid time");
+    for (id, ended) in [
+        ("backdated", -30 * 24 * 60 * MINUTE),
+        ("ahead", 50 * MINUTE),
+    ] {
+        create(&repo, &p, id).await;
+        let request = CompleteRequest::new(None, Some(at(ended))).expect("valid");
+        let closed = repo
+            .complete_session(&p, &sid(id), request)
+            .await
+            .expect("complete")
+            .value;
+        assert_eq!(closed.ended_at, Some(at(ended)), "{id}: endedAt as given");
+    }
+    // RETENTION = 1 h, swept now: neither has expired.
+    let an_hour_ago = at(-60 * MINUTE);
+    assert_eq!(
+        repo.expired_sessions(an_hour_ago, 100).await,
+        Ok(vec![]),
+        "completed now, whatever endedAt says"
+    );
+    // Swept once the server's clock has passed both completes: both have.
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let mut expired: Vec<String> = repo
+        .expired_sessions(Timestamp::now(), 100)
+        .await
+        .expect("expired")
+        .into_iter()
+        .map(|(_, id)| id.to_string())
+        .collect();
+    expired.sort();
+    assert_eq!(
+        expired,
+        ["ahead", "backdated"],
+        "endedAt ahead does not defer it"
+    );
+}

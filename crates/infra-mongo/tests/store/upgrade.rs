@@ -83,13 +83,13 @@ async fn a_database_written_before_projects_keeps_every_session_under_default() 
         (
             "sessions",
             vec![
-                // The retention sweep's (migration 5): not per project.
-                "endedAt_updatedAt",
                 "erasedAt",
                 "project_createdAt_sessionId",
                 "project_labels_createdAt_sessionId",
                 "project_sessionId_unique",
                 "project_status_createdAt_sessionId",
+                // The retention sweep's (migration 6): not per project.
+                "updatedAt",
             ],
         ),
         (
