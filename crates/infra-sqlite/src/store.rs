@@ -203,8 +203,8 @@ impl SessionRepository for SqliteStore {
             .await
     }
 
-    /// One writer job, then the WAL is checkpointed and truncated so that no copy of the
-    /// erased pages stays in it.
+    /// One writer job, then a `TRUNCATE` checkpoint so that no copy of the erased pages stays
+    /// in the WAL when this returns (a replay too: an earlier call may have failed there).
     async fn erase_session(
         &self,
         project: &ProjectId,
@@ -216,9 +216,7 @@ impl SessionRepository for SqliteStore {
             .writer
             .write(move |conn| erasure::erase_session(conn, &project, &id, at))
             .await?;
-        if !erased.replayed {
-            self.checkpointer.truncate_soon();
-        }
+        self.checkpointer.truncate().await?;
         Ok(erased)
     }
 
@@ -278,7 +276,7 @@ impl EventRepository for SqliteStore {
             .await
     }
 
-    /// One writer job, then the WAL is checkpointed and truncated.
+    /// One writer job, then a `TRUNCATE` checkpoint (as for an erasure).
     async fn redact_event(
         &self,
         project: &ProjectId,
@@ -292,9 +290,7 @@ impl EventRepository for SqliteStore {
             .writer
             .write(move |conn| erasure::redact_event(conn, &project, &session_id, &event_id, at))
             .await?;
-        if !redacted.replayed {
-            self.checkpointer.truncate_soon();
-        }
+        self.checkpointer.truncate().await?;
         Ok(redacted)
     }
 
