@@ -1,8 +1,10 @@
 //! Fair use (SPEC "Projects and API keys", "Live tail and export"): one project cannot take
-//! every stream slot of an instance, and exports count as streams; `RATE_LIMIT_PER_KEY`.
+//! every stream slot of an instance, and exports count as streams; `RATE_LIMIT_PER_KEY`; a flood
+//! of made-up key ids does not cost a valid key its place in the key cache.
 
 use std::time::{Duration, Instant};
 
+use futures_util::StreamExt;
 use serde_json::{Value, json};
 
 use crate::common::{Api, Reply, TestApp, unique};
@@ -229,4 +231,63 @@ async fn without_rate_limit_per_key_nothing_is_limited() {
         reply.expect(200);
         assert_eq!(reply.header("ratelimit"), None);
     }
+}
+
+/// Storage lookups of keys so far (`find_key` calls through the instrumented store).
+async fn key_lookups(api: &Api) -> u64 {
+    let text = api.get("/metrics").await.text();
+    text.lines()
+        .filter(|l| {
+            l.starts_with("storage_operation_duration_seconds_count{")
+                && l.contains("operation=\"find_key\"")
+        })
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum()
+}
+
+#[tokio::test]
+async fn a_flood_of_made_up_key_ids_neither_evicts_nor_slows_a_valid_key() {
+    let app = TestApp::spawn_with_keys(&[]).await;
+    let key = app.mint_key("tenant-a", &["read"]).await;
+    let before = key_lookups(&app.api).await;
+    key.api.get("/sessions").await.expect(200);
+    let started = Instant::now();
+    // Well-formed keys whose ids no store holds, each sent once, 64 at a time, while the valid
+    // key keeps asking.
+    const MADE_UP: usize = 3_000;
+    let flood = futures_util::stream::iter(0..MADE_UP)
+        .map(|n| {
+            let api = app.api.with_bearer(&format!(
+                "ak_{:016x}.{}",
+                (n as u64) | (1 << 60),
+                "0".repeat(64)
+            ));
+            async move { api.get("/sessions").await.status }
+        })
+        .buffer_unordered(64)
+        .collect::<Vec<u16>>();
+    let valid = async {
+        let mut statuses = Vec::new();
+        for _ in 0..200 {
+            statuses.push(key.api.get("/sessions").await.status);
+        }
+        statuses
+    };
+    let (flooded, served) = tokio::join!(flood, valid);
+    let took = started.elapsed();
+    assert!(flooded.iter().all(|&s| s == 401), "made-up keys are 401");
+    assert!(
+        served.iter().all(|&s| s == 200),
+        "the valid key is served: {served:?}"
+    );
+    key.api.get("/sessions").await.expect(200);
+    // One lookup per made-up id, and for the valid key one, plus one per cache lifetime (2 s)
+    // the flood lasted: never one per eviction.
+    let lookups = key_lookups(&app.api).await - before;
+    let valid_lookups = lookups - MADE_UP as u64;
+    let lifetimes = took.as_millis() as u64 / 2_000 + 1;
+    assert!(
+        (1..=lifetimes + 1).contains(&valid_lookups),
+        "{valid_lookups} lookups of the valid key in {took:?}"
+    );
 }
