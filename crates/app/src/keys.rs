@@ -10,6 +10,7 @@ use domain::{
 use rand::RngCore;
 
 use crate::access::Access;
+use crate::rate::{Quota, RateLimit, RateLimited};
 
 /// Draws fresh ids until one is free (64 random bits: a second draw is already unheard of).
 const ID_ATTEMPTS: usize = 3;
@@ -27,11 +28,30 @@ pub enum Holder {
 pub struct Keys {
     repo: Arc<dyn Repository>,
     access: Access,
+    /// `RATE_LIMIT_PER_KEY`, when set.
+    rate: Option<RateLimit>,
 }
 
 impl Keys {
     pub fn new(repo: Arc<dyn Repository>, access: Access) -> Self {
-        Self { repo, access }
+        Self {
+            repo,
+            access,
+            rate: None,
+        }
+    }
+
+    /// Limits each project key to `rate` requests per second (with a burst of as many).
+    pub fn with_rate_limit(mut self, rate: Option<RateLimit>) -> Self {
+        self.rate = rate;
+        self
+    }
+
+    /// Counts one request of the project key `id` against its rate: the quota left (`None`
+    /// without a limit), or refused. Call it only for a key [`Keys::identify`] accepted, so
+    /// that what is tracked is bounded by the keys that exist.
+    pub fn admit(&self, id: &KeyId) -> Result<Option<Quota>, RateLimited> {
+        self.rate.as_ref().map(|rate| rate.admit(id)).transpose()
     }
 
     /// Open mode: no credentials, everything in the project `default`, no key management.

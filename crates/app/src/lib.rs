@@ -3,7 +3,8 @@
 //! live tails, counting, logging). It knows no HTTP; the server assembles it around the store.
 //!
 //! Modules, from the leaves up: `bounded` (the storage timeout) · `metrics` (the registry,
-//! `Instrumented`) · `tail` (live tails) · `access` (open or keys mode, the key cache) ·
+//! `Instrumented`) · `tail` (live tails, stream slots) · `rate` (`RATE_LIMIT_PER_KEY`) ·
+//! `access` (open or keys mode, the key cache) ·
 //! the services `sessions`, `events`, `lifecycle`, `keys`, `health` · `retention` (the sweep,
 //! through `lifecycle`).
 
@@ -14,6 +15,7 @@ mod health;
 mod keys;
 mod lifecycle;
 mod metrics;
+mod rate;
 mod retention;
 mod sessions;
 mod tail;
@@ -25,6 +27,7 @@ pub use health::Health;
 pub use keys::{Holder, Keys};
 pub use lifecycle::Lifecycle;
 pub use metrics::{ErasureReason, Instrumented, Metrics, counter_vec, histogram_vec};
+pub use rate::{Quota, RateLimit, RateLimited};
 pub use retention::{Retention, Sweeper};
 pub use sessions::Sessions;
 pub use tail::{StreamCaps, StreamSlot, Subscription, Tail, TooManyStreams, Wake};

@@ -7,8 +7,8 @@ use actix_web::dev::Server;
 use actix_web::{HttpServer, web};
 use anyhow::Context;
 use app::{
-    Access, Bounded, Events, Health, Instrumented, Keys, Lifecycle, Metrics, Retention, Services,
-    Sessions, StreamCaps, Sweeper, Tail,
+    Access, Bounded, Events, Health, Instrumented, Keys, Lifecycle, Metrics, RateLimit, Retention,
+    Services, Sessions, StreamCaps, Sweeper, Tail,
 };
 use domain::Repository;
 use infra_mongo::{MongoOptions, MongoStore, write_concern as mongodb_write_concern};
@@ -108,7 +108,8 @@ impl Application {
             sessions: Sessions::new(repo.clone()),
             events: Events::new(repo.clone(), tail.clone()),
             lifecycle: lifecycle.clone(),
-            keys: Keys::new(repo.clone(), access),
+            keys: Keys::new(repo.clone(), access)
+                .with_rate_limit(limits.rate_per_key.map(RateLimit::per_second)),
             health: Health::new(repo.clone()),
         };
         let state = web::Data::new(api::AppState::new(

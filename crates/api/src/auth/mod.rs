@@ -14,15 +14,21 @@
 //! In open mode (no `ADMIN_KEY`) every `/sessions…` request is [`Authenticated::open`] and
 //! `/admin/…` is 403: there is no key to manage keys with. No credential text is ever logged or
 //! put in a problem.
+//!
+//! Fair use: a project key's request is counted against `RATE_LIMIT_PER_KEY` once the key is
+//! known to be good (`app::Keys::admit`), so unknown keys are 401 and never tracked. Beyond the
+//! rate: 429 `rate-limited` with `Retry-After`; every answer to a limited key carries the
+//! `RateLimit-Policy` and `RateLimit` fields of draft-ietf-httpapi-ratelimit-headers-12.
 
 use std::future::{Ready, ready};
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::http::header;
+use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
-use app::Holder;
+use app::{Holder, Quota, RateLimited};
 
 use crate::http::problem::{ApiError, ErrorCode};
 use crate::state::AppState;
@@ -97,11 +103,44 @@ fn bearer(req: &ServiceRequest) -> Option<Result<&str, ApiError>> {
     Some(token.ok_or_else(malformed))
 }
 
+const RATELIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
+const RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
+
+/// `RateLimit-Policy`: the key's quota, `limit` requests in a window of one second.
+fn policy(limit: u32) -> String {
+    format!("\"default\";q={limit};w=1")
+}
+
+/// `RateLimit`: the requests left and the seconds until the whole quota is back.
+fn service_limit(remaining: u32, reset_seconds: u64) -> String {
+    format!("\"default\";r={remaining};t={reset_seconds}")
+}
+
+/// 429 `rate-limited`, with `Retry-After`, `RateLimit-Policy` and `RateLimit`.
+fn rate_limited(limited: RateLimited) -> ApiError {
+    let wait = limited.retry_after_seconds;
+    ApiError::new(
+        ErrorCode::RateLimited,
+        format!(
+            "this key sent more than {} requests per second; retry in {wait} s",
+            limited.limit
+        ),
+    )
+    .with_header(header::RETRY_AFTER, wait.to_string())
+    .with_header(RATELIMIT_POLICY, policy(limited.limit))
+    .with_header(RATELIMIT, service_limit(0, wait))
+}
+
 /// What the request's credentials allow in `area`: inserts the caller, or says why not (401,
-/// 403, or 503 when the store cannot say).
-async fn admit(req: &ServiceRequest, state: &AppState, area: Area) -> Result<(), ApiError> {
+/// 403, 429 beyond the key's rate, or 503 when the store cannot say). The quota left, when the
+/// key's rate is limited.
+async fn admit(
+    req: &ServiceRequest,
+    state: &AppState,
+    area: Area,
+) -> Result<Option<Quota>, ApiError> {
     if area == Area::Public {
-        return Ok(());
+        return Ok(None);
     }
     if state.keys.open_mode() {
         if area == Area::Admin {
@@ -111,7 +150,7 @@ async fn admit(req: &ServiceRequest, state: &AppState, area: Area) -> Result<(),
             ));
         }
         req.extensions_mut().insert(Authenticated::open());
-        return Ok(());
+        return Ok(None);
     }
     let token = match bearer(req) {
         None => {
@@ -124,7 +163,7 @@ async fn admit(req: &ServiceRequest, state: &AppState, area: Area) -> Result<(),
     match (area, state.keys.identify(token).await?) {
         (Area::Admin, Some(Holder::Admin)) => {
             req.extensions_mut().insert(AdminCaller);
-            Ok(())
+            Ok(None)
         }
         (Area::Admin, Some(Holder::Project(_))) => Err(ApiError::new(
             ErrorCode::Forbidden,
@@ -136,11 +175,12 @@ async fn admit(req: &ServiceRequest, state: &AppState, area: Area) -> Result<(),
             "the admin key manages keys only; use a project key",
         )),
         (_, Some(Holder::Project(key))) => {
+            let quota = state.keys.admit(&key.id).map_err(rate_limited)?;
             req.extensions_mut().insert(Authenticated {
                 project: key.project,
                 scopes: key.scopes,
             });
-            Ok(())
+            Ok(quota)
         }
         (_, None) => Err(invalid_key()),
     }
@@ -160,7 +200,24 @@ pub async fn authenticate(
         )),
     };
     match admitted {
-        Ok(()) => Ok(next.call(req).await?.map_into_left_body()),
+        Ok(quota) => {
+            let mut response = next.call(req).await?;
+            if let Some(quota) = quota {
+                let headers = response.headers_mut();
+                for (name, value) in [
+                    (RATELIMIT_POLICY, policy(quota.limit)),
+                    (
+                        RATELIMIT,
+                        service_limit(quota.remaining, quota.reset_seconds),
+                    ),
+                ] {
+                    if let Ok(value) = HeaderValue::from_str(&value) {
+                        headers.insert(name, value);
+                    }
+                }
+            }
+            Ok(response.map_into_left_body())
+        }
         Err(error) => Ok(req.error_response(error).map_into_right_body()),
     }
 }

@@ -25,6 +25,8 @@ pub struct Limits {
     pub stream_keep_alive: Duration,
     /// How often this instance asks the store which watched sessions changed elsewhere.
     pub stream_poll: Duration,
+    /// Requests per second (and burst) each project key may send; `None`: no limit.
+    pub rate_per_key: Option<u32>,
 }
 
 impl Limits {
@@ -51,6 +53,7 @@ impl Default for Limits {
             stream_max_per_project: 250,
             stream_keep_alive: Duration::from_secs(15),
             stream_poll: Duration::from_millis(250),
+            rate_per_key: None,
         }
     }
 }

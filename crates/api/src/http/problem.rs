@@ -43,11 +43,12 @@ pub enum ErrorCode {
     Forbidden,
     StorageUnavailable,
     TooManyStreams,
+    RateLimited,
     Internal,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 20] = [
+    pub const ALL: [ErrorCode; 21] = [
         ErrorCode::ValidationFailed,
         ErrorCode::InvalidCursor,
         ErrorCode::MalformedJson,
@@ -67,6 +68,7 @@ impl ErrorCode {
         ErrorCode::Forbidden,
         ErrorCode::StorageUnavailable,
         ErrorCode::TooManyStreams,
+        ErrorCode::RateLimited,
         ErrorCode::Internal,
     ];
 
@@ -91,6 +93,7 @@ impl ErrorCode {
             ErrorCode::Forbidden => "forbidden",
             ErrorCode::StorageUnavailable => "storage-unavailable",
             ErrorCode::TooManyStreams => "too-many-streams",
+            ErrorCode::RateLimited => "rate-limited",
             ErrorCode::Internal => "internal",
         }
     }
@@ -114,6 +117,7 @@ impl ErrorCode {
             ErrorCode::SessionErased => StatusCode::GONE,
             ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
             ErrorCode::Forbidden => StatusCode::FORBIDDEN,
+            ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             ErrorCode::StorageUnavailable | ErrorCode::TooManyStreams => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
@@ -142,6 +146,7 @@ impl ErrorCode {
             ErrorCode::Forbidden => "The credentials do not allow this",
             ErrorCode::StorageUnavailable => "Storage is unavailable",
             ErrorCode::TooManyStreams => "Too many streams are open",
+            ErrorCode::RateLimited => "Too many requests with this key",
             ErrorCode::Internal => "Internal error",
         }
     }
@@ -547,6 +552,33 @@ fn problem_response(status: u16) -> Response {
                 .build(),
         );
     }
+    if codes.contains(&ErrorCode::RateLimited) {
+        let header = |description: &str| {
+            HeaderBuilder::new()
+                .schema(ObjectBuilder::new().schema_type(Type::String))
+                .description(Some(description))
+                .build()
+        };
+        response = response
+            .header(
+                "Retry-After",
+                HeaderBuilder::new()
+                    .schema(ObjectBuilder::new().schema_type(Type::Integer))
+                    .description(Some("Seconds to wait before the key's next request."))
+                    .build(),
+            )
+            .header(
+                "RateLimit-Policy",
+                header(
+                    "The key's quota policy (draft-ietf-httpapi-ratelimit-headers-12): \
+                     `\"default\";q=<RATE_LIMIT_PER_KEY>;w=1`.",
+                ),
+            )
+            .header(
+                "RateLimit",
+                header("The key's quota left and the seconds until it is whole again: `\"default\";r=0;t=<seconds>`."),
+            );
+    }
     if codes.contains(&ErrorCode::EventConflict) {
         response = response.header(
             "Location",
@@ -563,7 +595,7 @@ fn problem_response(status: u16) -> Response {
 }
 
 /// The problem response components, by HTTP status: `components/responses/{name}`.
-const RESPONSES: [(&str, u16); 12] = [
+const RESPONSES: [(&str, u16); 13] = [
     ("BadRequest", 400),
     ("Unauthorized", 401),
     ("Forbidden", 403),
@@ -574,6 +606,7 @@ const RESPONSES: [(&str, u16); 12] = [
     ("Gone", 410),
     ("PayloadTooLarge", 413),
     ("UnsupportedMediaType", 415),
+    ("TooManyRequests", 429),
     ("InternalError", 500),
     ("ServiceUnavailable", 503),
 ];

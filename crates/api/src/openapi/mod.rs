@@ -132,7 +132,7 @@ pub fn document(limits: &Limits, open: bool) -> Value {
         description.push_str(&codes.join("\n"));
     }
     doc["security"] = json!([]);
-    secure(&mut doc, open);
+    secure(&mut doc, open, limits.rate_per_key);
 
     let request_id = json!({
         "description": "The client's `X-Request-Id` when it is 1–128 characters of `[A-Za-z0-9._:-]`, otherwise a generated UUID.",
@@ -238,7 +238,7 @@ pub fn document(limits: &Limits, open: bool) -> Value {
 /// [`Area::of`] protects: the one rule the authentication middleware applies too), with their
 /// 401 and 403 problems. Operations of other paths keep the document's empty `security`. In
 /// open mode nothing asks for credentials: no scheme, no 401; `/admin` operations answer 403.
-fn secure(doc: &mut Value, open: bool) {
+fn secure(doc: &mut Value, open: bool, rate_per_key: Option<u32>) {
     if open {
         let admin = doc
             .get_mut("paths")
@@ -277,6 +277,9 @@ fn secure(doc: &mut Value, open: bool) {
             operation["security"] = json!([{"bearer": []}]);
             operation["responses"]["401"] = problem_ref(401);
             operation["responses"]["403"] = problem_ref(403);
+            if rate_per_key.is_some() && Area::of(path) == Area::Sessions {
+                operation["responses"]["429"] = problem_ref(429);
+            }
         }
     }
 }

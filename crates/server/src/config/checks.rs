@@ -184,6 +184,10 @@ impl Settings {
                 )
                 .map(Duration::from_secs)?,
                 stream_poll: millis("STREAM_POLL_MS", v.stream_poll_ms, 1_000)?,
+                rate_per_key: v
+                    .rate_limit_per_key
+                    .map(|n| within("RATE_LIMIT_PER_KEY", n, 1, 1_000_000).map(|n| n as u32))
+                    .transpose()?,
             },
             header_timeout: millis(
                 "REQUEST_HEADER_TIMEOUT_MS",

@@ -83,6 +83,10 @@ pub const SETTINGS: &[(&str, &str)] = &[
         "how often an instance asks the store which streamed sessions changed elsewhere",
     ),
     (
+        "RATE_LIMIT_PER_KEY",
+        "requests per second each API key may send, with a burst of as many; beyond: 429 (default: no limit)",
+    ),
+    (
         "RETENTION",
         "sessions that ended (or were last updated) longer ago are erased, e.g. 90d, 12h, 30s (default: kept forever)",
     ),
@@ -143,6 +147,7 @@ pub struct Values {
     pub stream_max_per_project: u64,
     pub stream_keepalive_seconds: u64,
     pub stream_poll_ms: u64,
+    pub rate_limit_per_key: Option<u64>,
     pub retention: Option<String>,
     pub retention_sweep_interval: String,
     pub tombstone_retention: String,
@@ -182,6 +187,7 @@ impl Default for Values {
             stream_max_per_project: 250,
             stream_keepalive_seconds: 15,
             stream_poll_ms: 250,
+            rate_limit_per_key: None,
             retention: None,
             retention_sweep_interval: "1h".into(),
             tombstone_retention: "30d".into(),

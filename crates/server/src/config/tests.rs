@@ -161,6 +161,9 @@ fn bad_values_name_the_setting() {
         ("STORAGE_TIMEOUT_MS", "0"),
         ("WORKERS", "0"),
         ("MONGO_WRITE_CONCERN", "most"),
+        ("STREAM_MAX_PER_PROJECT", "-3"),
+        ("RATE_LIMIT_PER_KEY", "0"),
+        ("RATE_LIMIT_PER_KEY", "ten"),
     ] {
         let err = load(&[(key, value)], dir.path()).unwrap_err().to_string();
         assert!(err.contains(key), "{key}={value}: {err}");

@@ -1,11 +1,13 @@
 //! Fair use (SPEC "Projects and API keys", "Live tail and export"): one project cannot take
-//! every stream slot of an instance, and exports count as streams.
+//! every stream slot of an instance, and exports count as streams; `RATE_LIMIT_PER_KEY`; a flood
+//! of made-up key ids does not cost a valid key its place in the key cache.
 
 use std::time::{Duration, Instant};
 
+use futures_util::StreamExt;
 use serde_json::{Value, json};
 
-use crate::common::{Api, TestApp, unique};
+use crate::common::{Api, Reply, TestApp, unique};
 
 const SSE: &str = "text/event-stream";
 const NDJSON: &str = "application/x-ndjson";
@@ -148,4 +150,144 @@ async fn an_export_holds_a_stream_slot_until_it_ends() {
     );
     let stream = admitted_soon(&app.api, None, &session).await;
     admitted(&stream, SSE);
+}
+
+/// Sends `GET /sessions` with `api` until the first 429; returns the statuses before it and the
+/// 429, with the time the sequence took.
+async fn until_limited(api: &Api) -> (Vec<u16>, Reply, Duration) {
+    let started = Instant::now();
+    let mut served = Vec::new();
+    loop {
+        let reply = api.get("/sessions").await;
+        if reply.status == 429 {
+            return (served, reply, started.elapsed());
+        }
+        served.push(reply.status);
+        assert!(served.len() < 1_000, "never limited");
+    }
+}
+
+#[tokio::test]
+async fn a_key_beyond_its_rate_is_429_with_the_ratelimit_fields_and_others_are_served() {
+    let app = TestApp::spawn_with_keys(&[("RATE_LIMIT_PER_KEY", "5")]).await;
+    let first = app.mint_key("tenant-a", &["read"]).await;
+    let second = app.mint_key("tenant-a", &["read"]).await;
+    let other = app.mint_key("tenant-b", &["read"]).await;
+
+    // The document says so, on the operations of /sessions only.
+    let doc = app.get("/openapi.json").await.expect(200);
+    assert!(doc["paths"]["/sessions"]["get"]["responses"]["429"].is_object());
+    assert!(doc["paths"]["/admin/keys"]["get"]["responses"]["429"].is_null());
+
+    let (served, limited, took) = until_limited(&first.api).await;
+    // The burst (5), plus one per 200 ms the requests themselves took.
+    let refilled = (took.as_millis() / 200) as usize;
+    assert!(
+        (5..=5 + refilled).contains(&served.len()),
+        "{} served in {took:?}",
+        served.len()
+    );
+    assert!(served.iter().all(|&s| s == 200), "{served:?}");
+    limited.problem(429, "rate-limited");
+    let retry: u64 = limited.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=2).contains(&retry), "Retry-After: {retry}");
+    assert_eq!(
+        limited.header("ratelimit-policy").as_deref(),
+        Some("\"default\";q=5;w=1")
+    );
+    assert_eq!(
+        limited.header("ratelimit"),
+        Some(format!("\"default\";r=0;t={retry}"))
+    );
+
+    // Another key of the same project, and a key of another project: served.
+    let reply = second.api.get("/sessions").await;
+    reply.expect(200);
+    assert_eq!(
+        reply.header("ratelimit-policy").as_deref(),
+        Some("\"default\";q=5;w=1")
+    );
+    assert_eq!(
+        reply.header("ratelimit").as_deref(),
+        Some("\"default\";r=4;t=1")
+    );
+    other.api.get("/sessions").await.expect(200);
+    // Unauthenticated requests are not counted against anyone, and never limited.
+    for _ in 0..20 {
+        app.get("/sessions").await.problem(401, "unauthorized");
+    }
+
+    // After the wait the server asked for, the key is served again.
+    tokio::time::sleep(Duration::from_secs(retry)).await;
+    first.api.get("/sessions").await.expect(200);
+}
+
+#[tokio::test]
+async fn without_rate_limit_per_key_nothing_is_limited() {
+    let app = TestApp::spawn_with_keys(&[]).await;
+    let key = app.mint_key("tenant-a", &["read"]).await;
+    let replies = futures_util::future::join_all((0..50).map(|_| key.api.get("/sessions"))).await;
+    for reply in replies {
+        reply.expect(200);
+        assert_eq!(reply.header("ratelimit"), None);
+    }
+}
+
+/// Storage lookups of keys so far (`find_key` calls through the instrumented store).
+async fn key_lookups(api: &Api) -> u64 {
+    let text = api.get("/metrics").await.text();
+    text.lines()
+        .filter(|l| {
+            l.starts_with("storage_operation_duration_seconds_count{")
+                && l.contains("operation=\"find_key\"")
+        })
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum()
+}
+
+#[tokio::test]
+async fn a_flood_of_made_up_key_ids_neither_evicts_nor_slows_a_valid_key() {
+    let app = TestApp::spawn_with_keys(&[]).await;
+    let key = app.mint_key("tenant-a", &["read"]).await;
+    let before = key_lookups(&app.api).await;
+    key.api.get("/sessions").await.expect(200);
+    let started = Instant::now();
+    // Well-formed keys whose ids no store holds, each sent once, 64 at a time, while the valid
+    // key keeps asking.
+    const MADE_UP: usize = 3_000;
+    let flood = futures_util::stream::iter(0..MADE_UP)
+        .map(|n| {
+            let api = app.api.with_bearer(&format!(
+                "ak_{:016x}.{}",
+                (n as u64) | (1 << 60),
+                "0".repeat(64)
+            ));
+            async move { api.get("/sessions").await.status }
+        })
+        .buffer_unordered(64)
+        .collect::<Vec<u16>>();
+    let valid = async {
+        let mut statuses = Vec::new();
+        for _ in 0..200 {
+            statuses.push(key.api.get("/sessions").await.status);
+        }
+        statuses
+    };
+    let (flooded, served) = tokio::join!(flood, valid);
+    let took = started.elapsed();
+    assert!(flooded.iter().all(|&s| s == 401), "made-up keys are 401");
+    assert!(
+        served.iter().all(|&s| s == 200),
+        "the valid key is served: {served:?}"
+    );
+    key.api.get("/sessions").await.expect(200);
+    // One lookup per made-up id, and for the valid key one, plus one per cache lifetime (2 s)
+    // the flood lasted: never one per eviction.
+    let lookups = key_lookups(&app.api).await - before;
+    let valid_lookups = lookups - MADE_UP as u64;
+    let lifetimes = took.as_millis() as u64 / 2_000 + 1;
+    assert!(
+        (1..=lifetimes + 1).contains(&valid_lookups),
+        "{valid_lookups} lookups of the valid key in {took:?}"
+    );
 }
