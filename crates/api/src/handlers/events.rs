@@ -11,6 +11,7 @@ use crate::http::problem::{ApiError, EraseProblems, FieldError, ReadProblems, Wr
 use crate::http::reply;
 use crate::http::requests::{self, AppendEventRequest, BatchAppendRequest};
 use crate::http::responses::{BatchAppended, Event, EventPage};
+use crate::paging::cursor;
 use crate::paging::page::{self, PageParams};
 use crate::state::AppState;
 use crate::stream::{self, Representation, ndjson, sse};
@@ -200,12 +201,18 @@ pub async fn list_events(
             "streams and exports run in seq order: asc",
         )]));
     }
+    let last_event_id = match (representation, req.headers().get(LAST_EVENT_ID)) {
+        (Representation::EventStream, Some(last)) => {
+            let last = last.to_str().unwrap_or("");
+            cursor::check_event_form(last)?;
+            Some(last)
+        }
+        _ => None,
+    };
     let session = state.events.followed(project, &id).await?;
     let scope = query.scope(project, &session);
     let mut after = query.request(&scope, &state.cursors)?.after;
-    let last_event_id = req.headers().get(LAST_EVENT_ID);
-    if let (Representation::EventStream, Some(last)) = (representation, last_event_id) {
-        let last = last.to_str().unwrap_or("");
+    if let Some(last) = last_event_id {
         after = Some(state.cursors.decode(&scope, Order::Asc, last)?);
     }
     let source = stream::Source {

@@ -2,9 +2,18 @@
 //! duplicate keys, nesting deeper than [`MAX_DEPTH`] and integers outside the signed 64-bit
 //! range. Not valid JSON at all → `malformed-json`; valid JSON breaking a rule →
 //! `validation-failed`.
+//!
+//! Memory: the parse builds a tree of the body, which costs many times the body's bytes when
+//! the body is made of tiny values (`[0,0,0,…]`: 2 bytes of text, 32 or more of tree each). So
+//! the fields with a size limit of their own ([`Bounds`]: `payload`, `metadata`) are measured
+//! while they are parsed, as the compact JSON they serialize to; past the limit nothing more
+//! of that field is built (the rest is still read and checked, so syntax and the rules above
+//! keep their answers), and the body is refused with 413 `payload-too-large`.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
+use std::collections::HashSet;
 use std::fmt;
+use std::io;
 
 use actix_web::HttpRequest;
 use actix_web::http::header;
@@ -37,6 +46,10 @@ fn too_large(limit: usize) -> ApiError {
         format!("the request body exceeds {limit} bytes"),
     )
 }
+
+/// Fields with a size limit of their own, by name (wherever they are in the body), in bytes of
+/// compact JSON: measured while parsing.
+pub type Bounds<'a> = &'a [(&'static str, usize)];
 
 /// Reads the whole body within the limits: past `limits.body_bytes` it is refused without
 /// reading further (413); a body still arriving after `limits.body_timeout` is refused (408).
@@ -94,11 +107,12 @@ pub async fn json(
     req: &HttpRequest,
     payload: web::Payload,
     limits: &Limits,
+    bounds: Bounds<'_>,
 ) -> Result<Value, ApiError> {
     if !is_json(req) {
         return Err(unsupported());
     }
-    parse_strict(&read_bytes(req, payload, limits).await?)
+    parse_bounded(&read_bytes(req, payload, limits).await?, bounds)
 }
 
 /// An optional JSON body: an empty body needs no content type and yields `None`. A body that is
@@ -107,6 +121,7 @@ pub async fn optional_json(
     req: &HttpRequest,
     payload: web::Payload,
     limits: &Limits,
+    bounds: Bounds<'_>,
 ) -> Result<Option<Value>, ApiError> {
     let bytes = read_bytes(req, payload, limits).await?;
     if bytes.is_empty() {
@@ -115,7 +130,7 @@ pub async fn optional_json(
     if !is_json(req) {
         return Err(unsupported());
     }
-    parse_strict(&bytes).map(Some)
+    parse_bounded(&bytes, bounds).map(Some)
 }
 
 fn unsupported() -> ApiError {
@@ -125,21 +140,41 @@ fn unsupported() -> ApiError {
     )
 }
 
-/// Parses `bytes` as one JSON value under the rules of this module.
+/// Parses `bytes` as one JSON value under the rules of this module, no field bounded.
+#[cfg(test)]
 pub fn parse_strict(bytes: &[u8]) -> Result<Value, ApiError> {
+    parse_bounded(bytes, &[])
+}
+
+/// [`parse_strict`], with the fields named in `bounds` measured while parsed: one beyond its
+/// limit is 413 `payload-too-large` (after syntax errors and the rules, which come first).
+pub fn parse_bounded(bytes: &[u8], bounds: Bounds<'_>) -> Result<Value, ApiError> {
     let violation = RefCell::new(None);
+    let oversized = RefCell::new(None);
+    let context = Context {
+        violation: &violation,
+        bounds,
+        oversized: &oversized,
+    };
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let parsed = StrictSeed {
         depth: 0,
         path: None,
-        violation: &violation,
+        context: &context,
+        budget: None,
     }
     .deserialize(&mut de)
     .and_then(|v| de.end().map(|()| v));
     match parsed {
-        Ok(value) => match out_of_range_integer(bytes) {
-            Some(err) => Err(ApiError::validation(vec![err])),
-            None => Ok(value),
+        Ok(value) => match (out_of_range_integer(bytes), oversized.into_inner()) {
+            (Some(err), _) => Err(ApiError::validation(vec![err])),
+            (None, Some((field, limit))) => Err(ApiError::new(
+                ErrorCode::PayloadTooLarge,
+                format!(
+                    "{field} is more than {limit} bytes serialized; the limit is {limit} bytes"
+                ),
+            )),
+            (None, None) => Ok(value),
         },
         Err(err) => match violation.into_inner() {
             Some(field_error) => Err(ApiError::validation(vec![field_error])),
@@ -198,19 +233,90 @@ fn render(path: Option<&PathNode<'_>>) -> String {
     }
 }
 
+/// What every level of one parse shares.
+struct Context<'a> {
+    /// The first rule broken.
+    violation: &'a RefCell<Option<FieldError>>,
+    bounds: Bounds<'a>,
+    /// The first bounded field found beyond its limit, and the limit.
+    oversized: &'a RefCell<Option<(String, usize)>>,
+}
+
+/// The bytes a bounded field may still take, as compact JSON. Once spent, nothing more of the
+/// field is built.
+struct Budget {
+    limit: usize,
+    left: Cell<usize>,
+    spent: Cell<bool>,
+}
+
+impl Budget {
+    /// Takes `n` bytes; false once the field is over its limit.
+    fn take(&self, n: usize) -> bool {
+        match self.left.get().checked_sub(n) {
+            Some(left) if !self.spent.get() => {
+                self.left.set(left);
+                true
+            }
+            _ => {
+                self.spent.set(true);
+                false
+            }
+        }
+    }
+}
+
+/// Counts the bytes written to it.
+struct Counter(usize);
+
+impl io::Write for Counter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0 += buf.len();
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The length of `value` as compact JSON (what `serde_json::to_string` writes).
+fn compact_len(value: &impl serde::Serialize) -> usize {
+    let mut counter = Counter(0);
+    serde_json::to_writer(&mut counter, value).expect("a scalar serializes");
+    counter.0
+}
+
 struct StrictSeed<'a, 'p> {
     /// How many arrays and objects enclose the value.
     depth: usize,
     path: Option<&'p PathNode<'p>>,
-    violation: &'a RefCell<Option<FieldError>>,
+    context: &'a Context<'a>,
+    /// Inside a bounded field: what it may still take.
+    budget: Option<&'p Budget>,
 }
 
 impl StrictSeed<'_, '_> {
     fn refuse<E: de::Error>(&self, path: Option<&PathNode<'_>>, message: String) -> E {
-        self.violation
+        self.context
+            .violation
             .borrow_mut()
             .get_or_insert_with(|| FieldError::new(render(path), message));
         E::custom("rule violated")
+    }
+
+    /// Counts `n` bytes of the value against its field's budget: false when the value must
+    /// not be kept (the field is over its limit).
+    fn take(&self, n: usize) -> bool {
+        self.budget.is_none_or(|budget| budget.take(n))
+    }
+
+    /// A scalar, kept while its field is within its limit.
+    fn scalar(&self, value: Value) -> Value {
+        if self.budget.is_some() && !self.take(compact_len(&value)) {
+            return Value::Null;
+        }
+        value
     }
 
     fn nested<E: de::Error>(&self) -> Result<usize, E> {
@@ -241,53 +347,64 @@ impl<'de> Visitor<'de> for StrictSeed<'_, '_> {
     }
 
     fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
-        Ok(Value::Bool(v))
+        Ok(self.scalar(Value::Bool(v)))
     }
 
     fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
-        Ok(Value::Number(v.into()))
+        Ok(self.scalar(Value::Number(v.into())))
     }
 
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
         match i64::try_from(v) {
-            Ok(v) => Ok(Value::Number(v.into())),
+            Ok(v) => Ok(self.scalar(Value::Number(v.into()))),
             Err(_) => Err(self.refuse(self.path, out_of_range_message(&v.to_string()))),
         }
     }
 
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
         Number::from_f64(v)
-            .map(Value::Number)
+            .map(|n| self.scalar(Value::Number(n)))
             .ok_or_else(|| self.refuse(self.path, "number cannot be stored exactly".into()))
     }
 
     fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        if !self.take(compact_len(&v)) {
+            return Ok(Value::Null);
+        }
         Ok(Value::String(v.to_owned()))
     }
 
     fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        if !self.take(compact_len(&v)) {
+            return Ok(Value::Null);
+        }
         Ok(Value::String(v))
     }
 
     fn visit_unit<E>(self) -> Result<Value, E> {
+        self.take(4);
         Ok(Value::Null)
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
         let depth = self.nested()?;
+        // `[` and `]`, then a comma before every item but the first.
+        self.take(2);
         let mut items = Vec::new();
-        loop {
+        for index in 0.. {
             let node = PathNode {
                 parent: self.path,
-                segment: Segment::Index(items.len()),
+                segment: Segment::Index(index),
             };
             let seed = StrictSeed {
                 depth,
                 path: Some(&node),
-                violation: self.violation,
+                context: self.context,
+                budget: self.budget,
             };
             match seq.next_element_seed(seed)? {
-                Some(item) => items.push(item),
+                Some(item) if self.take(usize::from(index > 0)) => items.push(item),
+                Some(_) => {}
                 None => break,
             }
         }
@@ -296,21 +413,52 @@ impl<'de> Visitor<'de> for StrictSeed<'_, '_> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Value, A::Error> {
         let depth = self.nested()?;
+        self.take(2);
         let mut map = Map::new();
+        // Keys of the entries not kept (the field is over its limit), for the duplicate rule.
+        let mut dropped = HashSet::new();
         while let Some(key) = access.next_key::<String>()? {
             let node = PathNode {
                 parent: self.path,
                 segment: Segment::Key(&key),
             };
-            if map.contains_key(&key) {
+            if map.contains_key(&key) || dropped.contains(&key) {
                 return Err(self.refuse(Some(&node), "duplicate key".into()));
             }
+            let first = map.is_empty() && dropped.is_empty();
+            // `"key":`, and a comma before every entry but the first.
+            let keep = self.take(compact_len(&key) + 1 + usize::from(!first));
+            // A bounded field (not inside another one) gets a budget of its own.
+            let own = match self.budget {
+                Some(_) => None,
+                None => self
+                    .context
+                    .bounds
+                    .iter()
+                    .find(|(name, _)| *name == key)
+                    .map(|&(_, limit)| Budget {
+                        limit,
+                        left: Cell::new(limit),
+                        spent: Cell::new(false),
+                    }),
+            };
             let value = access.next_value_seed(StrictSeed {
                 depth,
                 path: Some(&node),
-                violation: self.violation,
+                context: self.context,
+                budget: own.as_ref().or(self.budget),
             })?;
-            map.insert(key, value);
+            if let Some(budget) = own.as_ref().filter(|b| b.spent.get()) {
+                self.context
+                    .oversized
+                    .borrow_mut()
+                    .get_or_insert_with(|| (render(Some(&node)), budget.limit));
+            }
+            if keep && self.budget.is_none_or(|b| !b.spent.get()) {
+                map.insert(key, value);
+            } else {
+                dropped.insert(key);
+            }
         }
         Ok(Value::Object(map))
     }
@@ -443,6 +591,106 @@ mod tests {
             "}".repeat(MAX_DEPTH + 1)
         );
         assert_eq!(code(&deep_obj), ErrorCode::ValidationFailed);
+    }
+
+    /// `{"p": value}` parsed with `p` bounded to `limit`.
+    fn bounded(value: &str, limit: usize) -> Result<Value, ApiError> {
+        parse_bounded(format!(r#"{{"p": {value}}}"#).as_bytes(), &[("p", limit)])
+    }
+
+    #[test]
+    fn a_bounded_field_is_measured_as_the_compact_json_it_is_stored_as() {
+        for value in [
+            r#"{}"#,
+            r#"[]"#,
+            r#"{"a": 1, "b": [true, false, null], "c": {"d": -12.5e3, "e": ""}}"#,
+            r#"{"quote\"d": "tab\t, \u0001, \\ and é 日本 😀 \u00e9", "x": [[], {}, [1, [2, {"y": 0}]]]}"#,
+            r#"{"f": 1.0, "g": 1e300, "h": -0.0, "i": 9223372036854775807, "j": -9223372036854775808}"#,
+            r#"[ 1 , 2 ,	3 ]"#,
+            r#""just text""#,
+        ] {
+            let exact = serde_json::to_string(&serde_json::from_str::<Value>(value).unwrap())
+                .unwrap()
+                .len();
+            let parsed = bounded(value, exact).unwrap_or_else(|e| panic!("{value}: {e}"));
+            assert_eq!(parsed["p"], serde_json::from_str::<Value>(value).unwrap());
+            let err = bounded(value, exact - 1).unwrap_err();
+            assert_eq!(err.code, ErrorCode::PayloadTooLarge, "{value}");
+            assert!(err.detail.starts_with("p is more than"), "{}", err.detail);
+        }
+    }
+
+    #[test]
+    fn an_oversized_field_is_refused_while_parsing_wherever_it_is() {
+        // 2 million tiny values: a tree of tens of MB, a refusal after the first 64 KiB.
+        let zeros = format!("[{}0]", "0,".repeat(2_000_000));
+        let body = format!(r#"{{"events":[{{"eventId":"a","payload":{{"z":{zeros}}}}}]}}"#);
+        let err = parse_bounded(body.as_bytes(), &[("payload", 65_536)]).unwrap_err();
+        assert_eq!(err.code, ErrorCode::PayloadTooLarge);
+        assert!(
+            err.detail
+                .starts_with("events[0].payload is more than 65536 bytes"),
+            "{}",
+            err.detail
+        );
+        // Unbounded, the same body is a whole tree.
+        assert!(parse_strict(body.as_bytes()).is_ok());
+    }
+
+    #[test]
+    fn syntax_and_the_rules_still_come_before_the_size() {
+        let big = format!("[{}0]", "0,".repeat(100_000));
+        let limit = &[("payload", 1_000)];
+        for (body, code) in [
+            // The syntax error lies after the limit was passed: still malformed.
+            (
+                format!(r#"{{"payload":{{"z":{big}, }}}}"#),
+                ErrorCode::MalformedJson,
+            ),
+            (
+                format!(r#"{{"payload":{{"z":{big}}}"#),
+                ErrorCode::MalformedJson,
+            ),
+            // A duplicate key, nesting or an integer out of range past the limit: still named.
+            (
+                format!(r#"{{"payload":{{"z":{big},"z":1}}}}"#),
+                ErrorCode::ValidationFailed,
+            ),
+            (
+                format!(
+                    r#"{{"payload":{{"z":{big},"d":{}{}}}}}"#,
+                    "[".repeat(40),
+                    "]".repeat(40)
+                ),
+                ErrorCode::ValidationFailed,
+            ),
+            (
+                format!(r#"{{"payload":{{"z":{big},"n":99999999999999999999}}}}"#),
+                ErrorCode::ValidationFailed,
+            ),
+            (
+                format!(r#"{{"payload":{{"z":{big}}}}}"#),
+                ErrorCode::PayloadTooLarge,
+            ),
+        ] {
+            assert_eq!(
+                parse_bounded(body.as_bytes(), limit).unwrap_err().code,
+                code,
+                "{}",
+                &body[..40]
+            );
+        }
+        assert_eq!(
+            field_of(parse_bounded(
+                format!(r#"{{"payload":{{"z":{big},"z":1}}}}"#).as_bytes(),
+                limit
+            )),
+            "payload.z"
+        );
+    }
+
+    fn field_of(result: Result<Value, ApiError>) -> String {
+        result.unwrap_err().errors[0].field.clone()
     }
 
     #[test]

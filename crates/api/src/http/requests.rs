@@ -28,6 +28,12 @@ pub trait RequestBody:
 
     /// The domain's request; objects over their size limit are 413.
     fn into_domain(self, limits: &Limits) -> Result<Self::Domain, ApiError>;
+
+    /// The fields with a size limit of their own, measured while the body is parsed (so that an
+    /// oversized one is never built whole: see `body`).
+    fn bounds(_limits: &Limits) -> Vec<(&'static str, usize)> {
+        Vec::new()
+    }
 }
 
 /// Reads the required JSON body `B` (415, 413, 408, 400 as `body` and `input` say).
@@ -36,7 +42,7 @@ pub async fn read<B: RequestBody>(
     payload: web::Payload,
     limits: &Limits,
 ) -> Result<B::Domain, ApiError> {
-    let value = body::json(req, payload, limits).await?;
+    let value = body::json(req, payload, limits, &B::bounds(limits)).await?;
     input::parse::<B>(value)?.into_domain(limits)
 }
 
@@ -46,7 +52,7 @@ pub async fn read_optional<B: RequestBody>(
     payload: web::Payload,
     limits: &Limits,
 ) -> Result<B::Domain, ApiError> {
-    let request = match body::optional_json(req, payload, limits).await? {
+    let request = match body::optional_json(req, payload, limits, &B::bounds(limits)).await? {
         Some(value) => input::parse::<B>(value)?,
         None => B::default(),
     };
@@ -107,6 +113,10 @@ pub struct CreateSessionRequest {
 
 impl RequestBody for CreateSessionRequest {
     type Domain = NewSession;
+
+    fn bounds(limits: &Limits) -> Vec<(&'static str, usize)> {
+        vec![("metadata", limits.metadata_bytes)]
+    }
 
     fn into_domain(self, limits: &Limits) -> Result<NewSession, ApiError> {
         let metadata = object("metadata", self.metadata, limits.metadata_bytes)?;
@@ -196,6 +206,10 @@ event_request!(
 impl RequestBody for AppendEventRequest {
     type Domain = AppendBatch;
 
+    fn bounds(limits: &Limits) -> Vec<(&'static str, usize)> {
+        vec![("payload", limits.payload_bytes)]
+    }
+
     fn into_domain(self, limits: &Limits) -> Result<AppendBatch, ApiError> {
         let new = Self::new_event(
             self.event_id,
@@ -248,6 +262,10 @@ pub struct BatchAppendRequest {
 
 impl RequestBody for BatchAppendRequest {
     type Domain = AppendBatch;
+
+    fn bounds(limits: &Limits) -> Vec<(&'static str, usize)> {
+        vec![("payload", limits.payload_bytes)]
+    }
 
     /// Reads every item (400 naming `events[i].<field>` for each problem of each item), then
     /// the batch rules (a repeated `eventId` with other content: `events[i].eventId`).

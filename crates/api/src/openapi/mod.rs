@@ -21,7 +21,7 @@ use crate::http::schema;
 
 mod shape;
 
-use shape::{drop_null_alternative, normalize};
+use shape::{drop_null_alternative, normalize, representations_aside};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -103,6 +103,8 @@ fn problem_ref(status: u16) -> Value {
 /// The document the running service serves: the generated one, plus
 /// - the problem responses any operation may give (405, 500; 408 for bodies), by reference;
 /// - `X-Request-Id` on every response;
+/// - one media type per success response, the other representations in `x-representations`
+///   (see [`representations_aside`]);
 /// - the running `limits`: page size bounds, body, payload and metadata sizes, stream slots;
 /// - the list of problem codes; in keys mode the bearer scheme on every protected operation
 ///   (see [`secure`]), an empty `security` elsewhere; in open mode (`open`) no scheme at all,
@@ -115,6 +117,7 @@ pub fn document(limits: &Limits, open: bool) -> Value {
     }
     let mut doc = serde_json::to_value(&doc).expect("the document serializes");
     normalize(&mut doc);
+    representations_aside(&mut doc);
 
     let codes: Vec<String> = ErrorCode::ALL
         .iter()

@@ -51,3 +51,45 @@ pub fn normalize(value: &mut Value) {
         _ => {}
     }
 }
+
+/// A success response of several media types (`listEvents`' 200: a JSON page, an SSE stream, an
+/// NDJSON export) keeps only its JSON one in `content`; the others move beside it, unchanged, to
+/// `x-representations`. Generated clients type a response's data as the union of its media
+/// types (openapi-typescript with openapi-fetch: `EventPage | string`), so the JSON one is what
+/// they get by default; the streams stay documented for people and tools that read them.
+pub fn representations_aside(doc: &mut Value) {
+    let Some(Value::Object(paths)) = doc.get_mut("paths") else {
+        return;
+    };
+    let operations = paths
+        .values_mut()
+        .filter_map(Value::as_object_mut)
+        .flat_map(|item| item.values_mut());
+    for operation in operations {
+        let Some(Value::Object(responses)) = operation.get_mut("responses") else {
+            continue;
+        };
+        for (_, response) in responses.iter_mut().filter(|(s, _)| s.starts_with('2')) {
+            let Some(Value::Object(content)) = response.get_mut("content") else {
+                continue;
+            };
+            if content.len() < 2 || !content.contains_key(JSON) {
+                continue;
+            }
+            let others: serde_json::Map<String, Value> = std::mem::take(content)
+                .into_iter()
+                .filter_map(|(media, body)| {
+                    if media == JSON {
+                        content.insert(media, body);
+                        None
+                    } else {
+                        Some((media, body))
+                    }
+                })
+                .collect();
+            response["x-representations"] = Value::Object(others);
+        }
+    }
+}
+
+const JSON: &str = "application/json";

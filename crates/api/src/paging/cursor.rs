@@ -79,6 +79,20 @@ fn invalid(walk: &str) -> ApiError {
     )
 }
 
+/// Checks that `cursor` has the form of an event cursor (its length and kind), which needs no
+/// session: a malformed cursor is 400 `invalid-cursor` before the session is looked up,
+/// whatever the session (absent, erased). Its binding to the walk is checked once the session
+/// is known ([`CursorCodec::decode`]).
+pub fn check_event_form(cursor: &str) -> Result<(), ApiError> {
+    match URL_SAFE_NO_PAD.decode(cursor) {
+        Ok(raw) if raw.len() == EVENT_HEAD_LEN + MAC_LEN && raw[0] == EVENTS => Ok(()),
+        _ => Err(invalid(EVENT_WALK)),
+    }
+}
+
+/// What an event cursor may have been issued for instead.
+const EVENT_WALK: &str = "project, session, view or order";
+
 fn order_byte(order: Order) -> u8 {
     match order {
         Order::Asc => 0,
@@ -146,9 +160,8 @@ impl CursorCodec {
 
     /// The position a cursor stands for, when it was issued for this scope and order.
     pub fn decode(&self, scope: &EventScope, order: Order, cursor: &str) -> Result<u64, ApiError> {
-        let walk = "project, session, view or order";
-        let head = self.open(&parts(&scope.parts()), EVENTS, order, cursor, walk)?;
-        let seq: [u8; 8] = head[2..].try_into().map_err(|_| invalid(walk))?;
+        let head = self.open(&parts(&scope.parts()), EVENTS, order, cursor, EVENT_WALK)?;
+        let seq: [u8; 8] = head[2..].try_into().map_err(|_| invalid(EVENT_WALK))?;
         Ok(u64::from_be_bytes(seq))
     }
 

@@ -228,13 +228,17 @@ impl PageQuery {
 }
 
 /// The query parameters of an event page, validated; unknown or repeated parameters are
-/// refused.
+/// refused, and so is a cursor that is not one in form (its binding is checked once the
+/// session is read: [`PageQuery::request`]).
 pub fn parse_query(req: &HttpRequest, limits: &Limits) -> Result<PageQuery, ApiError> {
     let mut query = QueryParams::read(req, &[LIMIT, ORDER, CURSOR], None)?;
     let limit = query.limit(limits);
     let order = query.order(Order::Asc);
     let cursor = query.take(CURSOR);
     query.finish()?;
+    if let Some(cursor) = &cursor {
+        cursor::check_event_form(cursor)?;
+    }
     Ok(PageQuery {
         limit,
         order,

@@ -1070,6 +1070,63 @@ async fn openapi_states_the_running_limits_and_the_domain_rules() {
 /// What generated clients need (issue 9): camelCase operation ids, free-form payloads, an
 /// optional complete body without a `null` schema, always-sent fields required, `X-Request-Id`
 /// on every response, problems by reference, links from the 201s.
+/// Issue 22 item 15: a client generated from the document (openapi-typescript + openapi-fetch)
+/// typed the 200 of `listEvents` as `EventPage | string`, as every media type of a success
+/// response joins the type of its data. Each success response has one media type, JSON where
+/// there is JSON; the other representations of an operation (the SSE stream and the NDJSON
+/// export of `listEvents`) stay documented beside it, in `x-representations`, with their
+/// schemas and examples.
+#[tokio::test]
+async fn openapi_success_responses_have_one_media_type_and_the_streams_stay_documented() {
+    let app = TestApp::spawn().await;
+    let doc = app.get("/openapi.json").await.expect(200);
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            for (status, response) in op["responses"].as_object().unwrap() {
+                if !status.starts_with('2') {
+                    continue;
+                }
+                if let Some(content) = response.get("content").and_then(Value::as_object) {
+                    assert_eq!(
+                        content.len(),
+                        1,
+                        "{method} {path} {status}: one media type, not {:?}",
+                        content.keys().collect::<Vec<_>>()
+                    );
+                }
+            }
+        }
+    }
+    let ok = &doc["paths"]["/sessions/{sessionId}/events"]["get"]["responses"]["200"];
+    assert_eq!(
+        ok["content"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .collect::<Vec<_>>(),
+        ["application/json"]
+    );
+    assert_eq!(
+        ok["content"]["application/json"]["schema"]["$ref"],
+        "#/components/schemas/EventPage"
+    );
+    let aside = ok["x-representations"]
+        .as_object()
+        .expect("x-representations");
+    let mut media: Vec<&String> = aside.keys().collect();
+    media.sort();
+    assert_eq!(media, ["application/x-ndjson", "text/event-stream"]);
+    for (media, representation) in aside {
+        assert_eq!(representation["schema"]["type"], "string", "{media}");
+        assert!(
+            representation["example"]
+                .as_str()
+                .is_some_and(|e| e.contains("\"eventId\"")),
+            "{media} has an example"
+        );
+    }
+}
+
 #[tokio::test]
 async fn openapi_is_what_client_generators_need() {
     let app = TestApp::spawn().await;

@@ -751,6 +751,31 @@ fn cases(victim: &str) -> Vec<Case> {
         "unsupported-media-type",
     );
     t.malformed("batch truncated", batch, r#"{"events":[{"eventId":"probe""#);
+    // Tiny values cost a parser's tree many times their text (issue 22 item 11): the payload is
+    // measured while it is parsed, and refused without being built whole.
+    let zeros = |n: usize| format!("[{}0]", "0,".repeat(n - 1));
+    t.raw(
+        "batch item payload of 2 million zeros (4 MiB body)",
+        batch,
+        Some("application/json"),
+        format!(
+            r#"{{"events":[{{"eventId":"probe","type":"system","payload":{{"z":{}}}}}]}}"#,
+            zeros(2_000_000)
+        ),
+        413,
+        "payload-too-large",
+    );
+    t.raw(
+        "metadata of 50 000 zeros",
+        create,
+        Some("application/json"),
+        format!(
+            r#"{{"sessionId":"{PROBE}","metadata":{{"z":{}}}}}"#,
+            zeros(50_000)
+        ),
+        413,
+        "payload-too-large",
+    );
     t.raw(
         "batch with a conflicting item",
         batch,

@@ -431,3 +431,62 @@ async fn get_session_carries_a_page_of_its_events() {
     plain.as_object_mut().unwrap().remove("events");
     assert_eq!(app.session(&empty).await, plain);
 }
+
+/// A cursor that is not one in form (what the documented pattern says) is 400
+/// `invalid-cursor` before the session is looked up: whatever the session — absent, erased —
+/// and in every representation. A well-formed cursor is checked against the session once it is
+/// found: for an absent one 404, for an erased one 410.
+#[tokio::test]
+async fn a_malformed_cursor_is_400_whatever_the_session() {
+    let app = TestApp::spawn().await;
+    let (session, _) = session_with(&app, 3).await;
+    let cursor = cursor_of(&app.page(&session, "limit=1").await.expect(200));
+    let (erased, _) = session_with(&app, 3).await;
+    let reply = app
+        .send(app.request(reqwest::Method::DELETE, &format!("/sessions/{erased}")))
+        .await;
+    assert_eq!(reply.status, 204, "{}", reply.text());
+    let absent = common::unique("absent");
+    let malformed = [
+        "cursor=".to_owned(),
+        "cursor=garbage".to_owned(),
+        "cursor=%F2%9D%A1%90%26%01".to_owned(),
+        format!("cursor={}", "A".repeat(38)),
+        format!("cursor={}", &cursor[..cursor.len() - 1]),
+    ];
+    for id in [&absent, &erased] {
+        for query in &malformed {
+            for (path, accept) in [
+                (format!("/sessions/{id}/events?{query}"), None),
+                (format!("/sessions/{id}?{query}"), None),
+                (
+                    format!("/sessions/{id}/events?{query}"),
+                    Some("text/event-stream"),
+                ),
+                (
+                    format!("/sessions/{id}/events?{query}"),
+                    Some("application/x-ndjson"),
+                ),
+            ] {
+                let mut request = app.request(reqwest::Method::GET, &path);
+                if let Some(accept) = accept {
+                    request = request.header("accept", accept);
+                }
+                app.send(request).await.problem(400, "invalid-cursor");
+            }
+        }
+    }
+    let well_formed = format!("cursor={cursor}");
+    for path in [
+        format!("/sessions/{absent}/events?{well_formed}"),
+        format!("/sessions/{absent}?{well_formed}"),
+    ] {
+        app.get(&path).await.problem(404, "session-not-found");
+    }
+    for path in [
+        format!("/sessions/{erased}/events?{well_formed}"),
+        format!("/sessions/{erased}?{well_formed}"),
+    ] {
+        app.get(&path).await.problem(410, "session-erased");
+    }
+}
