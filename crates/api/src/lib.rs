@@ -17,6 +17,6 @@ mod router;
 mod state;
 mod stream;
 
-pub use http::limits::{BodyBudget, Limits};
+pub use http::limits::Limits;
 pub use router::app;
 pub use state::AppState;

@@ -15,15 +15,13 @@ use std::collections::HashSet;
 use std::fmt;
 use std::io;
 
+use actix_web::HttpRequest;
 use actix_web::http::header;
 use actix_web::web::{self, Bytes, BytesMut};
-use actix_web::{HttpMessage, HttpRequest};
 use futures_util::StreamExt;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
 
-#[cfg(doc)]
-use crate::http::limits::BodyBudget;
 use crate::http::limits::Limits;
 use crate::http::problem::{ApiError, ErrorCode, FieldError};
 
@@ -55,26 +53,18 @@ pub type Bounds<'a> = &'a [(&'static str, usize)];
 
 /// Reads the whole body within the limits: past `limits.body_bytes` it is refused without
 /// reading further (413); a body still arriving after `limits.body_timeout` is refused (408).
-/// Once read, the body waits for its share of `limits.bodies` (see [`crate::http::limits::BodyBudget`]) before it is
-/// parsed, and holds it until the request is done (the permit lives in the request's
-/// extensions, dropped with them): a slow sender holds none while it sends.
 pub async fn read_bytes(
     req: &HttpRequest,
     payload: web::Payload,
     limits: &Limits,
 ) -> Result<Bytes, ApiError> {
-    let read = tokio::time::timeout(
+    match tokio::time::timeout(
         limits.body_timeout,
         read_limited(req, payload, limits.body_bytes),
     )
-    .await;
-    match read {
-        Ok(Ok(body)) => {
-            let admitted = limits.bodies.admit(body.len()).await;
-            req.extensions_mut().insert(admitted);
-            Ok(body)
-        }
-        Ok(Err(e)) => Err(e),
+    .await
+    {
+        Ok(result) => result,
         Err(_) => Err(ApiError::new(
             ErrorCode::RequestTimeout,
             format!(

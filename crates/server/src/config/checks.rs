@@ -160,7 +160,6 @@ impl Settings {
             limits: api::Limits {
                 body_bytes: as_usize(body_bytes),
                 batch_body_bytes: as_usize(batch_body_bytes),
-                bodies: api::BodyBudget::for_batches_of(as_usize(batch_body_bytes)),
                 payload_bytes: as_usize(payload_bytes),
                 metadata_bytes: as_usize(metadata_bytes),
                 page_default: page_default as u32,
