@@ -4,14 +4,26 @@
 //! expands into one test per case for every adapter. A case cannot be left out of an adapter's
 //! run: anything else public in a case module stops the build (helpers stay private there, or in
 //! `cases/support.rs`), and so does a module of `src/cases/` missing from [`CASE_FILES`].
+//! A case of two instances of one store (`cases/instances.rs`) is a
+//! `pub async fn NAME(repo: Repo, other: Repo)`: `other` is another instance on the same data.
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
 /// The modules of `src/cases/` whose `pub async fn name(repo: Repo)` are cases.
 const CASE_FILES: &[&str] = &[
-    "sessions", "appends", "seal", "pages", "fidelity", "projects", "tails", "lists", "batches",
-    "erasure", "keys",
+    "sessions",
+    "appends",
+    "seal",
+    "pages",
+    "fidelity",
+    "projects",
+    "tails",
+    "lists",
+    "batches",
+    "erasure",
+    "keys",
+    "instances",
 ];
 
 /// The modules of `src/cases/` that hold no case.
@@ -31,34 +43,55 @@ fn main() {
             path.display()
         );
     }
-    let mut names: Vec<(&str, String)> = Vec::new();
+    // (module, name, whether it takes a second instance)
+    let mut names: Vec<(&str, String, bool)> = Vec::new();
     for module in CASE_FILES {
         let path = format!("src/cases/{module}.rs");
         println!("cargo::rerun-if-changed={path}");
         let source = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {path}: {e}"));
-        for (n, line) in source.lines().enumerate() {
+        let lines: Vec<&str> = source.lines().collect();
+        for (n, line) in lines.iter().enumerate() {
             let Some(rest) = line.strip_prefix("pub ") else {
                 continue;
             };
-            let case = rest
-                .strip_prefix("async fn ")
+            // The signature up to its `)`, over the lines rustfmt may have split it into, without
+            // whitespace (and without the trailing comma rustfmt adds).
+            let mut signature = String::new();
+            for part in std::iter::once(rest).chain(lines[n + 1..].iter().copied()) {
+                signature.extend(part.split_whitespace());
+                if part.contains(')') {
+                    break;
+                }
+            }
+            let signature = signature.replace(",)", ")");
+            let case = signature
+                .strip_prefix("asyncfn")
                 .and_then(|r| r.split_once('('))
-                .filter(|(_, params)| params.starts_with("repo: Repo)"));
+                .and_then(|(name, params)| {
+                    if params.starts_with("repo:Repo)") {
+                        Some((name, false))
+                    } else if params.starts_with("repo:Repo,other:Repo)") {
+                        Some((name, true))
+                    } else {
+                        None
+                    }
+                });
             match case {
-                Some((name, _)) => names.push((module, name.trim().to_owned())),
+                Some((name, two)) => names.push((module, name.trim().to_owned(), two)),
                 None => panic!(
                     "{path}:{}: everything public there is a case, \
-                     `pub async fn name(repo: Repo)`; keep helpers private: {line}",
+                     `pub async fn name(repo: Repo)` (or `(repo: Repo, other: Repo)`); keep \
+                     helpers private: {line}",
                     n + 1
                 ),
             }
         }
         assert!(
-            names.iter().any(|(m, _)| m == module),
+            names.iter().any(|(m, _, _)| m == module),
             "{path} declares no case"
         );
     }
-    let mut unique: Vec<&String> = names.iter().map(|(_, name)| name).collect();
+    let mut unique: Vec<&String> = names.iter().map(|(_, name, _)| name).collect();
     unique.sort();
     unique.dedup();
     assert_eq!(unique.len(), names.len(), "two cases share a name");
@@ -68,8 +101,12 @@ fn main() {
          #[doc(hidden)]\n#[macro_export]\nmacro_rules! __conformance_cases {\n    \
          ($fixture:expr) => {\n        $crate::conformance_suite!(@cases $fixture;\n",
     );
-    for (module, name) in &names {
-        writeln!(out, "            {module}::{name},").unwrap();
+    for instances in [false, true] {
+        out.push_str("            [\n");
+        for (module, name, _) in names.iter().filter(|(_, _, two)| *two == instances) {
+            writeln!(out, "                {module}::{name},").unwrap();
+        }
+        out.push_str("            ]\n");
     }
     out.push_str("        );\n    };\n}\n");
     let dir = PathBuf::from(std::env::var_os("OUT_DIR").expect("OUT_DIR"));

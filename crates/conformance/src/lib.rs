@@ -15,14 +15,22 @@ pub mod fixtures;
 pub mod upgrade;
 
 use std::any::Any;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use domain::Repository;
 
-/// A fresh store for one test, and whatever must live as long as it (a temporary folder, a
-/// database to drop).
+/// Opens another instance of a fixture's store: the same file or database, its own state (its
+/// caches, its writer), as a second process of the service would have it.
+pub type OpenOther =
+    Box<dyn Fn() -> Pin<Box<dyn Future<Output = Arc<dyn Repository>> + Send>> + Send + Sync>;
+
+/// A fresh store for one test, another instance of it for the cases of `cases::instances`, and
+/// whatever must live as long as them (a temporary folder, a database to drop).
 pub struct Fixture {
     pub repo: Arc<dyn Repository>,
+    pub other: OpenOther,
     pub guard: Box<dyn Any + Send + Sync>,
 }
 
@@ -37,12 +45,24 @@ macro_rules! conformance_suite {
     ($fixture:expr) => {
         $crate::__conformance_cases!($fixture);
     };
-    (@cases $fixture:expr; $($module:ident :: $case:ident),* $(,)?) => {
+    (@cases $fixture:expr;
+        [$($module:ident :: $case:ident),* $(,)?]
+        [$($module2:ident :: $case2:ident),* $(,)?]
+    ) => {
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn $case() {
                 let fixture: $crate::Fixture = $fixture.await;
                 $crate::cases::$module::$case(fixture.repo.clone()).await;
+                drop(fixture);
+            }
+        )*
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $case2() {
+                let fixture: $crate::Fixture = $fixture.await;
+                let other = (fixture.other)().await;
+                $crate::cases::$module2::$case2(fixture.repo.clone(), other).await;
                 drop(fixture);
             }
         )*

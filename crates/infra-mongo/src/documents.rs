@@ -14,6 +14,7 @@ use domain::{
     Event, EventId, EventType, Fingerprint, JsonObject, Label, Language, ProjectId, Redaction,
     Session, SessionId, SessionState, SessionStatus, StorageError, Timestamp,
 };
+use mongodb::bson::oid::ObjectId;
 use mongodb::bson::spec::BinarySubtype;
 use mongodb::bson::{Binary, Bson, DateTime, Document, RawDocument, RawDocumentBuf, doc, rawdoc};
 
@@ -97,9 +98,11 @@ pub(crate) fn session_doc(project: &ProjectId, s: &Session) -> Document {
     }
 }
 
-/// An event as stored, encoded straight to BSON bytes (no intermediate [`Document`]).
-pub(crate) fn event_doc(project: &ProjectId, e: &Event) -> RawDocumentBuf {
+/// An event as stored under the `_id` `id`, encoded straight to BSON bytes (no intermediate
+/// [`Document`]). The writer picks the `_id`, so that it can take the insert back by it.
+pub(crate) fn event_doc(id: ObjectId, project: &ProjectId, e: &Event) -> RawDocumentBuf {
     rawdoc! {
+        "_id": id,
         "project": project.as_str(),
         "sessionId": e.session_id.as_str(),
         "seq": i64::try_from(e.seq).expect("seq stays below 2^63"),

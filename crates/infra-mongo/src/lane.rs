@@ -1,10 +1,11 @@
 //! Per-session lanes: this instance's queue of writes for each session it is writing to, and a
-//! hint of the session's top `seq`.
+//! hint of the session: its document's `_id` and its top `seq`.
 //!
 //! Nothing here is an authority. The queue only orders this instance's own writes (one writer
-//! per session per instance, taking every queued job at once); the hint is only a guess of the
-//! highest stored `seq` that saves a read, and a wrong guess costs a duplicate-key error and a
-//! re-read, never a wrong answer (see `docs/mongodb.md`). Pure mechanics: no IO.
+//! per session per instance, taking every queued job at once); the hint is only a guess that
+//! saves reads, and a wrong guess costs a duplicate-key error and a re-read, or (the session
+//! gone since: erased, purged, maybe created again) the insert taken back after its check of
+//! the session document, never a wrong answer (see `docs/mongodb.md`). Pure mechanics: no IO.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -12,6 +13,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use domain::{
     AppendBatch, AppendEventError, CompleteRequest, CompleteSessionError, Event, Session, Written,
 };
+use mongodb::bson::Bson;
 use tokio::sync::oneshot;
 
 use crate::documents::SessionKey;
@@ -31,6 +33,26 @@ pub(crate) enum Job {
     },
 }
 
+/// What this instance saw of a session it wrote to.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Hint {
+    /// The `_id` of the session document written for: every insert on this hint is checked
+    /// against it (see `writes.rs`).
+    pub(crate) session: Bson,
+    /// The highest `seq` of an event (never a seal) this instance saw stored in the session.
+    pub(crate) top: u64,
+}
+
+impl Hint {
+    /// The same session, `n` events higher.
+    pub(crate) fn above(&self, n: u64) -> Self {
+        Self {
+            session: self.session.clone(),
+            top: self.top + n,
+        }
+    }
+}
+
 /// Lanes kept while idle, for their hints; beyond this, idle lanes are dropped.
 const IDLE_LANES_KEPT: usize = 10_000;
 
@@ -39,7 +61,7 @@ pub(crate) struct Lanes<J> {
     lanes: Mutex<HashMap<SessionKey, Arc<Lane<J>>>>,
 }
 
-/// One session's queue of jobs and the hint of its top `seq`.
+/// One session's queue of jobs and its hint.
 pub(crate) struct Lane<J> {
     state: Mutex<State<J>>,
 }
@@ -48,8 +70,7 @@ struct State<J> {
     jobs: Vec<J>,
     /// Someone is taking this lane's jobs (see [`Lane::take`]).
     draining: bool,
-    /// The highest `seq` of an event (never a seal) this instance saw stored in the session.
-    top: Option<u64>,
+    hint: Option<Hint>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -80,7 +101,7 @@ impl<J> Lanes<J> {
             state: Mutex::new(State {
                 jobs: Vec::new(),
                 draining: false,
-                top: None,
+                hint: None,
             }),
         });
         lanes.insert(session.clone(), lane.clone());
@@ -98,9 +119,9 @@ impl<J> Lanes<J> {
         start.then_some(lane)
     }
 
-    /// The hint of a session's top `seq`, when this instance has one.
-    pub(crate) fn set_top(&self, session: &SessionKey, top: Option<u64>) {
-        self.lane(session).set_top(top);
+    /// The hint of a session, when this instance has one.
+    pub(crate) fn set_hint(&self, session: &SessionKey, hint: Option<Hint>) {
+        self.lane(session).set_hint(hint);
     }
 }
 
@@ -123,15 +144,15 @@ impl<J> Lane<J> {
         let mut state = lock(&self.state);
         state.jobs.clear();
         state.draining = false;
-        state.top = None;
+        state.hint = None;
     }
 
-    pub(crate) fn top(&self) -> Option<u64> {
-        lock(&self.state).top
+    pub(crate) fn hint(&self) -> Option<Hint> {
+        lock(&self.state).hint.clone()
     }
 
-    pub(crate) fn set_top(&self, top: Option<u64>) {
-        lock(&self.state).top = top;
+    pub(crate) fn set_hint(&self, hint: Option<Hint>) {
+        lock(&self.state).hint = hint;
     }
 }
 
@@ -173,11 +194,15 @@ mod tests {
     #[test]
     fn the_hint_lives_with_the_lane_and_is_dropped_on_abandon() {
         let lanes: Lanes<u8> = Lanes::new();
-        lanes.set_top(&sid("a"), Some(7));
+        let hint = Hint {
+            session: Bson::Int32(1),
+            top: 7,
+        };
+        lanes.set_hint(&sid("a"), Some(hint.clone()));
         let lane = lanes.push(&sid("a"), 1).unwrap();
-        assert_eq!(lane.top(), Some(7));
+        assert_eq!(lane.hint(), Some(hint));
         lane.abandon();
-        assert_eq!(lane.top(), None);
+        assert_eq!(lane.hint(), None);
         assert_eq!(lane.take(), None);
     }
 }

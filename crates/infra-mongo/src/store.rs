@@ -21,7 +21,7 @@ use crate::clock::CreationClock;
 use crate::documents::{self, SessionKey};
 use crate::drivers::{Driver, Drivers};
 use crate::error::{MongoResultExt, is_duplicate_key, storage_error};
-use crate::lane::{Job, Lanes};
+use crate::lane::{Hint, Job, Lanes};
 use crate::schema::META;
 
 /// Write concerns, so that callers need not depend on the driver.
@@ -228,10 +228,14 @@ impl SessionRepository for MongoStore {
         // purged, a session erased and purged): the id is then free.
         for _ in 0..2 {
             match self.driver().sessions.insert_one(document.clone()).await {
-                Ok(_) => {
-                    // Created here: its top is known, so this instance's first append into it
-                    // is one round trip.
-                    self.lanes.set_top(&key, Some(0));
+                Ok(inserted) => {
+                    // Created here: its document and top are known, so this instance's first
+                    // append into it needs no read before its insert.
+                    let hint = Hint {
+                        session: inserted.inserted_id,
+                        top: 0,
+                    };
+                    self.lanes.set_hint(&key, Some(hint));
                     return Ok(Written::created(session));
                 }
                 Err(e) if is_duplicate_key(&e) => {}

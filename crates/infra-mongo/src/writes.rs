@@ -12,6 +12,12 @@
 //! in a short multi-document transaction and commits, so the events become visible together or
 //! not at all, and the unique indexes condition the insert on what was read (the
 //! `expectedLastSeq` check included). A lost race aborts it; it is tried again from the reads.
+//!
+//! Every insert of events is then checked: the session document the lane's hint names (by its
+//! `_id`) must still be there and no tombstone. Otherwise the session was erased meanwhile, or
+//! erased and purged and maybe created again, which no unique index can tell (a purge frees
+//! every `seq`): the inserted events are deleted by their `_id`s and the write decided afresh
+//! on what is stored now (see `docs/mongodb.md`, "Writes into a session that is gone").
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
@@ -23,14 +29,15 @@ use domain::{
     Written, decision,
 };
 use futures_util::TryStreamExt;
-use mongodb::bson::{Document, doc};
+use mongodb::bson::oid::ObjectId;
+use mongodb::bson::{Bson, Document, doc};
 use mongodb::error::{Error, TRANSIENT_TRANSACTION_ERROR, UNKNOWN_TRANSACTION_COMMIT_RESULT};
 use rand::Rng;
 use tokio::sync::oneshot;
 
 use crate::documents::{self, SessionKey};
 use crate::error::{duplicate_at, is_duplicate_key, is_write_conflict, storage_error};
-use crate::lane::{Job, Lane, Reply};
+use crate::lane::{Hint, Job, Lane, Reply};
 use crate::store::MongoStore;
 
 /// Most appends written by one `insertMany`.
@@ -70,8 +77,33 @@ fn answer_of(step: AppendStep) -> Result<Written<Event>, AppendEventError> {
     }
 }
 
-/// A batch's answer, and the top seq to keep as the lane's hint.
-type BatchTry = (Result<Vec<Written<Event>>, AppendEventError>, Option<u64>);
+/// A batch's answer, and the hint to keep on the lane.
+type BatchTry = (Result<Vec<Written<Event>>, AppendEventError>, Option<Hint>);
+
+/// A session as a write finds it in the database.
+enum Found {
+    /// Open: its document's `_id` and top, to insert on.
+    Open(Hint),
+    /// Missing (maybe erased) or sealed: the domain answers without an insert.
+    Shut(SessionState),
+}
+
+/// Events to insert, each under the `_id` chosen for it (see [`MongoStore::take_back`]).
+fn with_ids<'a>(
+    project: &'a domain::ProjectId,
+    events: &'a [Event],
+) -> (
+    Vec<ObjectId>,
+    impl Iterator<Item = mongodb::bson::RawDocumentBuf> + 'a,
+) {
+    let ids: Vec<ObjectId> = events.iter().map(|_| ObjectId::new()).collect();
+    let docs = ids
+        .clone()
+        .into_iter()
+        .zip(events)
+        .map(move |(id, e)| documents::event_doc(id, project, e));
+    (ids, docs)
+}
 
 /// A corrupt document read while writing a batch: a driver error, so that the batch's
 /// error path (not retried) reports it.
@@ -185,18 +217,79 @@ impl MongoStore {
         guard.done = true;
     }
 
-    /// The session's state as the top of its events says, read from the database.
-    async fn read_top(&self, session: &SessionKey) -> Result<SessionState, StorageError> {
-        if let Some(top) = self.top(session).await? {
-            return documents::state(&top);
+    /// The session as stored: its document (by the key), then, while it is no tombstone, the
+    /// top of its events. An insert on what this finds is checked afterwards against the
+    /// document read here ([`MongoStore::still_there`]).
+    async fn read_top(&self, session: &SessionKey) -> Result<Found, StorageError> {
+        let Some(stored) = self.stored_session(session).await? else {
+            return Ok(Found::Shut(SessionState::Missing { erased: false }));
+        };
+        if stored.contains_key("erasedAt") {
+            return Ok(Found::Shut(SessionState::Missing { erased: true }));
         }
-        // Events exist only in existing sessions: only an empty one needs these reads.
-        Ok(match self.session_doc(session).await? {
-            Some(_) => SessionState::Open { last_seq: 0 },
-            None => SessionState::Missing {
-                erased: self.tombstone(session).await?.is_some(),
+        let id = stored
+            .get("_id")
+            .cloned()
+            .ok_or_else(|| StorageError::Internal("stored session has no _id".into()))?;
+        Ok(match self.top(session).await? {
+            Some(top) => match documents::state(&top)? {
+                SessionState::Open { last_seq } => Found::Open(Hint {
+                    session: id,
+                    top: last_seq,
+                }),
+                state => Found::Shut(state),
             },
+            None => Found::Open(Hint {
+                session: id,
+                top: 0,
+            }),
         })
+    }
+
+    /// The check after an insert of events: the session document `id` (the one the insert was
+    /// decided on) is still there, and no tombstone. One `find` by `_id`. Sound because a
+    /// tombstone never turns back into a session: if the document is live after the insert,
+    /// any erasure of it starts after the insert, and seals above and blanks the inserted
+    /// events like any other.
+    async fn still_there(&self, id: &Bson) -> Result<bool, Error> {
+        let found = self
+            .driver()
+            .sessions
+            .find_one(doc! { "_id": id.clone() })
+            .projection(doc! { "erasedAt": 1 })
+            .await?;
+        Ok(found.is_some_and(|d| !d.contains_key("erasedAt")))
+    }
+
+    /// Takes back events inserted into a session that was gone (their `_id`s).
+    async fn take_back(&self, ids: &[ObjectId]) -> Result<(), Error> {
+        self.driver()
+            .events
+            .delete_many(doc! { "_id": { "$in": ids } })
+            .await?;
+        Ok(())
+    }
+
+    /// Checks an insert of events on `hint` (see [`MongoStore::still_there`]), and takes them
+    /// back when their session is gone. `Ok(false)`: taken back, the write is decided again.
+    /// An error leaves the events where they are (see `docs/mongodb.md`), and is logged.
+    async fn checked(&self, hint: &Hint, ids: &[ObjectId]) -> Result<bool, Error> {
+        let checked = async {
+            if self.still_there(&hint.session).await? {
+                return Ok(true);
+            }
+            self.take_back(ids).await?;
+            Ok(false)
+        }
+        .await;
+        if let Err(e) = &checked {
+            tracing::warn!(
+                error = %e,
+                events = ids.len(),
+                "inserted events not checked against their session, or not taken back"
+            );
+        }
+        checked
     }
 
     /// Writes queued appends, in order, until each is answered.
@@ -222,21 +315,21 @@ impl MongoStore {
             if pending.is_empty() {
                 return;
             }
-            let top = match lane.top() {
-                Some(top) => top,
+            let hint = match lane.hint() {
+                Some(hint) => hint,
                 None => match self.read_top(session).await {
-                    Ok(SessionState::Open { last_seq }) => {
-                        lane.set_top(Some(last_seq));
-                        last_seq
+                    Ok(Found::Open(hint)) => {
+                        lane.set_hint(Some(hint.clone()));
+                        hint
                     }
-                    Ok(state @ SessionState::Missing { .. }) => {
+                    Ok(Found::Shut(state @ SessionState::Missing { .. })) => {
                         for p in pending {
                             let answer = answer_of(decision::append(p.new.clone(), state, None));
                             p.answer(answer);
                         }
                         return;
                     }
-                    Ok(state @ SessionState::Sealed { .. }) => {
+                    Ok(Found::Shut(state)) => {
                         for p in pending {
                             let answer = self.answer_sealed(session, state, p.new.clone()).await;
                             p.answer(answer);
@@ -260,26 +353,19 @@ impl MongoStore {
                 .count();
             let round: Vec<Pending> = pending.drain(..len).collect();
             let now = Timestamp::now();
-            let events: Vec<Event> = (top + 1..)
+            let events: Vec<Event> = (hint.top + 1..)
                 .zip(&round)
                 .map(|(seq, p)| p.new.to_event(&session.session, seq, now))
                 .collect();
-            let result = self
-                .driver()
-                .raw_events
-                .insert_many(
-                    events
-                        .iter()
-                        .map(|e| documents::event_doc(&session.project, e)),
-                )
-                .await;
+            let (ids, docs) = with_ids(&session.project, &events);
+            let result = self.driver().raw_events.insert_many(docs).await;
             let (inserted, refused) = match result {
                 Ok(_) => (len, None),
                 Err(e) => match duplicate_at(&e) {
                     Some(index) => (index, Some(index)),
                     None => {
                         // Some may be stored, some not: the callers' retries will tell (replays).
-                        lane.set_top(None);
+                        lane.set_hint(None);
                         let e = storage_error(e);
                         for p in round.into_iter().chain(pending) {
                             p.answer(Err(e.clone().into()));
@@ -289,7 +375,27 @@ impl MongoStore {
                 },
             };
             if inserted > 0 {
-                lane.set_top(Some(top + inserted as u64));
+                match self.checked(&hint, &ids[..inserted]).await {
+                    Ok(true) => {}
+                    // Taken back: the whole round is decided again on what is stored now.
+                    Ok(false) => {
+                        lane.set_hint(None);
+                        for p in round.into_iter().rev() {
+                            pending.push_front(p);
+                        }
+                        continue;
+                    }
+                    // Unknown whether the session is still there: the events may stay.
+                    Err(e) => {
+                        lane.set_hint(None);
+                        let e = storage_error(e);
+                        for p in round.into_iter().chain(pending) {
+                            p.answer(Err(e.clone().into()));
+                        }
+                        return;
+                    }
+                }
+                lane.set_hint(Some(hint.above(inserted as u64)));
                 losses = 0;
             }
             let mut round = round.into_iter();
@@ -320,7 +426,7 @@ impl MongoStore {
                 // Its id is free: its seq was taken. Tried again on a new top.
                 None => {
                     pending.push_front(refused);
-                    lane.set_top(None);
+                    lane.set_hint(None);
                     losses += 1;
                     backoff(losses).await;
                 }
@@ -339,20 +445,21 @@ impl MongoStore {
     ) -> Result<Vec<Written<Event>>, AppendEventError> {
         let mut losses = 0;
         while !reply.is_closed() {
-            match self.try_batch(session, batch.clone(), lane.top()).await {
-                Ok(Some((answer, top))) => {
-                    lane.set_top(top);
+            match self.try_batch(session, batch.clone(), lane.hint()).await {
+                Ok(Some((answer, hint))) => {
+                    lane.set_hint(hint);
                     return answer;
                 }
-                // Refused on the hint alone: read the top and decide again.
-                Ok(None) => lane.set_top(None),
+                // Refused on the hint alone, or written into a session gone since and taken
+                // back: read the session and decide again.
+                Ok(None) => lane.set_hint(None),
                 Err(e) if is_lost_race(&e) => {
-                    lane.set_top(None);
+                    lane.set_hint(None);
                     losses += 1;
                     backoff(losses).await;
                 }
                 Err(e) => {
-                    lane.set_top(None);
+                    lane.set_hint(None);
                     return Err(storage_error(e).into());
                 }
             }
@@ -360,46 +467,53 @@ impl MongoStore {
         Err(interrupted().into())
     }
 
-    /// One try of [`MongoStore::write_batch`] on the lane's `hint` of the top seq (or, without
-    /// one, the top read now): the answer and the top seq to keep as the hint (`None`: none).
-    /// `Ok(None)`: `expectedLastSeq` differs from the hint, which may be stale; the caller
-    /// tries again without it. Nothing is stored unless the commit succeeds.
+    /// One try of [`MongoStore::write_batch`] on the lane's `hint` (or, without one, the
+    /// session read now): the answer and the hint to keep (`None`: none). `Ok(None)`:
+    /// `expectedLastSeq` differs from the hint, which may be stale, or the session written into
+    /// was gone (the events are taken back); the caller tries again without the hint. Nothing
+    /// is stored unless the commit succeeds and the check after it finds the session.
     async fn try_batch(
         &self,
         key: &SessionKey,
         batch: AppendBatch,
-        hint: Option<u64>,
+        hint: Option<Hint>,
     ) -> Result<Option<BatchTry>, Error> {
         // The reads need no snapshot: the insert is conditioned on what they saw by the unique
         // indexes (a seq or an id taken since, or a seal above a stale hint, is a duplicate key,
         // and the batch is tried again), so the transaction holds the insert only, for one
         // round trip. The hint saves the top read, which SecantusDB answers by sorting the
         // whole session.
-        let state = match hint {
+        let hinted = hint.is_some();
+        let (state, hint) = match hint {
             // A hint is an event's seq, kept while the session is open.
-            Some(last_seq) => SessionState::Open { last_seq },
+            Some(hint) => (SessionState::Open { last_seq: hint.top }, Some(hint)),
             None => match self.read_top(key).await {
-                Ok(state) => state,
+                Ok(Found::Open(hint)) => (SessionState::Open { last_seq: hint.top }, Some(hint)),
+                Ok(Found::Shut(state)) => (state, None),
                 Err(e) => return Ok(Some((Err(e.into()), None))),
             },
         };
-        let (existing, top) = match state {
+        let existing = match state {
             // Events exist only in existing sessions.
-            SessionState::Missing { .. } => (vec![None; batch.events().len()], None),
-            _ => (
-                self.stored_events(key, &batch).await?,
-                Some(state.last_seq()),
-            ),
+            SessionState::Missing { .. } => vec![None; batch.events().len()],
+            _ => self.stored_events(key, &batch).await?,
         };
         let plan = match decision::append_batch(batch, state, existing) {
-            BatchStep::Answer(Err(AppendEventError::SeqMismatch { .. })) if hint.is_some() => {
+            BatchStep::Answer(Err(AppendEventError::SeqMismatch { .. })) if hinted => {
                 return Ok(None);
             }
             BatchStep::Answer(Err(AppendEventError::SessionClosed)) => {
-                return Ok(Some((Err(self.closed(key).await), top)));
+                return Ok(Some((Err(self.closed(key).await), hint)));
             }
-            BatchStep::Answer(answer) => return Ok(Some((answer, top))),
+            BatchStep::Answer(answer) => return Ok(Some((answer, hint))),
             BatchStep::Insert(plan) => plan,
+        };
+        // The domain inserts only into an open session, which is read with its document.
+        let Some(hint) = hint else {
+            let e = StorageError::Internal(
+                "the domain inserts into a missing or sealed session".into(),
+            );
+            return Ok(Some((Err(e.into()), None)));
         };
         let last_seq = plan.last_seq();
         let events = plan.new_events(&key.session, Timestamp::now());
@@ -409,11 +523,8 @@ impl MongoStore {
         let driver = self.driver();
         let mut tx = driver.client.start_session().await?;
         tx.start_transaction().await?;
-        driver
-            .raw_events
-            .insert_many(events.iter().map(|e| documents::event_doc(&key.project, e)))
-            .session(&mut tx)
-            .await?;
+        let (ids, docs) = with_ids(&key.project, &events);
+        driver.raw_events.insert_many(docs).session(&mut tx).await?;
         // A commit whose outcome is unknown (a network error) is sent again, as the driver
         // recommends: committing twice is harmless, and a new try from the reads would answer
         // this batch's own events as replays.
@@ -427,8 +538,12 @@ impl MongoStore {
             }
         }
         commit?;
+        if !self.checked(&hint, &ids).await? {
+            return Ok(None);
+        }
         let top = events.last().map_or(last_seq, |e| e.seq);
-        Ok(Some((Ok(plan.answer(events)), Some(top))))
+        let hint = Hint { top, ..hint };
+        Ok(Some((Ok(plan.answer(events)), Some(hint))))
     }
 
     /// The events stored under the ids of `batch`, in the order of its events (one `find`).
@@ -509,7 +624,7 @@ impl MongoStore {
             let ended_at = closed.ended_at.expect("close sets endedAt");
             let seal = documents::seal_doc(id, last_seq + 1, closed.status, ended_at, now);
             // Sealed or not, the hint is dropped: a seal's seq is never a hint.
-            lane.set_top(None);
+            lane.set_hint(None);
             match self.driver().events.insert_one(seal).await {
                 Ok(_) => {
                     self.copy_status(id, &closed, now).await;

@@ -1,5 +1,6 @@
 //! The cases of the suite, one module per capability. Each case is a
-//! `pub async fn name(repo: Repo)` taking a fresh, empty store; `build.rs` lists every one of
+//! `pub async fn name(repo: Repo)` taking a fresh, empty store (those of `instances`:
+//! `(repo: Repo, other: Repo)`, two instances of one store); `build.rs` lists every one of
 //! them (see `CASE_FILES` there), so no adapter can skip one. Helpers stay private to their
 //! module, or in `support` when several share them.
 
@@ -7,6 +8,7 @@ pub mod appends;
 pub mod batches;
 pub mod erasure;
 pub mod fidelity;
+pub mod instances;
 pub mod keys;
 pub mod lists;
 pub mod pages;

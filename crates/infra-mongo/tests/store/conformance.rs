@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use conformance::Fixture;
+use domain::Repository;
 use infra_mongo::{MongoOptions, MongoStore};
 
 async fn fixture() -> Fixture {
@@ -13,6 +14,14 @@ async fn fixture() -> Fixture {
         .expect("connect to MongoDB");
     Fixture {
         repo: Arc::new(store),
+        // A second store on the same database, as a second instance would connect.
+        other: Box::new(move || {
+            let options = options.clone();
+            Box::pin(async move {
+                Arc::new(MongoStore::connect(&options).await.expect("connect again"))
+                    as Arc<dyn Repository>
+            })
+        }),
         guard: Box::new(()),
     }
 }

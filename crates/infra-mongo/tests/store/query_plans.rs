@@ -32,6 +32,8 @@ use serde_json::json;
 const BY_KEY: &str = "project_sessionId_unique";
 const BY_SEQ: &str = "project_sessionId_seq_unique";
 const BY_EVENT_ID: &str = "project_sessionId_eventId_unique";
+/// The check after an insert of events: the session document by its `_id`.
+const CHECK: (&str, &str) = ("find sessions {_id}", "_id_");
 
 /// The commands a store sent, recorded by the driver's command monitoring.
 #[derive(Clone, Default)]
@@ -200,8 +202,8 @@ async fn every_read_and_write_of_sessions_and_events_is_on_its_index() {
         let event = new_event(&format!("e{i}"), json!({ "n": i }));
         store.append_event(&p, &sid("s1"), event).await.unwrap();
     }
-    // Created and written through this store: inserts only (its lane knows the top).
-    assert_eq!(probe.served("create, appends").await, rows(&[]));
+    // Created and written through this store: inserts (its lane knows the top), each checked.
+    assert_eq!(probe.served("create, appends").await, rows(&[CHECK; 30]));
 
     let session_read = [
         ("find sessions {project,sessionId}", BY_KEY),
@@ -255,7 +257,7 @@ async fn every_read_and_write_of_sessions_and_events_is_on_its_index() {
     )
     .unwrap();
     store.append_events(&p, &sid("s1"), batch).await.unwrap();
-    assert_eq!(probe.served("batch").await, rows(&by_id));
+    assert_eq!(probe.served("batch").await, rows(&[by_id[0], CHECK]));
 
     store
         .redact_event(
@@ -400,7 +402,11 @@ async fn an_instance_without_a_hint_reads_the_top_on_its_index() {
         .unwrap();
     assert_eq!(
         probe.served("append without a hint").await,
-        rows(&[("find events {project,sessionId,seq}", BY_SEQ)])
+        rows(&[
+            ("find sessions {project,sessionId}", BY_KEY),
+            ("find events {project,sessionId,seq}", BY_SEQ),
+            CHECK,
+        ])
     );
     let batch = AppendBatch::new(vec![new_event("third", json!({}))], Some(2)).unwrap();
     creator.append_events(&p, &sid("s2"), batch).await.unwrap();
@@ -414,8 +420,53 @@ async fn an_instance_without_a_hint_reads_the_top_on_its_index() {
         probe.served("batch with a stale hint").await,
         rows(&[
             ("find events {project,sessionId,eventId}", BY_EVENT_ID),
+            ("find sessions {project,sessionId}", BY_KEY),
             ("find events {project,sessionId,seq}", BY_SEQ),
             ("find events {project,sessionId,eventId}", BY_EVENT_ID),
+            CHECK,
+        ])
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_into_a_session_that_is_gone_are_on_their_indexes() {
+    let probe = Probe::new().await;
+    let p = project();
+    probe
+        .store
+        .create_session(&p, new_session("s3"))
+        .await
+        .unwrap();
+    probe
+        .store
+        .append_event(&p, &sid("s3"), new_event("first", json!({})))
+        .await
+        .unwrap();
+    // Another instance erases the session and purges its tombstone: the probe's hint is stale.
+    let other = MongoStore::connect(&MongoOptions::new(
+        testkit::mongo_uri().await,
+        probe.db.name(),
+    ))
+    .await
+    .unwrap();
+    other
+        .erase_session(&p, &sid("s3"), Timestamp::now())
+        .await
+        .unwrap();
+    let later = Timestamp::from_millis(Timestamp::now().millis() + 1_000).unwrap();
+    assert_eq!(other.purge_tombstones(later, 10).await.unwrap(), 1);
+    probe.sent.take();
+    probe
+        .store
+        .append_event(&p, &sid("s3"), new_event("second", json!({})))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        probe.served("append into a session that is gone").await,
+        rows(&[
+            CHECK,
+            ("delete events {_id}", "_id_"),
+            ("find sessions {project,sessionId}", BY_KEY),
         ])
     );
 }

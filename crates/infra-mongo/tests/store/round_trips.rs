@@ -1,5 +1,6 @@
 //! Database round trips per operation, counted with the driver's command monitoring on a real
-//! MongoDB-wire server: the common append is one `insert`, a page one `find`.
+//! MongoDB-wire server: the common append is one `insert` and the check that its session is
+//! still there (one `find` by `_id`), a page one `find`.
 
 use std::sync::{Arc, Mutex};
 
@@ -56,7 +57,7 @@ fn new_session(id: &str) -> NewSession {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_append_is_one_insert_and_a_page_one_find() {
+async fn an_append_is_one_insert_and_its_check_and_a_page_one_find() {
     let (store, commands) = store(&testkit::unique_database("trips")).await;
     store
         .create_session(&project(), new_session("s1"))
@@ -71,8 +72,8 @@ async fn an_append_is_one_insert_and_a_page_one_find() {
         assert_eq!((written.replayed, written.value.seq), (false, i + 1));
         assert_eq!(
             commands.take(),
-            ["insert"],
-            "append {i}: one round trip in the common case"
+            ["insert", "find"],
+            "append {i}: the insert and the check, in the common case"
         );
     }
     let page = PageRequest {
@@ -114,14 +115,15 @@ async fn an_instance_that_did_not_create_the_session_reads_its_top_once() {
         .append_event(&project(), &sid("s2"), new_event("first"))
         .await
         .unwrap();
-    // A second instance on the same database: it learns the top once, then one round trip.
+    // A second instance on the same database: it reads the session and its top once, then
+    // inserts and checks.
     let (other, commands) = store(&database).await;
     let written = other
         .append_event(&project(), &sid("s2"), new_event("second"))
         .await
         .unwrap();
     assert_eq!(written.value.seq, 2);
-    assert_eq!(commands.take(), ["find", "insert"]);
+    assert_eq!(commands.take(), ["find", "find", "insert", "find"]);
     // The creator's hint is stale now: its insert at seq 2 is refused, and it finds its way.
     let written = creator
         .append_event(&project(), &sid("s2"), new_event("third"))
@@ -132,7 +134,10 @@ async fn an_instance_that_did_not_create_the_session_reads_its_top_once() {
         .append_event(&project(), &sid("s2"), new_event("fourth"))
         .await
         .unwrap();
-    assert_eq!(commands.take()[..], ["insert", "find", "find", "insert"]);
+    assert_eq!(
+        commands.take()[..],
+        ["insert", "find", "find", "find", "insert", "find"]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -164,10 +169,10 @@ async fn a_batch_is_one_short_transaction() {
     assert_eq!(written.len(), 100);
     assert_eq!(
         commands.take(),
-        ["find", "insert", "commitTransaction"],
-        "with the lane's hint of the top: the batch's ids, the insert of every new event, the commit"
+        ["find", "insert", "commitTransaction", "find"],
+        "with the lane's hint: the batch's ids, the insert of every new event, the commit, the check"
     );
-    // Another instance has no hint: it reads the top first.
+    // Another instance has no hint: it reads the session and its top first.
     let (other, commands) = store(&database).await;
     let written = other
         .append_events(&project(), &sid("s3"), batch("c"))
@@ -176,6 +181,13 @@ async fn a_batch_is_one_short_transaction() {
     assert_eq!(written[0].value.seq, 102);
     assert_eq!(
         commands.take(),
-        ["find", "find", "insert", "commitTransaction"]
+        [
+            "find",
+            "find",
+            "find",
+            "insert",
+            "commitTransaction",
+            "find"
+        ]
     );
 }

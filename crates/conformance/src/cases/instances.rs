@@ -1,0 +1,141 @@
+//! Cases of two instances of one store (two processes of the service on the same file or
+//! database, each with its own caches): what one instance remembers of a session never lets it
+//! write into a session that another has erased (SPEC: once erased, nothing of the session
+//! remains, and a session created again under its id starts empty).
+
+use domain::{AppendBatch, AppendEventError, Event, Order, Timestamp, Written};
+use serde_json::json;
+
+use super::support::{Repo, append, session, walk};
+use crate::fixtures::{new_event, project, sid};
+
+fn batch(ids: &[&str]) -> AppendBatch {
+    let events = ids
+        .iter()
+        .map(|id| new_event(id, json!({ "n": id })))
+        .collect();
+    AppendBatch::new(events, None).expect("a valid batch")
+}
+
+async fn append_one(
+    repo: &Repo,
+    session: &str,
+    event: &str,
+) -> Result<Written<Event>, AppendEventError> {
+    repo.append_event(
+        &project(),
+        &sid(session),
+        new_event(event, json!({ "n": event })),
+    )
+    .await
+}
+
+async fn append_batch(
+    repo: &Repo,
+    session: &str,
+    ids: &[&str],
+) -> Result<Vec<Written<Event>>, AppendEventError> {
+    repo.append_events(&project(), &sid(session), batch(ids))
+        .await
+}
+
+/// `repo` erases the sessions and purges their tombstones.
+async fn erase_and_purge(repo: &Repo, sessions: &[&str]) {
+    for id in sessions {
+        repo.erase_session(&project(), &sid(id), Timestamp::now())
+            .await
+            .expect("erase");
+    }
+    let later = Timestamp::from_millis(Timestamp::now().millis() + 1_000).expect("valid");
+    assert_eq!(
+        repo.purge_tombstones(later, 100).await,
+        Ok(sessions.len() as u64),
+        "the tombstones are purged"
+    );
+}
+
+fn seqs(events: &[Event]) -> Vec<(&str, u64)> {
+    events
+        .iter()
+        .map(|e| (e.event_id.as_str(), e.seq))
+        .collect()
+}
+
+pub async fn erased_then_purged_sessions_take_no_appends_from_other_instances(
+    repo: Repo,
+    other: Repo,
+) {
+    session(&repo, "single").await;
+    session(&repo, "batch").await;
+    // The other instance writes into both: it now knows their tops.
+    append(&other, "single", "e1").await;
+    append_batch(&other, "single", &["e2", "e3"])
+        .await
+        .expect("batch");
+    append(&other, "batch", "e1").await;
+    append_batch(&other, "batch", &["e2", "e3"])
+        .await
+        .expect("batch");
+
+    erase_and_purge(&repo, &["single", "batch"]).await;
+
+    assert_eq!(
+        append_one(&other, "single", "e4").await,
+        Err(AppendEventError::SessionNotFound),
+        "an append into a session that is gone"
+    );
+    assert_eq!(
+        append_batch(&other, "batch", &["e4", "e5"]).await,
+        Err(AppendEventError::SessionNotFound),
+        "a batch into a session that is gone"
+    );
+    // Created again: nothing of the other instance's writes is in it.
+    for id in ["single", "batch"] {
+        session(&repo, id).await;
+        assert!(
+            walk(&repo, id, Order::Asc, 100).await.is_empty(),
+            "{id} starts empty"
+        );
+        assert!(
+            walk(&other, id, Order::Asc, 100).await.is_empty(),
+            "{id}, read by the other"
+        );
+    }
+}
+
+pub async fn a_recreated_session_takes_another_instances_appends_from_its_first_seq(
+    repo: Repo,
+    other: Repo,
+) {
+    session(&repo, "single").await;
+    session(&repo, "batch").await;
+    for id in ["single", "batch"] {
+        append(&other, id, "e1").await;
+        append_batch(&other, id, &["e2", "e3"])
+            .await
+            .expect("batch");
+    }
+    erase_and_purge(&repo, &["single", "batch"]).await;
+    session(&repo, "single").await;
+    session(&repo, "batch").await;
+
+    // What the other instance remembers (a top at seq 3) belongs to the session erased.
+    let one = append_one(&other, "single", "e4").await.expect("append");
+    assert!(!one.replayed);
+    assert_eq!(one.value.seq, 1, "the first event of the new session");
+    let many = append_batch(&other, "batch", &["e4", "e5"])
+        .await
+        .expect("batch");
+    assert_eq!(
+        many.iter().map(|w| w.value.seq).collect::<Vec<_>>(),
+        vec![1, 2]
+    );
+    assert_eq!(
+        seqs(&walk(&repo, "single", Order::Asc, 100).await),
+        vec![("e4", 1)]
+    );
+    assert_eq!(
+        seqs(&walk(&repo, "batch", Order::Asc, 100).await),
+        vec![("e4", 1), ("e5", 2)]
+    );
+}
