@@ -180,6 +180,9 @@ mod tests {
         assert_eq!(jcs("1E2"), "100");
         assert_eq!(jcs("0.5e-6"), "5e-7");
         assert_eq!(jcs("123.456e5"), "12345600");
+        // A float is the shortest decimal of its double.
+        assert_eq!(jcs("0.10000000000000001"), "0.1");
+        assert_eq!(jcs("1.152921504606847e18"), "1152921504606847000");
     }
 
     /// RFC 8785 §3.2.3: keys sorted by UTF-16 code units (U+10000, a surrogate pair, before
