@@ -2,6 +2,7 @@
 
 use sha2::{Digest, Sha256};
 
+use crate::canonical::Form;
 use crate::ids::{EventId, EventType, SessionId};
 use crate::json::JsonObject;
 use crate::session::SessionState;
@@ -30,53 +31,28 @@ pub struct Redaction {
     pub fingerprint: Fingerprint,
 }
 
-/// The SHA-256 of a payload's canonical JSON: object keys sorted (by their UTF-8 bytes), no
-/// whitespace, strings and numbers written as `serde_json` writes them. Two payloads equal as
-/// JSON values (what [`NewEvent::matches`] compares) have the same fingerprint. It covers the
-/// payload only: `type` and `timestamp`, the rest of what decides a replay, stay stored.
+/// The SHA-256 of a payload's [canonical text](JsonObject::canonical): the very text that
+/// payload equality ([`NewEvent::matches`]) compares, so a retry is a replay of a redacted event
+/// exactly when it would have been one of the event before redaction (decision 34). It covers
+/// the payload only: `type` and `timestamp`, the rest of what decides a replay, stay stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Fingerprint(pub [u8; 32]);
 
 impl Fingerprint {
     pub fn of(payload: &JsonObject) -> Self {
-        let mut hasher = Sha256::new();
-        match payload.to_value() {
-            Ok(value) => canonical(&value, &mut hasher),
-            // Stored text that is not JSON is fingerprinted as it is.
-            Err(_) => hasher.update(payload.as_str().as_bytes()),
-        }
-        Self(hasher.finalize().into())
+        Self::in_form(payload, Form::Jcs)
     }
-}
 
-fn canonical(value: &serde_json::Value, out: &mut Sha256) {
-    use serde_json::Value;
-    match value {
-        Value::Object(map) => {
-            let mut entries: Vec<_> = map.iter().collect();
-            entries.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
-            out.update(b"{");
-            for (i, (key, item)) in entries.into_iter().enumerate() {
-                if i > 0 {
-                    out.update(b",");
-                }
-                canonical(&Value::String(key.clone()), out);
-                out.update(b":");
-                canonical(item, out);
-            }
-            out.update(b"}");
-        }
-        Value::Array(items) => {
-            out.update(b"[");
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.update(b",");
-                }
-                canonical(item, out);
-            }
-            out.update(b"]");
-        }
-        leaf => out.update(leaf.to_string().as_bytes()),
+    fn in_form(payload: &JsonObject, form: Form) -> Self {
+        Self(Sha256::digest(payload.in_form(form)).into())
+    }
+
+    /// Whether this is the fingerprint of `payload`. A fingerprint stored before decision 34
+    /// was taken of [`Form::BeforeJcs`]: it cannot be taken again (the payload is gone), so
+    /// that form is tried too. It only ever admits a payload the canonical form also calls the
+    /// same (that form's text parses back to the same value), never one more.
+    pub fn admits(&self, payload: &JsonObject) -> bool {
+        *self == Self::of(payload) || *self == Self::in_form(payload, Form::BeforeJcs)
     }
 }
 
@@ -140,13 +116,14 @@ impl NewEvent {
     }
 
     /// Replays compare content: `type`, `payload`, and `timestamp` when the request has one.
-    /// A redacted event's payload is compared by its [`Fingerprint`].
+    /// Payloads are the same when their canonical texts are ([`JsonObject`]'s equality); a
+    /// redacted event's payload is compared by its [`Fingerprint`], the hash of that text.
     pub fn matches(&self, stored: &Event) -> bool {
         self.event_id == stored.event_id
             && self.event_type == stored.event_type
             && self.timestamp.is_none_or(|t| t == stored.timestamp)
             && match &stored.redaction {
-                Some(redaction) => Fingerprint::of(&self.payload) == redaction.fingerprint,
+                Some(redaction) => redaction.fingerprint.admits(&self.payload),
                 None => self.payload == stored.payload,
             }
     }
@@ -270,13 +247,54 @@ mod tests {
         assert_eq!(existing, first);
     }
 
+    fn hex(bytes: &[u8]) -> String {
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
     #[test]
     fn the_fingerprint_is_of_the_json_value() {
         let of = |text: &str| Fingerprint::of(&JsonObject::from_stored(text.into()).unwrap());
         assert_eq!(of(r#"{"a":1,"b":"x"}"#), of(r#"{ "b": "x", "a": 1 }"#));
+        assert_eq!(of(r#"{"a":-0.0,"b":1.0}"#), of(r#"{"b":1,"a":0}"#));
         assert_ne!(of(r#"{"a":1}"#), of(r#"{"a":"1"}"#));
         assert_ne!(of(r#"{"a":[1,2]}"#), of(r#"{"a":[2,1]}"#));
         assert_ne!(of(r#"{"a":{}}"#), of("{}"));
+        // The SHA-256 of the canonical text (RFC 8785, computed outside this code).
+        let payload = r#"{"z":-0.0,"card":"4111","at":1e21,"amount":1.0}"#;
+        assert_eq!(
+            hex(&of(payload).0),
+            "5032d15e40032e2901877f86f80b4a8368cad143ace363a3f018a72b245e98af"
+        );
+    }
+
+    /// A fingerprint stored before decision 34 (SHA-256 of the keys sorted by UTF-8 bytes and
+    /// serde_json's numbers: `{"amount":1.0,"at":1e+21,"card":"4111","z":-0.0}`, computed outside
+    /// this code) still admits the original payload, and no other.
+    #[test]
+    fn a_fingerprint_of_the_form_before_jcs_still_decides() {
+        let before: [u8; 32] = (0..32)
+            .map(|i| {
+                let text = "d33657e4d0a19ea11ed1fb4eb102b94627f213c4468b1ed8cc44b2a5bb3c8090";
+                u8::from_str_radix(&text[2 * i..2 * i + 2], 16).unwrap()
+            })
+            .collect::<Vec<_>>()
+            .try_into()
+            .unwrap();
+        let mut existing = stored("{}", None);
+        existing.redaction = Some(Redaction {
+            at: ts(9),
+            fingerprint: Fingerprint(before),
+        });
+        let decide = |text: &str| new_event(text, None).decide(OPEN, Some(&existing));
+        assert_eq!(
+            decide(r#"{"z":-0.0,"card":"4111","at":1e21,"amount":1.0}"#),
+            AppendOutcome::Replay
+        );
+        assert_eq!(
+            decide(r#"{"amount":1.0,"at":1e21,"card":"4112","z":-0.0}"#),
+            AppendOutcome::Conflict
+        );
+        assert_eq!(decide("{}"), AppendOutcome::Conflict);
     }
 
     #[test]

@@ -2,10 +2,12 @@
 
 use serde_json::{Map, Value};
 
+use crate::canonical::{self, Form};
 use crate::ids::InvalidValue;
 
 /// A JSON object kept as its compact serialization. Reads hand the text out as it is (no
-/// re-parsing on the hot path); equality is JSON value equality, not text equality.
+/// re-parsing on the hot path); equality is JSON value equality, not text equality: two objects
+/// are equal when their [canonical forms](JsonObject::canonical) are (decision 34).
 #[derive(Debug, Clone)]
 pub struct JsonObject(String);
 
@@ -50,11 +52,27 @@ impl JsonObject {
     pub fn to_value(&self) -> Result<Value, InvalidValue> {
         serde_json::from_str(&self.0).map_err(|_| InvalidValue("stored JSON is corrupt".into()))
     }
+
+    /// The object's one canonical text (RFC 8785 with exact integers, see [`canonical`]): what
+    /// equality compares and what a [`Fingerprint`](crate::Fingerprint) hashes, so that the two
+    /// can never disagree. Stored text that is not JSON is its own canonical text (no JSON
+    /// text equals it).
+    pub fn canonical(&self) -> String {
+        self.in_form(Form::Jcs)
+    }
+
+    /// The object in `form`; corrupt stored text as it is.
+    pub(crate) fn in_form(&self, form: Form) -> String {
+        match self.to_value() {
+            Ok(value) => canonical::to_string(&value, form),
+            Err(_) => self.0.clone(),
+        }
+    }
 }
 
 impl PartialEq for JsonObject {
     fn eq(&self, other: &Self) -> bool {
-        self.0 == other.0 || matches!((self.to_value(), other.to_value()), (Ok(a), Ok(b)) if a == b)
+        self.0 == other.0 || self.canonical() == other.canonical()
     }
 }
 
@@ -84,6 +102,15 @@ mod tests {
         let c = JsonObject::from_stored(r#"{"a":1,"b":[2,1]}"#.into()).unwrap();
         assert_eq!(a, b);
         assert_ne!(a, c);
+        // One canonical form: -0.0 is 0, 1.0 is 1, escapes are the characters they denote.
+        let d = JsonObject::from_stored(r#"{"z":-0.0,"n":1.0,"s":"\u00e9"}"#.into()).unwrap();
+        let e = JsonObject::from_stored(r#"{"s":"é","n":1,"z":0}"#.into()).unwrap();
+        assert_eq!(d, e);
+        assert_eq!(d.canonical(), r#"{"n":1,"s":"é","z":0}"#);
+        assert_ne!(
+            d,
+            JsonObject::from_stored(r#"{"s":"é","n":1.5,"z":0}"#.into()).unwrap()
+        );
     }
 
     #[test]

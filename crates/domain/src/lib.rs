@@ -6,6 +6,7 @@
 
 pub mod access;
 pub mod batch;
+pub mod canonical;
 pub mod decision;
 pub mod event;
 pub mod ids;

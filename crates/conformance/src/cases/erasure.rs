@@ -287,6 +287,71 @@ pub async fn redaction_keeps_idempotency(repo: Repo) {
     );
 }
 
+/// Redaction does not change a replay's answer (issue 22 item 5). The issue's case: `{"x":-0.0}`
+/// stored, the retry `{"x":0.0}` is a replay before the redaction and after it. Then retries with
+/// the same numbers written otherwise (`0`, `1` for `1.0`, keys in another order) replay before
+/// and after, and another number conflicts before and after.
+pub async fn redaction_keeps_the_answer_to_equal_numbers(repo: Repo) {
+    create(&repo, &project(), "s").await;
+    let (p, s) = (project(), sid("s"));
+    append(&repo, "s", "e1", json!({ "x": -0.0 })).await;
+    append(&repo, "s", "e2", json!({ "x": -0.0, "n": [1.0, 2] })).await;
+    let replayed = |event: &'static str, payload: Value, redacted: bool| {
+        let repo = repo.clone();
+        let (p, s) = (p.clone(), s.clone());
+        async move {
+            let retry = repo
+                .append_event(&p, &s, new_event(event, payload.clone()))
+                .await
+                .unwrap_or_else(|e| panic!("{event} {payload} (redacted: {redacted}): {e:?}"));
+            assert!(retry.replayed, "{event} {payload} (redacted: {redacted})");
+            assert_eq!(retry.value.redaction.is_some(), redacted);
+        }
+    };
+    let conflicts = |event: &'static str, payload: Value, redacted: bool| {
+        let repo = repo.clone();
+        let (p, s) = (p.clone(), s.clone());
+        async move {
+            let answer = repo
+                .append_event(&p, &s, new_event(event, payload.clone()))
+                .await;
+            assert!(
+                matches!(answer, Err(AppendEventError::Conflict { .. })),
+                "{event} {payload} (redacted: {redacted})"
+            );
+        }
+    };
+    let redact = |event: &'static str| {
+        let repo = repo.clone();
+        let (p, s) = (p.clone(), s.clone());
+        async move {
+            repo.redact_event(&p, &s, &eid(event), Timestamp::now())
+                .await
+                .expect("redact");
+        }
+    };
+    // The issue's case.
+    replayed("e1", json!({ "x": 0.0 }), false).await;
+    redact("e1").await;
+    replayed("e1", json!({ "x": 0.0 }), true).await;
+    conflicts("e1", json!({ "x": 0.5 }), true).await;
+    // The same numbers written otherwise, and another number.
+    for redacted in [false, true] {
+        if redacted {
+            redact("e2").await;
+        }
+        for payload in [
+            json!({ "x": 0.0, "n": [1.0, 2] }),
+            json!({ "n": [1, 2.0], "x": 0 }),
+        ] {
+            replayed("e2", payload, redacted).await;
+        }
+        conflicts("e2", json!({ "x": 0, "n": [1, 3] }), redacted).await;
+    }
+    let session = repo.get_session(&p, &s).await.expect("session");
+    assert_eq!((session.event_count, session.last_seq), (2, 2));
+}
+
 pub async fn concurrent_redactions_redact_once(repo: Repo) {
     create(&repo, &project(), "s").await;
     append(&repo, "s", "e1", json!({ "secret": 1 })).await;
