@@ -20,8 +20,8 @@ use std::sync::{Arc, Mutex};
 
 use conformance::fixtures::{new_event, project, sid};
 use domain::{
-    AppendBatch, CompleteRequest, EventId, EventRepository, KeyRepository, NewApiKey, NewSession,
-    Order, PageRequest, Scope, SessionRepository, StoreAdmin, Timestamp, Watch, keys,
+    AppendBatch, CompleteRequest, EraseIf, EventId, EventRepository, KeyRepository, NewApiKey,
+    NewSession, Order, PageRequest, Scope, SessionRepository, StoreAdmin, Timestamp, Watch, keys,
 };
 use infra_mongo::{MongoOptions, MongoStore};
 use mongodb::bson::{Bson, Document, doc};
@@ -313,7 +313,7 @@ async fn every_read_and_write_of_sessions_and_events_is_on_its_index() {
     );
 
     store
-        .erase_session(&p, &sid("s1"), Timestamp::now())
+        .erase_session(&p, &sid("s1"), Timestamp::now(), EraseIf::Always)
         .await
         .unwrap();
     assert_eq!(
@@ -433,7 +433,7 @@ async fn the_sweep_and_the_purge_are_on_their_indexes() {
             .unwrap();
     }
     store
-        .erase_session(&p, &sid("gone"), Timestamp::now())
+        .erase_session(&p, &sid("gone"), Timestamp::now(), EraseIf::Always)
         .await
         .unwrap();
     probe.sent.take();
