@@ -9,7 +9,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use domain::{
     ApiKey, AppendBatch, AppendEventError, CompleteRequest, CompleteSessionError, CreateKeyError,
-    CreateSessionError, EraseSessionError, Event, EventId, EventPage, EventRepository,
+    CreateSessionError, EraseIf, EraseSessionError, Event, EventId, EventPage, EventRepository,
     GetEventError, GetSessionError, KeyId, KeyRepository, ListEventsError, NewSession, PageRequest,
     ProjectId, RedactEventError, Repository, RevokeKeyError, Session, SessionId, SessionPage,
     SessionQuery, SessionRepository, StorageError, StoreAdmin, Timestamp, Watch, Written,
@@ -82,8 +82,10 @@ impl<R: Repository + ?Sized> SessionRepository for Bounded<R> {
         project: &ProjectId,
         id: &SessionId,
         at: Timestamp,
+        only: EraseIf,
     ) -> Result<Written<Timestamp>, EraseSessionError> {
-        self.within(self.inner.erase_session(project, id, at)).await
+        self.within(self.inner.erase_session(project, id, at, only))
+            .await
     }
 
     async fn expired_sessions(

@@ -6,8 +6,8 @@
 use std::sync::Arc;
 
 use domain::{
-    CompleteRequest, CompleteSessionError, EraseSessionError, ProjectId, Repository, Session,
-    SessionId, StorageError, Timestamp, Written,
+    CompleteRequest, CompleteSessionError, EraseIf, EraseSessionError, ProjectId, Repository,
+    Session, SessionId, StorageError, Timestamp, Written,
 };
 
 use crate::metrics::{ErasureReason, Metrics};
@@ -44,16 +44,22 @@ impl Lifecycle {
     }
 
     /// Erases the session and all its events, leaving a tombstone; erasing again is a replay.
-    /// Only the call that removed it counts it (`sessions_erased_total{reason}`).
+    /// `only`: [`EraseIf::Always`] on request (`DELETE`), [`EraseIf::ExpiredBefore`] the cutoff
+    /// by retention (a session written since is kept: [`EraseSessionError::NotExpired`]). Only
+    /// the call that removed it counts it (`sessions_erased_total{reason}`).
     pub async fn erase(
         &self,
         project: &ProjectId,
         id: &SessionId,
-        reason: ErasureReason,
+        only: EraseIf,
     ) -> Result<Written<Timestamp>, EraseSessionError> {
+        let reason = match only {
+            EraseIf::Always => ErasureReason::Request,
+            EraseIf::ExpiredBefore(_) => ErasureReason::Retention,
+        };
         let erased = self
             .repo
-            .erase_session(project, id, Timestamp::now())
+            .erase_session(project, id, Timestamp::now(), only)
             .await?;
         if !erased.replayed {
             self.metrics.erased(reason);

@@ -10,7 +10,7 @@ use std::time::Instant;
 use async_trait::async_trait;
 use domain::{
     ApiKey, AppendBatch, AppendEventError, CompleteRequest, CompleteSessionError, CreateKeyError,
-    CreateSessionError, EraseSessionError, Event, EventId, EventPage, EventRepository,
+    CreateSessionError, EraseIf, EraseSessionError, Event, EventId, EventPage, EventRepository,
     GetEventError, GetSessionError, KeyId, KeyRepository, ListEventsError, NewSession, PageRequest,
     ProjectId, RedactEventError, Repository, RevokeKeyError, Session, SessionId, SessionPage,
     SessionQuery, SessionRepository, StorageError, StoreAdmin, Timestamp, Watch, Written,
@@ -246,9 +246,10 @@ impl<R: Repository> SessionRepository for Instrumented<R> {
         project: &ProjectId,
         id: &SessionId,
         at: Timestamp,
+        only: EraseIf,
     ) -> Result<Written<Timestamp>, EraseSessionError> {
         let started = Instant::now();
-        let result = self.inner.erase_session(project, id, at).await;
+        let result = self.inner.erase_session(project, id, at, only).await;
         self.time("erase_session", started, &result);
         result
     }

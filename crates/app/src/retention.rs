@@ -2,19 +2,20 @@
 //! the sessions that ended (or, never ended, were last updated) longer ago than `RETENTION` are
 //! erased exactly as `DELETE` erases them, and tombstones older than `TOMBSTONE_RETENTION` are
 //! removed. Each erasure is the [`Lifecycle::erase`] of `DELETE` (counted and logged with the
-//! reason `retention`). Bounded batches ([`BATCH`] per store call), each erasure its own store call (on
+//! reason `retention`), on the condition that the session is still expired when the store
+//! removes it (`EraseIf::ExpiredBefore` the cutoff): one written after the sweep chose it is
+//! kept. Bounded batches ([`BATCH`] per store call), each erasure its own store call (on
 //! SQLite one small writer job among the requests' jobs), so a sweep never holds the store for
 //! long. Several instances sweeping at once find the same sessions; the store erases each once,
 //! and only the call that removed it counts it (`sessions_erased_total{reason="retention"}`).
 
 use std::time::Duration;
 
-use domain::{EraseSessionError, StorageError, Timestamp};
+use domain::{EraseIf, EraseSessionError, StorageError, Timestamp};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::lifecycle::Lifecycle;
-use crate::metrics::ErasureReason;
 
 /// Sessions, or tombstones, asked for per store call.
 pub const BATCH: u32 = 100;
@@ -61,10 +62,14 @@ pub async fn sweep(
                 if !go_on() {
                     return Ok(swept);
                 }
-                match lifecycle.erase(project, id, ErasureReason::Retention).await {
+                match lifecycle
+                    .erase(project, id, EraseIf::ExpiredBefore(cutoff))
+                    .await
+                {
                     Ok(erased) if !erased.replayed => swept.erased += 1,
-                    // Another instance (or a request) erased it first.
-                    Ok(_) | Err(EraseSessionError::NotFound) => {}
+                    // Another instance (or a request) erased it first, or it was written
+                    // since it was chosen (the erasure checks again: kept, not counted).
+                    Ok(_) | Err(EraseSessionError::NotFound | EraseSessionError::NotExpired) => {}
                     Err(EraseSessionError::Storage(e)) => {
                         // Cut short, it may have begun (see privacy.md, "Retention").
                         tracing::warn!(project = %project, session = %id, "erasure by retention failed; DELETE finishes it");

@@ -133,7 +133,7 @@ pub fn list_shapes() -> Vec<(domain::SessionQuery, ListIndex)> {
 /// Fills a store for the retention sweep's plan tests: `n` sessions in project `p1`, every
 /// fourth erased (a tombstone).
 pub async fn sessions_and_tombstones(repo: &dyn domain::Repository, n: usize) {
-    use domain::{JsonObject, NewSession, ProjectId, SessionId, Timestamp};
+    use domain::{EraseIf, JsonObject, NewSession, ProjectId, SessionId, Timestamp};
     let project = ProjectId::parse("p1").expect("valid");
     for i in 0..n {
         let id = SessionId::parse(format!("s{i}")).expect("valid");
@@ -141,7 +141,7 @@ pub async fn sessions_and_tombstones(repo: &dyn domain::Repository, n: usize) {
             NewSession::new(id.clone(), None, None, JsonObject::empty(), None).expect("valid");
         repo.create_session(&project, new).await.expect("create");
         if i % 4 == 0 {
-            repo.erase_session(&project, &id, Timestamp::now())
+            repo.erase_session(&project, &id, Timestamp::now(), EraseIf::Always)
                 .await
                 .expect("erase");
         }

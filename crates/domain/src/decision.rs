@@ -204,6 +204,9 @@ pub enum ErasureFound {
     Tombstone(Timestamp),
     /// Neither session nor tombstone.
     Nothing,
+    /// The session, which the erasure's condition kept ([`crate::EraseIf::allows`] said no): it was
+    /// written since the sweep chose it.
+    Kept,
 }
 
 /// The answer to an erasure at `at` that found `found`: erasing again is a replay (of the
@@ -213,6 +216,7 @@ pub fn erase(found: ErasureFound, at: Timestamp) -> Result<Written<Timestamp>, E
         ErasureFound::Session => Ok(Written::created(at)),
         ErasureFound::Tombstone(erased_at) => Ok(Written::replayed(erased_at)),
         ErasureFound::Nothing => Err(EraseSessionError::NotFound),
+        ErasureFound::Kept => Err(EraseSessionError::NotExpired),
     }
 }
 
@@ -221,7 +225,7 @@ mod tests {
     use super::*;
     use crate::ids::{EventId, EventType, SessionId};
     use crate::json::JsonObject;
-    use crate::session::{NewSession, SessionStatus};
+    use crate::session::{EraseIf, NewSession, SessionStatus};
 
     fn ts(ms: i64) -> Timestamp {
         Timestamp::from_millis(ms).unwrap()
@@ -484,6 +488,13 @@ mod tests {
             erase(ErasureFound::Nothing, ts(9)),
             Err(EraseSessionError::NotFound)
         );
+        assert_eq!(
+            erase(ErasureFound::Kept, ts(9)),
+            Err(EraseSessionError::NotExpired)
+        );
+        assert!(EraseIf::Always.allows(ts(9)));
+        assert!(EraseIf::ExpiredBefore(ts(9)).allows(ts(8)));
+        assert!(!EraseIf::ExpiredBefore(ts(9)).allows(ts(9)));
     }
 
     #[test]

@@ -37,7 +37,8 @@ pub use ports::{
     SessionRepository, StorageError, StoreAdmin,
 };
 pub use session::{
-    CompleteRequest, CompletionDecision, Language, NewSession, Session, SessionState, SessionStatus,
+    CompleteRequest, CompletionDecision, EraseIf, Language, NewSession, Session, SessionState,
+    SessionStatus,
 };
 pub use time::{CLIENT_TIME_AHEAD_MS, Timestamp};
 pub use written::Written;

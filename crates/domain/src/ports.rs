@@ -16,7 +16,7 @@ use crate::ids::{EventId, ProjectId, SessionId};
 use crate::keys::{ApiKey, KeyId};
 use crate::listing::{SessionPage, SessionQuery};
 use crate::page::{EventPage, PageRequest, Watch};
-use crate::session::{CompleteRequest, NewSession, Session};
+use crate::session::{CompleteRequest, EraseIf, NewSession, Session};
 use crate::time::Timestamp;
 use crate::written::Written;
 
@@ -92,6 +92,10 @@ pub enum EraseSessionError {
     /// Neither the session nor its tombstone is stored.
     #[error("session not found")]
     NotFound,
+    /// The erasure's condition ([`EraseIf::ExpiredBefore`]) kept the session: it was
+    /// written since the cutoff. Nothing was changed.
+    #[error("session not expired")]
+    NotExpired,
     #[error(transparent)]
     Storage(#[from] StorageError),
 }
@@ -262,18 +266,24 @@ pub trait SessionRepository: Send + Sync + 'static {
     /// session, `replayed: true` when it was erased already (only one of concurrent erasures
     /// of a session is not replayed). An erasure cut short (crash, timeout) leaves the session
     /// answering "erased" or unchanged, never half there; calling again finishes it.
+    /// `only` [`EraseIf::ExpiredBefore`] removes the session only if it is still
+    /// expired when the erasure removes it (checked atomically with the removal: an append or
+    /// complete committed before it keeps the session, one after it is refused as for any
+    /// erasure); a tombstone found is answered as always.
     ///
     /// Errors: [`EraseSessionError::NotFound`] (no session, no tombstone),
-    /// [`EraseSessionError::Storage`].
+    /// [`EraseSessionError::NotExpired`] (kept by `only`), [`EraseSessionError::Storage`].
     async fn erase_session(
         &self,
         project: &ProjectId,
         id: &SessionId,
         at: Timestamp,
+        only: EraseIf,
     ) -> Result<Written<Timestamp>, EraseSessionError>;
 
     /// At most `limit` sessions, of any project, whose [`Session::retained_since`] is before
-    /// `before` (the retention sweep erases them with [`SessionRepository::erase_session`]).
+    /// `before` (the retention sweep erases them with [`SessionRepository::erase_session`],
+    /// [`EraseIf::ExpiredBefore`] `before`).
     /// Served from an index on the time retention counts from, not a scan.
     ///
     /// Errors: [`StorageError`].

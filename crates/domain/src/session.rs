@@ -120,6 +120,27 @@ impl Language {
     }
 }
 
+/// Which session an erasure removes (see [`crate::SessionRepository::erase_session`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EraseIf {
+    /// Whatever its times (`DELETE`).
+    Always,
+    /// Only a session still expired, checked in the erasure itself: its
+    /// [`Session::retained_since`] as stored when it is removed is before this time (the
+    /// retention sweep's cutoff), so a session written after the sweep chose it is kept.
+    ExpiredBefore(Timestamp),
+}
+
+impl EraseIf {
+    /// Whether a session retained since `retained_since` is removed.
+    pub fn allows(self, retained_since: Timestamp) -> bool {
+        match self {
+            EraseIf::Always => true,
+            EraseIf::ExpiredBefore(before) => retained_since < before,
+        }
+    }
+}
+
 /// A stored session.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Session {

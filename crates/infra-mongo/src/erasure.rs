@@ -15,8 +15,8 @@
 //!    tombstone when it expires.
 
 use domain::{
-    EraseSessionError, ErasureFound, Event, EventId, ProjectId, RedactEventError, SessionId,
-    StorageError, Timestamp, Written, decision,
+    EraseIf, EraseSessionError, ErasureFound, Event, EventId, ProjectId, RedactEventError,
+    SessionId, StorageError, Timestamp, Written, decision,
 };
 use futures_util::TryStreamExt;
 use mongodb::bson::{Bson, Document, doc};
@@ -24,7 +24,7 @@ use mongodb::bson::{Bson, Document, doc};
 use crate::documents::{self, SessionKey};
 use crate::error::{MongoResultExt, held_by_transactions, is_write_conflict, storage_error};
 use crate::store::{MongoStore, every_document};
-use crate::writes::backoff;
+use crate::writes::{backoff, is_lost_race};
 
 /// Seals an erasure writes at once above the top (see `seal_for_erasure`).
 const SEAL_WINDOW: u64 = 32;
@@ -98,6 +98,19 @@ fn set_where(when: Document, stages: Vec<Document>) -> Vec<Document> {
         .collect()
 }
 
+/// The update that replaces a session document by its tombstone `{project, sessionId,
+/// erasedAt: at}`, only if it is no tombstone yet: the condition is in the update, so that the
+/// filter is an index alone.
+fn tombstone_update(key: &SessionKey, at: Timestamp) -> Vec<Document> {
+    let mut tomb = key.filter();
+    tomb.insert("erasedAt", documents::date(at));
+    vec![doc! { "$replaceWith": { "$cond": {
+        "if": missing("erasedAt"),
+        "then": { "$mergeObjects": [{ "_id": "$_id" }, { "$literal": tomb }] },
+        "else": "$$ROOT",
+    } } }]
+}
+
 /// A session document found by a sweep's read: its key, and its `_id` (the exact document).
 struct Found {
     key: SessionKey,
@@ -109,35 +122,121 @@ impl MongoStore {
         &self,
         key: &SessionKey,
         at: Timestamp,
+        only: EraseIf,
     ) -> Result<Written<Timestamp>, EraseSessionError> {
-        let mut tomb = key.filter();
-        tomb.insert("erasedAt", documents::date(at));
-        // Replaced only if it is no tombstone yet: the condition is in the update, so that the
-        // filter is the key's index alone.
-        let replace = doc! { "$replaceWith": { "$cond": {
-            "if": missing("erasedAt"),
-            "then": { "$mergeObjects": [{ "_id": "$_id" }, { "$literal": tomb }] },
-            "else": "$$ROOT",
-        } } };
-        let replaced = self
-            .driver()
-            .sessions
-            .update_one(key.filter(), vec![replace])
-            .await
-            .storage()?;
-        let found = if replaced.modified_count == 1 {
-            ErasureFound::Session
-        } else {
-            // Erased already (maybe cut short: finished below), or never there.
-            match self.tombstone(key).await? {
-                Some(erased_at) => ErasureFound::Tombstone(erased_at),
-                None => ErasureFound::Nothing,
-            }
+        let found = match only {
+            EraseIf::Always => self.tombstone_first(key, at).await?,
+            EraseIf::ExpiredBefore(_) => self.tombstone_if(key, at, only).await?,
         };
         let erased = decision::erase(found, at)?;
         self.seal_for_erasure(key, at).await?;
         self.blank_events(key).await?;
         Ok(erased)
+    }
+
+    /// Step 1 of `DELETE`: the tombstone in the session document's place.
+    async fn tombstone_first(
+        &self,
+        key: &SessionKey,
+        at: Timestamp,
+    ) -> Result<ErasureFound, StorageError> {
+        let replaced = self
+            .driver()
+            .sessions
+            .update_one(key.filter(), tombstone_update(key, at))
+            .await
+            .storage()?;
+        if replaced.modified_count == 1 {
+            return Ok(ErasureFound::Session);
+        }
+        // Erased already (maybe cut short: finished by the caller), or never there.
+        Ok(match self.tombstone(key).await? {
+            Some(erased_at) => ErasureFound::Tombstone(erased_at),
+            None => ErasureFound::Nothing,
+        })
+    }
+
+    /// Step 1 of an erasure by retention, `only` checked atomically with it: the session is
+    /// read (its document and its top), and if `only` allows its time, the tombstone replaces
+    /// that document and a seal takes the `seq` above that top, in one transaction
+    /// ([`MongoStore::seal_and_tombstone`]). Every write that moves a session's time (append,
+    /// batch, complete) inserts at that `seq`, so one committed since the read makes the
+    /// transaction fail (a duplicate key or a write conflict) and the session is read again —
+    /// and kept; one after the commit finds the seal. Appends pay nothing for it.
+    async fn tombstone_if(
+        &self,
+        key: &SessionKey,
+        at: Timestamp,
+        only: EraseIf,
+    ) -> Result<ErasureFound, StorageError> {
+        let mut losses = 0;
+        loop {
+            let Some(doc) = self.stored_session(key).await? else {
+                return Ok(ErasureFound::Nothing);
+            };
+            if let Some(erased_at) = documents::optional_time(&doc, "erasedAt")? {
+                // This erasure's own, when a commit whose outcome was unknown did commit.
+                let ours = losses > 0 && erased_at == at;
+                return Ok(if ours {
+                    ErasureFound::Session
+                } else {
+                    ErasureFound::Tombstone(erased_at)
+                });
+            }
+            let top = self.top(key).await?;
+            if !only.allows(documents::session(&doc, top.as_ref())?.retained_since()) {
+                return Ok(ErasureFound::Kept);
+            }
+            // A sealed session takes no more writes: its tombstone alone.
+            let seal_at = match &top {
+                Some(top) if documents::seal(top)?.is_some() => None,
+                Some(top) => Some(documents::seq(top)? + 1),
+                None => Some(1),
+            };
+            let id = doc.get("_id").ok_or_else(|| corrupt("session"))?;
+            match self.seal_and_tombstone(key, id, seal_at, at).await {
+                Ok(true) => return Ok(ErasureFound::Session),
+                // The document changed since it was read (erased, or another incarnation).
+                Ok(false) => {}
+                Err(e) if is_lost_race(&e) => {}
+                Err(e) => return Err(storage_error(e)),
+            }
+            losses += 1;
+            backoff(losses).await;
+        }
+    }
+
+    /// In one transaction: a seal at `seal_at` (if any) and the tombstone in place of the
+    /// session document `id`. `false`: that document is no longer the session (nothing written).
+    async fn seal_and_tombstone(
+        &self,
+        key: &SessionKey,
+        id: &Bson,
+        seal_at: Option<u64>,
+        at: Timestamp,
+    ) -> Result<bool, mongodb::error::Error> {
+        // The transaction's session belongs to one client: the same driver throughout.
+        let driver = self.driver();
+        let mut tx = driver.client.start_session().await?;
+        tx.start_transaction().await?;
+        if let Some(seq) = seal_at {
+            driver
+                .events
+                .insert_one(documents::erasure_seal(key, seq, at))
+                .session(&mut tx)
+                .await?;
+        }
+        let replaced = driver
+            .sessions
+            .update_one(doc! { "_id": id.clone() }, tombstone_update(key, at))
+            .session(&mut tx)
+            .await?;
+        if replaced.modified_count != 1 {
+            tx.abort_transaction().await?;
+            return Ok(false);
+        }
+        tx.commit_transaction().await?;
+        Ok(true)
     }
 
     /// Step 2: seals on top of the session's events, unless one is there. One unordered

@@ -6,7 +6,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use domain::{
     Absent, AppendBatch, AppendEventError, CompleteRequest, CompleteSessionError,
-    CreateSessionError, EraseSessionError, Event, EventId, EventMissing, EventPage,
+    CreateSessionError, EraseIf, EraseSessionError, Event, EventId, EventMissing, EventPage,
     EventRepository, GetEventError, GetSessionError, ListEventsError, NewSession, Order,
     PageRequest, ProjectId, RedactEventError, Session, SessionId, SessionPage, SessionQuery,
     SessionRepository, StorageError, StoreAdmin, Timestamp, Watch, Written,
@@ -286,8 +286,9 @@ impl SessionRepository for MongoStore {
         project: &ProjectId,
         id: &SessionId,
         at: Timestamp,
+        only: EraseIf,
     ) -> Result<Written<Timestamp>, EraseSessionError> {
-        self.erase(&SessionKey::new(project, id), at).await
+        self.erase(&SessionKey::new(project, id), at, only).await
     }
 
     async fn expired_sessions(

@@ -113,7 +113,7 @@ fn internal(e: StorageError) -> Error {
 
 /// The transaction lost a race: a unique index or another transaction took what it wrote, or
 /// the server asks for a retry. It is tried again from its reads.
-fn is_lost_race(e: &Error) -> bool {
+pub(crate) fn is_lost_race(e: &Error) -> bool {
     is_duplicate_key(e)
         || is_write_conflict(e)
         || e.contains_label(TRANSIENT_TRANSACTION_ERROR)

@@ -3,28 +3,55 @@
 //! `secure_delete` zeroes what is deleted or overwritten in the database file).
 
 use domain::{
-    EraseSessionError, ErasureFound, Event, EventId, ProjectId, RedactEventError, SessionId,
-    StorageError, Timestamp, Written, decision,
+    EraseIf, EraseSessionError, ErasureFound, Event, EventId, ProjectId, RedactEventError,
+    SessionId, StorageError, Timestamp, Written, decision,
 };
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::error::SqlResultExt;
 use crate::reads::{load_event, missing_event, tombstone};
 use crate::rows;
 
 /// The events, labels and session row are deleted and the tombstone inserted in one
-/// transaction (no append or complete can fall between).
+/// transaction (no append or complete can fall between), the condition `only` checked in it.
 pub(crate) fn erase_session(
     conn: &Connection,
     project: &ProjectId,
     id: &SessionId,
     at: Timestamp,
+    only: EraseIf,
 ) -> Result<Written<Timestamp>, EraseSessionError> {
     let found = match tombstone(conn, project, id).storage()? {
         Some(erased_at) => ErasureFound::Tombstone(erased_at),
+        None if !allowed(conn, project, id, only)? => ErasureFound::Kept,
         None => remove(conn, project, id, at).storage()?,
     };
     decision::erase(found, at)
+}
+
+/// Whether `only` lets the erasure remove the stored session: its `updated_at` is
+/// `domain::Session::retained_since` (no session: nothing to keep).
+fn allowed(
+    conn: &Connection,
+    project: &ProjectId,
+    id: &SessionId,
+    only: EraseIf,
+) -> Result<bool, StorageError> {
+    if only == EraseIf::Always {
+        return Ok(true);
+    }
+    let updated_at: Option<i64> = conn
+        .prepare_cached("SELECT updated_at FROM sessions WHERE project = ?1 AND session_id = ?2")
+        .storage()?
+        .query_row([project.as_str(), id.as_str()], |r| r.get(0))
+        .optional()
+        .storage()?;
+    match updated_at {
+        None => Ok(true),
+        Some(millis) => Timestamp::from_millis(millis)
+            .map(|t| only.allows(t))
+            .map_err(|_| StorageError::Internal("stored updated_at is not valid".into())),
+    }
 }
 
 /// Removes the session and everything of it, leaving its tombstone at `at`; `Nothing` when

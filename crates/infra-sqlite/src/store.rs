@@ -9,10 +9,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use domain::{
     AppendBatch, AppendEventError, CompleteRequest, CompleteSessionError, CreateSessionError,
-    EraseSessionError, Event, EventId, EventPage, EventRepository, GetEventError, GetSessionError,
-    ListEventsError, NewSession, PageRequest, ProjectId, RedactEventError, Session, SessionId,
-    SessionPage, SessionQuery, SessionRepository, StorageError, StoreAdmin, Timestamp, Watch,
-    Written,
+    EraseIf, EraseSessionError, Event, EventId, EventPage, EventRepository, GetEventError,
+    GetSessionError, ListEventsError, NewSession, PageRequest, ProjectId, RedactEventError,
+    Session, SessionId, SessionPage, SessionQuery, SessionRepository, StorageError, StoreAdmin,
+    Timestamp, Watch, Written,
 };
 use rusqlite::{Connection, OpenFlags};
 
@@ -210,11 +210,12 @@ impl SessionRepository for SqliteStore {
         project: &ProjectId,
         id: &SessionId,
         at: Timestamp,
+        only: EraseIf,
     ) -> Result<Written<Timestamp>, EraseSessionError> {
         let (project, id) = (project.clone(), id.clone());
         let erased = self
             .writer
-            .write(move |conn| erasure::erase_session(conn, &project, &id, at))
+            .write(move |conn| erasure::erase_session(conn, &project, &id, at, only))
             .await?;
         self.checkpointer.truncate().await?;
         Ok(erased)

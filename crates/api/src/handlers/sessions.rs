@@ -1,7 +1,7 @@
 //! `/sessions` (create, find) and `/sessions/{sessionId}[/complete]`.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use app::ErasureReason;
+use domain::EraseIf;
 
 use crate::auth::caller::{Caller, need};
 use crate::http::input;
@@ -198,7 +198,7 @@ pub async fn erase_session(
     let id = input::session_id(&path)?;
     state
         .lifecycle
-        .erase(caller.project(), &id, ErasureReason::Request)
+        .erase(caller.project(), &id, EraseIf::Always)
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -371,6 +371,10 @@ impl From<EraseSessionError> for ApiError {
     fn from(err: EraseSessionError) -> Self {
         match err {
             EraseSessionError::NotFound => session_not_found(),
+            // Only a conditional erasure (the retention sweep's) answers it; `DELETE` never.
+            EraseSessionError::NotExpired => {
+                StorageError::Internal("an unconditional erasure kept the session".into()).into()
+            }
             EraseSessionError::Storage(e) => e.into(),
         }
     }

@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use domain::{
     AppendBatch, AppendEventError, CompleteRequest, CompleteSessionError, CreateSessionError,
-    EraseSessionError, EventId, GetEventError, GetSessionError, JsonObject, ListEventsError,
-    NewSession, Order, PageRequest, ProjectId, RedactEventError, Repository, SessionFilter,
-    SessionQuery, Timestamp,
+    EraseIf, EraseSessionError, EventId, GetEventError, GetSessionError, JsonObject,
+    ListEventsError, NewSession, Order, PageRequest, ProjectId, RedactEventError, Repository,
+    SessionFilter, SessionQuery, Timestamp,
 };
 use futures_util::future::join_all;
 use serde_json::{Value, json};
@@ -105,7 +105,7 @@ pub async fn erase_leaves_only_a_tombstone(repo: Repo) {
         }
         let at = Timestamp::now();
         let erased = repo
-            .erase_session(&project(), &sid(id), at)
+            .erase_session(&project(), &sid(id), at, EraseIf::Always)
             .await
             .expect("erase");
         assert!(!erased.replayed, "the first erasure removes the session");
@@ -113,7 +113,7 @@ pub async fn erase_leaves_only_a_tombstone(repo: Repo) {
         assert_erased(&repo, id).await;
         // Erasing again: the same tombstone.
         let again = repo
-            .erase_session(&project(), &sid(id), Timestamp::now())
+            .erase_session(&project(), &sid(id), Timestamp::now(), EraseIf::Always)
             .await
             .expect("erase again");
         assert!(again.replayed);
@@ -130,7 +130,7 @@ pub async fn erase_leaves_only_a_tombstone(repo: Repo) {
     let listed = repo.list_sessions(&project(), all).await.expect("list");
     assert!(listed.sessions.is_empty(), "{:?}", listed.sessions);
     assert_eq!(
-        repo.erase_session(&project(), &sid("never"), Timestamp::now())
+        repo.erase_session(&project(), &sid("never"), Timestamp::now(), EraseIf::Always)
             .await,
         Err(EraseSessionError::NotFound)
     );
@@ -142,7 +142,7 @@ pub async fn concurrent_erasures_erase_once(repo: Repo) {
     let erasures = (0..10).map(|_| {
         let repo = repo.clone();
         async move {
-            repo.erase_session(&project(), &sid("s"), Timestamp::now())
+            repo.erase_session(&project(), &sid("s"), Timestamp::now(), EraseIf::Always)
                 .await
                 .expect("erase")
         }
@@ -186,7 +186,7 @@ pub async fn erasure_racing_appends_and_completes(repo: Repo) {
                     .await;
             });
         }
-        repo.erase_session(&project(), &sid(&id), Timestamp::now())
+        repo.erase_session(&project(), &sid(&id), Timestamp::now(), EraseIf::Always)
             .await
             .expect("erase");
         // Once the erasure has returned, nothing can be added, by anyone.
@@ -411,7 +411,7 @@ pub async fn retention_finds_expired_sessions_and_purges_tombstones(repo: Repo) 
     );
 
     let erased_at = Timestamp::now();
-    repo.erase_session(&p, &sid("ended"), erased_at)
+    repo.erase_session(&p, &sid("ended"), erased_at, EraseIf::Always)
         .await
         .expect("erase");
     assert_eq!(
@@ -448,7 +448,7 @@ pub async fn changed_sessions_reports_an_erasure(repo: Repo) {
         repo.changed_sessions(std::slice::from_ref(&watch)).await,
         Ok(vec![])
     );
-    repo.erase_session(&project(), &sid("s"), Timestamp::now())
+    repo.erase_session(&project(), &sid("s"), Timestamp::now(), EraseIf::Always)
         .await
         .expect("erase");
     let changed = repo.changed_sessions(&[watch]).await.expect("changed");
@@ -501,4 +501,142 @@ pub async fn retention_counts_from_the_servers_clock_at_the_complete(repo: Repo)
         ["ahead", "backdated"],
         "endedAt ahead does not defer it"
     );
+}
+
+/// The retention sweep's erasure checks the expiry again inside itself (SPEC "Retention"):
+/// sessions chosen as expired at a cutoff, then appended to or completed, are kept by the
+/// erasure with that cutoff (`NotExpired`, nothing changed); one left alone is erased.
+pub async fn the_retention_erasure_keeps_a_session_written_since_the_cutoff(repo: Repo) {
+    let p = project();
+    for id in ["appended", "completed", "idle"] {
+        create(&repo, &p, id).await;
+    }
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let cutoff = Timestamp::now();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let mut chosen: Vec<String> = (repo.expired_sessions(cutoff, 100).await)
+        .expect("expired")
+        .into_iter()
+        .map(|(_, id)| id.to_string())
+        .collect();
+    chosen.sort();
+    assert_eq!(chosen, ["appended", "completed", "idle"]);
+    // Written after the sweep chose them, before their erasure.
+    append(&repo, "appended", "e1", json!({"kept": true})).await;
+    repo.complete_session(&p, &sid("completed"), complete())
+        .await
+        .expect("complete");
+    let by_retention = EraseIf::ExpiredBefore(cutoff);
+    for id in ["appended", "completed"] {
+        assert_eq!(
+            repo.erase_session(&p, &sid(id), Timestamp::now(), by_retention)
+                .await,
+            Err(EraseSessionError::NotExpired),
+            "{id} was written after the cutoff"
+        );
+    }
+    let page = repo
+        .list_events(&p, &sid("appended"), first_page())
+        .await
+        .expect("kept with its event");
+    let ids: Vec<&str> = page.events.iter().map(|e| e.event_id.as_str()).collect();
+    assert_eq!(ids, ["e1"]);
+    let completed = repo.get_session(&p, &sid("completed")).await.expect("kept");
+    assert_eq!(completed.status, domain::SessionStatus::Completed);
+    // Left alone, still expired: erased, once.
+    let erased = repo
+        .erase_session(&p, &sid("idle"), Timestamp::now(), by_retention)
+        .await
+        .expect("erase");
+    assert!(!erased.replayed);
+    assert_erased(&repo, "idle").await;
+    let again = repo
+        .erase_session(&p, &sid("idle"), Timestamp::now(), by_retention)
+        .await
+        .expect("erased before");
+    assert!(again.replayed);
+}
+
+/// The re-check is atomic with the removal: appends racing the retention erasure of an
+/// expired session either land before it (the session is kept, every acknowledged event is
+/// stored) or are refused (the session is erased): never acknowledged, then erased.
+pub async fn the_retention_erasure_racing_appends_never_erases_an_acknowledged_one(repo: Repo) {
+    for round in 0..8 {
+        let id = format!("race{round}");
+        create(&repo, &project(), &id).await;
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        let cutoff = Timestamp::now();
+        let start = Arc::new(tokio::sync::Barrier::new(5));
+        let writers: Vec<_> = (0..4)
+            .map(|w| {
+                let (repo, id, start) = (repo.clone(), id.clone(), start.clone());
+                tokio::spawn(async move {
+                    start.wait().await;
+                    let mut acknowledged = Vec::new();
+                    for i in 0..20 {
+                        let event = format!("w{w}-{i}");
+                        match repo
+                            .append_event(&project(), &sid(&id), new_event(&event, json!({})))
+                            .await
+                        {
+                            Ok(_) => acknowledged.push(event),
+                            Err(AppendEventError::SessionErased) => break,
+                            Err(e) => panic!("unexpected {e:?}"),
+                        }
+                    }
+                    acknowledged
+                })
+            })
+            .collect();
+        // Released together; later rounds let the appends run a little first.
+        start.wait().await;
+        for _ in 0..round {
+            tokio::task::yield_now().await;
+        }
+        let erased = repo
+            .erase_session(
+                &project(),
+                &sid(&id),
+                Timestamp::now(),
+                EraseIf::ExpiredBefore(cutoff),
+            )
+            .await;
+        let mut acknowledged = Vec::new();
+        for w in writers {
+            acknowledged.extend(w.await.expect("writer"));
+        }
+        match erased {
+            Ok(written) => {
+                assert!(!written.replayed);
+                assert_eq!(
+                    acknowledged,
+                    Vec::<String>::new(),
+                    "{id}: acknowledged, then erased"
+                );
+                assert_erased(&repo, &id).await;
+            }
+            Err(EraseSessionError::NotExpired) => {
+                assert!(
+                    !acknowledged.is_empty(),
+                    "{id}: kept though nothing was written"
+                );
+                let stored = repo
+                    .list_events(&project(), &sid(&id), first_page())
+                    .await
+                    .expect("kept");
+                let mut stored: Vec<String> = stored
+                    .events
+                    .iter()
+                    .map(|e| e.event_id.to_string())
+                    .collect();
+                stored.sort();
+                acknowledged.sort();
+                assert_eq!(
+                    stored, acknowledged,
+                    "{id}: every acknowledged event is kept"
+                );
+            }
+            Err(e) => panic!("{id}: {e:?}"),
+        }
+    }
 }

@@ -6,8 +6,8 @@
 
 use conformance::fixtures::new_event;
 use domain::{
-    EventId, EventRepository, JsonObject, NewSession, ProjectId, SessionId, SessionRepository,
-    Timestamp,
+    EraseIf, EventId, EventRepository, JsonObject, NewSession, ProjectId, SessionId,
+    SessionRepository, Timestamp,
 };
 use futures_util::TryStreamExt;
 use infra_mongo::{MongoOptions, MongoStore};
@@ -88,7 +88,7 @@ async fn erased_and_redacted_content_is_in_no_document() {
     }
 
     store
-        .erase_session(&project(), &a, Timestamp::now())
+        .erase_session(&project(), &a, Timestamp::now(), EraseIf::Always)
         .await
         .unwrap();
     store

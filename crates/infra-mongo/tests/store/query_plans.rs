@@ -20,8 +20,8 @@ use std::sync::{Arc, Mutex};
 
 use conformance::fixtures::{new_event, project, sid};
 use domain::{
-    AppendBatch, CompleteRequest, EventId, EventRepository, KeyRepository, NewApiKey, NewSession,
-    Order, PageRequest, Scope, SessionRepository, StoreAdmin, Timestamp, Watch, keys,
+    AppendBatch, CompleteRequest, EraseIf, EventId, EventRepository, KeyRepository, NewApiKey,
+    NewSession, Order, PageRequest, Scope, SessionRepository, StoreAdmin, Timestamp, Watch, keys,
 };
 use infra_mongo::{MongoOptions, MongoStore};
 use mongodb::bson::{Bson, Document, doc};
@@ -315,7 +315,7 @@ async fn every_read_and_write_of_sessions_and_events_is_on_its_index() {
     );
 
     store
-        .erase_session(&p, &sid("s1"), Timestamp::now())
+        .erase_session(&p, &sid("s1"), Timestamp::now(), EraseIf::Always)
         .await
         .unwrap();
     assert_eq!(
@@ -484,7 +484,7 @@ async fn the_sweep_and_the_purge_are_on_their_indexes() {
             .unwrap();
     }
     store
-        .erase_session(&p, &sid("gone"), Timestamp::now())
+        .erase_session(&p, &sid("gone"), Timestamp::now(), EraseIf::Always)
         .await
         .unwrap();
     probe.sent.take();
@@ -499,11 +499,34 @@ async fn the_sweep_and_the_purge_are_on_their_indexes() {
             ("find events {project,sessionId,seq}", BY_SEQ),
         ])
     );
-    assert_eq!(store.purge_tombstones(later, 10).await.unwrap(), 1);
+    // Its erasure by retention: the session and its top read, then (in one transaction) the
+    // seal above that top and the tombstone in place of the document read.
+    store
+        .erase_session(
+            &p,
+            &sid("kept"),
+            Timestamp::now(),
+            EraseIf::ExpiredBefore(later),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        probe.served("erasure by retention").await,
+        rows(&[
+            ("find sessions {project,sessionId}", BY_KEY),
+            ("find events {project,sessionId,seq}", BY_SEQ),
+            ("update sessions {_id}", "_id_"),
+            ("find events {project,sessionId,seq}", BY_SEQ),
+            ("update events {project,sessionId,seq}", BY_SEQ),
+        ])
+    );
+    assert_eq!(store.purge_tombstones(later, 10).await.unwrap(), 2);
     assert_eq!(
         probe.served("purge").await,
         rows(&[
             ("find sessions {erasedAt}", "erasedAt"),
+            ("delete events {project,sessionId,seq}", BY_SEQ),
+            ("delete sessions {_id}", "_id_"),
             ("delete events {project,sessionId,seq}", BY_SEQ),
             ("delete sessions {_id}", "_id_"),
         ])

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use conformance::fixtures::new_event;
 use domain::{
-    EventId, EventRepository, JsonObject, NewSession, ProjectId, SessionId, SessionRepository,
-    StoreAdmin, Timestamp,
+    EraseIf, EventId, EventRepository, JsonObject, NewSession, ProjectId, SessionId,
+    SessionRepository, StoreAdmin, Timestamp,
 };
 use infra_sqlite::{SqliteOptions, SqliteStore};
 use serde_json::json;
@@ -91,7 +91,7 @@ async fn erased_and_redacted_content_is_in_no_database_file_once_the_call_return
     tokio::time::sleep(Duration::from_millis(600)).await;
 
     store
-        .erase_session(&project(), &victim, Timestamp::now())
+        .erase_session(&project(), &victim, Timestamp::now(), EraseIf::Always)
         .await
         .unwrap();
     gone(&db, erased_marker);
@@ -142,7 +142,9 @@ async fn erase_cost() {
     let started = Instant::now();
     for id in one_by_one {
         let t = Instant::now();
-        let erased = store.erase_session(&project(), id, Timestamp::now()).await;
+        let erased = store
+            .erase_session(&project(), id, Timestamp::now(), EraseIf::Always)
+            .await;
         took.push(t.elapsed());
         assert!(!erased.unwrap().replayed);
     }
@@ -161,9 +163,11 @@ async fn erase_cost() {
         let calls = chunk.iter().map(|id| {
             let store = store.clone();
             let id = id.clone();
-            tokio::spawn(
-                async move { store.erase_session(&project(), &id, Timestamp::now()).await },
-            )
+            tokio::spawn(async move {
+                store
+                    .erase_session(&project(), &id, Timestamp::now(), EraseIf::Always)
+                    .await
+            })
         });
         for call in calls.collect::<Vec<_>>() {
             assert!(!call.await.unwrap().unwrap().replayed);

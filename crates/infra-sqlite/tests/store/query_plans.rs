@@ -9,7 +9,9 @@
 use crate::plans;
 
 use conformance::fixtures::{new_event, project, sid};
-use domain::{EventRepository, JsonObject, NewSession, SessionRepository, StoreAdmin, Timestamp};
+use domain::{
+    EraseIf, EventRepository, JsonObject, NewSession, SessionRepository, StoreAdmin, Timestamp,
+};
 use infra_sqlite::{SqliteOptions, SqliteStore};
 use serde_json::json;
 
@@ -90,7 +92,7 @@ async fn event_pages_and_session_reads_are_index_ranges() {
         store.append_events(&p, &id, batch).await.unwrap();
         if s % 10 == 0 {
             store
-                .erase_session(&p, &id, Timestamp::now())
+                .erase_session(&p, &id, Timestamp::now(), EraseIf::Always)
                 .await
                 .unwrap();
         }
