@@ -3,7 +3,7 @@
 //! write into a session that another has erased (SPEC: once erased, nothing of the session
 //! remains, and a session created again under its id starts empty).
 
-use domain::{AppendBatch, AppendEventError, Event, Order, Timestamp, Written};
+use domain::{AppendBatch, AppendEventError, EraseIf, Event, Order, Timestamp, Written};
 use serde_json::json;
 
 use super::support::{Repo, append, session, walk};
@@ -42,7 +42,7 @@ async fn append_batch(
 /// `repo` erases the sessions and purges their tombstones.
 async fn erase_and_purge(repo: &Repo, sessions: &[&str]) {
     for id in sessions {
-        repo.erase_session(&project(), &sid(id), Timestamp::now())
+        repo.erase_session(&project(), &sid(id), Timestamp::now(), EraseIf::Always)
             .await
             .expect("erase");
     }

@@ -450,7 +450,7 @@ async fn writes_into_a_session_that_is_gone_are_on_their_indexes() {
     .await
     .unwrap();
     other
-        .erase_session(&p, &sid("s3"), Timestamp::now())
+        .erase_session(&p, &sid("s3"), Timestamp::now(), EraseIf::Always)
         .await
         .unwrap();
     let later = Timestamp::from_millis(Timestamp::now().millis() + 1_000).unwrap();
