@@ -1,7 +1,8 @@
 //! Mapping between BSON documents and domain values.
 //!
 //! `sessions`: `{project, sessionId, status, language, metadata, startedAt, endedAt, createdAt,
-//! updatedAt, labels}`, or an erased session's tombstone `{project, sessionId, erasedAt}`.
+//! updatedAt, labels}`, or an erased session's tombstone `{project, sessionId, erasedAt}` (plus
+//! `erasure`, the retention erasure's token, see `erasure.rs`).
 //! `events`: `{project, sessionId, seq, eventId, type, payload, timestamp, receivedAt}` (a
 //! redacted one: `payload` `"{}"`, plus `redactedAt` and `fingerprint`); the seal is one more
 //! document in `events` at the next `seq`: `{project, sessionId, seq, eventId: "~seal",
@@ -135,8 +136,16 @@ pub(crate) fn seal_doc(
 /// the blanks' form (an erasure writes several, see `erasure.rs`; `~seal` is unique per session).
 pub(crate) fn erasure_seal(key: &SessionKey, seq: u64, at: Timestamp) -> Document {
     let mut seal = seal_doc(key, seq, SessionStatus::Failed, at, at);
-    seal.insert("eventId", format!("~erased.{seq}"));
+    seal.insert("eventId", format!("{ERASED}{seq}"));
     seal
+}
+
+/// The `eventId` prefix of an erasure's seals and blanks.
+const ERASED: &str = "~erased.";
+
+/// The document is an erasure's seal or blank (see [`erasure_seal`], [`blanked`]).
+pub(crate) fn is_erasure_left(d: &Document) -> bool {
+    d.get_str("eventId").is_ok_and(|id| id.starts_with(ERASED))
 }
 
 /// The fields of an event document that hold its content: written by [`event_doc`] and
@@ -205,7 +214,7 @@ pub(crate) fn redaction_set(payload: &JsonObject, redaction: &Redaction) -> Docu
 pub(crate) fn blanked(at: Timestamp) -> Vec<Document> {
     vec![
         doc! { "$set": {
-            "eventId": { "$concat": ["~erased.", { "$toString": "$seq" }] },
+            "eventId": { "$concat": [ERASED, { "$toString": "$seq" }] },
             "receivedAt": date(at),
         } },
         doc! { "$unset": CONTENT.to_vec() },

@@ -19,7 +19,7 @@ use domain::{
     SessionId, StorageError, Timestamp, Written, decision,
 };
 use futures_util::TryStreamExt;
-use mongodb::bson::{Bson, Document, doc};
+use mongodb::bson::{Bson, Document, doc, oid::ObjectId};
 
 use crate::documents::{self, SessionKey};
 use crate::error::{MongoResultExt, held_by_transactions, is_write_conflict, storage_error};
@@ -28,6 +28,9 @@ use crate::writes::{backoff, is_lost_race};
 
 /// Seals an erasure writes at once above the top (see `seal_for_erasure`).
 const SEAL_WINDOW: u64 = 32;
+
+/// The tombstone's field naming the erasure by retention that wrote it (see `tombstone_if`).
+const ERASURE_TOKEN: &str = "erasure";
 
 /// The retention sweep's candidates by the stored time, a range of the index `updatedAt`: the
 /// session document's `updatedAt` is the server's time of the complete for a closed session
@@ -100,10 +103,14 @@ fn set_where(when: Document, stages: Vec<Document>) -> Vec<Document> {
 
 /// The update that replaces a session document by its tombstone `{project, sessionId,
 /// erasedAt: at}`, only if it is no tombstone yet: the condition is in the update, so that the
-/// filter is an index alone.
-fn tombstone_update(key: &SessionKey, at: Timestamp) -> Vec<Document> {
+/// filter is an index alone. `token`, when given, is stored with it (`erasure`): the erasure
+/// that wrote it knows it again by it after a commit whose outcome it was not told.
+fn tombstone_update(key: &SessionKey, at: Timestamp, token: Option<ObjectId>) -> Vec<Document> {
     let mut tomb = key.filter();
     tomb.insert("erasedAt", documents::date(at));
+    if let Some(token) = token {
+        tomb.insert(ERASURE_TOKEN, token);
+    }
     vec![doc! { "$replaceWith": { "$cond": {
         "if": missing("erasedAt"),
         "then": { "$mergeObjects": [{ "_id": "$_id" }, { "$literal": tomb }] },
@@ -143,7 +150,7 @@ impl MongoStore {
         let replaced = self
             .driver()
             .sessions
-            .update_one(key.filter(), tombstone_update(key, at))
+            .update_one(key.filter(), tombstone_update(key, at, None))
             .await
             .storage()?;
         if replaced.modified_count == 1 {
@@ -169,6 +176,9 @@ impl MongoStore {
         at: Timestamp,
         only: EraseIf,
     ) -> Result<ErasureFound, StorageError> {
+        // Names this erasure's tombstone: another instance's, written at the same instant,
+        // is not this one's (both would otherwise count the session as theirs).
+        let token = ObjectId::new();
         let mut losses = 0;
         loop {
             let Some(doc) = self.stored_session(key).await? else {
@@ -176,7 +186,7 @@ impl MongoStore {
             };
             if let Some(erased_at) = documents::optional_time(&doc, "erasedAt")? {
                 // This erasure's own, when a commit whose outcome was unknown did commit.
-                let ours = losses > 0 && erased_at == at;
+                let ours = doc.get_object_id(ERASURE_TOKEN).ok() == Some(token);
                 return Ok(if ours {
                     ErasureFound::Session
                 } else {
@@ -184,6 +194,13 @@ impl MongoStore {
                 });
             }
             let top = self.top(key).await?;
+            if top.as_ref().is_some_and(documents::is_erasure_left) {
+                // Another erasure's transaction, not yet committed (or aborted): its outcome
+                // decides, read again.
+                losses += 1;
+                backoff(losses).await;
+                continue;
+            }
             if !only.allows(documents::session(&doc, top.as_ref())?.retained_since()) {
                 return Ok(ErasureFound::Kept);
             }
@@ -194,7 +211,7 @@ impl MongoStore {
                 None => Some(1),
             };
             let id = doc.get("_id").ok_or_else(|| corrupt("session"))?;
-            match self.seal_and_tombstone(key, id, seal_at, at).await {
+            match self.seal_and_tombstone(key, id, seal_at, at, token).await {
                 Ok(true) => return Ok(ErasureFound::Session),
                 // The document changed since it was read (erased, or another incarnation).
                 Ok(false) => {}
@@ -214,6 +231,7 @@ impl MongoStore {
         id: &Bson,
         seal_at: Option<u64>,
         at: Timestamp,
+        token: ObjectId,
     ) -> Result<bool, mongodb::error::Error> {
         // The transaction's session belongs to one client: the same driver throughout.
         let driver = self.driver();
@@ -228,7 +246,10 @@ impl MongoStore {
         }
         let replaced = driver
             .sessions
-            .update_one(doc! { "_id": id.clone() }, tombstone_update(key, at))
+            .update_one(
+                doc! { "_id": id.clone() },
+                tombstone_update(key, at, Some(token)),
+            )
             .session(&mut tx)
             .await?;
         if replaced.modified_count != 1 {

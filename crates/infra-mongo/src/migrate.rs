@@ -47,6 +47,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "retention",
         include_str!("../../../migrations/mongo/0006_retention.json"),
     ),
+    (
+        7,
+        "erasure_token",
+        include_str!("../../../migrations/mongo/0007_erasure_token.json"),
+    ),
 ];
 
 /// Errors that mean "done already", so a command run twice (or by two instances) succeeds:

@@ -139,3 +139,39 @@ pub async fn a_recreated_session_takes_another_instances_appends_from_its_first_
         vec![("e4", 1), ("e5", 2)]
     );
 }
+
+/// Instances sweeping at once erase the same expired sessions at the same instant (their
+/// clocks agree to the millisecond): for each session exactly one erasure is the one that
+/// removed it (not `replayed`), the others are answered "erased before" — the retention
+/// count (`sessions_erased_total`) counts each session once over all instances.
+pub async fn retention_erasures_racing_on_two_instances_count_once(repo: Repo, other: Repo) {
+    let ids: Vec<String> = (0..12).map(|i| format!("expired{i}")).collect();
+    for id in &ids {
+        session(&repo, id).await;
+        append(&repo, id, "e1").await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    let cutoff = Timestamp::now();
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    let at = Timestamp::now();
+    let only = EraseIf::ExpiredBefore(cutoff);
+    for id in &ids {
+        let erasures = [&repo, &other, &repo, &other].map(|instance| {
+            let instance = instance.clone();
+            let id = id.clone();
+            async move {
+                instance
+                    .erase_session(&project(), &sid(&id), at, only)
+                    .await
+                    .expect("erase")
+            }
+        });
+        let results = futures_util::future::join_all(erasures).await;
+        let removed = results.iter().filter(|w| !w.replayed).count();
+        assert_eq!(
+            removed, 1,
+            "{id}: exactly one erasure removed it: {results:?}"
+        );
+        assert!(results.iter().all(|w| w.value == at), "{id}: one tombstone");
+    }
+}
