@@ -29,6 +29,26 @@ impl JsonObject {
         Ok(Self(text))
     }
 
+    /// Wraps `text`, one JSON object (as the API's body parser writes it: compact, never a
+    /// tree), refusing it when it exceeds `max_bytes` or is not one JSON object. Checked by a
+    /// scan that builds nothing.
+    pub fn from_text(text: String, max_bytes: usize) -> Result<Self, ObjectTextError> {
+        if text.len() > max_bytes {
+            return Err(ObjectTextError::TooLarge(TooLarge {
+                size: text.len(),
+                limit: max_bytes,
+            }));
+        }
+        let object = text.trim_start().starts_with('{')
+            && serde_json::from_str::<&serde_json::value::RawValue>(&text).is_ok();
+        if !object {
+            return Err(ObjectTextError::Invalid(InvalidValue(
+                "must be a JSON object".into(),
+            )));
+        }
+        Ok(Self(text))
+    }
+
     /// Wraps text an adapter stored from [`JsonObject::as_str`]. Reads are hot, so only the
     /// shape (`{…}`) is checked; the text is trusted to be the JSON it was when stored.
     pub fn from_stored(text: String) -> Result<Self, InvalidValue> {
@@ -86,6 +106,15 @@ pub struct TooLarge {
     pub limit: usize,
 }
 
+/// Why [`JsonObject::from_text`] refused a text.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ObjectTextError {
+    #[error(transparent)]
+    TooLarge(TooLarge),
+    #[error(transparent)]
+    Invalid(InvalidValue),
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -111,6 +140,37 @@ mod tests {
             d,
             JsonObject::from_stored(r#"{"s":"é","n":1.5,"z":0}"#.into()).unwrap()
         );
+    }
+
+    #[test]
+    fn from_text_takes_one_object_within_its_limit() {
+        let text = r#"{"a":[1,{"b":"é"}]}"#;
+        let object = JsonObject::from_text(text.into(), text.len()).unwrap();
+        assert_eq!(object.as_str(), text);
+        assert_eq!(
+            JsonObject::from_text(text.into(), text.len() - 1),
+            Err(ObjectTextError::TooLarge(TooLarge {
+                size: text.len(),
+                limit: text.len() - 1
+            }))
+        );
+        for not_one in [
+            r#"[1]"#,
+            r#""{}""#,
+            "1",
+            "{",
+            r#"{"a":1}{"#,
+            r#"{"a":1} x"#,
+            "",
+        ] {
+            assert!(
+                matches!(
+                    JsonObject::from_text(not_one.into(), 100),
+                    Err(ObjectTextError::Invalid(_))
+                ),
+                "{not_one}"
+            );
+        }
     }
 
     #[test]

@@ -24,7 +24,7 @@ pub use batch::{AppendBatch, BatchError};
 pub use decision::{AppendStep, BatchPlan, BatchStep, CompleteStep, ErasureFound};
 pub use event::{AppendOutcome, Event, Fingerprint, NewEvent, Redaction};
 pub use ids::{EventId, EventType, InvalidValue, ProjectId, SessionId};
-pub use json::{JsonObject, TooLarge};
+pub use json::{JsonObject, ObjectTextError, TooLarge};
 pub use keys::{ApiKey, KeyId, KeyName, KeyText, NewApiKey, SecretHash};
 pub use listing::{
     Label, SessionFilter, SessionPage, SessionPosition, SessionQuery, creation_time,

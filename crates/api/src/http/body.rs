@@ -3,13 +3,17 @@
 //! range. Not valid JSON at all → `malformed-json`; valid JSON breaking a rule →
 //! `validation-failed`.
 //!
-//! Memory: the parse builds a tree of the body, which costs many times the body's bytes when
-//! the body is made of tiny values (`[0,0,0,…]`: 2 bytes of text, 32 or more of tree each). So
-//! the fields with a size limit of their own ([`Bounds`]: `payload`, `metadata`) are measured
-//! while they are parsed, as the compact JSON they serialize to; past the limit nothing more
-//! of that field is built (the rest is still read and checked, so syntax and the rules above
-//! keep their answers), and the body is refused with 413 `payload-too-large`.
+//! Memory: a tree of JSON costs many times the body's bytes when the body is made of tiny
+//! values (`[0,0,0,…]`: 2 bytes of text, 32 or more of tree each). So the fields with a size
+//! limit of their own ([`Bounds`]: `payload`, `metadata`, the bulk of every body) never become
+//! a tree: they are written, while they are parsed, as the compact JSON text they are stored as
+//! (exactly what `serde_json::to_string` of their value writes), and the parse's value holds
+//! that text as a JSON string in their place. Past its limit nothing more of a field is written
+//! (the rest is still read and checked, so syntax and the rules above keep their answers), and
+//! the body is refused with 413 `payload-too-large`. What is left of a body (ids, types, times)
+//! is a small tree.
 
+use std::borrow::Cow;
 use std::cell::{Cell, RefCell};
 use std::collections::HashSet;
 use std::fmt;
@@ -146,8 +150,9 @@ pub fn parse_strict(bytes: &[u8]) -> Result<Value, ApiError> {
     parse_bounded(bytes, &[])
 }
 
-/// [`parse_strict`], with the fields named in `bounds` measured while parsed: one beyond its
-/// limit is 413 `payload-too-large` (after syntax errors and the rules, which come first).
+/// [`parse_strict`], with the fields named in `bounds` (not inside another one) written as
+/// their compact JSON text, in a JSON string in their place: one beyond its limit is 413
+/// `payload-too-large` (after syntax errors and the rules, which come first).
 pub fn parse_bounded(bytes: &[u8], bounds: Bounds<'_>) -> Result<Value, ApiError> {
     let violation = RefCell::new(None);
     let oversized = RefCell::new(None);
@@ -161,7 +166,7 @@ pub fn parse_bounded(bytes: &[u8], bounds: Bounds<'_>) -> Result<Value, ApiError
         depth: 0,
         path: None,
         context: &context,
-        budget: None,
+        text: None,
     }
     .deserialize(&mut de)
     .and_then(|v| de.end().map(|()| v));
@@ -242,27 +247,65 @@ struct Context<'a> {
     oversized: &'a RefCell<Option<(String, usize)>>,
 }
 
-/// The bytes a bounded field may still take, as compact JSON. Once spent, nothing more of the
-/// field is built.
-struct Budget {
+/// The compact JSON text of a bounded field, written while it is parsed (no tree of it is ever
+/// built). Past its limit nothing more is written: the field is refused.
+struct Text {
+    out: RefCell<Vec<u8>>,
     limit: usize,
-    left: Cell<usize>,
     spent: Cell<bool>,
 }
 
-impl Budget {
-    /// Takes `n` bytes; false once the field is over its limit.
-    fn take(&self, n: usize) -> bool {
-        match self.left.get().checked_sub(n) {
-            Some(left) if !self.spent.get() => {
-                self.left.set(left);
-                true
-            }
-            _ => {
-                self.spent.set(true);
-                false
-            }
+impl Text {
+    fn new(limit: usize) -> Self {
+        Self {
+            out: RefCell::new(Vec::new()),
+            limit,
+            spent: Cell::new(false),
         }
+    }
+
+    fn len(&self) -> usize {
+        self.out.borrow().len()
+    }
+
+    /// Appends `n` bytes written by `write`, unless the text would exceed its limit.
+    fn append(&self, n: usize, write: impl FnOnce(&mut Vec<u8>)) {
+        if self.spent.get() {
+            return;
+        }
+        let mut out = self.out.borrow_mut();
+        if out.len() + n > self.limit {
+            self.spent.set(true);
+            *out = Vec::new();
+        } else {
+            write(&mut out);
+        }
+    }
+
+    fn raw(&self, bytes: &[u8]) {
+        self.append(bytes.len(), |out| out.extend_from_slice(bytes));
+    }
+
+    /// A string or number, as `serde_json` writes it.
+    fn json(&self, value: &(impl serde::Serialize + ?Sized)) {
+        self.append(compact_len(value), |out| {
+            serde_json::to_writer(out, value).expect("a scalar serializes");
+        });
+    }
+
+    /// Takes back what was written since `len` (a comma before an item that was not there).
+    fn truncate(&self, len: usize) {
+        if !self.spent.get() {
+            self.out.borrow_mut().truncate(len);
+        }
+    }
+
+    /// The text, or `None` if the field went past its limit.
+    fn into_string(self) -> Option<String> {
+        if self.spent.get() {
+            return None;
+        }
+        Some(String::from_utf8(self.out.into_inner()).expect("serde_json writes UTF-8"))
     }
 }
 
@@ -281,42 +324,61 @@ impl io::Write for Counter {
 }
 
 /// The length of `value` as compact JSON (what `serde_json::to_string` writes).
-fn compact_len(value: &impl serde::Serialize) -> usize {
+fn compact_len(value: &(impl serde::Serialize + ?Sized)) -> usize {
     let mut counter = Counter(0);
     serde_json::to_writer(&mut counter, value).expect("a scalar serializes");
     counter.0
 }
 
+/// An object's key, borrowed from the body when it holds no escape.
+struct KeySeed;
+
+impl<'de> DeserializeSeed<'de> for KeySeed {
+    type Value = Cow<'de, str>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for KeySeed {
+    type Value = Cow<'de, str>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a key")
+    }
+
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(Cow::Borrowed(v))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(Cow::Owned(v.to_owned()))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+        Ok(Cow::Owned(v))
+    }
+}
+
+/// Reads one value under the rules. Outside bounded fields it builds the value's tree; inside
+/// one (`text`) it writes the compact JSON text instead and yields `null`.
 struct StrictSeed<'a, 'p> {
     /// How many arrays and objects enclose the value.
     depth: usize,
     path: Option<&'p PathNode<'p>>,
     context: &'a Context<'a>,
-    /// Inside a bounded field: what it may still take.
-    budget: Option<&'p Budget>,
+    /// Inside a bounded field: its text.
+    text: Option<&'p Text>,
 }
 
-impl StrictSeed<'_, '_> {
+impl<'a> StrictSeed<'a, '_> {
     fn refuse<E: de::Error>(&self, path: Option<&PathNode<'_>>, message: String) -> E {
         self.context
             .violation
             .borrow_mut()
             .get_or_insert_with(|| FieldError::new(render(path), message));
         E::custom("rule violated")
-    }
-
-    /// Counts `n` bytes of the value against its field's budget: false when the value must
-    /// not be kept (the field is over its limit).
-    fn take(&self, n: usize) -> bool {
-        self.budget.is_none_or(|budget| budget.take(n))
-    }
-
-    /// A scalar, kept while its field is within its limit.
-    fn scalar(&self, value: Value) -> Value {
-        if self.budget.is_some() && !self.take(compact_len(&value)) {
-            return Value::Null;
-        }
-        value
     }
 
     fn nested<E: de::Error>(&self) -> Result<usize, E> {
@@ -327,6 +389,32 @@ impl StrictSeed<'_, '_> {
             ))
         } else {
             Ok(self.depth + 1)
+        }
+    }
+
+    /// The seed of a value inside this one.
+    fn child<'q>(
+        &self,
+        depth: usize,
+        node: &'q PathNode<'q>,
+        text: Option<&'q Text>,
+    ) -> StrictSeed<'a, 'q> {
+        StrictSeed {
+            depth,
+            path: Some(node),
+            context: self.context,
+            text,
+        }
+    }
+
+    /// A scalar: written to the text inside a bounded field, else the value itself.
+    fn scalar(&self, value: Value) -> Value {
+        match self.text {
+            Some(text) => {
+                text.json(&value);
+                Value::Null
+            }
+            None => value,
         }
     }
 }
@@ -368,99 +456,118 @@ impl<'de> Visitor<'de> for StrictSeed<'_, '_> {
     }
 
     fn visit_str<E>(self, v: &str) -> Result<Value, E> {
-        if !self.take(compact_len(&v)) {
-            return Ok(Value::Null);
+        match self.text {
+            Some(text) => {
+                text.json(v);
+                Ok(Value::Null)
+            }
+            None => Ok(Value::String(v.to_owned())),
         }
-        Ok(Value::String(v.to_owned()))
     }
 
     fn visit_string<E>(self, v: String) -> Result<Value, E> {
-        if !self.take(compact_len(&v)) {
-            return Ok(Value::Null);
+        match self.text {
+            Some(text) => {
+                text.json(&v);
+                Ok(Value::Null)
+            }
+            None => Ok(Value::String(v)),
         }
-        Ok(Value::String(v))
     }
 
     fn visit_unit<E>(self) -> Result<Value, E> {
-        self.take(4);
-        Ok(Value::Null)
+        Ok(self.scalar(Value::Null))
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
         let depth = self.nested()?;
-        // `[` and `]`, then a comma before every item but the first.
-        self.take(2);
         let mut items = Vec::new();
+        if let Some(text) = self.text {
+            text.raw(b"[");
+        }
         for index in 0.. {
             let node = PathNode {
                 parent: self.path,
                 segment: Segment::Index(index),
             };
-            let seed = StrictSeed {
-                depth,
-                path: Some(&node),
-                context: self.context,
-                budget: self.budget,
-            };
-            match seq.next_element_seed(seed)? {
-                Some(item) if self.take(usize::from(index > 0)) => items.push(item),
+            let before = self.text.map(Text::len);
+            if let (Some(text), true) = (self.text, index > 0) {
+                text.raw(b",");
+            }
+            match seq.next_element_seed(self.child(depth, &node, self.text))? {
+                Some(item) if self.text.is_none() => items.push(item),
                 Some(_) => {}
-                None => break,
+                None => {
+                    if let (Some(text), Some(len)) = (self.text, before) {
+                        text.truncate(len);
+                    }
+                    break;
+                }
             }
         }
-        Ok(Value::Array(items))
+        match self.text {
+            Some(text) => {
+                text.raw(b"]");
+                Ok(Value::Null)
+            }
+            None => Ok(Value::Array(items)),
+        }
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Value, A::Error> {
         let depth = self.nested()?;
-        self.take(2);
         let mut map = Map::new();
-        // Keys of the entries not kept (the field is over its limit), for the duplicate rule.
-        let mut dropped = HashSet::new();
-        while let Some(key) = access.next_key::<String>()? {
+        // The keys seen, for the duplicate rule (in a tree, the map itself).
+        let mut seen: HashSet<Cow<'de, str>> = HashSet::new();
+        if let Some(text) = self.text {
+            text.raw(b"{");
+        }
+        while let Some(key) = access.next_key_seed(KeySeed)? {
             let node = PathNode {
                 parent: self.path,
                 segment: Segment::Key(&key),
             };
-            if map.contains_key(&key) || dropped.contains(&key) {
+            if map.contains_key(key.as_ref()) || seen.contains(&key) {
                 return Err(self.refuse(Some(&node), "duplicate key".into()));
             }
-            let first = map.is_empty() && dropped.is_empty();
-            // `"key":`, and a comma before every entry but the first.
-            let keep = self.take(compact_len(&key) + 1 + usize::from(!first));
-            // A bounded field (not inside another one) gets a budget of its own.
-            let own = match self.budget {
-                Some(_) => None,
-                None => self
-                    .context
-                    .bounds
-                    .iter()
-                    .find(|(name, _)| *name == key)
-                    .map(|&(_, limit)| Budget {
-                        limit,
-                        left: Cell::new(limit),
-                        spent: Cell::new(false),
-                    }),
+            if let Some(text) = self.text {
+                if !seen.is_empty() {
+                    text.raw(b",");
+                }
+                text.json(key.as_ref());
+                text.raw(b":");
+                access.next_value_seed(self.child(depth, &node, Some(text)))?;
+                seen.insert(key);
+                continue;
+            }
+            // A bounded field is written as text, by its own limit.
+            let bound = self.context.bounds.iter().find(|(name, _)| *name == key);
+            let value = match bound {
+                Some(&(_, limit)) => {
+                    let text = Text::new(limit);
+                    access.next_value_seed(self.child(depth, &node, Some(&text)))?;
+                    match text.into_string() {
+                        Some(text) => Value::String(text),
+                        None => {
+                            self.context
+                                .oversized
+                                .borrow_mut()
+                                .get_or_insert_with(|| (render(Some(&node)), limit));
+                            Value::Null
+                        }
+                    }
+                }
+                None => access.next_value_seed(self.child(depth, &node, None))?,
             };
-            let value = access.next_value_seed(StrictSeed {
-                depth,
-                path: Some(&node),
-                context: self.context,
-                budget: own.as_ref().or(self.budget),
-            })?;
-            if let Some(budget) = own.as_ref().filter(|b| b.spent.get()) {
-                self.context
-                    .oversized
-                    .borrow_mut()
-                    .get_or_insert_with(|| (render(Some(&node)), budget.limit));
-            }
-            if keep && self.budget.is_none_or(|b| !b.spent.get()) {
-                map.insert(key, value);
-            } else {
-                dropped.insert(key);
-            }
+            map.insert(key.into_owned(), value);
         }
-        Ok(Value::Object(map))
+        match self.text {
+            Some(text) => {
+                text.raw(b"}");
+                Ok(Value::Null)
+            }
+            None => Ok(Value::Object(map)),
+        }
     }
 }
 
@@ -613,11 +720,28 @@ mod tests {
                 .unwrap()
                 .len();
             let parsed = bounded(value, exact).unwrap_or_else(|e| panic!("{value}: {e}"));
-            assert_eq!(parsed["p"], serde_json::from_str::<Value>(value).unwrap());
+            // The field's value is its text, exactly what serde_json writes for it.
+            let compact =
+                serde_json::to_string(&serde_json::from_str::<Value>(value).unwrap()).unwrap();
+            assert_eq!(parsed["p"], Value::String(compact), "{value}");
             let err = bounded(value, exact - 1).unwrap_err();
             assert_eq!(err.code, ErrorCode::PayloadTooLarge, "{value}");
             assert!(err.detail.starts_with("p is more than"), "{}", err.detail);
         }
+    }
+
+    #[test]
+    fn bounded_fields_are_text_wherever_they_are_and_the_rest_a_tree() {
+        let body = r#"{"events":[{"eventId":"a","payload":{"n":[1, 2],"payload":{}}},{"payload":"x"}],"metadata":{"k":null}}"#;
+        let parsed =
+            parse_bounded(body.as_bytes(), &[("payload", 100), ("metadata", 100)]).unwrap();
+        assert_eq!(
+            parsed,
+            json!({"events": [
+                {"eventId": "a", "payload": r#"{"n":[1,2],"payload":{}}"#},
+                {"payload": r#""x""#},
+            ], "metadata": r#"{"k":null}"#})
+        );
     }
 
     #[test]

@@ -19,7 +19,7 @@ use domain::{
 };
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use utoipa::openapi::{RefOr, Schema};
 use validator::{Validate, ValidationError, ValidationErrorsKind};
 
@@ -184,11 +184,16 @@ impl FromJson for BatchItems {
     }
 }
 
-/// A JSON object (payload, metadata); its size limit is checked after validation (413).
-impl FromJson for Map<String, Value> {
+/// A bounded JSON field (payload, metadata) as the body parser hands it over: its compact JSON
+/// text, never a tree (see `body`; the request type names it in `RequestBody::bounds`). The
+/// domain takes it with its size limit ([`domain::JsonObject::from_text`]).
+#[derive(Debug)]
+pub struct ObjectText(pub String);
+
+impl FromJson for ObjectText {
     fn from_json(value: Value) -> Result<Self, String> {
         match value {
-            Value::Object(map) => Ok(map),
+            Value::String(text) if text.starts_with('{') => Ok(ObjectText(text)),
             _ => Err("must be a JSON object".to_owned()),
         }
     }

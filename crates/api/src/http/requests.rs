@@ -6,16 +6,17 @@
 use actix_web::{HttpRequest, web};
 use domain::{
     AppendBatch, BatchError, CompleteRequest, EventId, EventType, JsonObject, KeyName, Language,
-    NewApiKey, NewEvent, NewSession, ProjectId, Scopes, SessionId, Timestamp,
+    NewApiKey, NewEvent, NewSession, ObjectTextError, ProjectId, Scopes, SessionId, Timestamp,
 };
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
-use serde_json::{Map, Value};
 use utoipa::ToSchema;
 use validator::Validate;
 
 use crate::http::body;
-use crate::http::input::{self, BatchItems, ExpectedSeq, InitialStatus, Input, TerminalStatus};
+use crate::http::input::{
+    self, BatchItems, ExpectedSeq, InitialStatus, Input, ObjectText, TerminalStatus,
+};
 use crate::http::limits::Limits;
 use crate::http::problem::{ApiError, ErrorCode, FieldError};
 use crate::http::schema;
@@ -60,15 +61,14 @@ pub async fn read_optional<B: RequestBody>(
 }
 
 /// An optional JSON object within its size limit (413 beyond it).
-fn object(
-    name: &str,
-    input: Input<Map<String, Value>>,
-    limit: usize,
-) -> Result<JsonObject, ApiError> {
+fn object(name: &str, input: Input<ObjectText>, limit: usize) -> Result<JsonObject, ApiError> {
     match input.value() {
         None => Ok(JsonObject::empty()),
-        Some(map) => JsonObject::from_map(&map, limit).map_err(|too_large| {
-            ApiError::new(ErrorCode::PayloadTooLarge, format!("{name} {too_large}"))
+        Some(ObjectText(text)) => JsonObject::from_text(text, limit).map_err(|e| match e {
+            ObjectTextError::TooLarge(too_large) => {
+                ApiError::new(ErrorCode::PayloadTooLarge, format!("{name} {too_large}"))
+            }
+            ObjectTextError::Invalid(invalid) => refused(name, invalid),
         }),
     }
 }
@@ -97,7 +97,7 @@ pub struct CreateSessionRequest {
     #[serde(default)]
     #[schema(value_type = schema::JsonObject)]
     #[validate(custom(function = "crate::http::input::valid"))]
-    metadata: Input<Map<String, Value>>,
+    metadata: Input<ObjectText>,
     /// When the call started; default: when the service first stores the session. At most
     /// 1 hour ahead of the server's clock.
     #[serde(default)]
@@ -155,7 +155,7 @@ macro_rules! event_request {
             #[serde(default)]
             #[schema(value_type = schema::JsonObject)]
             #[validate(custom(function = "crate::http::input::valid"))]
-            payload: Input<Map<String, Value>>,
+            payload: Input<ObjectText>,
             /// When it happened; default: `receivedAt`. At most 1 hour ahead of the server's clock.
             #[serde(default)]
             #[schema(value_type = schema::Timestamp)]
@@ -168,7 +168,7 @@ macro_rules! event_request {
             fn new_event(
                 event_id: Input<EventId>,
                 r#type: Input<EventType>,
-                payload: Input<Map<String, Value>>,
+                payload: Input<ObjectText>,
                 timestamp: Input<Timestamp>,
                 limits: &Limits,
             ) -> Result<NewEvent, ApiError> {
@@ -335,9 +335,15 @@ impl RequestBody for CompleteSessionRequest {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::http::input::parse;
     use crate::http::problem::ErrorCode;
-    use serde_json::json;
+    use serde_json::{Value, json};
+
+    /// `body` as the service reads it: the strict parse (bounded fields as their text), then `B`.
+    fn parse<B: RequestBody>(body: Value) -> Result<B, ApiError> {
+        let bytes = serde_json::to_vec(&body).expect("JSON");
+        let value = body::parse_bounded(&bytes, &B::bounds(&Limits::default()))?;
+        input::parse::<B>(value)
+    }
 
     fn fields(err: &ApiError) -> Vec<&str> {
         err.errors.iter().map(|e| e.field.as_str()).collect()

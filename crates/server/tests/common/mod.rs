@@ -492,6 +492,24 @@ impl Api {
         stored
     }
 
+    /// Appends an event of `type` with the payload `{"pad": pad}` for each id, in batches of
+    /// `per_batch` (asserting 201 each time): a session filled fast, e.g. far beyond what the
+    /// socket buffers hold.
+    pub async fn fill(&self, session: &str, event_ids: &[String], per_batch: usize, pad: &str) {
+        for chunk in event_ids.chunks(per_batch) {
+            let events: Vec<Value> = chunk
+                .iter()
+                .map(|id| json!({"eventId": id, "type": "user_speech", "payload": {"pad": pad}}))
+                .collect();
+            self.post_json(
+                &format!("/sessions/{session}/events:batch"),
+                &json!({ "events": events }),
+            )
+            .await
+            .expect(201);
+        }
+    }
+
     /// `POST /sessions/{id}/complete` with a JSON body, or with no body at all.
     pub async fn complete(&self, session: &str, body: Option<&Value>) -> Reply {
         let path = format!("/sessions/{session}/complete");

@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::common::{Api, Reply, TestApp, unique};
 
@@ -121,20 +121,9 @@ async fn an_export_holds_a_stream_slot_until_it_ends() {
     // An export far larger than the socket buffers: the server is still writing it while the
     // client does not read.
     let session = app.new_session().await;
-    let filler = "x".repeat(16_000);
-    let mut stored = 0;
-    for _ in 0..10 {
-        let events: Vec<Value> = (0..150)
-            .map(|_| json!({"eventId": unique("e"), "type": "t", "payload": {"x": filler}}))
-            .collect();
-        app.post_json(
-            &format!("/sessions/{session}/events:batch"),
-            &json!({ "events": events }),
-        )
-        .await
-        .expect(201);
-        stored += 150;
-    }
+    let ids: Vec<String> = (0..1_500).map(|_| unique("e")).collect();
+    app.fill(&session, &ids, 150, &"x".repeat(16_000)).await;
+    let stored = ids.len();
     let export = open(&app.api, None, &session, NDJSON).await;
     admitted(&export, NDJSON);
     // The export holds the project's one slot: no stream, no second export.

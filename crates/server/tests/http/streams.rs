@@ -561,20 +561,8 @@ async fn an_export_cut_short_by_an_erasure_is_aborted_not_ended() {
     let session = app.new_session().await;
     // 20 000 events of ~1 KB: far more than the socket buffers hold, so the export is still
     // reading pages when the erasure lands.
-    let all = names("e", 20_000);
-    let pad = "x".repeat(1_000);
-    for chunk in all.chunks(100) {
-        let events: Vec<Value> = chunk
-            .iter()
-            .map(|id| json!({"eventId": id, "type": "user_speech", "payload": {"pad": pad}}))
-            .collect();
-        app.post_json(
-            &format!("/sessions/{session}/events:batch"),
-            &json!({ "events": events }),
-        )
-        .await
-        .expect(201);
-    }
+    app.fill(&session, &names("e", 20_000), 100, &"x".repeat(1_000))
+        .await;
     let mut response = stream_client()
         .get(app.url(&format!("/sessions/{session}/events")))
         .header("Accept", "application/x-ndjson")
