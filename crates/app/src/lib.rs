@@ -28,7 +28,7 @@ pub use keys::{Holder, Keys};
 pub use lifecycle::Lifecycle;
 pub use metrics::{ErasureReason, Instrumented, Metrics, counter_vec, histogram_vec};
 pub use rate::{Quota, RateLimit, RateLimited};
-pub use retention::{Retention, Sweeper};
+pub use retention::{Retention, Sweeper, Swept, sweep};
 pub use sessions::Sessions;
 pub use tail::{StreamCaps, StreamSlot, Subscription, Tail, TooManyStreams, Wake};
 
