@@ -24,6 +24,7 @@ const CASE_FILES: &[&str] = &[
     "erasure",
     "keys",
     "instances",
+    "corrections",
 ];
 
 /// The modules of `src/cases/` that hold no case.

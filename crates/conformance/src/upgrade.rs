@@ -22,6 +22,7 @@ pub async fn version_one_data_is_in_default(repo: &dyn Repository) {
     assert_eq!(open.metadata.as_str(), r#"{"agent":"a1"}"#);
     assert_eq!((open.event_count, open.last_seq), (2, 2));
     let all = PageRequest {
+        view: domain::View::All,
         after: None,
         order: Order::Asc,
         limit: 100,

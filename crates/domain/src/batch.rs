@@ -82,6 +82,18 @@ impl AppendBatch {
         &self.events
     }
 
+    /// The ids the events correct (`supersedes`), each once: storage reads the events stored
+    /// under them for [`crate::decision::append_batch`].
+    pub fn targets(&self) -> Vec<EventId> {
+        let mut targets: Vec<EventId> = Vec::new();
+        for target in self.events.iter().filter_map(|e| e.supersedes.as_ref()) {
+            if !targets.contains(target) {
+                targets.push(target.clone());
+            }
+        }
+        targets
+    }
+
     /// The number of request items (repeated ones included).
     #[allow(clippy::len_without_is_empty)] // never empty
     pub fn len(&self) -> usize {

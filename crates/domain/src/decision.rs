@@ -5,10 +5,15 @@
 //! either "write this" or the port's result itself. No adapter re-codes these rules: its code is
 //! storage mechanics only.
 
+use std::collections::{HashMap, HashSet};
+
 use crate::batch::AppendBatch;
 use crate::event::{AppendOutcome, Event, NewEvent};
-use crate::ids::SessionId;
-use crate::ports::{Absent, AppendEventError, CompleteSessionError, EraseSessionError};
+use crate::ids::{EventId, SessionId};
+use crate::ports::{
+    Absent, AppendEventError, CompleteSessionError, EraseSessionError, StorageError,
+    SupersedeRefusal,
+};
 use crate::session::{CompleteRequest, CompletionDecision, Session, SessionState};
 use crate::time::Timestamp;
 use crate::written::Written;
@@ -34,9 +39,22 @@ pub fn append(new: NewEvent, state: SessionState, existing: Option<Event>) -> Ap
         Some(stored) => AppendStep::Answer(taken(&new, stored)),
         None => match new.decide(state, None) {
             AppendOutcome::Closed => AppendStep::Answer(Err(AppendEventError::SessionClosed)),
+            // A correction is decided with its target, by `append_batch`.
+            _ if new.supersedes.is_some() => AppendStep::Answer(Err(StorageError::Internal(
+                "a correction is decided with the event it corrects".into(),
+            )
+            .into())),
             _ => AppendStep::Insert(new),
         },
     }
+}
+
+/// A correction a batch makes: `target`'s `supersededBy` becomes `by`, atomically with the
+/// insert of `by`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Correction {
+    pub target: EventId,
+    pub by: EventId,
 }
 
 /// The answer to `new` whose id is taken in its session by `stored`, whatever the session's
@@ -72,6 +90,7 @@ pub struct BatchPlan {
     /// Per distinct event of the batch: its stored event (a replay), or `None` (new).
     replays: Vec<Option<Event>>,
     last_seq: u64,
+    corrections: Vec<Correction>,
 }
 
 impl BatchPlan {
@@ -87,8 +106,34 @@ impl BatchPlan {
             .map(|(new, _)| new);
         (self.last_seq + 1..)
             .zip(new)
-            .map(|(seq, new)| new.to_event(session_id, seq, now))
+            .map(|(seq, new)| self.corrected(new.to_event(session_id, seq, now)))
             .collect()
+    }
+
+    /// The corrections of stored events the new events make: the adapter sets each target's
+    /// `supersededBy` in the same atomic step as the insert (targets among the new events are
+    /// written corrected already, see [`BatchPlan::new_events`]).
+    pub fn corrections(&self) -> Vec<&Correction> {
+        let new: HashSet<&EventId> = self
+            .batch
+            .events()
+            .iter()
+            .zip(&self.replays)
+            .filter(|(_, replay)| replay.is_none())
+            .map(|(new, _)| &new.event_id)
+            .collect();
+        self.corrections
+            .iter()
+            .filter(|c| !new.contains(&c.target))
+            .collect()
+    }
+
+    /// `event` with the `supersededBy` this batch gives it.
+    fn corrected(&self, mut event: Event) -> Event {
+        if let Some(c) = self.corrections.iter().find(|c| c.target == event.event_id) {
+            event.superseded_by = Some(c.by.clone());
+        }
+        event
     }
 
     /// The `lastSeq` the batch was decided on: its new events go right after it.
@@ -101,9 +146,10 @@ impl BatchPlan {
         let mut inserted = inserted.into_iter();
         let written = self
             .replays
-            .into_iter()
+            .iter()
+            .cloned()
             .map(|replay| match replay {
-                Some(stored) => Written::replayed(stored),
+                Some(stored) => Written::replayed(self.corrected(stored)),
                 None => Written::created(inserted.next().expect("one inserted event per new one")),
             })
             .collect();
@@ -112,15 +158,18 @@ impl BatchPlan {
 }
 
 /// The step for `batch` in a session in `state`, where `existing[i]` is the event stored under
-/// the id of `batch.events()[i]`, if any. A missing session answers "not found" or "erased".
+/// the id of `batch.events()[i]`, if any, and `targets` the events stored under the ids of
+/// [`AppendBatch::targets`] (those found). A missing session answers "not found" or "erased".
 /// Each event follows the single-append rule ([`NewEvent::decide`]); the batch is refused whole
 /// by the first conflicting item (409 naming it), else by a closed session when an event is
-/// new, else by `expectedLastSeq` differing from the session's `lastSeq` when an event is new.
+/// new, else by `expectedLastSeq` differing from the session's `lastSeq` when an event is new,
+/// else by the first new event correcting what it may not ([`SupersedeRefusal`]).
 /// A batch of replays only is answered whatever the session's state or `expectedLastSeq`.
 pub fn append_batch(
     batch: AppendBatch,
     state: SessionState,
     existing: Vec<Option<Event>>,
+    targets: &[Event],
 ) -> BatchStep {
     if let SessionState::Missing { erased } = state {
         return BatchStep::Answer(Err(AppendEventError::absent(erased)));
@@ -163,11 +212,65 @@ pub fn append_batch(
     {
         return BatchStep::Answer(Err(AppendEventError::SeqMismatch { last_seq }));
     }
+    let corrections = match corrections(&batch, &replays, targets) {
+        Ok(corrections) => corrections,
+        Err(refused) => return BatchStep::Answer(Err(refused)),
+    };
     BatchStep::Insert(BatchPlan {
         batch,
         replays,
         last_seq,
+        corrections,
     })
+}
+
+/// The corrections the new events of `batch` make (`replays[i]`: `None` for a new event), each
+/// target stored (in `targets`) or a new event earlier in the batch, and corrected once: by no
+/// stored event, and by one event of the batch.
+fn corrections(
+    batch: &AppendBatch,
+    replays: &[Option<Event>],
+    targets: &[Event],
+) -> Result<Vec<Correction>, AppendEventError> {
+    let stored: HashMap<&EventId, &Event> = targets.iter().map(|e| (&e.event_id, e)).collect();
+    let mut earlier: HashSet<&EventId> = HashSet::new();
+    let mut corrections: Vec<Correction> = Vec::new();
+    for (i, (new, replay)) in batch.events().iter().zip(replays).enumerate() {
+        if replay.is_some() {
+            continue;
+        }
+        if let Some(target) = &new.supersedes {
+            let refuse = |refusal| AppendEventError::SupersedeConflict {
+                index: batch.item_of(i),
+                refusal,
+            };
+            let by_stored = match stored.get(target) {
+                Some(event) => event.superseded_by.clone(),
+                None if earlier.contains(target) => None,
+                None => {
+                    return Err(refuse(SupersedeRefusal::NotFound {
+                        target: target.clone(),
+                    }));
+                }
+            };
+            let by_batch = corrections
+                .iter()
+                .find(|c| &c.target == target)
+                .map(|c| c.by.clone());
+            if let Some(by) = by_stored.or(by_batch) {
+                return Err(refuse(SupersedeRefusal::AlreadySuperseded {
+                    target: target.clone(),
+                    by,
+                }));
+            }
+            corrections.push(Correction {
+                target: target.clone(),
+                by: new.event_id.clone(),
+            });
+        }
+        earlier.insert(&new.event_id);
+    }
+    Ok(corrections)
 }
 
 /// What an adapter does next with a complete request.
@@ -340,7 +443,8 @@ mod tests {
             Some(4),
         );
         let existing = vec![None, Some(stored_as("old", "{}", 2)), None];
-        let BatchStep::Insert(plan) = append_batch(b, state(SessionStatus::Active, 4), existing)
+        let BatchStep::Insert(plan) =
+            append_batch(b, state(SessionStatus::Active, 4), existing, &[])
         else {
             panic!("new events are inserted");
         };
@@ -368,6 +472,7 @@ mod tests {
             batch(&[("new", "{}"), ("a", r#"{"x":1}"#)], None),
             state(SessionStatus::Completed, 3),
             vec![None, Some(stored_as("a", "{}", 1))],
+            &[],
         );
         assert_eq!(
             conflicting,
@@ -380,6 +485,7 @@ mod tests {
             batch(&[("new", "{}")], None),
             state(SessionStatus::Failed, 3),
             vec![None],
+            &[],
         );
         assert_eq!(
             closed,
@@ -389,6 +495,7 @@ mod tests {
             batch(&[("new", "{}")], Some(2)),
             state(SessionStatus::Active, 3),
             vec![None],
+            &[],
         );
         assert_eq!(
             mismatch,
@@ -403,6 +510,7 @@ mod tests {
                 batch(&[("a", "{}"), ("a", "{}")], Some(99)),
                 state(status, 3),
                 vec![Some(stored_as("a", "{}", 1))],
+                &[],
             );
             assert_eq!(
                 step,
@@ -453,7 +561,7 @@ mod tests {
                 AppendStep::Answer(Err(answer.clone()))
             );
             assert_eq!(
-                append_batch(batch(&[("a", "{}")], Some(0)), missing, vec![None]),
+                append_batch(batch(&[("a", "{}")], Some(0)), missing, vec![None], &[]),
                 BatchStep::Answer(Err(answer))
             );
         }

@@ -21,6 +21,10 @@ pub struct Event {
     pub received_at: Timestamp,
     /// Set once the payload was redacted: the payload is then `{}`.
     pub redaction: Option<Redaction>,
+    /// The earlier event of the session this one corrects (SPEC "Corrections").
+    pub supersedes: Option<EventId>,
+    /// The event that corrects this one, set atomically with that event's append.
+    pub superseded_by: Option<EventId>,
 }
 
 /// What remains of a redacted payload: when it was redacted and the [`Fingerprint`] of the
@@ -83,6 +87,8 @@ pub struct NewEvent {
     pub payload: JsonObject,
     /// When it happened; `None` means "when the server first stores it".
     pub timestamp: Option<Timestamp>,
+    /// The earlier event of the session this one corrects, if any.
+    pub supersedes: Option<EventId>,
 }
 
 /// What an append does, given the session and any event already stored under the same id.
@@ -106,7 +112,14 @@ impl NewEvent {
             event_type,
             payload,
             timestamp: None,
+            supersedes: None,
         }
+    }
+
+    /// The earlier event of the session this one corrects (`None`: none).
+    pub fn with_supersedes(mut self, supersedes: Option<EventId>) -> Self {
+        self.supersedes = supersedes;
+        self
     }
 
     /// When it happened (`None`: when the server first stores it).
@@ -115,13 +128,15 @@ impl NewEvent {
         self
     }
 
-    /// Replays compare content: `type`, `payload`, and `timestamp` when the request has one.
+    /// Replays compare content: `type`, `payload`, `supersedes`, and `timestamp` when the
+    /// request has one.
     /// Payloads are the same when their canonical texts are ([`JsonObject`]'s equality); a
     /// redacted event's payload is compared by its [`Fingerprint`], the hash of that text.
     pub fn matches(&self, stored: &Event) -> bool {
         self.event_id == stored.event_id
             && self.event_type == stored.event_type
             && self.timestamp.is_none_or(|t| t == stored.timestamp)
+            && self.supersedes == stored.supersedes
             && match &stored.redaction {
                 Some(redaction) => redaction.fingerprint.admits(&self.payload),
                 None => self.payload == stored.payload,
@@ -152,6 +167,8 @@ impl NewEvent {
             timestamp: self.timestamp.unwrap_or(now),
             received_at: now,
             redaction: None,
+            supersedes: self.supersedes.clone(),
+            superseded_by: None,
         }
     }
 }

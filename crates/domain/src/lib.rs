@@ -21,7 +21,7 @@ pub mod written;
 
 pub use access::{Scope, Scopes};
 pub use batch::{AppendBatch, BatchError};
-pub use decision::{AppendStep, BatchPlan, BatchStep, CompleteStep, ErasureFound};
+pub use decision::{AppendStep, BatchPlan, BatchStep, CompleteStep, Correction, ErasureFound};
 pub use event::{AppendOutcome, Event, Fingerprint, NewEvent, Redaction};
 pub use ids::{EventId, EventType, InvalidValue, ProjectId, SessionId};
 pub use json::{JsonObject, ObjectTextError, TooLarge};
@@ -34,7 +34,7 @@ pub use ports::{
     Absent, AppendEventError, CompleteSessionError, CreateKeyError, CreateSessionError,
     EraseSessionError, EventMissing, EventRepository, GetEventError, GetSessionError,
     KeyRepository, ListEventsError, RedactEventError, Repository, RevokeKeyError,
-    SessionRepository, StorageError, StoreAdmin,
+    SessionRepository, StorageError, StoreAdmin, SupersedeRefusal,
 };
 pub use session::{
     CompleteRequest, CompletionDecision, EraseIf, Language, NewSession, Session, SessionState,

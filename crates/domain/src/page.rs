@@ -29,17 +29,37 @@ impl Order {
     }
 }
 
-/// Which of a session's events a walk lists; its cursors are bound to it. Every event, for now
-/// (corrections add the transcript as it finally stands).
+/// Which of a session's events a walk lists; its cursors are bound to it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum View {
+    /// Every event (the default).
     All,
+    /// Only the events no correction supersedes: the transcript as it finally stands (SPEC
+    /// "Corrections").
+    Current,
 }
 
 impl View {
     pub fn as_str(self) -> &'static str {
         match self {
             View::All => "all",
+            View::Current => "current",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "all" => Some(View::All),
+            "current" => Some(View::Current),
+            _ => None,
+        }
+    }
+
+    /// Whether `event` belongs to this view.
+    pub fn shows(self, event: &Event) -> bool {
+        match self {
+            View::All => true,
+            View::Current => event.superseded_by.is_none(),
         }
     }
 }
@@ -49,6 +69,8 @@ impl View {
 /// seq for `Asc`, highest for `Desc`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PageRequest {
+    /// The events listed.
+    pub view: View,
     pub after: Option<u64>,
     pub order: Order,
     pub limit: u32,

@@ -157,8 +157,27 @@ pub enum AppendEventError {
     /// event is new.
     #[error("the session's lastSeq is {last_seq}")]
     SeqMismatch { last_seq: u64 },
+    /// Request item `index` corrects an event it may not (`supersedes`): none of that id is
+    /// stored (or comes earlier in the batch), or another event corrects it already.
+    #[error("item {index} cannot supersede: {refusal}")]
+    SupersedeConflict {
+        index: usize,
+        refusal: SupersedeRefusal,
+    },
     #[error(transparent)]
     Storage(#[from] StorageError),
+}
+
+/// Why a correction is refused (409 `supersede-conflict`, SPEC "Corrections").
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SupersedeRefusal {
+    /// No event of the session has the id `supersedes` names (an erased session has none; an
+    /// item later in the same batch is not earlier).
+    #[error("no earlier event of this session has the eventId {target}")]
+    NotFound { target: EventId },
+    /// The event is corrected already: chains are linear.
+    #[error("event {target} is already superseded by {by}")]
+    AlreadySuperseded { target: EventId, by: EventId },
 }
 
 /// Errors of [`EventRepository::get_event`].

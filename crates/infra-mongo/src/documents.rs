@@ -102,7 +102,7 @@ pub(crate) fn session_doc(project: &ProjectId, s: &Session) -> Document {
 /// An event as stored under the `_id` `id`, encoded straight to BSON bytes (no intermediate
 /// [`Document`]). The writer picks the `_id`, so that it can take the insert back by it.
 pub(crate) fn event_doc(id: ObjectId, project: &ProjectId, e: &Event) -> RawDocumentBuf {
-    rawdoc! {
+    let mut d = rawdoc! {
         "_id": id,
         "project": project.as_str(),
         "sessionId": e.session_id.as_str(),
@@ -112,8 +112,21 @@ pub(crate) fn event_doc(id: ObjectId, project: &ProjectId, e: &Event) -> RawDocu
         "payload": e.payload.as_str(),
         "timestamp": date(e.timestamp),
         "receivedAt": date(e.received_at),
+    };
+    // Absent unless set: `supersededBy` missing is what `view=current` finds (as null) on the
+    // index `project_sessionId_supersededBy_seq`.
+    if let Some(target) = &e.supersedes {
+        d.append(SUPERSEDES, target.as_str());
     }
+    if let Some(by) = &e.superseded_by {
+        d.append(SUPERSEDED_BY, by.as_str());
+    }
+    d
 }
+
+/// An event's fields of corrections (SPEC "Corrections").
+pub(crate) const SUPERSEDES: &str = "supersedes";
+pub(crate) const SUPERSEDED_BY: &str = "supersededBy";
 
 pub(crate) fn seal_doc(
     key: &SessionKey,
@@ -151,7 +164,15 @@ pub(crate) fn is_erasure_left(d: &Document) -> bool {
 /// The fields of an event document that hold its content: written by [`event_doc`] and
 /// [`redaction_set`], read by [`event`], removed by an erasure ([`blanked`]). A new field of
 /// events is a line here, its value in [`event_doc`] and its read in [`event`].
-const CONTENT: [&str; 5] = ["type", "payload", "timestamp", "redactedAt", "fingerprint"];
+const CONTENT: [&str; 7] = [
+    "type",
+    "payload",
+    "timestamp",
+    "redactedAt",
+    "fingerprint",
+    SUPERSEDES,
+    SUPERSEDED_BY,
+];
 
 /// The fields of an event document that [`event`] reads: the rest (`_id`, `project`,
 /// `sessionId`) is known from the query and not sent back.
@@ -197,7 +218,30 @@ pub(crate) fn event(session: &SessionId, d: &RawDocument) -> Result<Event, Stora
                 ),
             }),
         },
+        supersedes: raw_event_id(d, SUPERSEDES)?,
+        superseded_by: raw_event_id(d, SUPERSEDED_BY)?,
     })
+}
+
+/// An optional event id at `key`.
+fn raw_event_id(d: &RawDocument, key: &str) -> Result<Option<EventId>, StorageError> {
+    match d.get(key).map_err(|_| corrupt(key))? {
+        None => Ok(None),
+        Some(_) => EventId::parse(raw_string(d, key)?)
+            .map(Some)
+            .map_err(|_| corrupt(key)),
+    }
+}
+
+/// The pipeline update that sets a stored event's `supersededBy` to `by` unless it has one
+/// (the condition in the update, so that the filter stays the unique index on the event id:
+/// a document left as it was is not counted as modified).
+pub(crate) fn supersede(by: &EventId) -> Vec<Document> {
+    vec![doc! { "$set": { SUPERSEDED_BY: { "$cond": [
+        { "$eq": [{ "$type": format!("${SUPERSEDED_BY}") }, "missing"] },
+        { "$literal": by.as_str() },
+        format!("${SUPERSEDED_BY}"),
+    ] } } }]
 }
 
 /// The `$set` that redacts a stored event (see [`Event::redact`]).

@@ -52,6 +52,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "erasure_token",
         include_str!("../../../migrations/mongo/0007_erasure_token.json"),
     ),
+    (
+        8,
+        "corrections",
+        include_str!("../../../migrations/mongo/0008_corrections.json"),
+    ),
 ];
 
 /// Errors that mean "done already", so a command run twice (or by two instances) succeeds:

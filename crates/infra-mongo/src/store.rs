@@ -9,10 +9,10 @@ use domain::{
     CreateSessionError, EraseIf, EraseSessionError, Event, EventId, EventMissing, EventPage,
     EventRepository, GetEventError, GetSessionError, ListEventsError, NewSession, Order,
     PageRequest, ProjectId, RedactEventError, Session, SessionId, SessionPage, SessionQuery,
-    SessionRepository, StorageError, StoreAdmin, Timestamp, Watch, Written,
+    SessionRepository, StorageError, StoreAdmin, Timestamp, View, Watch, Written,
 };
 use futures_util::TryStreamExt;
-use mongodb::bson::{Document, doc};
+use mongodb::bson::{Bson, Document, doc};
 use mongodb::event::EventHandler;
 use mongodb::event::command::CommandEvent;
 use mongodb::options::{ClientOptions, ReadConcern, WriteConcern};
@@ -336,6 +336,9 @@ impl EventRepository for MongoStore {
         page: PageRequest,
     ) -> Result<EventPage, ListEventsError> {
         let key = SessionKey::new(project, session_id);
+        if page.view == View::Current {
+            return self.list_current(&key, page).await;
+        }
         let wanted = page.limit as usize + 1;
         let mut events = Vec::with_capacity(wanted);
         // Windows of `seq`s, each one range of the `seq` index, read until the page is full or
@@ -539,5 +542,69 @@ impl StoreAdmin for MongoStore {
 
     fn kind(&self) -> &'static str {
         "mongodb"
+    }
+}
+
+impl MongoStore {
+    /// A page of `view=current`: the session's events with no `supersededBy`, a range of the
+    /// index `project_sessionId_supersededBy_seq` (`supersededBy: null` matches the events
+    /// without one) read with a limit: its `seq`s have gaps (the superseded events), so the
+    /// windows of `list_events` do not apply. Content-less documents (a seal, an erasure's
+    /// blanks, which carry no `supersededBy` either) are dropped after the read, and the range
+    /// read on from the last `seq` seen while the page is short of them.
+    async fn list_current(
+        &self,
+        key: &SessionKey,
+        page: PageRequest,
+    ) -> Result<EventPage, ListEventsError> {
+        let wanted = page.limit as usize + 1;
+        let mut events = Vec::with_capacity(wanted);
+        let mut from = page.after;
+        let (sort, after) = match page.order {
+            Order::Asc => (1, "$gt"),
+            Order::Desc => (-1, "$lt"),
+        };
+        loop {
+            let mut filter = key.filter();
+            filter.insert(documents::SUPERSEDED_BY, Bson::Null);
+            if let Some(seq) = from {
+                filter.insert(
+                    "seq",
+                    doc! { after: i64::try_from(seq).unwrap_or(i64::MAX) },
+                );
+            }
+            // Room for the seal of a completed session.
+            let room = wanted - events.len() + 1;
+            let mut cursor = self
+                .driver()
+                .raw_events
+                .find(filter)
+                .sort(doc! { "seq": sort })
+                .limit(i64::try_from(room).unwrap_or(i64::MAX))
+                .projection(documents::event_fields())
+                .await
+                .storage()?;
+            let mut read = 0;
+            while cursor.advance().await.storage()? {
+                read += 1;
+                let raw = cursor.current();
+                from = Some(
+                    u64::try_from(raw.get_i64("seq").map_err(|_| corrupt_event())?)
+                        .map_err(|_| corrupt_event())?,
+                );
+                if raw.get("type").map_err(|_| corrupt_event())?.is_some() {
+                    events.push(documents::event(&key.session, raw)?);
+                }
+            }
+            if events.len() >= wanted || read < room {
+                break;
+            }
+        }
+        if events.is_empty() && self.session_doc(key).await?.is_none() {
+            return Err(self.absent(key).await);
+        }
+        let has_more = events.len() > page.limit as usize;
+        events.truncate(page.limit as usize);
+        Ok(EventPage { events, has_more })
     }
 }

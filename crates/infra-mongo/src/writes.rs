@@ -190,8 +190,12 @@ impl MongoStore {
             let mut appends = VecDeque::new();
             for job in jobs {
                 match job {
+                    // A correction is written as a batch: with its target's update, in a
+                    // transaction.
                     Job::Append { batch, reply }
-                        if batch.events().len() == 1 && batch.expected_last_seq().is_none() =>
+                        if batch.events().len() == 1
+                            && batch.expected_last_seq().is_none()
+                            && batch.events()[0].supersedes.is_none() =>
                     {
                         let new = batch.events()[0].clone();
                         appends.push_back(Pending { new, batch, reply });
@@ -469,7 +473,7 @@ impl MongoStore {
 
     /// One try of [`MongoStore::write_batch`] on the lane's `hint` (or, without one, the
     /// session read now): the answer and the hint to keep (`None`: none). `Ok(None)`:
-    /// `expectedLastSeq` differs from the hint, which may be stale, or the session written into
+    /// `expectedLastSeq` (or a correction) refused on the hint, which may be stale, or the session written into
     /// was gone (the events are taken back); the caller tries again without the hint. Nothing
     /// is stored unless the commit succeeds and the check after it finds the session.
     async fn try_batch(
@@ -493,13 +497,17 @@ impl MongoStore {
                 Err(e) => return Ok(Some((Err(e.into()), None))),
             },
         };
-        let existing = match state {
+        let (existing, targets) = match state {
             // Events exist only in existing sessions.
-            SessionState::Missing { .. } => vec![None; batch.events().len()],
+            SessionState::Missing { .. } => (vec![None; batch.events().len()], Vec::new()),
             _ => self.stored_events(key, &batch).await?,
         };
-        let plan = match decision::append_batch(batch, state, existing) {
-            BatchStep::Answer(Err(AppendEventError::SeqMismatch { .. })) if hinted => {
+        let plan = match decision::append_batch(batch, state, existing, &targets) {
+            // Refusals that depend on the session as the hint knows it (stale: the session
+            // may be erased, or written since by another instance): decided again on a read.
+            BatchStep::Answer(Err(
+                AppendEventError::SeqMismatch { .. } | AppendEventError::SupersedeConflict { .. },
+            )) if hinted => {
                 return Ok(None);
             }
             BatchStep::Answer(Err(AppendEventError::SessionClosed)) => {
@@ -525,6 +533,22 @@ impl MongoStore {
         tx.start_transaction().await?;
         let (ids, docs) = with_ids(&key.project, &events);
         driver.raw_events.insert_many(docs).session(&mut tx).await?;
+        // Each stored event corrected gets its `supersededBy`, unless another correction set
+        // it since it was read (then nothing is stored: decided again from the reads). Two
+        // transactions correcting one event conflict on it: one wins.
+        for correction in plan.corrections() {
+            let mut filter = key.filter();
+            filter.insert("eventId", correction.target.as_str());
+            let updated = driver
+                .events
+                .update_one(filter, documents::supersede(&correction.by))
+                .session(&mut tx)
+                .await?;
+            if updated.modified_count != 1 {
+                tx.abort_transaction().await?;
+                return Ok(None);
+            }
+        }
         // A commit whose outcome is unknown (a network error) is sent again, as the driver
         // recommends: committing twice is harmless, and a new try from the reads would answer
         // this batch's own events as replays.
@@ -546,13 +570,16 @@ impl MongoStore {
         Ok(Some((Ok(plan.answer(events)), Some(hint))))
     }
 
-    /// The events stored under the ids of `batch`, in the order of its events (one `find`).
+    /// The events stored under the ids of `batch`, in the order of its events, and those under
+    /// the ids its events correct (one `find`).
     async fn stored_events(
         &self,
         key: &SessionKey,
         batch: &AppendBatch,
-    ) -> Result<Vec<Option<Event>>, Error> {
-        let ids: Vec<&str> = batch.events().iter().map(|e| e.event_id.as_str()).collect();
+    ) -> Result<(Vec<Option<Event>>, Vec<Event>), Error> {
+        let targets = batch.targets();
+        let mut ids: Vec<&str> = batch.events().iter().map(|e| e.event_id.as_str()).collect();
+        ids.extend(targets.iter().map(EventId::as_str));
         let mut filter = key.filter();
         filter.insert("eventId", doc! { "$in": ids });
         let mut found: HashMap<EventId, Event> = HashMap::new();
@@ -566,11 +593,16 @@ impl MongoStore {
             let event = documents::event(&key.session, &raw).map_err(internal)?;
             found.insert(event.event_id.clone(), event);
         }
-        Ok(batch
+        let stored_targets = targets
+            .iter()
+            .filter_map(|id| found.get(id).cloned())
+            .collect();
+        let existing = batch
             .events()
             .iter()
             .map(|e| found.remove(&e.event_id))
-            .collect())
+            .collect();
+        Ok((existing, stored_targets))
     }
 
     /// The refusal of a new event in a sealed session: `SessionErased` when the seal is an

@@ -36,6 +36,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "retention",
         include_str!("../../../migrations/sqlite/0006_retention.sql"),
     ),
+    (
+        7,
+        "corrections",
+        include_str!("../../../migrations/sqlite/0007_corrections.sql"),
+    ),
 ];
 
 /// Applies what is missing; returns the versions applied by this call.

@@ -5,7 +5,7 @@
 use domain::{
     Absent, Event, EventId, EventMissing, EventPage, GetEventError, GetSessionError,
     ListEventsError, Order, PageRequest, ProjectId, Session, SessionId, StorageError, Timestamp,
-    Watch,
+    View, Watch,
 };
 use rusqlite::{Connection, OptionalExtension, params};
 use std::sync::LazyLock;
@@ -25,6 +25,18 @@ static PAGE_ASC: LazyLock<String> = LazyLock::new(|| {
 });
 static PAGE_DESC: LazyLock<String> = LazyLock::new(|| {
     rows::select_events("WHERE project = ?1 AND session_id = ?2 AND seq < ?3 ORDER BY seq DESC")
+});
+/// The pages of `view=current`: a range of the partial index `events_current` (named, so that
+/// the plan cannot fall back to the primary key and skip superseded rows one by one).
+static CURRENT_ASC: LazyLock<String> = LazyLock::new(|| {
+    rows::select_events(
+        "INDEXED BY events_current WHERE project = ?1 AND session_id = ?2 AND seq > ?3 AND superseded_by IS NULL ORDER BY seq ASC",
+    )
+});
+static CURRENT_DESC: LazyLock<String> = LazyLock::new(|| {
+    rows::select_events(
+        "INDEXED BY events_current WHERE project = ?1 AND session_id = ?2 AND seq < ?3 AND superseded_by IS NULL ORDER BY seq DESC",
+    )
 });
 
 pub(crate) fn load_session(
@@ -135,9 +147,11 @@ pub(crate) fn list_events(
     session_id: &SessionId,
     page: PageRequest,
 ) -> Result<EventPage, ListEventsError> {
-    let sql = match page.order {
-        Order::Asc => &PAGE_ASC,
-        Order::Desc => &PAGE_DESC,
+    let sql = match (page.view, page.order) {
+        (View::All, Order::Asc) => &PAGE_ASC,
+        (View::All, Order::Desc) => &PAGE_DESC,
+        (View::Current, Order::Asc) => &CURRENT_ASC,
+        (View::Current, Order::Desc) => &CURRENT_DESC,
     };
     let after = match (page.order, page.after) {
         (_, Some(seq)) => int(seq),

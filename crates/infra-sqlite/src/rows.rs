@@ -24,7 +24,7 @@ type Write = for<'a> fn(&'a Event) -> ToSqlOutput<'a>;
 /// in it. The one list that the insert ([`insert_event_sql`], [`event_values`]) and the reads
 /// ([`select_events`], then [`event`] by column name) follow: a new field of events is a line
 /// here, its read in [`event`], and a migration adding the column.
-const EVENT_COLUMNS: [(&str, Write); 9] = [
+const EVENT_COLUMNS: [(&str, Write); 11] = [
     ("session_id", |e| e.session_id.as_str().into()),
     ("event_id", |e| e.event_id.as_str().into()),
     ("seq", |e| int(e.seq).into()),
@@ -38,6 +38,14 @@ const EVENT_COLUMNS: [(&str, Write); 9] = [
     }),
     ("fingerprint", |e| match &e.redaction {
         Some(r) => r.fingerprint.0.as_slice().into(),
+        None => Null.into(),
+    }),
+    ("supersedes", |e| match &e.supersedes {
+        Some(id) => id.as_str().into(),
+        None => Null.into(),
+    }),
+    ("superseded_by", |e| match &e.superseded_by {
+        Some(id) => id.as_str().into(),
         None => Null.into(),
     }),
 ];
@@ -154,7 +162,17 @@ pub(crate) fn event(row: &Row<'_>) -> rusqlite::Result<Event> {
         timestamp: timestamp(row, at!("timestamp"))?,
         received_at: timestamp(row, at!("received_at"))?,
         redaction: redaction(row, at!("redacted_at"), at!("fingerprint"))?,
+        supersedes: event_id(row, at!("supersedes"))?,
+        superseded_by: event_id(row, at!("superseded_by"))?,
     })
+}
+
+/// An optional event id at `idx`.
+fn event_id(row: &Row<'_>, idx: usize) -> rusqlite::Result<Option<EventId>> {
+    row.get::<_, Option<String>>(idx)?
+        .map(EventId::parse)
+        .transpose()
+        .map_err(|e| invalid(idx, e))
 }
 
 /// The text at `idx` through the domain's constructor.

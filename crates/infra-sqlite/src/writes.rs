@@ -7,8 +7,8 @@ use std::sync::LazyLock;
 
 use domain::{
     AppendBatch, AppendEventError, BatchStep, CompleteRequest, CompleteSessionError, CompleteStep,
-    CreateSessionError, Event, NewSession, ProjectId, Session, SessionId, SessionState,
-    StorageError, Timestamp, Written, decision,
+    Correction, CreateSessionError, Event, EventId, NewSession, ProjectId, Session, SessionId,
+    SessionState, StorageError, Timestamp, Written, decision,
 };
 use rusqlite::{Connection, params};
 
@@ -68,13 +68,19 @@ pub(crate) fn append_events(
     let mut session = load_session(conn, project, session_id)
         .storage()?
         .ok_or_else(|| absent::<AppendEventError>(conn, project, session_id))?;
+    let load = |id: &EventId| load_event(conn, project, session_id, id);
     let existing = batch
         .events()
         .iter()
-        .map(|new| load_event(conn, project, session_id, &new.event_id))
+        .map(|new| load(&new.event_id))
         .collect::<rusqlite::Result<Vec<_>>>()
         .storage()?;
-    let plan = match decision::append_batch(batch, SessionState::of(&session), existing) {
+    let mut targets = Vec::new();
+    for target in batch.targets() {
+        targets.extend(load(&target).storage()?);
+    }
+    let state = SessionState::of(&session);
+    let plan = match decision::append_batch(batch, state, existing, &targets) {
         BatchStep::Answer(answer) => return answer,
         BatchStep::Insert(plan) => plan,
     };
@@ -86,8 +92,35 @@ pub(crate) fn append_events(
         }
         session.record_append(event.seq, now);
     }
+    for correction in plan.corrections() {
+        if !supersede(conn, project, session_id, correction).storage()? {
+            return Err(missing("the event corrected").into());
+        }
+    }
     save_session_state(conn, project, &session).storage()?;
     Ok(plan.answer(events))
+}
+
+/// Sets the `supersededBy` of a stored event not corrected yet; says whether it did.
+fn supersede(
+    conn: &Connection,
+    project: &ProjectId,
+    session_id: &SessionId,
+    correction: &Correction,
+) -> rusqlite::Result<bool> {
+    let updated = conn
+        .prepare_cached(
+            "UPDATE events SET superseded_by = ?4
+              WHERE project = ?1 AND session_id = ?2 AND event_id = ?3
+                AND superseded_by IS NULL",
+        )?
+        .execute(params![
+            project.as_str(),
+            session_id.as_str(),
+            correction.target.as_str(),
+            correction.by.as_str(),
+        ])?;
+    Ok(updated == 1)
 }
 
 /// Writes the mutable part of a session back.

@@ -38,6 +38,7 @@ pub enum ErrorCode {
     SessionClosed,
     SessionStateConflict,
     SeqMismatch,
+    SupersedeConflict,
     SessionErased,
     Unauthorized,
     Forbidden,
@@ -48,7 +49,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 21] = [
+    pub const ALL: [ErrorCode; 22] = [
         ErrorCode::ValidationFailed,
         ErrorCode::InvalidCursor,
         ErrorCode::MalformedJson,
@@ -63,6 +64,7 @@ impl ErrorCode {
         ErrorCode::SessionClosed,
         ErrorCode::SessionStateConflict,
         ErrorCode::SeqMismatch,
+        ErrorCode::SupersedeConflict,
         ErrorCode::SessionErased,
         ErrorCode::Unauthorized,
         ErrorCode::Forbidden,
@@ -88,6 +90,7 @@ impl ErrorCode {
             ErrorCode::SessionClosed => "session-closed",
             ErrorCode::SessionStateConflict => "session-state-conflict",
             ErrorCode::SeqMismatch => "seq-mismatch",
+            ErrorCode::SupersedeConflict => "supersede-conflict",
             ErrorCode::SessionErased => "session-erased",
             ErrorCode::Unauthorized => "unauthorized",
             ErrorCode::Forbidden => "forbidden",
@@ -113,7 +116,8 @@ impl ErrorCode {
             ErrorCode::EventConflict
             | ErrorCode::SessionClosed
             | ErrorCode::SessionStateConflict
-            | ErrorCode::SeqMismatch => StatusCode::CONFLICT,
+            | ErrorCode::SeqMismatch
+            | ErrorCode::SupersedeConflict => StatusCode::CONFLICT,
             ErrorCode::SessionErased => StatusCode::GONE,
             ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
             ErrorCode::Forbidden => StatusCode::FORBIDDEN,
@@ -141,6 +145,7 @@ impl ErrorCode {
             ErrorCode::SessionClosed => "The session is closed",
             ErrorCode::SessionStateConflict => "The session already ended differently",
             ErrorCode::SeqMismatch => "The session's lastSeq is not the expected one",
+            ErrorCode::SupersedeConflict => "The event named by supersedes cannot be corrected",
             ErrorCode::SessionErased => "The session was erased",
             ErrorCode::Unauthorized => "Credentials are missing or not valid",
             ErrorCode::Forbidden => "The credentials do not allow this",
@@ -449,6 +454,10 @@ impl From<AppendEventError> for ApiError {
                     format!("the session's lastSeq is {last_seq}, not expectedLastSeq"),
                 )
             },
+            AppendEventError::SupersedeConflict { index, refusal } => ApiError::new(
+                ErrorCode::SupersedeConflict,
+                format!("request item {index}: {refusal}"),
+            ),
             AppendEventError::Storage(e) => e.into(),
         }
     }

@@ -161,6 +161,15 @@ macro_rules! event_request {
             #[schema(value_type = schema::Timestamp)]
             #[validate(custom(function = "crate::http::input::client_time"))]
             timestamp: Input<Timestamp>,
+            /// The `eventId` of an earlier event of this session that this one corrects (an
+            /// interim transcript replaced by the next or the final one, a bot utterance cut
+            /// short by a barge-in); null or absent: none. That event's `supersededBy` becomes
+            /// this event's id (409 `supersede-conflict` if there is no such event or another
+            /// correction took it). A batch may correct its own earlier items.
+            #[serde(default)]
+            #[schema(value_type = Option<schema::EventId>)]
+            #[validate(custom(function = "crate::http::input::valid"))]
+            supersedes: Input<Option<EventId>>,
             $($(#[$extra_meta])* $extra: $extra_type,)*
         }
 
@@ -170,6 +179,7 @@ macro_rules! event_request {
                 r#type: Input<EventType>,
                 payload: Input<ObjectText>,
                 timestamp: Input<Timestamp>,
+                supersedes: Input<Option<EventId>>,
                 limits: &Limits,
             ) -> Result<NewEvent, ApiError> {
                 let payload = object("payload", payload, limits.payload_bytes)?;
@@ -178,7 +188,8 @@ macro_rules! event_request {
                     r#type.value().expect("validated: type is present"),
                     payload,
                 )
-                .with_timestamp(timestamp.value()))
+                .with_timestamp(timestamp.value())
+                .with_supersedes(supersedes.value().flatten()))
             }
         }
     };
@@ -216,6 +227,7 @@ impl RequestBody for AppendEventRequest {
             self.r#type,
             self.payload,
             self.timestamp,
+            self.supersedes,
             limits,
         )?;
         Ok(AppendBatch::single(
@@ -232,6 +244,7 @@ impl BatchEvent {
             self.r#type,
             self.payload,
             self.timestamp,
+            self.supersedes,
             limits,
         )
     }

@@ -85,6 +85,13 @@ pub struct Event {
     /// When the payload was redacted (it is then `{}`); null when it was not.
     #[schema(value_type = Option<schema::Timestamp>)]
     pub redacted_at: Option<String>,
+    /// The earlier event of the session this one corrects; null when it corrects none.
+    #[schema(value_type = Option<schema::EventId>)]
+    pub supersedes: Option<String>,
+    /// The event that corrects this one, set when that correction is stored; null while it
+    /// stands.
+    #[schema(value_type = Option<schema::EventId>)]
+    pub superseded_by: Option<String>,
 }
 
 impl From<&domain::Event> for Event {
@@ -98,6 +105,8 @@ impl From<&domain::Event> for Event {
             timestamp: e.timestamp.to_rfc3339(),
             received_at: e.received_at.to_rfc3339(),
             redacted_at: e.redaction.map(|r| r.at.to_rfc3339()),
+            supersedes: e.supersedes.as_ref().map(ToString::to_string),
+            superseded_by: e.superseded_by.as_ref().map(ToString::to_string),
         }
     }
 }

@@ -19,18 +19,28 @@ pub struct PageParams;
 
 impl IntoParams for PageParams {
     fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
-        page_parameters(
-            "An opaque `nextCursor` (or SSE `id`) from a previous page of the same session (of this project, since it was last created) and order.",
+        let mut parameters = page_parameters(
+            "An opaque `nextCursor` (or SSE `id`) from a previous page of the same session (of this project, since it was last created), order and view.",
             cursor::PATTERN,
             "By `seq`.",
             Order::Asc,
-        )
+        );
+        parameters.push(query_parameter(
+            VIEW,
+            "`all`: every event. `current`: only the events no correction supersedes (`supersededBy` null), the transcript as it finally stands; a stream in this view sends each correction as it arrives (replace the event its `supersedes` names).",
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .enum_values(Some([View::All.as_str(), View::Current.as_str()]))
+                .default(Some(json!(View::All.as_str()))),
+        ));
+        parameters
     }
 }
 
 pub const LIMIT: &str = "limit";
 pub const ORDER: &str = "order";
 pub const CURSOR: &str = "cursor";
+pub const VIEW: &str = "view";
 
 /// A documented, optional query parameter.
 pub fn query_parameter(name: &str, description: &str, schema: ObjectBuilder) -> Parameter {
@@ -196,7 +206,7 @@ pub fn next_link(
 pub struct PageQuery {
     pub limit: u32,
     pub order: Order,
-    /// Every event, for now: cursors are bound to it.
+    /// The events listed: cursors are bound to it.
     pub view: View,
     cursor: Option<String>,
 }
@@ -220,6 +230,7 @@ impl PageQuery {
             .map(|c| codec.decode(scope, self.order, c))
             .transpose()?;
         Ok(PageRequest {
+            view: self.view,
             after,
             order: self.order,
             limit: self.limit,
@@ -231,10 +242,17 @@ impl PageQuery {
 /// refused, and so is a cursor that is not one in form (its binding is checked once the
 /// session is read: [`PageQuery::request`]).
 pub fn parse_query(req: &HttpRequest, limits: &Limits) -> Result<PageQuery, ApiError> {
-    let mut query = QueryParams::read(req, &[LIMIT, ORDER, CURSOR], None)?;
+    let mut query = QueryParams::read(req, &[LIMIT, ORDER, CURSOR, VIEW], None)?;
     let limit = query.limit(limits);
     let order = query.order(Order::Asc);
     let cursor = query.take(CURSOR);
+    let view = match query.take(VIEW) {
+        None => View::All,
+        Some(value) => View::parse(&value).unwrap_or_else(|| {
+            query.refuse(VIEW, "must be all or current");
+            View::All
+        }),
+    };
     query.finish()?;
     if let Some(cursor) = &cursor {
         cursor::check_event_form(cursor)?;
@@ -242,7 +260,7 @@ pub fn parse_query(req: &HttpRequest, limits: &Limits) -> Result<PageQuery, ApiE
     Ok(PageQuery {
         limit,
         order,
-        view: View::All,
+        view,
         cursor,
     })
 }
@@ -259,10 +277,15 @@ pub fn body(
     let next_cursor = request
         .next_position(&page.events)
         .map(|seq| codec.encode(scope, request.order, seq));
+    // The view goes on with the walk (the default one unsaid).
+    let view: Vec<(String, String)> = match request.view {
+        View::All => Vec::new(),
+        view => vec![(VIEW.to_owned(), view.as_str().to_owned())],
+    };
     let link = next_cursor
         .as_deref()
         .filter(|_| page.has_more)
-        .map(|cursor| next_link(req, request.limit, request.order, &[], cursor));
+        .map(|cursor| next_link(req, request.limit, request.order, &view, cursor));
     let body = EventPage {
         data: page.events.iter().map(Event::from).collect(),
         has_more: page.has_more,

@@ -76,6 +76,7 @@ impl Source {
     /// the last event it received; an export: aborted, never ended as if complete).
     pub(crate) async fn page(&self, limit: u32) -> Result<domain::EventPage, StorageFailed> {
         let request = PageRequest {
+            view: self.scope.view,
             after: Some(self.after),
             order: Order::Asc,
             limit,

@@ -35,6 +35,7 @@ async fn append(repo: &Repo, id: &str, event: &str, payload: Value) -> domain::E
 
 fn first_page() -> PageRequest {
     PageRequest {
+        view: domain::View::All,
         after: None,
         order: Order::Asc,
         limit: 100,

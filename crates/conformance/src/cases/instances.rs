@@ -175,3 +175,35 @@ pub async fn retention_erasures_racing_on_two_instances_count_once(repo: Repo, o
         assert!(results.iter().all(|w| w.value == at), "{id}: one tombstone");
     }
 }
+
+/// Two instances correcting one event at once: exactly one correction wins.
+pub async fn corrections_of_one_event_on_two_instances_one_wins(repo: Repo, other: Repo) {
+    for round in 0..4 {
+        let id = format!("s{round}");
+        session(&repo, &id).await;
+        append(&repo, &id, "target").await;
+        let tries = (0..6).map(|i| {
+            let instance = if i % 2 == 0 {
+                repo.clone()
+            } else {
+                other.clone()
+            };
+            let id = id.clone();
+            async move {
+                let new = crate::fixtures::new_event(&format!("c{i}"), json!({}))
+                    .with_supersedes(Some(domain::EventId::parse("target").expect("valid")));
+                instance.append_event(&project(), &sid(&id), new).await
+            }
+        });
+        let results = futures_util::future::join_all(tries).await;
+        let won = results.iter().filter(|r| r.is_ok()).count();
+        assert_eq!(won, 1, "{id}: {results:?}");
+        assert!(
+            results
+                .iter()
+                .all(|r| matches!(r, Ok(_) | Err(AppendEventError::SupersedeConflict { .. }))),
+            "{results:?}"
+        );
+        assert_eq!(walk(&other, &id, Order::Asc, 100).await.len(), 2);
+    }
+}

@@ -31,6 +31,7 @@ pub async fn pages_walk_both_orders(repo: Repo) {
             &project(),
             &sid("s"),
             PageRequest {
+                view: domain::View::All,
                 after: None,
                 order: Order::Asc,
                 limit: 23,
@@ -44,6 +45,7 @@ pub async fn pages_walk_both_orders(repo: Repo) {
             &project(),
             &sid("s"),
             PageRequest {
+                view: domain::View::All,
                 after: None,
                 order: Order::Asc,
                 limit: 22,
@@ -59,6 +61,7 @@ pub async fn pages_walk_both_orders(repo: Repo) {
             &project(),
             &sid("s"),
             PageRequest {
+                view: domain::View::All,
                 after: Some(last),
                 order: Order::Asc,
                 limit: 5,
@@ -72,6 +75,7 @@ pub async fn pages_walk_both_orders(repo: Repo) {
             &project(),
             &sid("s"),
             PageRequest {
+                view: domain::View::All,
                 after: Some(appended[0].seq),
                 order: Order::Desc,
                 limit: 5,
@@ -84,6 +88,7 @@ pub async fn pages_walk_both_orders(repo: Repo) {
 
 pub async fn page_of_unknown_and_empty_sessions(repo: Repo) {
     let request = PageRequest {
+        view: domain::View::All,
         after: None,
         order: Order::Asc,
         limit: 10,
@@ -122,6 +127,7 @@ pub async fn walk_during_appends_is_exact_and_tail_safe(repo: Repo) {
     let mut after = None;
     loop {
         let request = PageRequest {
+            view: domain::View::All,
             after,
             order: Order::Asc,
             limit: 7,
@@ -143,6 +149,7 @@ pub async fn walk_during_appends_is_exact_and_tail_safe(repo: Repo) {
     }
     // Tail once more after the writers finished.
     let request = PageRequest {
+        view: domain::View::All,
         after,
         order: Order::Asc,
         limit: 500,

@@ -44,6 +44,7 @@ pub async fn the_same_session_id_in_two_projects_is_two_sessions(repo: Repo) {
         let id = id.clone();
         async move {
             let request = PageRequest {
+                view: domain::View::All,
                 after: None,
                 order: Order::Asc,
                 limit: 10,
@@ -99,6 +100,7 @@ pub async fn another_projects_session_is_absent(repo: Repo) {
         Err(GetEventError::SessionNotFound)
     );
     let request = PageRequest {
+        view: domain::View::All,
         after: None,
         order: Order::Asc,
         limit: 10,

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use domain::{
-    CompleteRequest, Event, JsonObject, NewSession, Order, PageRequest, Repository, Session,
+    CompleteRequest, Event, JsonObject, NewSession, Order, PageRequest, Repository, Session, View,
     Written,
 };
 use serde_json::json;
@@ -39,10 +39,22 @@ pub(super) fn complete() -> CompleteRequest {
 
 /// Every event of a session, walking pages of `limit` in `order`.
 pub(super) async fn walk(repo: &Repo, session: &str, order: Order, limit: u32) -> Vec<Event> {
+    walk_view(repo, session, View::All, order, limit).await
+}
+
+/// Every event of `view` of a session, walking pages of `limit` in `order`.
+pub(super) async fn walk_view(
+    repo: &Repo,
+    session: &str,
+    view: View,
+    order: Order,
+    limit: u32,
+) -> Vec<Event> {
     let mut out = Vec::new();
     let mut after = None;
     loop {
         let request = PageRequest {
+            view,
             after,
             order,
             limit,

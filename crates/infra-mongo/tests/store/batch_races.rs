@@ -59,6 +59,7 @@ async fn two_instances() -> [Arc<MongoStore>; 2] {
 
 async fn all_events(repo: &dyn Repository) -> Vec<Event> {
     let page = PageRequest {
+        view: domain::View::All,
         after: None,
         order: Order::Asc,
         limit: 500,

@@ -32,6 +32,7 @@ use serde_json::json;
 const BY_KEY: &str = "project_sessionId_unique";
 const BY_SEQ: &str = "project_sessionId_seq_unique";
 const BY_EVENT_ID: &str = "project_sessionId_eventId_unique";
+const BY_CURRENT: &str = "project_sessionId_supersededBy_seq";
 /// The check after an insert of events: the session document by its `_id`.
 const CHECK: (&str, &str) = ("find sessions {_id}", "_id_");
 
@@ -186,6 +187,7 @@ fn new_session(id: &str) -> NewSession {
 
 fn page(order: Order, after: Option<u64>) -> PageRequest {
     PageRequest {
+        view: domain::View::All,
         after,
         order,
         limit: 10,
@@ -276,6 +278,47 @@ async fn every_read_and_write_of_sessions_and_events_is_on_its_index() {
         ])
     );
 
+    // A correction: the ids and the target read at once, the target updated in the
+    // transaction with the insert, the insert checked.
+    let correction =
+        new_event("c1", json!({})).with_supersedes(Some(EventId::parse("e6").unwrap()));
+    store
+        .append_event(&p, &sid("s1"), correction)
+        .await
+        .unwrap();
+    assert_eq!(
+        probe.served("correction").await,
+        rows(&[
+            by_id[0],
+            ("update events {project,sessionId,eventId}", BY_EVENT_ID),
+            CHECK,
+        ])
+    );
+    // `view=current` pages: a range of their index, whatever the order and position.
+    for (order, after, shape) in [
+        (Order::Asc, None, "{project,sessionId,supersededBy}"),
+        (Order::Asc, Some(3), "{project,sessionId,supersededBy,seq}"),
+        (Order::Desc, None, "{project,sessionId,supersededBy}"),
+        (
+            Order::Desc,
+            Some(20),
+            "{project,sessionId,supersededBy,seq}",
+        ),
+    ] {
+        let request = PageRequest {
+            view: domain::View::Current,
+            ..page(order, after)
+        };
+        let events = store.list_events(&p, &sid("s1"), request).await.unwrap();
+        assert_eq!(events.events.len(), 10);
+        assert!(events.events.iter().all(|e| e.event_id.as_str() != "e6"));
+        let what = format!("current page {order:?} after {after:?}");
+        assert_eq!(
+            probe.served(&what).await,
+            rows(&[(&format!("find events {shape}"), BY_CURRENT)])
+        );
+    }
+
     let watches = [
         Watch {
             project: p.clone(),
@@ -308,7 +351,7 @@ async fn every_read_and_write_of_sessions_and_events_is_on_its_index() {
         .list_events(&p, &sid("s1"), page(Order::Desc, None))
         .await
         .unwrap();
-    assert_eq!(events.events[0].seq, 31);
+    assert_eq!(events.events[0].seq, 32);
     assert_eq!(
         probe.served("page of a sealed session").await,
         rows(&page_read)

@@ -77,6 +77,7 @@ async fn an_append_is_one_insert_and_its_check_and_a_page_one_find() {
         );
     }
     let page = PageRequest {
+        view: domain::View::All,
         after: None,
         order: Order::Asc,
         limit: 50,
@@ -90,6 +91,7 @@ async fn an_append_is_one_insert_and_its_check_and_a_page_one_find() {
     // A full page, with events beyond it: still one `find`, and no cursor left open on the
     // server to be killed afterwards.
     let page = PageRequest {
+        view: domain::View::All,
         after: Some(5),
         order: Order::Asc,
         limit: 10,

@@ -97,6 +97,7 @@ async fn a_database_written_before_projects_keeps_every_session_under_default() 
             vec![
                 "project_sessionId_eventId_unique",
                 "project_sessionId_seq_unique",
+                "project_sessionId_supersededBy_seq",
             ],
         ),
     ] {

@@ -1,4 +1,4 @@
-//! Event pages (both orders, from the start and from a position), session reads, event reads
+//! Event pages (both orders and both views, from the start and from a position), session reads, event reads
 //! by id, the tombstone read and the live tails' version read are ranges of a primary key or an
 //! index, never a scan or a sort: SQLite's `EXPLAIN QUERY PLAN` of each statement the adapter
 //! prepares, on a store with statistics (`ANALYZE`) over 200 sessions of 50 events and some
@@ -29,6 +29,18 @@ const STATEMENTS: &[(&str, &str, &str, &str)] = &[
         "events",
         "WHERE project = ?1 AND session_id = ?2 AND seq < ?3 ORDER BY seq DESC",
         "SEARCH events USING PRIMARY KEY (project=? AND session_id=? AND seq<?)",
+    ),
+    (
+        "page current asc",
+        "events",
+        "INDEXED BY events_current WHERE project = ?1 AND session_id = ?2 AND seq > ?3 AND superseded_by IS NULL ORDER BY seq ASC",
+        "SEARCH events USING INDEX events_current (project=? AND session_id=? AND seq>?)",
+    ),
+    (
+        "page current desc",
+        "events",
+        "INDEXED BY events_current WHERE project = ?1 AND session_id = ?2 AND seq < ?3 AND superseded_by IS NULL ORDER BY seq DESC",
+        "SEARCH events USING INDEX events_current (project=? AND session_id=? AND seq<?)",
     ),
     (
         "session read",

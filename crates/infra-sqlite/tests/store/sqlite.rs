@@ -16,6 +16,7 @@ fn sid() -> SessionId {
 
 async fn first_page(store: &SqliteStore, limit: u32) -> domain::EventPage {
     let request = PageRequest {
+        view: domain::View::All,
         after: None,
         order: Order::Asc,
         limit,

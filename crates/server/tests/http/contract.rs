@@ -210,11 +210,15 @@ async fn append_returns_201_with_location_and_the_event() {
             "redactedAt",
             "seq",
             "sessionId",
+            "supersededBy",
+            "supersedes",
             "timestamp",
             "type"
         ]
     );
     assert_eq!(e["redactedAt"], Value::Null, "not redacted");
+    assert_eq!(e["supersedes"], Value::Null, "corrects nothing");
+    assert_eq!(e["supersededBy"], Value::Null, "corrected by nothing");
     // GET one event
     assert_eq!(app.get(&event_path(&session, "e1")).await.expect(200), e);
 

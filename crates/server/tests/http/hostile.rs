@@ -458,6 +458,37 @@ fn cases(victim: &str) -> Vec<Case> {
         );
     }
 
+    // ---- corrections (SPEC "Corrections")
+    for value in [
+        json!(5),
+        json!(""),
+        json!("bad id!"),
+        json!({"eventId": "v1"}),
+    ] {
+        t.invalid(
+            format!("append supersedes={value}"),
+            append,
+            with(&ev, "supersedes", value),
+            "supersedes",
+        );
+    }
+    t.raw(
+        "append correcting an event the session does not hold",
+        append,
+        Some("application/json"),
+        serde_json::to_vec(&with(&ev, "supersedes", json!("nothing"))).unwrap(),
+        409,
+        "supersede-conflict",
+    );
+    t.raw(
+        "append correcting itself",
+        append,
+        Some("application/json"),
+        serde_json::to_vec(&with(&ev, "supersedes", json!(PROBE))).unwrap(),
+        409,
+        "supersede-conflict",
+    );
+
     // ---- numbers and depth
     t.raw(
         "integer over i64",
@@ -536,6 +567,8 @@ fn cases(victim: &str) -> Vec<Case> {
         ("order=sideways", "validation-failed", Some("order")),
         ("order=asc&order=desc", "validation-failed", Some("order")),
         ("where=1", "validation-failed", Some("where")),
+        ("view=sideways", "validation-failed", Some("view")),
+        ("view=all&view=current", "validation-failed", Some("view")),
         ("cursor=garbage", "invalid-cursor", None),
         ("cursor=%27%20OR%201%3D1", "invalid-cursor", None),
     ] {
@@ -783,6 +816,30 @@ fn cases(victim: &str) -> Vec<Case> {
         serde_json::to_vec(&items(vec![item.clone(), event_with("v1", "other")])).unwrap(),
         409,
         "event-conflict",
+    );
+    t.raw(
+        "batch correcting a later item",
+        batch,
+        Some("application/json"),
+        serde_json::to_vec(&items(vec![
+            with(&event("x1"), "supersedes", json!(PROBE)),
+            item.clone(),
+        ]))
+        .unwrap(),
+        409,
+        "supersede-conflict",
+    );
+    t.raw(
+        "batch correcting one event twice",
+        batch,
+        Some("application/json"),
+        serde_json::to_vec(&items(vec![
+            with(&item, "supersedes", json!("v1")),
+            with(&event("x2"), "supersedes", json!("v1")),
+        ]))
+        .unwrap(),
+        409,
+        "supersede-conflict",
     );
     t.raw(
         "batch expecting a stale lastSeq",

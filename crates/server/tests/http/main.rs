@@ -15,6 +15,7 @@ mod access;
 mod batch;
 mod concurrency;
 mod contract;
+mod corrections;
 mod erasure;
 mod fair_use;
 mod fidelity;

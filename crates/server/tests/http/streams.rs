@@ -595,3 +595,44 @@ async fn an_export_cut_short_by_an_erasure_is_aborted_not_ended() {
         "the export ended cleanly after {received} bytes of a session erased meanwhile"
     );
 }
+
+/// `view=current` streams and exports (SPEC "Corrections"): the history leaves out what was
+/// superseded before it was read; a correction arriving live is sent as it arrives (the client
+/// replaces the event its `supersedes` names); the export is the transcript as it stands.
+#[tokio::test]
+async fn current_view_streams_send_corrections_as_they_arrive() {
+    let app = TestApp::spawn().await;
+    let session = app.new_session().await;
+    let fix = |id: &str, target: &str| json!({"eventId": id, "type": "user_speech", "payload": {}, "supersedes": target});
+    app.append_all(&session, &names("e", 2)).await;
+    app.append(&session, &fix("c1", "e1")).await.expect(201);
+    let mut stream = Stream::start(&app, &session, "view=current", None).await;
+    let mut history = Vec::new();
+    for _ in 0..2 {
+        history.push(event_of(&stream.next(SOON).await.unwrap()));
+    }
+    assert_eq!(ids(&history), ["e2", "c1"]);
+    app.append(&session, &fix("c2", "e2")).await.expect(201);
+    let live = event_of(&stream.next(SOON).await.unwrap());
+    assert_eq!(
+        (live["eventId"].as_str(), live["supersedes"].as_str()),
+        (Some("c2"), Some("e2"))
+    );
+    app.complete(&session, None).await.expect(200);
+    let (rest, _) = read_to_close(&mut stream).await;
+    assert!(rest.is_empty(), "{rest:?}");
+
+    let export = stream_client()
+        .get(app.url(&format!("/sessions/{session}/events?view=current")))
+        .header("Accept", "application/x-ndjson")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(export.status(), 200);
+    let text = export.text().await.unwrap();
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(ids(&lines), ["c1", "c2"]);
+}
