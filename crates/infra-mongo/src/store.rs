@@ -357,40 +357,22 @@ impl EventRepository for MongoStore {
             }
             let mut filter = key.filter();
             filter.insert("seq", window.range);
-            // Each event is read from the reply's BSON bytes in place (no `Document` per event).
-            let mut cursor = self
-                .driver()
-                .raw_events
-                .find(filter)
-                .sort(doc! { "seq": window.sort })
-                .limit(i64::try_from(window.len).unwrap_or(i64::MAX))
-                .projection(documents::event_fields())
-                .await
-                .storage()?;
-            let mut read = 0;
-            while cursor.advance().await.storage()? {
-                read += 1;
-                let raw = cursor.current();
-                from = Some(
-                    u64::try_from(raw.get_i64("seq").map_err(|_| corrupt_event())?)
-                        .map_err(|_| corrupt_event())?,
-                );
-                if raw.get("type").map_err(|_| corrupt_event())?.is_some() {
-                    events.push(documents::event(&key.session, raw)?);
-                }
-            }
+            let read = self
+                .read_range(
+                    &key,
+                    filter,
+                    window.sort,
+                    window.len,
+                    &mut events,
+                    &mut from,
+                )
+                .await?;
             if events.len() >= wanted || read < window.len || window.last {
                 break;
             }
             size = size.saturating_mul(2);
         }
-        // Events exist only in existing sessions: only an empty page needs a second look.
-        if events.is_empty() && self.session_doc(&key).await?.is_none() {
-            return Err(self.absent(&key).await);
-        }
-        let has_more = events.len() > page.limit as usize;
-        events.truncate(page.limit as usize);
-        Ok(EventPage { events, has_more })
+        self.finish_page(&key, events, page.limit).await
     }
 
     async fn redact_event(
@@ -574,37 +556,68 @@ impl MongoStore {
                 );
             }
             // Room for the seal of a completed session.
-            let room = wanted - events.len() + 1;
-            let mut cursor = self
-                .driver()
-                .raw_events
-                .find(filter)
-                .sort(doc! { "seq": sort })
-                .limit(i64::try_from(room).unwrap_or(i64::MAX))
-                .projection(documents::event_fields())
-                .await
-                .storage()?;
-            let mut read = 0;
-            while cursor.advance().await.storage()? {
-                read += 1;
-                let raw = cursor.current();
-                from = Some(
-                    u64::try_from(raw.get_i64("seq").map_err(|_| corrupt_event())?)
-                        .map_err(|_| corrupt_event())?,
-                );
-                if raw.get("type").map_err(|_| corrupt_event())?.is_some() {
-                    events.push(documents::event(&key.session, raw)?);
-                }
-            }
+            let room = (wanted - events.len() + 1) as u64;
+            let read = self
+                .read_range(key, filter, sort, room, &mut events, &mut from)
+                .await?;
             if events.len() >= wanted || read < room {
                 break;
             }
         }
+        self.finish_page(key, events, page.limit).await
+    }
+
+    /// Reads at most `limit` documents of `filter` (a range of an index) sorted by `seq` in
+    /// `sort`'s direction: each event is read from the reply's BSON bytes in place (no
+    /// `Document` per event) and pushed to `events`; content-less documents (a seal, an
+    /// erasure's blanks) are skipped. `from` becomes the last `seq` read. Returns how many
+    /// documents were read.
+    async fn read_range(
+        &self,
+        key: &SessionKey,
+        filter: Document,
+        sort: i32,
+        limit: u64,
+        events: &mut Vec<Event>,
+        from: &mut Option<u64>,
+    ) -> Result<u64, StorageError> {
+        let mut cursor = self
+            .driver()
+            .raw_events
+            .find(filter)
+            .sort(doc! { "seq": sort })
+            .limit(i64::try_from(limit).unwrap_or(i64::MAX))
+            .projection(documents::event_fields())
+            .await
+            .storage()?;
+        let mut read = 0;
+        while cursor.advance().await.storage()? {
+            read += 1;
+            let raw = cursor.current();
+            *from = Some(
+                u64::try_from(raw.get_i64("seq").map_err(|_| corrupt_event())?)
+                    .map_err(|_| corrupt_event())?,
+            );
+            if raw.get("type").map_err(|_| corrupt_event())?.is_some() {
+                events.push(documents::event(&key.session, raw)?);
+            }
+        }
+        Ok(read)
+    }
+
+    /// The page of `events` read (up to `limit` + 1): events exist only in existing sessions,
+    /// so only an empty page needs a second look.
+    async fn finish_page(
+        &self,
+        key: &SessionKey,
+        mut events: Vec<Event>,
+        limit: u32,
+    ) -> Result<EventPage, ListEventsError> {
         if events.is_empty() && self.session_doc(key).await?.is_none() {
             return Err(self.absent(key).await);
         }
-        let has_more = events.len() > page.limit as usize;
-        events.truncate(page.limit as usize);
+        let has_more = events.len() > limit as usize;
+        events.truncate(limit as usize);
         Ok(EventPage { events, has_more })
     }
 }
