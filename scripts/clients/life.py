@@ -8,6 +8,7 @@ generated models, responses read through the generated models (`parsed`), proble
 `Problem`s. Exits non-zero at the first step that does not behave.
 """
 
+import enum
 import importlib
 import pkgutil
 import sys
@@ -37,6 +38,13 @@ def body_of(op, value):
     hint = typing.get_type_hints(op.sync_detailed)["body"]
     model = next(t for t in typing.get_args(hint) or (hint,) if hasattr(t, "from_dict"))
     return model.from_dict(value)
+
+
+def enum_of(op, name, value):
+    """The value of the operation's enum parameter `name`, through its generated enum."""
+    hint = typing.get_type_hints(op.sync_detailed)[name]
+    kind = next(t for t in typing.get_args(hint) or (hint,) if isinstance(t, type) and issubclass(t, enum.Enum))
+    return kind(value)
 
 
 def check(ok, what):
@@ -156,6 +164,24 @@ def main():
         cursor = data["nextCursor"]
     check(seen == ["e1", "e2", "e3", "e4", "e5"], f"pages of 2 walk e1..e5 once, in order ({seen})")
 
+    # the recogniser's final result replaces its interim: a correction, then the current view
+    final = {"eventId": "e5-final", "type": "user_speech", "payload": {"text": "utterance 5, final"}, "supersedes": "e5"}
+    fixed = append.sync_detailed(session_id, client=client, body=body_of(append, final))
+    correction, kind = wire(fixed)
+    check(
+        fixed.status_code == HTTPStatus.CREATED and kind == "Event" and correction["supersedes"] == "e5",
+        "correct e5: 201, an Event that supersedes e5",
+    )
+    current = list_events.sync_detailed(session_id, client=client, view=enum_of(list_events, "view", "current"))
+    standing, kind = wire(current)
+    check(
+        kind == "EventPage" and [e["eventId"] for e in standing["data"]] == ["e1", "e2", "e3", "e4", "e5-final"],
+        "view=current: e5 replaced by e5-final",
+    )
+    get_event = operation("get_event")
+    corrected, kind = wire(get_event.sync_detailed(session_id, "e5", client=client))
+    check(kind == "Event" and corrected["supersededBy"] == "e5-final", "e5 read back: supersededBy e5-final")
+
     # complete without a body, then no new events
     completed = complete.sync_detailed(session_id, client=client)
     ended, kind = wire(completed)
@@ -170,8 +196,8 @@ def main():
     read = get_session.sync_detailed(session_id, client=client)
     whole, kind = wire(read)
     check(
-        kind == "SessionWithEvents" and whole["eventCount"] == 5 and len(whole["events"]["data"]) == 5,
-        "read back: a SessionWithEvents with its 5 events",
+        kind == "SessionWithEvents" and whole["eventCount"] == 6 and len(whole["events"]["data"]) == 6,
+        "read back: a SessionWithEvents with its 6 events",
     )
 
     # find it among the completed sessions, newest first
@@ -180,7 +206,7 @@ def main():
     check(
         listed.status_code == HTTPStatus.OK
         and kind == "SessionPage"
-        and any(s["sessionId"] == session_id and s["eventCount"] == 5 for s in found["data"]),
+        and any(s["sessionId"] == session_id and s["eventCount"] == 6 for s in found["data"]),
         "list completed sessions: 200, a SessionPage holding it",
     )
 

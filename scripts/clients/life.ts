@@ -125,6 +125,29 @@ async function main(): Promise<void> {
   }
   check(seen.join() === "e1,e2,e3,e4,e5", `pages of 2 walk e1..e5 once, in order (${seen.join()})`);
 
+  // the recogniser's final result replaces its interim: a correction, then the current view
+  const fixed = await client.POST("/sessions/{sessionId}/events", {
+    params: session,
+    body: { eventId: "e5-final", type: "user_speech", payload: { text: "utterance 5, final" }, supersedes: "e5" },
+  });
+  const correction: Event | undefined = fixed.data;
+  check(
+    fixed.response.status === 201 && correction?.supersedes === "e5" && correction.supersededBy === null,
+    "correct e5: 201, an Event that supersedes e5",
+  );
+  const current = await client.GET("/sessions/{sessionId}/events", {
+    params: { ...session, query: { view: "current" } },
+  });
+  const standing: EventPage | undefined = current.data;
+  check(
+    standing?.data.map((e) => e.eventId).join() === "e1,e2,e3,e4,e5-final",
+    "view=current: e5 replaced by e5-final",
+  );
+  const corrected = await client.GET("/sessions/{sessionId}/events/{eventId}", {
+    params: { path: { sessionId, eventId: "e5" } },
+  });
+  check(corrected.data?.supersededBy === "e5-final", "e5 read back: supersededBy e5-final");
+
   // complete without a body, then no new events
   const completed = await client.POST("/sessions/{sessionId}/complete", { params: session });
   check(
@@ -141,15 +164,15 @@ async function main(): Promise<void> {
   const whole = await client.GET("/sessions/{sessionId}", { params: session });
   const read: SessionWithEvents | undefined = whole.data;
   check(
-    read?.eventCount === 5 && read.events.data.length === 5 && stored[0]?.payload["text"] === "utterance 1",
-    "read back: eventCount 5, the events, payloads as sent",
+    read?.eventCount === 6 && read.events.data.length === 6 && stored[0]?.payload["text"] === "utterance 1",
+    "read back: eventCount 6, the events, payloads as sent",
   );
 
   // find it among the completed sessions, newest first
   const listed = await client.GET("/sessions", { params: { query: { status: "completed", limit: 500 } } });
   const found: SessionPage | undefined = listed.data;
   check(
-    listed.response.status === 200 && found?.data.some((s) => s.sessionId === sessionId && s.eventCount === 5) === true,
+    listed.response.status === 200 && found?.data.some((s) => s.sessionId === sessionId && s.eventCount === 6) === true,
     "list completed sessions: 200, a SessionPage holding it",
   );
 
