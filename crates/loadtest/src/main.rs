@@ -79,6 +79,10 @@ struct Args {
     #[arg(long, default_value_t = 50)]
     page_limit: u32,
 
+    /// page: the view of the event pages read (`all` or `current`: corrections left out).
+    #[arg(long, default_value = "all")]
+    page_view: String,
+
     /// Events each append/page session must hold before measuring (default: 0 for append,
     /// 1000 for page). Sessions that already hold events (same --prefix) are topped up.
     #[arg(long)]
@@ -258,6 +262,9 @@ async fn run(args: Args) -> anyhow::Result<bool> {
     if !(1..=500).contains(&args.batch_size) {
         bail!("--batch-size must be between 1 and 500");
     }
+    if !["all", "current"].contains(&args.page_view.as_str()) {
+        bail!("--page-view must be all or current");
+    }
     if args.page_limit == 0 || args.verify_page_limit == 0 {
         bail!("page limits must be at least 1");
     }
@@ -359,6 +366,7 @@ async fn run(args: Args) -> anyhow::Result<bool> {
             prefix: prefix.clone(),
             duplicate_share: args.duplicate_share,
             page_limit: args.page_limit,
+            page_view: args.page_view.clone(),
             batch_size: args.batch_size,
             workers,
             limit,

@@ -81,13 +81,13 @@ impl Worker {
         session: &str,
         cursor: Option<&str>,
     ) -> Option<PageMeta> {
-        let limit = self.ctx.page_limit;
+        let query = self.ctx.page_query();
         let path = match cursor {
             Some(c) => format!(
-                "/sessions/{session}/events?limit={limit}&cursor={}",
+                "/sessions/{session}/events?{query}&cursor={}",
                 encode_query(c)
             ),
-            None => format!("/sessions/{session}/events?limit={limit}"),
+            None => format!("/sessions/{session}/events?{query}"),
         };
         match self.call(Op::Page, &path, None, 200).await {
             Outcome::Expected(response) => match serde_json::from_slice::<PageMeta>(&response.body)

@@ -76,6 +76,8 @@ pub struct Ctx {
     pub prefix: String,
     pub duplicate_share: f64,
     pub page_limit: u32,
+    /// `page`: the view of the event pages (`all` or `current`).
+    pub page_view: String,
     /// `batch`: events per batch.
     pub batch_size: usize,
     pub workers: usize,
@@ -87,6 +89,13 @@ pub struct Ctx {
     pub page_paths: Arc<Vec<Vec<String>>>,
     /// `--rate`: each worker's interval between the starts of its requests.
     pub pace: Option<Duration>,
+}
+
+impl Ctx {
+    /// The query of an event page of this run: its limit and view (then a cursor, if any).
+    pub fn page_query(&self) -> String {
+        format!("limit={}&view={}", self.page_limit, self.page_view)
+    }
 }
 
 /// Invariant violations seen while the load ran (the first few are kept verbatim).

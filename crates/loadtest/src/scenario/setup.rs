@@ -83,12 +83,12 @@ pub async fn collect_page_paths(
         let ctx = Arc::clone(ctx);
         tasks.push(tokio::spawn(async move {
             let mut conn = Conn::new(ctx.target.clone(), ctx.timeout);
-            let limit = ctx.page_limit;
+            let query = ctx.page_query();
             let mut out = Vec::new();
             for s in (w..n).step_by(workers) {
                 let id = &ctx.sessions[s];
                 let mut paths = Vec::new();
-                let mut path = format!("/sessions/{id}/events?limit={limit}");
+                let mut path = format!("/sessions/{id}/events?{query}");
                 loop {
                     let response = conn.get(&path).await?;
                     ctx.progress.response(response.status);
@@ -108,7 +108,7 @@ pub async fn collect_page_paths(
                     match (meta.has_more, meta.next_cursor) {
                         (true, Some(cursor)) => {
                             path = format!(
-                                "/sessions/{id}/events?limit={limit}&cursor={}",
+                                "/sessions/{id}/events?{query}&cursor={}",
                                 encode_query(&cursor)
                             );
                         }
