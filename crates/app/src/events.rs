@@ -91,14 +91,29 @@ impl Events {
             .repo
             .get_session(project, id)
             .await
-            .map_err(|e| match e {
-                GetSessionError::NotFound => ListEventsError::SessionNotFound,
-                GetSessionError::Erased => ListEventsError::SessionErased,
-                GetSessionError::Storage(e) => ListEventsError::Storage(e),
-            })?;
+            .map_err(listing_error)?;
         let request = page(&session)?;
         let events = self.repo.list_events(project, id, request).await?;
         Ok((session, request, events))
+    }
+
+    /// The page of the session's events that `page` asks for once the session's incarnation
+    /// (its `createdAt`, to which cursors are bound: `page` checks them) is known; the session's
+    /// other state is not read.
+    pub async fn page_of_incarnation<E: From<ListEventsError>>(
+        &self,
+        project: &ProjectId,
+        id: &SessionId,
+        page: impl FnOnce(Timestamp) -> Result<PageRequest, E>,
+    ) -> Result<(Timestamp, PageRequest, EventPage), E> {
+        let incarnation = self
+            .repo
+            .incarnation(project, id)
+            .await
+            .map_err(listing_error)?;
+        let request = page(incarnation)?;
+        let events = self.repo.list_events(project, id, request).await?;
+        Ok((incarnation, request, events))
     }
 
     /// Blanks an event's payload (its fingerprint kept); redacting again is a replay.
@@ -143,5 +158,14 @@ impl Events {
         version: u64,
     ) -> Result<Subscription, TooManyStreams> {
         self.tail.subscribe(project, session, version)
+    }
+}
+
+/// A session read's error as a page's.
+fn listing_error(e: GetSessionError) -> ListEventsError {
+    match e {
+        GetSessionError::NotFound => ListEventsError::SessionNotFound,
+        GetSessionError::Erased => ListEventsError::SessionErased,
+        GetSessionError::Storage(e) => ListEventsError::Storage(e),
     }
 }

@@ -238,6 +238,19 @@ pub trait SessionRepository: Send + Sync + 'static {
         id: &SessionId,
     ) -> Result<Session, GetSessionError>;
 
+    /// The session's incarnation, its `createdAt` (what an event cursor is bound to), without
+    /// what the rest of [`SessionRepository::get_session`] reads (its events' top): an adapter
+    /// that reads the session in parts answers this from the session's own record alone.
+    ///
+    /// Errors: as [`SessionRepository::get_session`].
+    async fn incarnation(
+        &self,
+        project: &ProjectId,
+        id: &SessionId,
+    ) -> Result<Timestamp, GetSessionError> {
+        self.get_session(project, id).await.map(|s| s.created_at)
+    }
+
     /// Ends an open session with the requested terminal status. Already in that status:
     /// `replayed: true` and the stored session unchanged. Once this returns, no new event is
     /// ever accepted for the session (the seal), and every event accepted before is in it.

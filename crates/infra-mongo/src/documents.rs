@@ -77,6 +77,11 @@ pub(crate) fn seq(d: &Document) -> Result<u64, StorageError> {
     u64::try_from(n).map_err(|_| corrupt("seq"))
 }
 
+/// A session document's `createdAt`, its incarnation.
+pub(crate) fn created_at(d: &Document) -> Result<Timestamp, StorageError> {
+    time(d, "createdAt")
+}
+
 /// The indexed form of a session's metadata, its `labels` field: its [`Label`]s, encoded (see
 /// `sessions_list.rs`).
 pub(crate) fn labels(metadata: &JsonObject) -> Vec<String> {

@@ -264,6 +264,20 @@ impl SessionRepository for MongoStore {
         }
     }
 
+    /// The session document alone (one `find` by the key): the top of its events is not read.
+    async fn incarnation(
+        &self,
+        project: &ProjectId,
+        id: &SessionId,
+    ) -> Result<Timestamp, GetSessionError> {
+        let key = SessionKey::new(project, id);
+        match self.stored_session(&key).await? {
+            Some(d) if d.contains_key("erasedAt") => Err(GetSessionError::Erased),
+            Some(d) => Ok(documents::created_at(&d)?),
+            None => Err(GetSessionError::NotFound),
+        }
+    }
+
     async fn complete_session(
         &self,
         project: &ProjectId,

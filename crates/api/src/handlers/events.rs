@@ -180,15 +180,16 @@ pub async fn list_events(
     let project = caller.project();
     let representation = Representation::of(&req);
     if representation == Representation::Json {
-        let (session, request, page) = state
+        // A page needs the session's incarnation only (cursors are bound to it).
+        let (incarnation, request, page) = state
             .events
-            .session_with_page(project, &id, |s| {
-                query.request(&query.scope(project, s), &state.cursors)
+            .page_of_incarnation(project, &id, |created| {
+                query.request(&query.scope_of(project, &id, created), &state.cursors)
             })
             .await?;
         let (body, link) = page::body(
             &req,
-            &query.scope(project, &session),
+            &query.scope_of(project, &id, incarnation),
             request,
             page,
             &state.cursors,

@@ -48,10 +48,15 @@ pub struct EventScope {
 impl EventScope {
     /// The walk `view` of `session`, as stored now in `project`.
     pub fn of(project: &ProjectId, session: &Session, view: View) -> Self {
+        Self::new(project, &session.id, session.created_at, view)
+    }
+
+    /// The walk `view` of the session `id` created at `incarnation` in `project`.
+    pub fn new(project: &ProjectId, id: &SessionId, incarnation: Timestamp, view: View) -> Self {
         Self {
             project: project.clone(),
-            session: session.id.clone(),
-            incarnation: session.created_at,
+            session: id.clone(),
+            incarnation,
             view,
         }
     }

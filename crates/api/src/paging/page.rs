@@ -2,7 +2,7 @@
 //! lists), and the event page body with its cursor and `Link` header.
 
 use actix_web::HttpRequest;
-use domain::{Order, PageRequest, ProjectId, Session, View};
+use domain::{Order, PageRequest, ProjectId, Session, SessionId, Timestamp, View};
 use serde_json::json;
 use utoipa::IntoParams;
 use utoipa::openapi::path::{Parameter, ParameterIn};
@@ -215,6 +215,16 @@ impl PageQuery {
     /// The walk this query reads through `session`, as stored now in `project`.
     pub fn scope(&self, project: &ProjectId, session: &Session) -> EventScope {
         EventScope::of(project, session, self.view)
+    }
+
+    /// The walk this query reads through the session `id` created at `incarnation`.
+    pub fn scope_of(
+        &self,
+        project: &ProjectId,
+        id: &SessionId,
+        incarnation: Timestamp,
+    ) -> EventScope {
+        EventScope::new(project, id, incarnation, self.view)
     }
 
     /// The page asked for in the walk `scope`: 400 `invalid-cursor` for a cursor issued for

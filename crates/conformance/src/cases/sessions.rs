@@ -74,3 +74,39 @@ pub async fn ping_and_shared_secret(repo: Repo) {
     assert_eq!(repo.shared_secret().await.unwrap(), a);
     assert!(!repo.kind().is_empty());
 }
+
+/// The incarnation read (`createdAt` alone, what event cursors are bound to) agrees with the
+/// session read, and answers "not found" and "erased" as it does, also across projects.
+pub async fn incarnation_is_the_sessions_created_at(repo: Repo) {
+    let p = project();
+    let session = repo
+        .create_session(&p, new_session("s"))
+        .await
+        .expect("create")
+        .value;
+    assert_eq!(
+        repo.incarnation(&p, &sid("s")).await,
+        Ok(session.created_at)
+    );
+    assert_eq!(
+        repo.incarnation(&p, &sid("none")).await,
+        Err(GetSessionError::NotFound)
+    );
+    let elsewhere = domain::ProjectId::parse("elsewhere").expect("valid");
+    assert_eq!(
+        repo.incarnation(&elsewhere, &sid("s")).await,
+        Err(GetSessionError::NotFound)
+    );
+    repo.erase_session(
+        &p,
+        &sid("s"),
+        domain::Timestamp::now(),
+        domain::EraseIf::Always,
+    )
+    .await
+    .expect("erase");
+    assert_eq!(
+        repo.incarnation(&p, &sid("s")).await,
+        Err(GetSessionError::Erased)
+    );
+}

@@ -213,6 +213,12 @@ async fn every_read_and_write_of_sessions_and_events_is_on_its_index() {
     ];
     store.get_session(&p, &sid("s1")).await.unwrap();
     assert_eq!(probe.served("session read").await, rows(&session_read));
+    // A page's session read: the document alone.
+    store.incarnation(&p, &sid("s1")).await.unwrap();
+    assert_eq!(
+        probe.served("incarnation").await,
+        rows(&[("find sessions {project,sessionId}", BY_KEY)])
+    );
 
     let page_read = [("find events {project,sessionId,seq}", BY_SEQ)];
     for (order, after) in [
