@@ -980,10 +980,49 @@ async fn openapi_is_3_1_and_documents_every_route_status_and_problem() {
         "event-conflict",
         "session-closed",
         "session-state-conflict",
+        "supersede-conflict",
         "storage-unavailable",
         "internal",
     ] {
         assert!(text.contains(code), "the document names the problem {code}");
+    }
+}
+
+/// Corrections as generated clients see them: `supersedes` on the append bodies, both links on
+/// the event, and `view` (all, current) on the event list and the session read.
+#[tokio::test]
+async fn openapi_documents_corrections_and_the_view() {
+    let app = TestApp::spawn().await;
+    let doc = app.get("/openapi.json").await.expect(200);
+    let schemas = &doc["components"]["schemas"];
+    for (schema, field) in [
+        ("AppendEventRequest", "supersedes"),
+        ("BatchEvent", "supersedes"),
+        ("Event", "supersedes"),
+        ("Event", "supersededBy"),
+    ] {
+        assert!(
+            schemas[schema]["properties"].get(field).is_some(),
+            "{schema}.{field}: {}",
+            schemas[schema]
+        );
+    }
+    for (path, method) in [
+        ("/sessions/{sessionId}/events", "get"),
+        ("/sessions/{sessionId}", "get"),
+    ] {
+        let parameters = doc["paths"][path][method]["parameters"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{method} {path} has parameters"));
+        let view = parameters
+            .iter()
+            .find(|p| p["name"] == "view")
+            .unwrap_or_else(|| panic!("{method} {path} documents view"));
+        assert_eq!(view["in"], "query");
+        assert_eq!(
+            view["schema"]["enum"],
+            serde_json::json!(["all", "current"])
+        );
     }
 }
 
