@@ -11,7 +11,7 @@ use domain::{
 use futures_util::future::join_all;
 use serde_json::json;
 
-use super::support::{Repo, append, complete, session, walk, walk_view};
+use super::support::{Repo, append, complete, erase, session, walk, walk_view};
 use crate::fixtures::{new_event, project, sid};
 
 fn eid(s: &str) -> EventId {
@@ -327,14 +327,7 @@ pub async fn redaction_and_erasure_work_on_corrected_and_correcting_events(repo:
             .expect("a replay of the redacted correction")
             .replayed
     );
-    repo.erase_session(
-        &project(),
-        &sid("s"),
-        domain::Timestamp::now(),
-        domain::EraseIf::Always,
-    )
-    .await
-    .expect("erase");
+    erase(&repo, "s").await;
     assert_eq!(
         correct(&repo, "s", "e3", "e2").await,
         Err(AppendEventError::SessionErased)

@@ -4,7 +4,7 @@ use domain::{GetSessionError, NewSession, Session, SessionStatus, Written};
 use futures_util::future::join_all;
 use serde_json::json;
 
-use super::support::{Repo, new_session};
+use super::support::{Repo, erase, new_session};
 use crate::fixtures::{object, project, sid};
 
 pub async fn create_then_get(repo: Repo) {
@@ -97,14 +97,7 @@ pub async fn incarnation_is_the_sessions_created_at(repo: Repo) {
         repo.incarnation(&elsewhere, &sid("s")).await,
         Err(GetSessionError::NotFound)
     );
-    repo.erase_session(
-        &p,
-        &sid("s"),
-        domain::Timestamp::now(),
-        domain::EraseIf::Always,
-    )
-    .await
-    .expect("erase");
+    erase(&repo, "s").await;
     assert_eq!(
         repo.incarnation(&p, &sid("s")).await,
         Err(GetSessionError::Erased)

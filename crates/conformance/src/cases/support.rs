@@ -33,6 +33,18 @@ pub(super) async fn append(repo: &Repo, session: &str, event: &str) -> Written<E
     .expect("append")
 }
 
+/// Erases the session now (asserting it was there or erased before).
+pub(super) async fn erase(repo: &Repo, session: &str) {
+    repo.erase_session(
+        &project(),
+        &sid(session),
+        domain::Timestamp::now(),
+        domain::EraseIf::Always,
+    )
+    .await
+    .expect("erase");
+}
+
 pub(super) fn complete() -> CompleteRequest {
     CompleteRequest::new(None, None).expect("valid")
 }
