@@ -238,15 +238,44 @@ fn raw_event_id(d: &RawDocument, key: &str) -> Result<Option<EventId>, StorageEr
     }
 }
 
+/// The aggregation expression "the document has no `field`".
+pub(crate) fn missing(field: &str) -> Document {
+    doc! { "$eq": [{ "$type": format!("${field}") }, "missing"] }
+}
+
+/// The pipeline update `stages` made conditional on the document itself: each field a `$set`
+/// stage sets takes its new value where `when` (an expression) holds, and keeps its own value
+/// elsewhere (`$unset` stages pass through: callers unset only fields that the documents
+/// failing `when` lack). A condition in the update rather than in the filter keeps the filter
+/// on its index (SecantusDB's planner scans the collection for any residual clause); a document
+/// left as it was is not counted as modified.
+pub(crate) fn set_where(when: Document, stages: Vec<Document>) -> Vec<Document> {
+    stages
+        .into_iter()
+        .map(|stage| match stage.get_document("$set") {
+            Ok(set) => {
+                let guarded: Document = set
+                    .iter()
+                    .map(|(field, value)| {
+                        let kept = format!("${field}");
+                        let value = doc! { "$cond": [when.clone(), value.clone(), kept] };
+                        (field.clone(), value.into())
+                    })
+                    .collect();
+                doc! { "$set": guarded }
+            }
+            Err(_) => stage,
+        })
+        .collect()
+}
+
 /// The pipeline update that sets a stored event's `supersededBy` to `by` unless it has one
-/// (the condition in the update, so that the filter stays the unique index on the event id:
-/// a document left as it was is not counted as modified).
+/// (see [`set_where`]: the filter stays the unique index on the event id).
 pub(crate) fn supersede(by: &EventId) -> Vec<Document> {
-    vec![doc! { "$set": { SUPERSEDED_BY: { "$cond": [
-        { "$eq": [{ "$type": format!("${SUPERSEDED_BY}") }, "missing"] },
-        { "$literal": by.as_str() },
-        format!("${SUPERSEDED_BY}"),
-    ] } } }]
+    set_where(
+        missing(SUPERSEDED_BY),
+        vec![doc! { "$set": { SUPERSEDED_BY: { "$literal": by.as_str() } } }],
+    )
 }
 
 /// The `$set` that redacts a stored event (see [`Event::redact`]).

@@ -21,7 +21,7 @@ use domain::{
 use futures_util::TryStreamExt;
 use mongodb::bson::{Bson, Document, doc, oid::ObjectId};
 
-use crate::documents::{self, SessionKey};
+use crate::documents::{self, SessionKey, missing, set_where};
 use crate::error::{MongoResultExt, held_by_transactions, is_write_conflict, storage_error};
 use crate::store::{MongoStore, every_document};
 use crate::writes::{backoff, is_lost_race};
@@ -68,37 +68,6 @@ impl MongoStore {
 
 fn corrupt(what: &str) -> StorageError {
     StorageError::Internal(format!("stored {what} is not valid"))
-}
-
-/// The aggregation expression "the document has no `field`".
-fn missing(field: &str) -> Document {
-    doc! { "$eq": [{ "$type": format!("${field}") }, "missing"] }
-}
-
-/// The pipeline update `stages` made conditional on the document itself: each field a `$set`
-/// stage sets takes its new value where `when` (an expression) holds, and keeps its own value
-/// elsewhere (`$unset` stages pass through: callers unset only fields that the documents
-/// failing `when` lack). A condition in the update rather than in the filter keeps the filter
-/// on its index (SecantusDB's planner scans the collection for any residual clause); a document
-/// left as it was is not counted as modified.
-fn set_where(when: Document, stages: Vec<Document>) -> Vec<Document> {
-    stages
-        .into_iter()
-        .map(|stage| match stage.get_document("$set") {
-            Ok(set) => {
-                let guarded: Document = set
-                    .iter()
-                    .map(|(field, value)| {
-                        let kept = format!("${field}");
-                        let value = doc! { "$cond": [when.clone(), value.clone(), kept] };
-                        (field.clone(), value.into())
-                    })
-                    .collect();
-                doc! { "$set": guarded }
-            }
-            Err(_) => stage,
-        })
-        .collect()
 }
 
 /// The update that replaces a session document by its tombstone `{project, sessionId,
