@@ -41,6 +41,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "corrections",
         include_str!("../../../migrations/sqlite/0007_corrections.sql"),
     ),
+    (
+        8,
+        "current_covering",
+        include_str!("../../../migrations/sqlite/0008_current_covering.sql"),
+    ),
 ];
 
 /// Applies what is missing; returns the versions applied by this call.

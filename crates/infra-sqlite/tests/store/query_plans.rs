@@ -34,13 +34,13 @@ const STATEMENTS: &[(&str, &str, &str, &str)] = &[
         "page current asc",
         "events",
         "INDEXED BY events_current WHERE project = ?1 AND session_id = ?2 AND seq > ?3 AND superseded_by IS NULL ORDER BY seq ASC",
-        "SEARCH events USING INDEX events_current (project=? AND session_id=? AND seq>?)",
+        "SEARCH events USING COVERING INDEX events_current (project=? AND session_id=? AND seq>?)",
     ),
     (
         "page current desc",
         "events",
         "INDEXED BY events_current WHERE project = ?1 AND session_id = ?2 AND seq < ?3 AND superseded_by IS NULL ORDER BY seq DESC",
-        "SEARCH events USING INDEX events_current (project=? AND session_id=? AND seq<?)",
+        "SEARCH events USING COVERING INDEX events_current (project=? AND session_id=? AND seq<?)",
     ),
     (
         "session read",
