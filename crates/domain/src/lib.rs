@@ -17,6 +17,7 @@ pub mod page;
 pub mod ports;
 pub mod session;
 pub mod time;
+pub mod webhook;
 pub mod written;
 
 pub use access::{Scope, Scopes};
@@ -41,4 +42,8 @@ pub use session::{
     SessionStatus,
 };
 pub use time::{CLIENT_TIME_AHEAD_MS, Timestamp};
+pub use webhook::{
+    Destinations, WebhookEventType, WebhookEvents, WebhookSecret, WebhookUrl, is_internal,
+    signature_header,
+};
 pub use written::Written;

@@ -1,0 +1,545 @@
+//! Webhooks (SPEC "Webhooks"): the types of message a project's endpoint subscribes to, the
+//! endpoint's URL and which destinations it may name, its signing secret, and how a message is
+//! signed (Standard Webhooks, `v1`: HMAC-SHA256 of `{id}.{timestamp}.{body}`).
+//!
+//! Pure like the rest of the domain: the caller draws the secret's random bytes, resolves host
+//! names (and checks each address with [`is_internal`] before connecting) and sends.
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+use crate::ids::InvalidValue;
+
+/// What a message announces; an endpoint subscribes to some of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum WebhookEventType {
+    SessionCreated,
+    SessionCompleted,
+    SessionFailed,
+    SessionErased,
+    EventAppended,
+    EventRedacted,
+}
+
+impl WebhookEventType {
+    /// Every type, in the order the SPEC lists them.
+    pub const ALL: [Self; 6] = [
+        Self::SessionCreated,
+        Self::SessionCompleted,
+        Self::SessionFailed,
+        Self::SessionErased,
+        Self::EventAppended,
+        Self::EventRedacted,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::SessionCreated => "session.created",
+            Self::SessionCompleted => "session.completed",
+            Self::SessionFailed => "session.failed",
+            Self::SessionErased => "session.erased",
+            Self::EventAppended => "event.appended",
+            Self::EventRedacted => "event.redacted",
+        }
+    }
+
+    pub fn parse(value: &str) -> Result<Self, InvalidValue> {
+        Self::ALL
+            .into_iter()
+            .find(|t| t.as_str() == value)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Self::ALL.iter().map(|t| t.as_str()).collect();
+                InvalidValue(format!(
+                    "unknown event type {value:?}: one of {}",
+                    names.join(", ")
+                ))
+            })
+    }
+}
+
+impl fmt::Display for WebhookEventType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The types an endpoint subscribes to: at least one, each once, in [`WebhookEventType::ALL`]'s
+/// order (so that two subscriptions to the same types are equal, however they were written).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookEvents(Vec<WebhookEventType>);
+
+impl WebhookEvents {
+    /// Refuses an empty list and an unknown name; a name given twice counts once.
+    pub fn parse<'a>(names: impl IntoIterator<Item = &'a str>) -> Result<Self, InvalidValue> {
+        let mut types = names
+            .into_iter()
+            .map(WebhookEventType::parse)
+            .collect::<Result<Vec<_>, _>>()?;
+        if types.is_empty() {
+            return Err(InvalidValue(
+                "events must name at least one event type".into(),
+            ));
+        }
+        types.sort_unstable();
+        types.dedup();
+        Ok(Self(types))
+    }
+
+    pub fn contains(&self, t: WebhookEventType) -> bool {
+        self.0.contains(&t)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = WebhookEventType> + '_ {
+        self.0.iter().copied()
+    }
+}
+
+/// Random bytes of a new secret (256 bits; the SPEC asks for at least [`MIN_SECRET_BYTES`]).
+pub const SECRET_BYTES: usize = 32;
+/// The fewest bytes a secret may have (SPEC: `whsec_` + base64 of ≥ 24 random bytes).
+pub const MIN_SECRET_BYTES: usize = 24;
+/// The most bytes a secret may have (Standard Webhooks: 24 to 64).
+pub const MAX_SECRET_BYTES: usize = 64;
+
+/// An endpoint's signing secret. Symmetric: the server keeps the bytes to sign with, so they are
+/// stored as they are — and never shown after creation: `Debug` prints no byte of it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct WebhookSecret(Vec<u8>);
+
+impl WebhookSecret {
+    pub const PREFIX: &'static str = "whsec_";
+
+    /// A new secret from random bytes the caller drew.
+    pub fn issue(random: &[u8; SECRET_BYTES]) -> Self {
+        Self(random.to_vec())
+    }
+
+    /// A secret from its text (`whsec_` + standard base64 of 24 to 64 bytes), as
+    /// [`WebhookSecret::text`] writes it.
+    pub fn parse(text: &str) -> Result<Self, InvalidValue> {
+        let refused = || {
+            InvalidValue(format!(
+                "a webhook secret is {}<base64 of {MIN_SECRET_BYTES} to {MAX_SECRET_BYTES} bytes>",
+                Self::PREFIX
+            ))
+        };
+        let encoded = text.strip_prefix(Self::PREFIX).ok_or_else(refused)?;
+        let bytes = BASE64.decode(encoded).map_err(|_| refused())?;
+        Self::from_bytes(bytes).map_err(|_| refused())
+    }
+
+    /// A secret from its stored bytes.
+    pub fn from_bytes(bytes: Vec<u8>) -> Result<Self, InvalidValue> {
+        if (MIN_SECRET_BYTES..=MAX_SECRET_BYTES).contains(&bytes.len()) {
+            Ok(Self(bytes))
+        } else {
+            Err(InvalidValue(format!(
+                "a webhook secret has {MIN_SECRET_BYTES} to {MAX_SECRET_BYTES} bytes"
+            )))
+        }
+    }
+
+    /// The bytes to store.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// The text shown once, at creation or rotation: `whsec_` + standard base64.
+    pub fn text(&self) -> String {
+        format!("{}{}", Self::PREFIX, BASE64.encode(&self.0))
+    }
+
+    /// One `v1` signature of a message: `v1,` + base64 of HMAC-SHA256(`{id}.{timestamp}.{body}`).
+    pub fn sign(&self, message_id: &str, timestamp_secs: i64, body: &[u8]) -> String {
+        let mut mac =
+            Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes a key of any length");
+        mac.update(message_id.as_bytes());
+        mac.update(b".");
+        mac.update(timestamp_secs.to_string().as_bytes());
+        mac.update(b".");
+        mac.update(body);
+        format!("v1,{}", BASE64.encode(mac.finalize().into_bytes()))
+    }
+}
+
+impl fmt::Debug for WebhookSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("WebhookSecret(..)")
+    }
+}
+
+/// The `webhook-signature` header of an attempt: one `v1` signature per secret that signs
+/// (two during a rotation's overlap), space-separated, in the order given.
+pub fn signature_header(
+    secrets: &[&WebhookSecret],
+    message_id: &str,
+    timestamp_secs: i64,
+    body: &[u8],
+) -> String {
+    secrets
+        .iter()
+        .map(|s| s.sign(message_id, timestamp_secs, body))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Which destinations an endpoint may name (`WEBHOOK_ALLOW_PRIVATE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Destinations {
+    /// `https` only, and never an internal address (the default).
+    PublicOnly,
+    /// `http` too, and internal addresses (tests and local development).
+    AllowPrivate,
+}
+
+impl Destinations {
+    /// May a connection go to `ip`?
+    pub fn admits(self, ip: IpAddr) -> bool {
+        self == Self::AllowPrivate || !is_internal(ip)
+    }
+}
+
+/// The longest URL an endpoint may have.
+pub const MAX_URL_LEN: usize = 2048;
+
+/// An endpoint's URL: absolute, `https` (or `http` where private destinations are allowed), with
+/// a host, without credentials or fragment, and — unless private destinations are allowed — not
+/// naming an internal address or a `localhost` name. A host name is checked again, address by
+/// address, when it is resolved for a connection ([`Destinations::admits`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookUrl(url::Url);
+
+impl WebhookUrl {
+    pub fn parse(text: &str, destinations: Destinations) -> Result<Self, InvalidValue> {
+        if text.len() > MAX_URL_LEN {
+            return Err(InvalidValue(format!(
+                "url must be at most {MAX_URL_LEN} characters"
+            )));
+        }
+        let url = url::Url::parse(text)
+            .map_err(|e| InvalidValue(format!("url is not an absolute URL: {e}")))?;
+        match (url.scheme(), destinations) {
+            ("https", _) | ("http", Destinations::AllowPrivate) => {}
+            ("http", Destinations::PublicOnly) => {
+                return Err(InvalidValue("url must use https".into()));
+            }
+            _ => return Err(InvalidValue("url must use https".into())),
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(InvalidValue("url must not carry credentials".into()));
+        }
+        if url.fragment().is_some() {
+            return Err(InvalidValue("url must not have a fragment".into()));
+        }
+        let internal = match url.host() {
+            None => return Err(InvalidValue("url must name a host".into())),
+            Some(url::Host::Ipv4(ip)) => is_internal(IpAddr::V4(ip)),
+            Some(url::Host::Ipv6(ip)) => is_internal(IpAddr::V6(ip)),
+            Some(url::Host::Domain(name)) => is_localhost_name(name),
+        };
+        if internal && destinations == Destinations::PublicOnly {
+            return Err(InvalidValue(
+                "url must not name a loopback, private, link-local or otherwise internal address"
+                    .into(),
+            ));
+        }
+        Ok(Self(url))
+    }
+
+    pub fn as_str(&self) -> &str {
+        self.0.as_str()
+    }
+
+    /// The host to resolve (a name, or an address without IPv6's brackets).
+    pub fn host(&self) -> String {
+        match self.0.host() {
+            Some(url::Host::Ipv6(ip)) => ip.to_string(),
+            Some(host) => host.to_string(),
+            None => unreachable!("parse requires a host"),
+        }
+    }
+
+    /// The port to connect to (the scheme's default when the URL names none).
+    pub fn port(&self) -> u16 {
+        self.0
+            .port_or_known_default()
+            .expect("http and https have default ports")
+    }
+}
+
+/// `localhost` and its subdomains (RFC 6761: always loopback), with or without the final dot.
+fn is_localhost_name(name: &str) -> bool {
+    let name = name.strip_suffix('.').unwrap_or(name).to_ascii_lowercase();
+    name == "localhost" || name.ends_with(".localhost")
+}
+
+/// Is `ip` an address a webhook must not reach: loopback, private, shared (CGNAT), link-local,
+/// unspecified, broadcast, multicast, documentation, benchmarking or reserved — and the same
+/// for an IPv4 address carried inside an IPv6 one (mapped, compatible, NAT64, 6to4).
+pub fn is_internal(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => is_internal_v4(v4),
+        IpAddr::V6(v6) => is_internal_v6(v6),
+    }
+}
+
+fn is_internal_v4(ip: Ipv4Addr) -> bool {
+    let [a, b, c, _] = ip.octets();
+    ip.is_unspecified()
+        || ip.is_loopback()
+        || ip.is_private()
+        || ip.is_link_local()
+        || ip.is_broadcast()
+        || ip.is_multicast()
+        || ip.is_documentation()
+        || a == 0 // "this network"
+        || (a == 100 && (64..128).contains(&b)) // shared address space (CGNAT)
+        || (a == 192 && b == 0 && c == 0) // IETF protocol assignments
+        || (a == 198 && (b == 18 || b == 19)) // benchmarking
+        || a >= 240 // reserved
+}
+
+fn is_internal_v6(ip: Ipv6Addr) -> bool {
+    let s = ip.segments();
+    if let Some(v4) = ip.to_ipv4_mapped() {
+        return is_internal_v4(v4);
+    }
+    let embedded_v4 = |hi: u16, lo: u16| {
+        let [a, b] = hi.to_be_bytes();
+        let [c, d] = lo.to_be_bytes();
+        Ipv4Addr::new(a, b, c, d)
+    };
+    ip.is_unspecified()
+        || ip.is_loopback()
+        || ip.is_multicast()
+        || (s[0] & 0xfe00) == 0xfc00 // unique local
+        || (s[0] & 0xffc0) == 0xfe80 // link-local
+        || (s[0] & 0xffc0) == 0xfec0 // site-local (deprecated)
+        || (s[0] == 0x2001 && s[1] == 0x0db8) // documentation
+        || (s[0] == 0x0100 && s[1..4] == [0, 0, 0]) // discard-only
+        || (s[..6] == [0, 0, 0, 0, 0, 0] && is_internal_v4(embedded_v4(s[6], s[7]))) // compatible
+        || (s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] && is_internal_v4(embedded_v4(s[6], s[7]))) // NAT64
+        || (s[0] == 0x2002 && is_internal_v4(embedded_v4(s[1], s[2]))) // 6to4
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The Standard Webhooks specification's published test vector.
+    const VECTOR_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    const VECTOR_ID: &str = "msg_p5jXN8AQM9LWM0D4loKWxJek";
+    const VECTOR_TIMESTAMP: i64 = 1_614_265_330;
+    const VECTOR_BODY: &[u8] = br#"{"test": 2432232314}"#;
+    const VECTOR_SIGNATURE: &str = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=";
+
+    #[test]
+    fn signs_the_standard_webhooks_reference_vector() {
+        let secret = WebhookSecret::parse(VECTOR_SECRET).unwrap();
+        assert_eq!(
+            secret.sign(VECTOR_ID, VECTOR_TIMESTAMP, VECTOR_BODY),
+            VECTOR_SIGNATURE
+        );
+        // One byte of the body, the id or the time changed: another signature.
+        assert_ne!(
+            secret.sign(VECTOR_ID, VECTOR_TIMESTAMP, br#"{"test": 2432232315}"#),
+            VECTOR_SIGNATURE
+        );
+        assert_ne!(
+            secret.sign(VECTOR_ID, VECTOR_TIMESTAMP + 1, VECTOR_BODY),
+            VECTOR_SIGNATURE
+        );
+        assert_ne!(
+            secret.sign("msg_other", VECTOR_TIMESTAMP, VECTOR_BODY),
+            VECTOR_SIGNATURE
+        );
+    }
+
+    #[test]
+    fn a_rotation_signs_with_both_secrets_space_separated() {
+        let old = WebhookSecret::parse(VECTOR_SECRET).unwrap();
+        let new = WebhookSecret::issue(&[7; SECRET_BYTES]);
+        let header = signature_header(&[&new, &old], VECTOR_ID, VECTOR_TIMESTAMP, VECTOR_BODY);
+        let parts: Vec<&str> = header.split(' ').collect();
+        assert_eq!(parts.len(), 2);
+        assert_eq!(parts[0], new.sign(VECTOR_ID, VECTOR_TIMESTAMP, VECTOR_BODY));
+        assert_eq!(parts[1], VECTOR_SIGNATURE);
+    }
+
+    #[test]
+    fn a_secret_is_whsec_and_base64_of_24_to_64_bytes_and_never_debug_printed() {
+        let secret = WebhookSecret::issue(&[0xab; SECRET_BYTES]);
+        let text = secret.text();
+        assert!(text.starts_with("whsec_"), "{text}");
+        assert_eq!(WebhookSecret::parse(&text).unwrap(), secret);
+        assert_eq!(format!("{secret:?}"), "WebhookSecret(..)");
+        let b64 = |n: usize| format!("whsec_{}", BASE64.encode(vec![1u8; n]));
+        assert!(WebhookSecret::parse(&b64(24)).is_ok());
+        assert!(WebhookSecret::parse(&b64(64)).is_ok());
+        for refused in [
+            b64(23),
+            b64(65),
+            BASE64.encode([1u8; 32]), // no prefix
+            "whsec_not base64!".to_string(),
+            "whsec_".to_string(),
+        ] {
+            assert!(WebhookSecret::parse(&refused).is_err(), "{refused}");
+        }
+    }
+
+    #[test]
+    fn event_types_are_the_specs_six_and_a_list_is_non_empty_and_deduplicated() {
+        let names: Vec<&str> = WebhookEventType::ALL.iter().map(|t| t.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "session.created",
+                "session.completed",
+                "session.failed",
+                "session.erased",
+                "event.appended",
+                "event.redacted"
+            ]
+        );
+        for t in WebhookEventType::ALL {
+            assert_eq!(WebhookEventType::parse(t.as_str()), Ok(t));
+        }
+        let events =
+            WebhookEvents::parse(["event.appended", "session.created", "event.appended"]).unwrap();
+        assert_eq!(
+            events.iter().collect::<Vec<_>>(),
+            [
+                WebhookEventType::SessionCreated,
+                WebhookEventType::EventAppended
+            ]
+        );
+        assert!(events.contains(WebhookEventType::EventAppended));
+        assert!(!events.contains(WebhookEventType::SessionErased));
+        assert!(WebhookEvents::parse([]).is_err());
+        for unknown in ["session.*", "Session.Created", "event.appended ", ""] {
+            let err = WebhookEvents::parse(["session.created", unknown]).unwrap_err();
+            assert!(err.0.contains("unknown event type"), "{unknown}: {err}");
+        }
+    }
+
+    #[test]
+    fn internal_addresses_are_recognised_public_ones_are_not() {
+        let internal = [
+            "0.0.0.0",
+            "0.1.2.3",
+            "127.0.0.1",
+            "127.255.255.254",
+            "10.0.0.1",
+            "172.16.0.1",
+            "172.31.255.255",
+            "192.168.1.1",
+            "169.254.169.254", // cloud metadata
+            "100.64.0.1",
+            "100.127.255.255",
+            "192.0.0.8",
+            "192.0.2.1",
+            "198.18.0.1",
+            "198.51.100.7",
+            "203.0.113.9",
+            "224.0.0.1",
+            "240.0.0.1",
+            "255.255.255.255",
+            "::",
+            "::1",
+            "fc00::1",
+            "fd12:3456::1",
+            "fe80::1",
+            "fec0::1",
+            "ff02::1",
+            "2001:db8::1",
+            "100::1",
+            "::ffff:127.0.0.1",
+            "::ffff:169.254.169.254",
+            "::127.0.0.1",
+            "64:ff9b::10.0.0.1",
+            "2002:c0a8:0101::1", // 6to4 of 192.168.1.1
+        ];
+        for text in internal {
+            let ip: IpAddr = text.parse().unwrap();
+            assert!(is_internal(ip), "{text} should be internal");
+            assert!(!Destinations::PublicOnly.admits(ip), "{text}");
+            assert!(Destinations::AllowPrivate.admits(ip), "{text}");
+        }
+        let public = [
+            "1.1.1.1",
+            "8.8.8.8",
+            "100.63.255.255",
+            "100.128.0.1",
+            "172.32.0.1",
+            "192.169.0.1",
+            "198.20.0.1",
+            "2606:4700:4700::1111",
+            "::ffff:8.8.8.8",
+            "64:ff9b::8.8.8.8",
+            "2002:0808:0808::1",
+        ];
+        for text in public {
+            let ip: IpAddr = text.parse().unwrap();
+            assert!(!is_internal(ip), "{text} should be public");
+            assert!(Destinations::PublicOnly.admits(ip), "{text}");
+        }
+    }
+
+    #[test]
+    fn urls_must_be_https_with_a_public_host_unless_private_destinations_are_allowed() {
+        use Destinations::{AllowPrivate, PublicOnly};
+        let ok = WebhookUrl::parse("https://hooks.example.com/in?x=1", PublicOnly).unwrap();
+        assert_eq!(ok.as_str(), "https://hooks.example.com/in?x=1");
+        assert_eq!(
+            (ok.host(), ok.port()),
+            ("hooks.example.com".to_string(), 443)
+        );
+        let v6 = WebhookUrl::parse("https://[2606:4700::1]:8443/", PublicOnly).unwrap();
+        assert_eq!((v6.host(), v6.port()), ("2606:4700::1".to_string(), 8443));
+
+        let refused_anywhere = [
+            ("not a url", "absolute URL"),
+            ("/relative/path", "absolute URL"),
+            ("ftp://example.com/", "https"),
+            ("file:///etc/passwd", "https"),
+            ("https://user:pw@example.com/", "credentials"),
+            ("https://example.com/#frag", "fragment"),
+        ];
+        for (url, why) in refused_anywhere {
+            for d in [PublicOnly, AllowPrivate] {
+                let err = WebhookUrl::parse(url, d).unwrap_err();
+                assert!(err.0.contains(why), "{url} ({d:?}): {err}");
+            }
+        }
+        let long = format!("https://example.com/{}", "a".repeat(MAX_URL_LEN));
+        assert!(
+            WebhookUrl::parse(&long, PublicOnly)
+                .unwrap_err()
+                .0
+                .contains("at most")
+        );
+
+        let private_only = [
+            "http://example.com/",
+            "https://127.0.0.1/",
+            "https://localhost/",
+            "https://LOCALHOST./",
+            "https://api.localhost/",
+            "https://10.1.2.3:8443/",
+            "https://[::1]/",
+            "https://[::ffff:7f00:1]/",
+            "https://169.254.169.254/latest/meta-data",
+            "https://2130706433/", // 127.0.0.1 as one number
+            "https://0x7f.1/",     // 127.0.0.1 in hex
+        ];
+        for url in private_only {
+            assert!(WebhookUrl::parse(url, PublicOnly).is_err(), "{url}");
+            assert!(WebhookUrl::parse(url, AllowPrivate).is_ok(), "{url}");
+        }
+    }
+}
