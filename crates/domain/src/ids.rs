@@ -8,6 +8,27 @@ use std::fmt;
 #[error("{0}")]
 pub struct InvalidValue(pub String);
 
+/// A short human text (a key's name, a webhook's description): 1 to `max_chars` characters, none
+/// of them a control character. `what` names the field in the message.
+pub(crate) fn bounded_text(
+    what: &str,
+    value: String,
+    max_chars: usize,
+) -> Result<String, InvalidValue> {
+    let len = value.chars().count();
+    if len == 0 || len > max_chars {
+        return Err(InvalidValue(format!(
+            "{what} must be 1–{max_chars} characters"
+        )));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(InvalidValue(format!(
+            "{what} must not contain control characters"
+        )));
+    }
+    Ok(value)
+}
+
 /// The character rules shared by the identifier types.
 struct Rule {
     what: &'static str,

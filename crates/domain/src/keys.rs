@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::access::{Scope, Scopes};
-use crate::ids::{InvalidValue, ProjectId};
+use crate::ids::{InvalidValue, ProjectId, bounded_text};
 use crate::time::Timestamp;
 
 /// Random bytes of a key id.
@@ -20,7 +20,7 @@ pub const ID_BYTES: usize = 8;
 /// Random bytes of a key's secret (256 bits).
 pub const SECRET_BYTES: usize = 32;
 
-fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     bytes
         .iter()
@@ -29,7 +29,7 @@ fn hex(bytes: &[u8]) -> String {
         .collect()
 }
 
-fn is_lower_hex(value: &str, len: usize) -> bool {
+pub(crate) fn is_lower_hex(value: &str, len: usize) -> bool {
     value.len() == len
         && value
             .bytes()
@@ -135,20 +135,7 @@ impl KeyName {
     pub const MAX_LEN: usize = 100;
 
     pub fn parse(value: impl Into<String>) -> Result<Self, InvalidValue> {
-        let value = value.into();
-        let len = value.chars().count();
-        if len == 0 || len > Self::MAX_LEN {
-            return Err(InvalidValue(format!(
-                "name must be 1–{} characters",
-                Self::MAX_LEN
-            )));
-        }
-        if value.chars().any(char::is_control) {
-            return Err(InvalidValue(
-                "name must not contain control characters".into(),
-            ));
-        }
-        Ok(Self(value))
+        bounded_text("name", value.into(), Self::MAX_LEN).map(Self)
     }
 
     pub fn as_str(&self) -> &str {

@@ -35,7 +35,7 @@ pub use ports::{
     Absent, AppendEventError, CompleteSessionError, CreateKeyError, CreateSessionError,
     EraseSessionError, EventMissing, EventRepository, GetEventError, GetSessionError,
     KeyRepository, ListEventsError, RedactEventError, Repository, RevokeKeyError,
-    SessionRepository, StorageError, StoreAdmin, SupersedeRefusal,
+    SessionRepository, StorageError, StoreAdmin, SupersedeRefusal, WebhookRepository,
 };
 pub use session::{
     CompleteRequest, CompletionDecision, EraseIf, Language, NewSession, Session, SessionState,
@@ -43,7 +43,8 @@ pub use session::{
 };
 pub use time::{CLIENT_TIME_AHEAD_MS, Timestamp};
 pub use webhook::{
-    Destinations, WebhookEventType, WebhookEvents, WebhookSecret, WebhookUrl, is_internal,
-    signature_header,
+    Destinations, RetiredSecret, WebhookChange, WebhookDescription, WebhookEndpoint,
+    WebhookEventType, WebhookEvents, WebhookId, WebhookPatch, WebhookSecret, WebhookUrl,
+    is_internal, signature_header,
 };
 pub use written::Written;

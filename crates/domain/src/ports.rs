@@ -18,6 +18,7 @@ use crate::listing::{SessionPage, SessionQuery};
 use crate::page::{EventPage, PageRequest, Watch};
 use crate::session::{CompleteRequest, EraseIf, NewSession, Session};
 use crate::time::Timestamp;
+use crate::webhook::{WebhookChange, WebhookEndpoint, WebhookId};
 use crate::written::Written;
 
 /// Storage failed. Never shown to API clients beyond its kind.
@@ -490,4 +491,62 @@ pub trait KeyRepository: Send + Sync + 'static {
     ///
     /// Errors: [`RevokeKeyError::NotFound`], [`RevokeKeyError::Storage`].
     async fn revoke_key(&self, id: &KeyId, at: Timestamp) -> Result<ApiKey, RevokeKeyError>;
+}
+
+/// Errors of [`WebhookRepository::create_webhook`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CreateWebhookError {
+    /// An endpoint with this id is stored already (ids are 64 random bits: draw another).
+    #[error("a webhook endpoint with this id exists")]
+    IdTaken,
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// Errors of [`WebhookRepository::change_webhook`] and [`WebhookRepository::delete_webhook`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ChangeWebhookError {
+    #[error("webhook endpoint not found")]
+    NotFound,
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// Webhook endpoints (SPEC "Webhooks"; issue 23: the adapters come with the admin API). Like
+/// keys, few and shared by every instance through the store.
+#[async_trait]
+pub trait WebhookRepository: Send + Sync + 'static {
+    /// Stores a new endpoint as given.
+    ///
+    /// Errors: [`CreateWebhookError::IdTaken`] (nothing is stored), [`CreateWebhookError::Storage`].
+    async fn create_webhook(&self, endpoint: &WebhookEndpoint) -> Result<(), CreateWebhookError>;
+
+    /// The endpoints of `project`, ordered by `created_at` then id.
+    ///
+    /// Errors: [`StorageError`].
+    async fn list_webhooks(
+        &self,
+        project: &ProjectId,
+    ) -> Result<Vec<WebhookEndpoint>, StorageError>;
+
+    /// The endpoint stored under `id`, if any.
+    ///
+    /// Errors: [`StorageError`].
+    async fn find_webhook(&self, id: &WebhookId) -> Result<Option<WebhookEndpoint>, StorageError>;
+
+    /// Stores [`WebhookEndpoint::changed`] of the endpoint as stored when the write commits, and
+    /// returns it: of two changes at once, each applies to what the other wrote (none is lost).
+    ///
+    /// Errors: [`ChangeWebhookError::NotFound`], [`ChangeWebhookError::Storage`].
+    async fn change_webhook(
+        &self,
+        id: &WebhookId,
+        change: &WebhookChange,
+        at: Timestamp,
+    ) -> Result<WebhookEndpoint, ChangeWebhookError>;
+
+    /// Removes the endpoint; its messages not yet delivered are never sent.
+    ///
+    /// Errors: [`ChangeWebhookError::NotFound`], [`ChangeWebhookError::Storage`].
+    async fn delete_webhook(&self, id: &WebhookId) -> Result<(), ChangeWebhookError>;
 }

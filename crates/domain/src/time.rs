@@ -47,6 +47,11 @@ impl Timestamp {
         self.0
     }
 
+    /// `ms` later (earlier when negative), held within the representable years.
+    pub fn plus_millis(self, ms: i64) -> Self {
+        Self(self.0.saturating_add(ms).clamp(MIN_MILLIS, MAX_MILLIS))
+    }
+
     /// A time a client supplied (`startedAt`, `endedAt`, an event's `timestamp`): refused when
     /// more than [`CLIENT_TIME_AHEAD_MS`] ahead of `now`, the server's clock (so a client cannot
     /// push a session's times, and what is computed from them, into the future).
