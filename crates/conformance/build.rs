@@ -25,6 +25,7 @@ const CASE_FILES: &[&str] = &[
     "keys",
     "instances",
     "corrections",
+    "webhooks",
 ];
 
 /// The modules of `src/cases/` that hold no case.

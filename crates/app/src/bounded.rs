@@ -14,6 +14,10 @@ use domain::{
     ProjectId, RedactEventError, Repository, RevokeKeyError, Session, SessionId, SessionPage,
     SessionQuery, SessionRepository, StorageError, StoreAdmin, Timestamp, Watch, Written,
 };
+use domain::{
+    ChangeWebhookError, CreateWebhookError, WebhookChange, WebhookEndpoint, WebhookId,
+    WebhookRepository,
+};
 
 /// A [`Repository`] whose calls take at most `timeout` each.
 pub struct Bounded<R: ?Sized> {
@@ -175,6 +179,37 @@ impl<R: Repository + ?Sized> KeyRepository for Bounded<R> {
 
     async fn revoke_key(&self, id: &KeyId, at: Timestamp) -> Result<ApiKey, RevokeKeyError> {
         self.within(self.inner.revoke_key(id, at)).await
+    }
+}
+
+#[async_trait]
+impl<R: Repository + ?Sized> WebhookRepository for Bounded<R> {
+    async fn create_webhook(&self, endpoint: &WebhookEndpoint) -> Result<(), CreateWebhookError> {
+        self.within(self.inner.create_webhook(endpoint)).await
+    }
+
+    async fn list_webhooks(
+        &self,
+        project: &ProjectId,
+    ) -> Result<Vec<WebhookEndpoint>, StorageError> {
+        self.within(self.inner.list_webhooks(project)).await
+    }
+
+    async fn find_webhook(&self, id: &WebhookId) -> Result<Option<WebhookEndpoint>, StorageError> {
+        self.within(self.inner.find_webhook(id)).await
+    }
+
+    async fn change_webhook(
+        &self,
+        id: &WebhookId,
+        change: &WebhookChange,
+        at: Timestamp,
+    ) -> Result<WebhookEndpoint, ChangeWebhookError> {
+        self.within(self.inner.change_webhook(id, change, at)).await
+    }
+
+    async fn delete_webhook(&self, id: &WebhookId) -> Result<(), ChangeWebhookError> {
+        self.within(self.inner.delete_webhook(id)).await
     }
 }
 

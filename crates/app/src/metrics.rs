@@ -15,6 +15,10 @@ use domain::{
     ProjectId, RedactEventError, Repository, RevokeKeyError, Session, SessionId, SessionPage,
     SessionQuery, SessionRepository, StorageError, StoreAdmin, Timestamp, Watch, Written,
 };
+use domain::{
+    ChangeWebhookError, CreateWebhookError, WebhookChange, WebhookEndpoint, WebhookId,
+    WebhookRepository,
+};
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry, TextEncoder,
 };
@@ -166,6 +170,18 @@ impl<R: Repository> Instrumented<R> {
             .storage_duration
             .with_label_values(&[operation, self.inner.kind(), outcome])
             .observe(started.elapsed().as_secs_f64());
+    }
+
+    /// `call`, timed as `operation` (see [`Self::time`]).
+    async fn timed<T, E>(
+        &self,
+        operation: &str,
+        call: impl std::future::Future<Output = Result<T, E>>,
+    ) -> Result<T, E> {
+        let started = Instant::now();
+        let result = call.await;
+        self.time(operation, started, &result);
+        result
     }
 
     fn replayed(&self, operation: &str) {
@@ -397,6 +413,42 @@ impl<R: Repository> KeyRepository for Instrumented<R> {
         let result = self.inner.revoke_key(id, at).await;
         self.time("revoke_key", started, &result);
         result
+    }
+}
+
+#[async_trait]
+impl<R: Repository> WebhookRepository for Instrumented<R> {
+    async fn create_webhook(&self, endpoint: &WebhookEndpoint) -> Result<(), CreateWebhookError> {
+        self.timed("create_webhook", self.inner.create_webhook(endpoint))
+            .await
+    }
+
+    async fn list_webhooks(
+        &self,
+        project: &ProjectId,
+    ) -> Result<Vec<WebhookEndpoint>, StorageError> {
+        self.timed("list_webhooks", self.inner.list_webhooks(project))
+            .await
+    }
+
+    async fn find_webhook(&self, id: &WebhookId) -> Result<Option<WebhookEndpoint>, StorageError> {
+        self.timed("find_webhook", self.inner.find_webhook(id))
+            .await
+    }
+
+    async fn change_webhook(
+        &self,
+        id: &WebhookId,
+        change: &WebhookChange,
+        at: Timestamp,
+    ) -> Result<WebhookEndpoint, ChangeWebhookError> {
+        self.timed("change_webhook", self.inner.change_webhook(id, change, at))
+            .await
+    }
+
+    async fn delete_webhook(&self, id: &WebhookId) -> Result<(), ChangeWebhookError> {
+        self.timed("delete_webhook", self.inner.delete_webhook(id))
+            .await
     }
 }
 

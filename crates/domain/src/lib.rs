@@ -32,10 +32,11 @@ pub use listing::{
 };
 pub use page::{EventPage, Order, PageRequest, View, Watch};
 pub use ports::{
-    Absent, AppendEventError, CompleteSessionError, CreateKeyError, CreateSessionError,
-    EraseSessionError, EventMissing, EventRepository, GetEventError, GetSessionError,
-    KeyRepository, ListEventsError, RedactEventError, Repository, RevokeKeyError,
-    SessionRepository, StorageError, StoreAdmin, SupersedeRefusal, WebhookRepository,
+    Absent, AppendEventError, ChangeWebhookError, CompleteSessionError, CreateKeyError,
+    CreateSessionError, CreateWebhookError, EraseSessionError, EventMissing, EventRepository,
+    GetEventError, GetSessionError, KeyRepository, ListEventsError, RedactEventError, Repository,
+    RevokeKeyError, SessionRepository, StorageError, StoreAdmin, SupersedeRefusal,
+    WebhookRepository,
 };
 pub use session::{
     CompleteRequest, CompletionDecision, EraseIf, Language, NewSession, Session, SessionState,

@@ -443,9 +443,15 @@ pub trait StoreAdmin: Send + Sync + 'static {
 }
 
 /// Everything the application needs from a store.
-pub trait Repository: SessionRepository + EventRepository + KeyRepository + StoreAdmin {}
+pub trait Repository:
+    SessionRepository + EventRepository + KeyRepository + WebhookRepository + StoreAdmin
+{
+}
 
-impl<T: SessionRepository + EventRepository + KeyRepository + StoreAdmin> Repository for T {}
+impl<T> Repository for T where
+    T: SessionRepository + EventRepository + KeyRepository + WebhookRepository + StoreAdmin
+{
+}
 
 /// Errors of [`KeyRepository::create_key`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -512,8 +518,8 @@ pub enum ChangeWebhookError {
     Storage(#[from] StorageError),
 }
 
-/// Webhook endpoints (SPEC "Webhooks"; issue 23: the adapters come with the admin API). Like
-/// keys, few and shared by every instance through the store.
+/// Webhook endpoints (SPEC "Webhooks"). Like keys, few and shared by every instance through the
+/// store.
 #[async_trait]
 pub trait WebhookRepository: Send + Sync + 'static {
     /// Stores a new endpoint as given.

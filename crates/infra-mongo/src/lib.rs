@@ -18,6 +18,7 @@ mod schema;
 mod sessions_list;
 mod store;
 pub mod uri;
+mod webhooks;
 mod writes;
 
 pub use migrate::MIGRATIONS;

@@ -57,6 +57,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "corrections",
         include_str!("../../../migrations/mongo/0008_corrections.json"),
     ),
+    (
+        9,
+        "webhooks",
+        include_str!("../../../migrations/mongo/0009_webhooks.json"),
+    ),
 ];
 
 /// Errors that mean "done already", so a command run twice (or by two instances) succeeds:
@@ -208,7 +213,12 @@ mod tests {
         for index in [schema::BY_CREATED, schema::BY_STATUS, schema::BY_LABELS] {
             assert!(all.contains(&format!("\"name\": \"{index}\"")), "{index}");
         }
-        for collection in [schema::SESSIONS, schema::EVENTS, schema::API_KEYS] {
+        for collection in [
+            schema::SESSIONS,
+            schema::EVENTS,
+            schema::API_KEYS,
+            schema::WEBHOOK_ENDPOINTS,
+        ] {
             assert!(all.contains(&format!("\"{collection}\"")), "{collection}");
         }
     }

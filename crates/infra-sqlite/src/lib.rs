@@ -16,6 +16,7 @@ mod pool;
 mod reads;
 mod rows;
 mod store;
+mod webhooks;
 mod writer;
 mod writes;
 

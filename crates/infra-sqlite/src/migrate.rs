@@ -46,6 +46,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "current_covering",
         include_str!("../../../migrations/sqlite/0008_current_covering.sql"),
     ),
+    (
+        9,
+        "webhooks",
+        include_str!("../../../migrations/sqlite/0009_webhooks.sql"),
+    ),
 ];
 
 /// Applies what is missing; returns the versions applied by this call.

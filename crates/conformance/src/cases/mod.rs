@@ -18,3 +18,4 @@ pub mod seal;
 pub mod sessions;
 mod support;
 pub mod tails;
+pub mod webhooks;

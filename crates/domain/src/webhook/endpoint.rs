@@ -2,7 +2,9 @@
 //! "Webhooks": patch, rotate the secret with a 24-hour overlap). Adapters store what
 //! [`WebhookEndpoint::changed`] returns; they decide nothing.
 
-use super::{WebhookEvents, WebhookSecret, WebhookUrl};
+use super::destination::WebhookUrl;
+use super::events::WebhookEvents;
+use super::secret::WebhookSecret;
 use crate::ids::{InvalidValue, ProjectId, bounded_text};
 use crate::keys::{hex, is_lower_hex};
 use crate::time::Timestamp;
@@ -176,7 +178,9 @@ impl WebhookEndpoint {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::webhook::{Destinations, SECRET_BYTES, WebhookEventType};
+    use crate::webhook::destination::Destinations;
+    use crate::webhook::events::WebhookEventType;
+    use crate::webhook::secret::SECRET_BYTES;
 
     fn at(ms: i64) -> Timestamp {
         Timestamp::from_millis(ms).unwrap()

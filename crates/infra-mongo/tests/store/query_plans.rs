@@ -23,6 +23,10 @@ use domain::{
     AppendBatch, CompleteRequest, EraseIf, EventId, EventRepository, KeyRepository, NewApiKey,
     NewSession, Order, PageRequest, Scope, SessionRepository, StoreAdmin, Timestamp, Watch, keys,
 };
+use domain::{
+    Destinations, WebhookChange, WebhookEndpoint, WebhookEvents, WebhookId, WebhookPatch,
+    WebhookRepository, WebhookSecret, WebhookUrl, webhook,
+};
 use infra_mongo::{MongoOptions, MongoStore};
 use mongodb::bson::{Bson, Document, doc};
 use mongodb::event::EventHandler;
@@ -615,6 +619,50 @@ async fn key_lookups_are_on_their_indexes() {
             ("find api_keys {project}", "project_createdAt_keyId"),
             ("update api_keys {keyId}", "keyId_unique"),
             ("find api_keys {keyId}", "keyId_unique"),
+        ])
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_endpoint_lookups_are_on_their_indexes() {
+    let probe = Probe::new().await;
+    let store = &probe.store;
+    let endpoint = WebhookEndpoint::new(
+        WebhookId::issue(&[7; webhook::endpoint::ID_BYTES]),
+        project(),
+        WebhookUrl::parse("https://hooks.example.com/", Destinations::PublicOnly).unwrap(),
+        WebhookEvents::parse(["session.completed"]).unwrap(),
+        None,
+        WebhookSecret::issue(&[8; webhook::SECRET_BYTES]),
+        Timestamp::now(),
+    );
+    store.create_webhook(&endpoint).await.unwrap();
+    store
+        .find_webhook(&endpoint.id)
+        .await
+        .unwrap()
+        .expect("found");
+    store.list_webhooks(&project()).await.unwrap();
+    let disable = WebhookChange::Patch(WebhookPatch {
+        enabled: Some(false),
+        ..WebhookPatch::default()
+    });
+    store
+        .change_webhook(&endpoint.id, &disable, Timestamp::now())
+        .await
+        .unwrap();
+    store.delete_webhook(&endpoint.id).await.unwrap();
+    assert_eq!(
+        probe.served("webhooks").await,
+        rows(&[
+            ("find webhook_endpoints {webhookId}", "webhookId_unique"),
+            (
+                "find webhook_endpoints {project}",
+                "project_createdAt_webhookId"
+            ),
+            ("find webhook_endpoints {webhookId}", "webhookId_unique"),
+            ("update webhook_endpoints {webhookId}", "webhookId_unique"),
+            ("delete webhook_endpoints {webhookId}", "webhookId_unique"),
         ])
     );
 }

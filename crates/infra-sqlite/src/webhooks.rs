@@ -1,0 +1,170 @@
+//! [`WebhookRepository`] on SQLite: the `webhook_endpoints` table (migration 0009). Writes go
+//! through the writer thread, so a change reads and rewrites the endpoint with nothing between;
+//! reads use the read pool.
+
+use async_trait::async_trait;
+use domain::{
+    ChangeWebhookError, CreateWebhookError, ProjectId, RetiredSecret, StorageError, Timestamp,
+    WebhookChange, WebhookDescription, WebhookEndpoint, WebhookEvents, WebhookId,
+    WebhookRepository, WebhookSecret, WebhookUrl,
+};
+use rusqlite::types::Type;
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use crate::error::SqlResultExt;
+use crate::store::SqliteStore;
+
+const COLUMNS: &str = "webhook_id, project, url, events, description, enabled, created_at, \
+                       updated_at, secret, retired_secret, retired_until";
+
+fn invalid(idx: usize, err: impl std::error::Error + Send + Sync + 'static) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(idx, Type::Text, Box::new(err))
+}
+
+fn time(row: &Row<'_>, idx: usize) -> rusqlite::Result<Timestamp> {
+    Timestamp::from_millis(row.get(idx)?).map_err(|e| invalid(idx, e))
+}
+
+fn endpoint(row: &Row<'_>) -> rusqlite::Result<WebhookEndpoint> {
+    let text = |idx: usize| row.get::<_, String>(idx);
+    let events = text(3)?;
+    let retired = match (
+        row.get::<_, Option<Vec<u8>>>(9)?,
+        row.get::<_, Option<i64>>(10)?,
+    ) {
+        (Some(secret), Some(_)) => Some(RetiredSecret {
+            secret: WebhookSecret::from_bytes(secret).map_err(|e| invalid(9, e))?,
+            until: time(row, 10)?,
+        }),
+        _ => None,
+    };
+    Ok(WebhookEndpoint {
+        id: WebhookId::parse(text(0)?).map_err(|e| invalid(0, e))?,
+        project: ProjectId::parse(text(1)?).map_err(|e| invalid(1, e))?,
+        url: WebhookUrl::from_stored(&text(2)?).map_err(|e| invalid(2, e))?,
+        events: WebhookEvents::parse(events.split(',')).map_err(|e| invalid(3, e))?,
+        description: row
+            .get::<_, Option<String>>(4)?
+            .map(WebhookDescription::parse)
+            .transpose()
+            .map_err(|e| invalid(4, e))?,
+        enabled: row.get(5)?,
+        created_at: time(row, 6)?,
+        updated_at: time(row, 7)?,
+        secret: WebhookSecret::from_bytes(row.get(8)?).map_err(|e| invalid(8, e))?,
+        retired,
+    })
+}
+
+fn load(conn: &Connection, id: &str) -> rusqlite::Result<Option<WebhookEndpoint>> {
+    conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM webhook_endpoints WHERE webhook_id = ?1"
+    ))?
+    .query_row([id], endpoint)
+    .optional()
+}
+
+/// Inserts `e`, or replaces the row of its id (`replace`); the number of rows written.
+fn store(conn: &Connection, e: &WebhookEndpoint, replace: bool) -> rusqlite::Result<usize> {
+    let on_conflict = if replace {
+        "DO UPDATE SET url = excluded.url, events = excluded.events, \
+         description = excluded.description, enabled = excluded.enabled, \
+         updated_at = excluded.updated_at, secret = excluded.secret, \
+         retired_secret = excluded.retired_secret, retired_until = excluded.retired_until"
+    } else {
+        "DO NOTHING"
+    };
+    let events: Vec<&str> = e.events.iter().map(|t| t.as_str()).collect();
+    conn.prepare_cached(&format!(
+        "INSERT INTO webhook_endpoints ({COLUMNS})
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+         ON CONFLICT (webhook_id) {on_conflict}"
+    ))?
+    .execute(params![
+        e.id.as_str(),
+        e.project.as_str(),
+        e.url.as_str(),
+        events.join(","),
+        e.description.as_ref().map(WebhookDescription::as_str),
+        e.enabled,
+        e.created_at.millis(),
+        e.updated_at.millis(),
+        e.secret.as_bytes(),
+        e.retired.as_ref().map(|r| r.secret.as_bytes()),
+        e.retired.as_ref().map(|r| r.until.millis()),
+    ])
+}
+
+#[async_trait]
+impl WebhookRepository for SqliteStore {
+    async fn create_webhook(&self, endpoint: &WebhookEndpoint) -> Result<(), CreateWebhookError> {
+        let endpoint = endpoint.clone();
+        self.writer
+            .write(move |conn| match store(conn, &endpoint, false).storage()? {
+                0 => Err(CreateWebhookError::IdTaken),
+                _ => Ok(()),
+            })
+            .await
+    }
+
+    async fn list_webhooks(
+        &self,
+        project: &ProjectId,
+    ) -> Result<Vec<WebhookEndpoint>, StorageError> {
+        let project = project.as_str().to_owned();
+        self.readers
+            .read(move |conn| {
+                conn.prepare_cached(&format!(
+                    "SELECT {COLUMNS} FROM webhook_endpoints WHERE project = ?1
+                     ORDER BY created_at, webhook_id"
+                ))
+                .and_then(|mut list| list.query_map([project], endpoint)?.collect())
+                .storage()
+            })
+            .await
+    }
+
+    async fn find_webhook(&self, id: &WebhookId) -> Result<Option<WebhookEndpoint>, StorageError> {
+        let id = id.as_str().to_owned();
+        self.readers
+            .read(move |conn| load(conn, &id).storage())
+            .await
+    }
+
+    async fn change_webhook(
+        &self,
+        id: &WebhookId,
+        change: &WebhookChange,
+        at: Timestamp,
+    ) -> Result<WebhookEndpoint, ChangeWebhookError> {
+        let (id, change) = (id.as_str().to_owned(), change.clone());
+        self.writer
+            .write(move |conn| {
+                let stored = load(conn, &id)
+                    .storage()?
+                    .ok_or(ChangeWebhookError::NotFound)?;
+                let changed = stored.changed(&change, at);
+                if changed != stored {
+                    store(conn, &changed, true).storage()?;
+                }
+                Ok(changed)
+            })
+            .await
+    }
+
+    async fn delete_webhook(&self, id: &WebhookId) -> Result<(), ChangeWebhookError> {
+        let id = id.as_str().to_owned();
+        self.writer
+            .write(move |conn| {
+                match conn
+                    .prepare_cached("DELETE FROM webhook_endpoints WHERE webhook_id = ?1")
+                    .and_then(|mut delete| delete.execute([id]))
+                    .storage()?
+                {
+                    0 => Err(ChangeWebhookError::NotFound),
+                    _ => Ok(()),
+                }
+            })
+            .await
+    }
+}
