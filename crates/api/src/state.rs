@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use app::{Events, Health, Keys, Lifecycle, Metrics, Services, Sessions};
+use app::{Events, Health, Keys, Lifecycle, Metrics, Services, Sessions, Webhooks};
 
 use crate::http::limits::Limits;
 use crate::http::metrics::HttpMetrics;
@@ -16,6 +16,8 @@ pub struct AppState {
     /// The key use cases, with open or keys mode and the key cache (see `auth`).
     pub keys: Keys,
     pub health: Health,
+    /// Webhook endpoints (the admin API; the URL rule of `WEBHOOK_ALLOW_PRIVATE`).
+    pub webhooks: Webhooks,
     pub limits: Limits,
     pub cursors: CursorCodec,
     /// The registry `/metrics` renders; the same one the store's `Instrumented` writes to.
@@ -34,6 +36,7 @@ impl AppState {
             lifecycle,
             keys,
             health,
+            webhooks,
         } = services;
         Self {
             sessions,
@@ -41,6 +44,7 @@ impl AppState {
             lifecycle,
             keys,
             health,
+            webhooks,
             limits,
             cursors: CursorCodec::new(secret),
             http: HttpMetrics::new(metrics.registry()),

@@ -5,7 +5,7 @@
 //! Modules, from the leaves up: `bounded` (the storage timeout) · `metrics` (the registry,
 //! `Instrumented`) · `tail` (live tails, stream slots) · `rate` (`RATE_LIMIT_PER_KEY`) ·
 //! `access` (open or keys mode, the key cache) ·
-//! the services `sessions`, `events`, `lifecycle`, `keys`, `health` · `retention` (the sweep,
+//! the services `sessions`, `events`, `lifecycle`, `keys`, `health`, `webhooks` · `retention` (the sweep,
 //! through `lifecycle`).
 
 mod access;
@@ -19,6 +19,7 @@ mod rate;
 mod retention;
 mod sessions;
 mod tail;
+mod webhooks;
 
 pub use access::Access;
 pub use bounded::Bounded;
@@ -31,6 +32,7 @@ pub use rate::{Quota, RateLimit, RateLimited};
 pub use retention::{Retention, Sweeper, Swept, sweep};
 pub use sessions::Sessions;
 pub use tail::{StreamCaps, StreamSlot, Subscription, Tail, TooManyStreams, Wake};
+pub use webhooks::{NewWebhook, WebhookEdit, WebhookError, Webhooks};
 
 /// Every service, as the server assembles them and the HTTP layer calls them.
 pub struct Services {
@@ -39,4 +41,5 @@ pub struct Services {
     pub lifecycle: Lifecycle,
     pub keys: Keys,
     pub health: Health,
+    pub webhooks: Webhooks,
 }

@@ -8,7 +8,7 @@ use actix_web::{HttpServer, web};
 use anyhow::Context;
 use app::{
     Access, Bounded, Events, Health, Instrumented, Keys, Lifecycle, Metrics, RateLimit, Retention,
-    Services, Sessions, StreamCaps, Sweeper, Tail,
+    Services, Sessions, StreamCaps, Sweeper, Tail, Webhooks,
 };
 use domain::Repository;
 use infra_mongo::{MongoOptions, MongoStore, write_concern as mongodb_write_concern};
@@ -111,6 +111,11 @@ impl Application {
             keys: Keys::new(repo.clone(), access)
                 .with_rate_limit(limits.rate_per_key.map(RateLimit::per_second)),
             health: Health::new(repo.clone()),
+            webhooks: Webhooks::new(
+                repo.clone(),
+                settings.admin_key.is_none(),
+                settings.webhook_destinations,
+            ),
         };
         let state = web::Data::new(api::AppState::new(
             services,

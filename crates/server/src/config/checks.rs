@@ -82,6 +82,8 @@ pub struct Settings {
     pub retention: app::Retention,
     /// Keys mode when set; open mode (no credentials, project `default`) when not.
     pub admin_key: Option<AdminKey>,
+    /// `WEBHOOK_ALLOW_PRIVATE`: which destinations webhook endpoints may name.
+    pub webhook_destinations: domain::Destinations,
 }
 
 impl Settings {
@@ -208,6 +210,11 @@ impl Settings {
                 every: duration("RETENTION_SWEEP_INTERVAL", &v.retention_sweep_interval)?,
             },
             admin_key,
+            webhook_destinations: if v.webhook_allow_private {
+                domain::Destinations::AllowPrivate
+            } else {
+                domain::Destinations::PublicOnly
+            },
         })
     }
 }

@@ -109,6 +109,10 @@ pub const SETTINGS: &[(&str, &str)] = &[
         "true: allow open mode (no ADMIN_KEY) on a HOST that is not a loopback address",
     ),
     (
+        "WEBHOOK_ALLOW_PRIVATE",
+        "true: webhook endpoints may use http and loopback, private or other internal addresses (tests, local development)",
+    ),
+    (
         "CONFIG_FILE",
         "a TOML file with any of these keys (default: service.toml if present)",
     ),
@@ -156,6 +160,7 @@ pub struct Values {
     pub rust_log: String,
     pub admin_key: Option<String>,
     pub allow_open: bool,
+    pub webhook_allow_private: bool,
     pub config_file: Option<PathBuf>,
 }
 
@@ -195,6 +200,7 @@ impl Default for Values {
             rust_log: "info".into(),
             admin_key: None,
             allow_open: false,
+            webhook_allow_private: false,
             config_file: None,
         }
     }

@@ -4,6 +4,7 @@
 use std::path::Path;
 use std::time::Duration;
 
+use domain::Destinations;
 use infra_sqlite::Synchronous;
 
 use super::*;
@@ -215,6 +216,17 @@ fn open_mode_is_refused_off_loopback_unless_allowed() {
     }
     let err = load(&[("ALLOW_OPEN", "perhaps")], dir.path()).unwrap_err();
     assert!(err.to_string().contains("ALLOW_OPEN"), "{err}");
+}
+
+#[test]
+fn webhook_destinations_are_public_only_unless_allowed() {
+    let dir = tempfile::tempdir().unwrap();
+    let default = load(&[], dir.path()).unwrap();
+    assert_eq!(default.webhook_destinations, Destinations::PublicOnly);
+    let allowed = load(&[("WEBHOOK_ALLOW_PRIVATE", "true")], dir.path()).unwrap();
+    assert_eq!(allowed.webhook_destinations, Destinations::AllowPrivate);
+    let err = load(&[("WEBHOOK_ALLOW_PRIVATE", "yes please")], dir.path()).unwrap_err();
+    assert!(err.to_string().contains("WEBHOOK_ALLOW_PRIVATE"), "{err}");
 }
 
 #[test]
