@@ -36,6 +36,21 @@ pub(crate) fn is_lower_hex(value: &str, len: usize) -> bool {
             .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
+/// `value` if it is `prefix` and `2 * bytes` lowercase hex digits (the public ids drawn at
+/// random: keys', webhook endpoints'); else a refusal naming `what` and its `pattern`.
+pub(crate) fn random_id(
+    value: String,
+    prefix: &str,
+    bytes: usize,
+    what: &str,
+    pattern: &str,
+) -> Result<String, InvalidValue> {
+    match value.strip_prefix(prefix) {
+        Some(digits) if is_lower_hex(digits, 2 * bytes) => Ok(value),
+        _ => Err(InvalidValue(format!("{what} must match {pattern}"))),
+    }
+}
+
 /// The public id of a key: `ak_` and 16 lowercase hex digits. Safe to log and to show.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct KeyId(String);
@@ -46,11 +61,14 @@ impl KeyId {
     pub const PATTERN: &'static str = "^ak_[0-9a-f]{16}$";
 
     pub fn parse(value: impl Into<String>) -> Result<Self, InvalidValue> {
-        let value = value.into();
-        match value.strip_prefix(Self::PREFIX) {
-            Some(digits) if is_lower_hex(digits, 2 * ID_BYTES) => Ok(Self(value)),
-            _ => Err(InvalidValue(format!("key id must match {}", Self::PATTERN))),
-        }
+        random_id(
+            value.into(),
+            Self::PREFIX,
+            ID_BYTES,
+            "key id",
+            Self::PATTERN,
+        )
+        .map(Self)
     }
 
     fn from_random(bytes: &[u8; ID_BYTES]) -> Self {

@@ -6,7 +6,7 @@ use super::destination::WebhookUrl;
 use super::events::WebhookEvents;
 use super::secret::WebhookSecret;
 use crate::ids::{InvalidValue, ProjectId, bounded_text};
-use crate::keys::{hex, is_lower_hex};
+use crate::keys::{hex, random_id};
 use crate::time::Timestamp;
 
 /// How long a rotated-out secret keeps signing beside the new one (SPEC: 24 hours).
@@ -25,14 +25,14 @@ impl WebhookId {
     pub const PATTERN: &'static str = "^wh_[0-9a-f]{16}$";
 
     pub fn parse(value: impl Into<String>) -> Result<Self, InvalidValue> {
-        let value = value.into();
-        match value.strip_prefix(Self::PREFIX) {
-            Some(digits) if is_lower_hex(digits, 2 * ID_BYTES) => Ok(Self(value)),
-            _ => Err(InvalidValue(format!(
-                "webhook id must match {}",
-                Self::PATTERN
-            ))),
-        }
+        random_id(
+            value.into(),
+            Self::PREFIX,
+            ID_BYTES,
+            "webhook id",
+            Self::PATTERN,
+        )
+        .map(Self)
     }
 
     /// A new id from random bytes the caller drew.
