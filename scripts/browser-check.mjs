@@ -32,6 +32,12 @@ const EXPECTED = [
   ["POST", "/admin/keys"],
   ["GET", "/admin/keys"],
   ["DELETE", "/admin/keys/{keyId}"],
+  ["POST", "/admin/webhooks"],
+  ["GET", "/admin/webhooks"],
+  ["GET", "/admin/webhooks/{webhookId}"],
+  ["PATCH", "/admin/webhooks/{webhookId}"],
+  ["DELETE", "/admin/webhooks/{webhookId}"],
+  ["POST", "/admin/webhooks/{webhookId}/rotate-secret"],
 ];
 
 const log = (msg) => console.log(`browser-check: ${msg}`);

@@ -108,6 +108,7 @@ def main():
         "mint a key: 201, a CreatedKey with its text",
     )
     client = AuthenticatedClient(base_url=BASE_URL, token=key["key"], raise_on_unexpected_status=True)
+    webhooks(admin, wanted["project"])
 
     # create, then replay
     body = {
@@ -225,6 +226,54 @@ def main():
     check(
         gone.status_code == HTTPStatus.GONE and kind == "Problem" and problem["code"] == "session-erased",
         "read after erase: 410, a Problem with code session-erased",
+    )
+
+
+def webhooks(admin, project):
+    """The webhook endpoint operations, with the admin key: register, list, change, rotate, delete."""
+    create, list_ = operation("create_webhook"), operation("list_webhooks")
+    get, update = operation("get_webhook"), operation("update_webhook")
+    rotate, delete = operation("rotate_webhook_secret"), operation("delete_webhook")
+    wanted = {"project": project, "url": "https://hooks.example.com/calls", "events": ["session.completed"]}
+    created = create.sync_detailed(client=admin, body=body_of(create, wanted))
+    endpoint, kind = wire(created)
+    check(
+        created.status_code == HTTPStatus.CREATED
+        and kind == "WebhookWithSecret"
+        and endpoint["secret"].startswith("whsec_")
+        and endpoint["enabled"] is True,
+        "register a webhook endpoint: 201, a WebhookWithSecret with its secret",
+    )
+    listed = list_.sync_detailed(client=admin, project=project)
+    found, kind = wire(listed)
+    check(
+        listed.status_code == HTTPStatus.OK
+        and kind == "WebhookList"
+        and [w["id"] for w in found["data"]] == [endpoint["id"]]
+        and "secret" not in found["data"][0],
+        "list webhook endpoints: 200, a WebhookList without secrets",
+    )
+    changed = update.sync_detailed(endpoint["id"], client=admin, body=body_of(update, {"enabled": False, "events": ["event.appended", "session.created"]}))
+    patched, kind = wire(changed)
+    check(
+        changed.status_code == HTTPStatus.OK
+        and kind == "WebhookInfo"
+        and patched["enabled"] is False
+        and patched["events"] == ["session.created", "event.appended"],
+        "change a webhook endpoint: 200, a WebhookInfo as changed",
+    )
+    rotated = rotate.sync_detailed(endpoint["id"], client=admin)
+    renewed, kind = wire(rotated)
+    check(
+        rotated.status_code == HTTPStatus.OK and kind == "WebhookWithSecret" and renewed["secret"] != endpoint["secret"],
+        "rotate its secret: 200, a new secret",
+    )
+    check(delete.sync_detailed(endpoint["id"], client=admin).status_code == HTTPStatus.NO_CONTENT, "delete it: 204")
+    gone = get.sync_detailed(endpoint["id"], client=admin)
+    problem, kind = wire(gone)
+    check(
+        gone.status_code == HTTPStatus.NOT_FOUND and kind == "Problem" and problem["code"] == "not-found",
+        "read it after deletion: 404, a Problem with code not-found",
     )
 
 

@@ -15,6 +15,9 @@ type EventPage = components["schemas"]["EventPage"];
 type Problem = components["schemas"]["Problem"];
 type SessionPage = components["schemas"]["SessionPage"];
 type CreatedKey = components["schemas"]["CreatedKey"];
+type WebhookWithSecret = components["schemas"]["WebhookWithSecret"];
+type WebhookInfo = components["schemas"]["WebhookInfo"];
+type WebhookList = components["schemas"]["WebhookList"];
 
 declare const process: { argv: string[]; exitCode?: number };
 
@@ -40,6 +43,45 @@ function utterance(i: number) {
   };
 }
 
+// The webhook endpoint operations, with the admin key: register, list, change, rotate, delete.
+async function webhooks(project: string): Promise<void> {
+  const created = await admin.POST("/admin/webhooks", {
+    body: { project, url: "https://hooks.example.com/calls", events: ["session.completed"] },
+  });
+  const endpoint: WebhookWithSecret | undefined = created.data;
+  check(
+    created.response.status === 201 && endpoint !== undefined && endpoint.secret.startsWith("whsec_") && endpoint.enabled,
+    "register a webhook endpoint: 201 with its secret",
+  );
+  const webhookId = endpoint?.id ?? "";
+  const listed = await admin.GET("/admin/webhooks", { params: { query: { project } } });
+  const list: WebhookList | undefined = listed.data;
+  check(
+    listed.response.status === 200 && list?.data.length === 1 && list.data[0]?.id === webhookId,
+    "list webhook endpoints: 200",
+  );
+  const path = { path: { webhookId } };
+  const changed = await admin.PATCH("/admin/webhooks/{webhookId}", {
+    params: path,
+    body: { enabled: false, events: ["event.appended", "session.created"] },
+  });
+  const patched: WebhookInfo | undefined = changed.data;
+  check(
+    changed.response.status === 200 && patched?.enabled === false && patched.events.join() === "session.created,event.appended",
+    "change a webhook endpoint: 200 as changed",
+  );
+  const rotated = await admin.POST("/admin/webhooks/{webhookId}/rotate-secret", { params: path });
+  check(
+    rotated.response.status === 200 && rotated.data !== undefined && rotated.data.secret !== endpoint?.secret,
+    "rotate its secret: 200 with a new secret",
+  );
+  const deleted = await admin.DELETE("/admin/webhooks/{webhookId}", { params: path });
+  check(deleted.response.status === 204, "delete it: 204");
+  const gone = await admin.GET("/admin/webhooks/{webhookId}", { params: path });
+  const notFound: Problem | undefined = gone.error;
+  check(gone.response.status === 404 && notFound?.code === "not-found", "read it after deletion: 404 not-found");
+}
+
 async function main(): Promise<void> {
   // without a key: a typed 401 problem
   const refused = await client.GET("/sessions/{sessionId}", { params: session });
@@ -58,6 +100,7 @@ async function main(): Promise<void> {
     "mint a key: 201 with its text",
   );
   client = createClient<paths>({ baseUrl, headers: { Authorization: `Bearer ${newKey?.key ?? ""}` } });
+  await webhooks(newKey?.project ?? "");
 
   // create, then replay
   const body = {

@@ -5,7 +5,7 @@ use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::{App, web};
 
 use crate::handlers::operations::{method_not_allowed, not_found};
-use crate::handlers::{admin, events, operations, sessions};
+use crate::handlers::{admin, events, operations, sessions, webhooks};
 use crate::state::AppState;
 use crate::{auth, middleware, openapi};
 
@@ -69,6 +69,21 @@ pub fn app(
         )
         .service(
             resource("/admin/keys/{keyId}", "DELETE").route(web::delete().to(admin::revoke_key)),
+        )
+        .service(
+            resource("/admin/webhooks", "GET, POST")
+                .route(web::get().to(webhooks::list_webhooks))
+                .route(web::post().to(webhooks::create_webhook)),
+        )
+        .service(
+            resource("/admin/webhooks/{webhookId}", "GET, PATCH, DELETE")
+                .route(web::get().to(webhooks::get_webhook))
+                .route(web::patch().to(webhooks::patch_webhook))
+                .route(web::delete().to(webhooks::delete_webhook)),
+        )
+        .service(
+            resource("/admin/webhooks/{webhookId}/rotate-secret", "POST")
+                .route(web::post().to(webhooks::rotate_webhook_secret)),
         )
         .service(resource("/healthz", "GET").route(web::get().to(operations::healthz)))
         .service(resource("/readyz", "GET").route(web::get().to(operations::readyz)))

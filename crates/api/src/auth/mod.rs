@@ -146,7 +146,7 @@ async fn admit(
         if area == Area::Admin {
             return Err(ApiError::new(
                 ErrorCode::Forbidden,
-                "key management needs ADMIN_KEY: this service runs in open mode",
+                "the admin area (API keys, webhooks) needs ADMIN_KEY: this service runs in open mode",
             ));
         }
         req.extensions_mut().insert(Authenticated::open());

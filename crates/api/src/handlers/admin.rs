@@ -2,12 +2,12 @@
 //! handler takes an [`AdminCaller`]; the authentication middleware admits no one else).
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use domain::{CreateKeyError, ProjectId, RevokeKeyError};
+use domain::{CreateKeyError, RevokeKeyError};
 
 use crate::auth::AdminCaller;
 use crate::http::input;
 use crate::http::paths::{KeyPath, KeysQuery};
-use crate::http::problem::{AdminProblems, AdminWriteProblems, ApiError, ErrorCode, FieldError};
+use crate::http::problem::{AdminProblems, AdminWriteProblems, ApiError, ErrorCode};
 use crate::http::requests::{self, CreateKeyRequest};
 use crate::http::responses::{ApiKeyInfo, CreatedKey, KeyList};
 use crate::state::AppState;
@@ -60,7 +60,7 @@ pub async fn list_keys(
     state: web::Data<AppState>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let project = project_query(req.query_string())?;
+    let project = input::project_query(req.query_string())?;
     let keys = state.keys.list(project.as_ref()).await?;
     Ok(HttpResponse::Ok().json(KeyList {
         data: keys.iter().map(ApiKeyInfo::from).collect(),
@@ -92,34 +92,5 @@ pub async fn revoke_key(
             "no API key with this id",
         )),
         Err(RevokeKeyError::Storage(e)) => Err(e.into()),
-    }
-}
-
-/// `?project=`: optional, at most once, nothing else.
-fn project_query(query: &str) -> Result<Option<ProjectId>, ApiError> {
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query).map_err(|_| {
-        ApiError::validation(vec![FieldError::new(
-            "query",
-            "is not a valid query string",
-        )])
-    })?;
-    let mut project = None;
-    let mut errors = Vec::new();
-    for (name, value) in pairs {
-        if name != "project" {
-            errors.push(FieldError::new(name, "is not a known query parameter"));
-        } else if project.is_some() {
-            errors.push(FieldError::new(name, "must be given at most once"));
-        } else {
-            match ProjectId::parse(value) {
-                Ok(p) => project = Some(p),
-                Err(e) => errors.push(FieldError::new("project", e.0)),
-            }
-        }
-    }
-    if errors.is_empty() {
-        Ok(project)
-    } else {
-        Err(ApiError::validation(errors))
     }
 }

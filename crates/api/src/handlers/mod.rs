@@ -7,3 +7,4 @@ pub mod admin;
 pub mod events;
 pub mod operations;
 pub mod sessions;
+pub mod webhooks;

@@ -15,7 +15,7 @@ use std::sync::{Arc, LazyLock, RwLock};
 
 use domain::{
     EventId, EventType, InvalidValue, KeyId, KeyName, Language, ProjectId, Scopes, SessionId,
-    SessionStatus, Timestamp,
+    SessionStatus, Timestamp, WebhookDescription, WebhookEvents, WebhookId,
 };
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -135,20 +135,59 @@ from_json_string!(
     ProjectId => ProjectId::parse,
     KeyName => KeyName::parse,
     KeyId => KeyId::parse,
+    WebhookId => WebhookId::parse,
+    WebhookDescription => WebhookDescription::parse,
     Timestamp => |s: String| Timestamp::parse_rfc3339(&s),
 );
+
+/// A JSON array of strings, handed to a domain constructor; `what` names the items.
+fn names<T>(
+    value: Value,
+    what: &str,
+    parse: impl FnOnce(Vec<&str>) -> Result<T, InvalidValue>,
+) -> Result<T, String> {
+    let refusal = || format!("must be an array of {what}");
+    let Value::Array(items) = value else {
+        return Err(refusal());
+    };
+    let names = items
+        .iter()
+        .map(|item| item.as_str().ok_or_else(refusal))
+        .collect::<Result<Vec<&str>, _>>()?;
+    parse(names).map_err(|e| e.0)
+}
 
 /// A key's scopes: a non-empty array of scope names.
 impl FromJson for Scopes {
     fn from_json(value: Value) -> Result<Self, String> {
-        let Value::Array(items) = value else {
-            return Err("must be an array of scope names".to_owned());
-        };
-        let names = items
-            .iter()
-            .map(|item| item.as_str().ok_or("must be an array of scope names"))
-            .collect::<Result<Vec<&str>, _>>()?;
-        domain::keys::parse_scopes(names).map_err(|e| e.0)
+        names(value, "scope names", |n| domain::keys::parse_scopes(n))
+    }
+}
+
+/// A webhook endpoint's event types: a non-empty array of type names.
+impl FromJson for WebhookEvents {
+    fn from_json(value: Value) -> Result<Self, String> {
+        names(value, "event type names", |n| WebhookEvents::parse(n))
+    }
+}
+
+/// A webhook endpoint's URL as sent: a string, judged by the use case (whether internal
+/// addresses are admitted is the service's setting, `WEBHOOK_ALLOW_PRIVATE`).
+#[derive(Debug, Clone)]
+pub struct UrlText(pub String);
+
+impl FromJson for UrlText {
+    fn from_json(value: Value) -> Result<Self, String> {
+        string(value, |s| Ok(UrlText(s)))
+    }
+}
+
+/// `true` or `false`.
+impl FromJson for bool {
+    fn from_json(value: Value) -> Result<Self, String> {
+        value
+            .as_bool()
+            .ok_or_else(|| "must be true or false".to_owned())
     }
 }
 
@@ -261,6 +300,39 @@ pub fn event_id(value: &str) -> Result<EventId, ApiError> {
 
 pub fn key_id(value: &str) -> Result<KeyId, ApiError> {
     path_id(value, "keyId")
+}
+
+pub fn webhook_id(value: &str) -> Result<WebhookId, ApiError> {
+    path_id(value, "webhookId")
+}
+
+/// `?project=`: optional, at most once, nothing else.
+pub fn project_query(query: &str) -> Result<Option<ProjectId>, ApiError> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query).map_err(|_| {
+        ApiError::validation(vec![FieldError::new(
+            "query",
+            "is not a valid query string",
+        )])
+    })?;
+    let mut project = None;
+    let mut errors = Vec::new();
+    for (name, value) in pairs {
+        if name != "project" {
+            errors.push(FieldError::new(name, "is not a known query parameter"));
+        } else if project.is_some() {
+            errors.push(FieldError::new(name, "must be given at most once"));
+        } else {
+            match ProjectId::parse(value) {
+                Ok(p) => project = Some(p),
+                Err(e) => errors.push(FieldError::new("project", e.0)),
+            }
+        }
+    }
+    if errors.is_empty() {
+        Ok(project)
+    } else {
+        Err(ApiError::validation(errors))
+    }
 }
 
 /// The wire name of a Rust field: what serde's `rename_all = "camelCase"` makes of it.

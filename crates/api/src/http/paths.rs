@@ -1,7 +1,7 @@
 //! The resource paths: the `Location` of what was created, and the path parameters as the
 //! OpenAPI document describes them (reading them is `input::session_id`/`input::event_id`).
 
-use domain::{EventId, KeyId, ProjectId, SessionId};
+use domain::{EventId, KeyId, ProjectId, SessionId, WebhookId};
 use utoipa::IntoParams;
 use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
 use utoipa::openapi::{Required, Schema};
@@ -58,18 +58,27 @@ impl IntoParams for SessionPath {
     }
 }
 
+/// A path id given by the service: a string matching `pattern`.
+fn issued_id(name: &str, description: &str, pattern: &str) -> Parameter {
+    parameter(
+        name,
+        ParameterIn::Path,
+        description,
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .pattern(Some(pattern)),
+    )
+}
+
 /// `{keyId}`.
 pub struct KeyPath;
 
 impl IntoParams for KeyPath {
     fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
-        vec![parameter(
+        vec![issued_id(
             "keyId",
-            ParameterIn::Path,
             "The key's public id (the start of its text).",
-            utoipa::openapi::schema::ObjectBuilder::new()
-                .schema_type(utoipa::openapi::schema::Type::String)
-                .pattern(Some(KeyId::PATTERN)),
+            KeyId::PATTERN,
         )]
     }
 }
@@ -85,6 +94,35 @@ impl IntoParams for KeysQuery {
             "Only this project's keys (default: every project's).",
             schema::id(ProjectId::PATTERN, ProjectId::MAX_LEN, "acme"),
         )]
+    }
+}
+
+/// `{webhookId}`.
+pub struct WebhookPath;
+
+impl IntoParams for WebhookPath {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        vec![issued_id(
+            "webhookId",
+            "The webhook endpoint's id, as its creation answered.",
+            WebhookId::PATTERN,
+        )]
+    }
+}
+
+/// `?project=` of the webhook endpoint list (required).
+pub struct WebhooksQuery;
+
+impl IntoParams for WebhooksQuery {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        let mut project = parameter(
+            "project",
+            ParameterIn::Query,
+            "The project whose endpoints are listed.",
+            schema::id(ProjectId::PATTERN, ProjectId::MAX_LEN, "acme"),
+        );
+        project.required = Required::True;
+        vec![project]
     }
 }
 

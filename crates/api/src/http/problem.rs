@@ -4,6 +4,7 @@
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
+use app::WebhookError;
 use domain::{
     AppendEventError, CompleteSessionError, CreateSessionError, EraseSessionError, GetEventError,
     GetSessionError, ListEventsError, RedactEventError, StorageError,
@@ -357,6 +358,20 @@ fn session_erased() -> ApiError {
     )
 }
 
+impl From<WebhookError> for ApiError {
+    fn from(err: WebhookError) -> Self {
+        match err {
+            WebhookError::Invalid { field, message } => {
+                Self::validation(vec![FieldError::new(field, message)])
+            }
+            WebhookError::NotFound => {
+                Self::new(ErrorCode::NotFound, "no webhook endpoint with this id")
+            }
+            WebhookError::Storage(e) => e.into(),
+        }
+    }
+}
+
 impl From<CreateSessionError> for ApiError {
     fn from(err: CreateSessionError) -> Self {
         match err {
@@ -679,8 +694,10 @@ problem_sets!(
     /// Reading or revoking keys: bad query or id, no such key, storage down. (401/403 are
     /// added to every protected operation by `openapi::document`.)
     AdminProblems = [400, 404, 503];
-    /// Creating a key: a bad, oversized or non-JSON body, storage down.
+    /// Creating a key or a webhook endpoint: a bad, oversized or non-JSON body, storage down.
     AdminWriteProblems = [400, 413, 415, 503];
+    /// Changing a webhook endpoint: as creating, plus no such endpoint.
+    AdminChangeProblems = [400, 404, 413, 415, 503];
 );
 
 #[cfg(test)]

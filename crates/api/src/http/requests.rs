@@ -4,9 +4,11 @@
 //! `Input::Missing` (`#[serde(default)]`); `required = true` marks the ones that must be sent.
 
 use actix_web::{HttpRequest, web};
+use app::{NewWebhook, WebhookEdit};
 use domain::{
     AppendBatch, BatchError, CompleteRequest, EventId, EventType, JsonObject, KeyName, Language,
     NewApiKey, NewEvent, NewSession, ObjectTextError, ProjectId, Scopes, SessionId, Timestamp,
+    WebhookDescription, WebhookEvents,
 };
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -15,7 +17,7 @@ use validator::Validate;
 
 use crate::http::body;
 use crate::http::input::{
-    self, BatchItems, ExpectedSeq, InitialStatus, Input, ObjectText, TerminalStatus,
+    self, BatchItems, ExpectedSeq, InitialStatus, Input, ObjectText, TerminalStatus, UrlText,
 };
 use crate::http::limits::Limits;
 use crate::http::problem::{ApiError, ErrorCode, FieldError};
@@ -470,5 +472,86 @@ impl RequestBody for CreateKeyRequest {
             Timestamp::now(),
         )
         .map_err(|e| refused("expiresAt", e))
+    }
+}
+
+/// Body of `POST /admin/webhooks`.
+#[derive(Debug, Default, Deserialize, Validate, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(example = json!({"project": "acme", "url": "https://hooks.example.com/calls", "events": ["session.completed"], "description": "post-call jobs"}))]
+pub struct CreateWebhookRequest {
+    /// The project whose changes are announced (it must exist: have an API key).
+    #[serde(default)]
+    #[schema(value_type = schema::ProjectId, required = true)]
+    #[validate(custom(function = "crate::http::input::present"))]
+    project: Input<ProjectId>,
+    /// Where messages are posted: `https`, not to an internal address (unless the service
+    /// runs with `WEBHOOK_ALLOW_PRIVATE=true`, which also allows `http`).
+    #[serde(default)]
+    #[schema(value_type = String, format = "uri", required = true, example = "https://hooks.example.com/calls")]
+    #[validate(custom(function = "crate::http::input::present"))]
+    url: Input<UrlText>,
+    /// The message types sent to it: at least one.
+    #[serde(default)]
+    #[schema(value_type = Vec<schema::WebhookEventType>, required = true, min_items = 1)]
+    #[validate(custom(function = "crate::http::input::present"))]
+    events: Input<WebhookEvents>,
+    /// What the endpoint is for, for people (1–256 characters).
+    #[serde(default)]
+    #[schema(value_type = String, min_length = 1, max_length = 256)]
+    #[validate(custom(function = "crate::http::input::valid"))]
+    description: Input<WebhookDescription>,
+}
+
+impl RequestBody for CreateWebhookRequest {
+    type Domain = NewWebhook;
+
+    fn into_domain(self, _: &Limits) -> Result<NewWebhook, ApiError> {
+        Ok(NewWebhook {
+            project: self.project.value().expect("validated: project is present"),
+            url: self.url.value().expect("validated: url is present").0,
+            events: self.events.value().expect("validated: events are present"),
+            description: self.description.value(),
+        })
+    }
+}
+
+/// Body of `PATCH /admin/webhooks/{webhookId}`: the fields to change; the others stay.
+#[derive(Debug, Default, Deserialize, Validate, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(example = json!({"enabled": false}))]
+pub struct PatchWebhookRequest {
+    /// A new URL, judged as at creation.
+    #[serde(default)]
+    #[schema(value_type = String, format = "uri")]
+    #[validate(custom(function = "crate::http::input::valid"))]
+    url: Input<UrlText>,
+    /// The new set of message types: at least one.
+    #[serde(default)]
+    #[schema(value_type = Vec<schema::WebhookEventType>, min_items = 1)]
+    #[validate(custom(function = "crate::http::input::valid"))]
+    events: Input<WebhookEvents>,
+    /// `false` stops deliveries (messages are still recorded); `true` starts them again.
+    #[serde(default)]
+    #[schema(value_type = bool)]
+    #[validate(custom(function = "crate::http::input::valid"))]
+    enabled: Input<bool>,
+    /// A new description (1–256 characters), or `null` to remove it.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 256)]
+    #[validate(custom(function = "crate::http::input::valid"))]
+    description: Input<Option<WebhookDescription>>,
+}
+
+impl RequestBody for PatchWebhookRequest {
+    type Domain = WebhookEdit;
+
+    fn into_domain(self, _: &Limits) -> Result<WebhookEdit, ApiError> {
+        Ok(WebhookEdit {
+            url: self.url.value().map(|u| u.0),
+            events: self.events.value(),
+            enabled: self.enabled.value(),
+            description: self.description.value(),
+        })
     }
 }

@@ -271,3 +271,74 @@ impl CreatedKey {
 pub struct KeyList {
     pub data: Vec<ApiKeyInfo>,
 }
+
+/// A webhook endpoint, without its secret.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WebhookInfo {
+    #[schema(value_type = schema::WebhookId)]
+    pub id: String,
+    #[schema(value_type = schema::ProjectId)]
+    pub project: String,
+    #[schema(format = "uri", example = "https://hooks.example.com/calls")]
+    pub url: String,
+    /// The message types it is sent, in a fixed order.
+    #[schema(value_type = Vec<schema::WebhookEventType>)]
+    pub events: Vec<&'static str>,
+    /// What it is for, or null.
+    #[schema(required = true, example = "post-call jobs")]
+    pub description: Option<String>,
+    /// `false`: no message is sent to it (by a `PATCH`, a `410` reply, or failing every attempt
+    /// for `WEBHOOK_DISABLE_AFTER`).
+    pub enabled: bool,
+    #[schema(value_type = schema::Timestamp)]
+    pub created_at: String,
+    #[schema(value_type = schema::Timestamp)]
+    pub updated_at: String,
+}
+
+impl From<&domain::WebhookEndpoint> for WebhookInfo {
+    fn from(w: &domain::WebhookEndpoint) -> Self {
+        Self {
+            id: w.id.as_str().to_owned(),
+            project: w.project.to_string(),
+            url: w.url.as_str().to_owned(),
+            events: w
+                .events
+                .iter()
+                .map(domain::WebhookEventType::as_str)
+                .collect(),
+            description: w.description.as_ref().map(|d| d.as_str().to_owned()),
+            enabled: w.enabled,
+            created_at: w.created_at.to_rfc3339(),
+            updated_at: w.updated_at.to_rfc3339(),
+        }
+    }
+}
+
+/// A webhook endpoint with its (new) signing secret: shown in this answer only.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WebhookWithSecret {
+    /// The signing secret (Standard Webhooks: `whsec_` + base64). Keep it: it cannot be shown
+    /// again. After a rotation the previous one keeps signing beside it for 24 hours.
+    #[schema(example = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")]
+    pub secret: String,
+    #[serde(flatten)]
+    pub endpoint: WebhookInfo,
+}
+
+impl WebhookWithSecret {
+    pub fn new(endpoint: &domain::WebhookEndpoint, secret: String) -> Self {
+        Self {
+            secret,
+            endpoint: WebhookInfo::from(endpoint),
+        }
+    }
+}
+
+/// A project's webhook endpoints, oldest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WebhookList {
+    pub data: Vec<WebhookInfo>,
+}

@@ -129,3 +129,15 @@ component!(Scope => ObjectBuilder::new()
         "What a key may do: `read` (every GET), `write` (create, append, complete), `delete` (erase, redact).",
     ))
     .examples([json!("read")]));
+component!(WebhookId => ObjectBuilder::new()
+    .schema_type(Type::String)
+    .pattern(Some(domain::WebhookId::PATTERN))
+    .description(Some("The id of a webhook endpoint, given by the service."))
+    .examples([json!("wh_3f9c0a12d4e5b6c7")]));
+component!(WebhookEventType => ObjectBuilder::new()
+    .schema_type(Type::String)
+    .enum_values(Some(domain::WebhookEventType::ALL.map(domain::WebhookEventType::as_str)))
+    .description(Some(
+        "A message type: a session created, completed, failed or erased; an event appended or redacted.",
+    ))
+    .examples([json!("session.completed")]));

@@ -6,16 +6,16 @@ use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::auth::Area;
-use crate::handlers::{admin, events, operations, sessions};
+use crate::handlers::{admin, events, operations, sessions, webhooks};
 use crate::http::limits::Limits;
 use crate::http::problem::{self, ErrorCode, FieldError, Problem, TYPE_BASE};
 use crate::http::requests::{
     AppendEventRequest, BatchAppendRequest, BatchEvent, CompleteSessionRequest, CreateKeyRequest,
-    CreateSessionRequest,
+    CreateSessionRequest, CreateWebhookRequest, PatchWebhookRequest,
 };
 use crate::http::responses::{
     ApiKeyInfo, BatchAppended, BatchItem, CreatedKey, Event, EventPage, Health, KeyFields, KeyList,
-    Session, SessionPage, SessionWithEvents,
+    Session, SessionPage, SessionWithEvents, WebhookInfo, WebhookList, WebhookWithSecret,
 };
 use crate::http::schema;
 
@@ -46,6 +46,12 @@ use shape::{drop_null_alternative, normalize, representations_aside};
         admin::create_key,
         admin::list_keys,
         admin::revoke_key,
+        webhooks::create_webhook,
+        webhooks::list_webhooks,
+        webhooks::get_webhook,
+        webhooks::patch_webhook,
+        webhooks::delete_webhook,
+        webhooks::rotate_webhook_secret,
         operations::healthz,
         operations::readyz,
         operations::metrics,
@@ -68,6 +74,11 @@ use shape::{drop_null_alternative, normalize, representations_aside};
         ApiKeyInfo,
         KeyFields,
         KeyList,
+        CreateWebhookRequest,
+        PatchWebhookRequest,
+        WebhookInfo,
+        WebhookWithSecret,
+        WebhookList,
         Health,
         Problem,
         FieldError,
@@ -85,11 +96,14 @@ use shape::{drop_null_alternative, normalize, representations_aside};
         schema::ProjectId,
         schema::KeyId,
         schema::Scope,
+        schema::WebhookId,
+        schema::WebhookEventType,
     )),
     tags(
         (name = "sessions", description = "Create, read and end sessions"),
         (name = "events", description = "Append and page through a session's events"),
         (name = "keys", description = "API keys: create, list and revoke them with the admin key"),
+        (name = "webhooks", description = "Webhook endpoints: register, list, change, delete them and rotate their secrets with the admin key"),
         (name = "operations", description = "Health, readiness and metrics"),
     )
 )]

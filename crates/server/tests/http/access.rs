@@ -313,28 +313,38 @@ async fn the_admin_key_cannot_touch_sessions_and_project_keys_cannot_touch_admin
             "{problem}"
         );
     }
-    let key_path = format!("/admin/keys/{}", owner.id);
-    for api in [&owner.api] {
-        for (method, path) in [
-            (Method::GET, "/admin/keys"),
-            (Method::POST, "/admin/keys"),
-            (Method::DELETE, key_path.as_str()),
-        ] {
-            let request = api
-                .request(method.clone(), path)
-                .header("content-type", "application/json")
-                .body(json!({"project": "acme", "scopes": ["read"]}).to_string());
-            api.send(request).await.problem(403, "forbidden");
-        }
-    }
-    // Unknown or missing credentials on /admin are 401, like everywhere.
+    let webhook = register_webhook(&admin).await;
+    let admin_routes = admin_routes(&owner.id, webhook["id"].as_str().unwrap());
     let unknown = app.api.with_header(
         "authorization",
         &format!("Bearer ak_{}.{}", "1".repeat(16), "2".repeat(64)),
     );
-    for api in [&app.api, &unknown] {
-        assert_unauthorized(&api.get("/admin/keys").await, "GET /admin/keys");
+    for (method, path) in &admin_routes {
+        let request = |api: &Api| {
+            api.request(method.clone(), path)
+                .header("content-type", "application/json")
+                .body(json!({"project": "acme", "scopes": ["read"]}).to_string())
+        };
+        owner
+            .api
+            .send(request(&owner.api))
+            .await
+            .problem(403, "forbidden");
+        // Unknown or missing credentials on /admin are 401, like everywhere.
+        for api in [&app.api, &unknown] {
+            assert_unauthorized(&api.send(request(api)).await, &format!("{method} {path}"));
+        }
     }
+    // The refused requests changed nothing.
+    let stored = admin
+        .get(&format!(
+            "/admin/webhooks/{}",
+            webhook["id"].as_str().unwrap()
+        ))
+        .await
+        .expect(200);
+    assert_eq!(stored["url"], webhook["url"]);
+    assert_eq!(stored["updatedAt"], webhook["updatedAt"]);
     // The owner's key still works: the refused DELETE revoked nothing.
     owner
         .api
@@ -526,16 +536,50 @@ async fn bad_key_requests_are_400_and_store_nothing() {
     );
 }
 
+/// Registers a webhook endpoint of project `acme` (which has a key) with the admin key.
+async fn register_webhook(admin: &Api) -> Value {
+    admin
+        .post_json(
+            "/admin/webhooks",
+            &json!({"project": "acme", "url": "https://hooks.example.com/", "events": ["session.created"]}),
+        )
+        .await
+        .expect(201)
+}
+
+/// Every operation under `/admin`: a new admin endpoint is one more row.
+fn admin_routes(key_id: &str, webhook_id: &str) -> Vec<(Method, String)> {
+    let webhook = format!("/admin/webhooks/{webhook_id}");
+    vec![
+        (Method::GET, "/admin/keys".to_owned()),
+        (Method::POST, "/admin/keys".to_owned()),
+        (Method::DELETE, format!("/admin/keys/{key_id}")),
+        (Method::GET, "/admin/webhooks?project=acme".to_owned()),
+        (Method::POST, "/admin/webhooks".to_owned()),
+        (Method::GET, webhook.clone()),
+        (Method::PATCH, webhook.clone()),
+        (Method::DELETE, webhook.clone()),
+        (Method::POST, format!("{webhook}/rotate-secret")),
+    ]
+}
+
 #[tokio::test]
-async fn open_mode_has_no_key_management() {
+async fn open_mode_has_no_admin_area() {
     let app = TestApp::spawn().await;
-    app.get("/admin/keys").await.problem(403, "forbidden");
-    app.post_json(
-        "/admin/keys",
-        &json!({"project": "acme", "scopes": ["read"]}),
-    )
-    .await
-    .problem(403, "forbidden");
+    for (method, path) in admin_routes("ak_0123456789abcdef", "wh_0123456789abcdef") {
+        let request = app
+            .request(method.clone(), &path)
+            .header("content-type", "application/json")
+            .body(
+                json!({"project": "default", "url": "https://hooks.example.com/", "events": ["session.created"]})
+                    .to_string(),
+            );
+        let problem = app.send(request).await.problem(403, "forbidden");
+        assert!(
+            problem["detail"].as_str().unwrap().contains("ADMIN_KEY"),
+            "{method} {path}: {problem}"
+        );
+    }
     // And sessions need no credentials.
     app.new_session().await;
 }
@@ -592,6 +636,14 @@ async fn no_key_text_reaches_the_log() {
         .send(admin.request(Method::DELETE, &format!("/admin/keys/{id}")))
         .await;
     user.get(&format!("/sessions/{session}")).await.expect(401);
+    // Webhook secrets: as created, and as rotated.
+    let webhook = register_webhook(&admin).await;
+    let webhook_path = format!("/admin/webhooks/{}", webhook["id"].as_str().unwrap());
+    let rotated = admin
+        .send(admin.request(Method::POST, &format!("{webhook_path}/rotate-secret")))
+        .await
+        .expect(200);
+    admin.get(&webhook_path).await.expect(200);
     tokio::time::sleep(Duration::from_millis(300)).await;
 
     let text = std::fs::read_to_string(&log).unwrap();
@@ -605,6 +657,15 @@ async fn no_key_text_reaches_the_log() {
         ("the admin key", common::ADMIN_KEY),
         ("the key", key.as_str()),
         ("a bearer header", "Bearer "),
+        ("a webhook secret", webhook["secret"].as_str().unwrap()),
+        (
+            "a rotated webhook secret",
+            rotated["secret"].as_str().unwrap(),
+        ),
+        (
+            "a webhook secret's bytes",
+            &webhook["secret"].as_str().unwrap()[6..],
+        ),
     ] {
         assert!(!text.contains(needle), "the log holds {what}: {text}");
     }
@@ -658,8 +719,8 @@ async fn the_document_declares_the_bearer_scheme_on_every_protected_operation() 
     let operations = OPERATIONS.iter().filter(|o| o.accept.is_none()).count();
     assert_eq!(
         protected,
-        operations + 3,
-        "every table row and the three key operations"
+        operations + admin_routes("", "").len(),
+        "every table row and every admin operation"
     );
     // The 401 documents its header.
     let unauthorized = &doc["components"]["responses"]["Unauthorized"];

@@ -937,6 +937,24 @@ async fn openapi_is_3_1_and_documents_every_route_status_and_problem() {
             "get",
             &["200", "404"],
         ),
+        ("/admin/webhooks", "post", &["201", "400", "413", "415"]),
+        ("/admin/webhooks", "get", &["200", "400"]),
+        ("/admin/webhooks/{webhookId}", "get", &["200", "400", "404"]),
+        (
+            "/admin/webhooks/{webhookId}",
+            "patch",
+            &["200", "400", "404", "413", "415"],
+        ),
+        (
+            "/admin/webhooks/{webhookId}",
+            "delete",
+            &["204", "400", "404"],
+        ),
+        (
+            "/admin/webhooks/{webhookId}/rotate-secret",
+            "post",
+            &["200", "400", "404"],
+        ),
         ("/healthz", "get", &["200"]),
         ("/readyz", "get", &["200", "503"]),
     ];
@@ -960,6 +978,9 @@ async fn openapi_is_3_1_and_documents_every_route_status_and_problem() {
         "EventPage",
         "SessionWithEvents",
         "SessionStatus",
+        "WebhookInfo",
+        "WebhookWithSecret",
+        "WebhookEventType",
     ] {
         assert!(
             doc["components"]["schemas"].get(schema).is_some(),
@@ -1206,17 +1227,23 @@ async fn openapi_is_what_client_generators_need() {
             "completeSession",
             "createKey",
             "createSession",
+            "createWebhook",
+            "deleteWebhook",
             "eraseSession",
             "getEvent",
             "getSession",
+            "getWebhook",
             "healthz",
             "listEvents",
             "listKeys",
             "listSessions",
+            "listWebhooks",
             "metrics",
             "readyz",
             "redactEvent",
-            "revokeKey"
+            "revokeKey",
+            "rotateWebhookSecret",
+            "updateWebhook"
         ]
     );
     let complete = &doc["paths"]["/sessions/{sessionId}/complete"]["post"]["requestBody"];
@@ -1232,6 +1259,8 @@ async fn openapi_is_what_client_generators_need() {
         ("Session", "endedAt"),
         ("EventPage", "nextCursor"),
         ("SessionPage", "nextCursor"),
+        ("WebhookInfo", "description"),
+        ("CreateWebhookRequest", "url"),
     ] {
         let required = schemas[schema]["required"].as_array().unwrap();
         assert!(

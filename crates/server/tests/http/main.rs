@@ -24,3 +24,4 @@ mod list;
 mod observability;
 mod pagination;
 mod streams;
+mod webhooks;
