@@ -26,6 +26,7 @@ const CASE_FILES: &[&str] = &[
     "instances",
     "corrections",
     "webhooks",
+    "deliveries",
 ];
 
 /// The modules of `src/cases/` that hold no case.

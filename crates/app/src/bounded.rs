@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use domain::webhook::{AfterAttempt, Attempt, ClaimedDelivery, Lease, MessageId};
 use domain::{
     ApiKey, AppendBatch, AppendEventError, CompleteRequest, CompleteSessionError, CreateKeyError,
     CreateSessionError, EraseIf, EraseSessionError, Event, EventId, EventPage, EventRepository,
@@ -15,8 +16,8 @@ use domain::{
     SessionQuery, SessionRepository, StorageError, StoreAdmin, Timestamp, Watch, Written,
 };
 use domain::{
-    ChangeWebhookError, CreateWebhookError, WebhookChange, WebhookEndpoint, WebhookId,
-    WebhookRepository,
+    ChangeWebhookError, CreateWebhookError, WebhookChange, WebhookDeliveries, WebhookEndpoint,
+    WebhookId, WebhookRepository,
 };
 
 /// A [`Repository`] whose calls take at most `timeout` each.
@@ -210,6 +211,34 @@ impl<R: Repository + ?Sized> WebhookRepository for Bounded<R> {
 
     async fn delete_webhook(&self, id: &WebhookId) -> Result<(), ChangeWebhookError> {
         self.within(self.inner.delete_webhook(id)).await
+    }
+}
+
+#[async_trait]
+impl<R: Repository + ?Sized> WebhookDeliveries for Bounded<R> {
+    async fn claim_deliveries(
+        &self,
+        now: Timestamp,
+        lease: &Lease,
+        limit: u32,
+    ) -> Result<Vec<ClaimedDelivery>, StorageError> {
+        self.within(self.inner.claim_deliveries(now, lease, limit))
+            .await
+    }
+
+    async fn settle_delivery(
+        &self,
+        endpoint: &WebhookId,
+        message: &MessageId,
+        lease: &Lease,
+        attempt: &Attempt,
+        next: AfterAttempt,
+    ) -> Result<bool, StorageError> {
+        self.within(
+            self.inner
+                .settle_delivery(endpoint, message, lease, attempt, next),
+        )
+        .await
     }
 }
 

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use async_trait::async_trait;
+use domain::webhook::{AfterAttempt, Attempt, ClaimedDelivery, Lease, MessageId};
 use domain::{
     ApiKey, AppendBatch, AppendEventError, CompleteRequest, CompleteSessionError, CreateKeyError,
     CreateSessionError, EraseIf, EraseSessionError, Event, EventId, EventPage, EventRepository,
@@ -16,8 +17,8 @@ use domain::{
     SessionQuery, SessionRepository, StorageError, StoreAdmin, Timestamp, Watch, Written,
 };
 use domain::{
-    ChangeWebhookError, CreateWebhookError, WebhookChange, WebhookEndpoint, WebhookId,
-    WebhookRepository,
+    ChangeWebhookError, CreateWebhookError, WebhookChange, WebhookDeliveries, WebhookEndpoint,
+    WebhookId, WebhookRepository,
 };
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry, TextEncoder,
@@ -449,6 +450,38 @@ impl<R: Repository> WebhookRepository for Instrumented<R> {
     async fn delete_webhook(&self, id: &WebhookId) -> Result<(), ChangeWebhookError> {
         self.timed("delete_webhook", self.inner.delete_webhook(id))
             .await
+    }
+}
+
+#[async_trait]
+impl<R: Repository> WebhookDeliveries for Instrumented<R> {
+    async fn claim_deliveries(
+        &self,
+        now: Timestamp,
+        lease: &Lease,
+        limit: u32,
+    ) -> Result<Vec<ClaimedDelivery>, StorageError> {
+        self.timed(
+            "claim_deliveries",
+            self.inner.claim_deliveries(now, lease, limit),
+        )
+        .await
+    }
+
+    async fn settle_delivery(
+        &self,
+        endpoint: &WebhookId,
+        message: &MessageId,
+        lease: &Lease,
+        attempt: &Attempt,
+        next: AfterAttempt,
+    ) -> Result<bool, StorageError> {
+        self.timed(
+            "settle_delivery",
+            self.inner
+                .settle_delivery(endpoint, message, lease, attempt, next),
+        )
+        .await
     }
 }
 

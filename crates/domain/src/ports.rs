@@ -18,7 +18,10 @@ use crate::listing::{SessionPage, SessionQuery};
 use crate::page::{EventPage, PageRequest, Watch};
 use crate::session::{CompleteRequest, EraseIf, NewSession, Session};
 use crate::time::Timestamp;
-use crate::webhook::{WebhookChange, WebhookEndpoint, WebhookId};
+use crate::webhook::{
+    AfterAttempt, Attempt, ClaimedDelivery, Lease, MessageId, WebhookChange, WebhookEndpoint,
+    WebhookId,
+};
 use crate::written::Written;
 
 /// Storage failed. Never shown to API clients beyond its kind.
@@ -444,12 +447,22 @@ pub trait StoreAdmin: Send + Sync + 'static {
 
 /// Everything the application needs from a store.
 pub trait Repository:
-    SessionRepository + EventRepository + KeyRepository + WebhookRepository + StoreAdmin
+    SessionRepository
+    + EventRepository
+    + KeyRepository
+    + WebhookRepository
+    + WebhookDeliveries
+    + StoreAdmin
 {
 }
 
 impl<T> Repository for T where
-    T: SessionRepository + EventRepository + KeyRepository + WebhookRepository + StoreAdmin
+    T: SessionRepository
+        + EventRepository
+        + KeyRepository
+        + WebhookRepository
+        + WebhookDeliveries
+        + StoreAdmin
 {
 }
 
@@ -555,4 +568,36 @@ pub trait WebhookRepository: Send + Sync + 'static {
     ///
     /// Errors: [`ChangeWebhookError::NotFound`], [`ChangeWebhookError::Storage`].
     async fn delete_webhook(&self, id: &WebhookId) -> Result<(), ChangeWebhookError>;
+}
+
+/// The deliveries of webhook messages (SPEC "Webhooks"). No method here records a message: a
+/// store records one per enabled endpoint subscribed to its type in the same transaction as
+/// the change it announces (`create_session`, a closing `complete_session`, `append_events`,
+/// `redact_event`, `erase_session`), so an acknowledged change is announced and an aborted one
+/// is not. The dispatcher claims what is due and settles each claim with its attempt.
+#[async_trait]
+pub trait WebhookDeliveries: Send + Sync + 'static {
+    /// Claims up to `limit` deliveries due at `now`, each leased to `lease` until `lease.until`:
+    /// pending, of an enabled endpoint, not held by a lease unexpired at `now`, and each the
+    /// oldest pending delivery of its endpoint and session (a session's messages are attempted
+    /// in order; sessions and endpoints never wait for each other). A lease that expired is
+    /// taken over, so a crashed dispatcher's claims are attempted again.
+    async fn claim_deliveries(
+        &self,
+        now: Timestamp,
+        lease: &Lease,
+        limit: u32,
+    ) -> Result<Vec<ClaimedDelivery>, StorageError>;
+
+    /// Records `attempt` of a delivery claimed with `lease` and makes it what `next` says, if
+    /// the delivery is still pending under that lease; `false` (nothing stored) when the lease
+    /// was taken over.
+    async fn settle_delivery(
+        &self,
+        endpoint: &WebhookId,
+        message: &MessageId,
+        lease: &Lease,
+        attempt: &Attempt,
+        next: AfterAttempt,
+    ) -> Result<bool, StorageError>;
 }

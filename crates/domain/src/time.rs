@@ -110,6 +110,32 @@ impl fmt::Display for Timestamp {
     }
 }
 
+/// A duration written as a positive whole number and a unit — `500ms`, `30s`, `15m`, `12h`,
+/// `90d` — in milliseconds (at most about a thousand years). Settings and schedules use it.
+pub fn parse_duration_ms(text: &str) -> Result<u64, InvalidValue> {
+    let text = text.trim();
+    let bad = || {
+        InvalidValue(format!(
+            "must be a duration such as 90d, 12h, 15m, 30s or 500ms, not {text:?}"
+        ))
+    };
+    let split = text.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
+    let (number, unit) = text.split_at(split);
+    let n: u64 = number.parse().map_err(|_| bad())?;
+    let millis_per = match unit {
+        "ms" => 1,
+        "s" => 1_000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        _ => return Err(bad()),
+    };
+    match n.checked_mul(millis_per) {
+        Some(ms) if n > 0 && ms <= 1_000 * 365 * 86_400_000 => Ok(ms),
+        _ => Err(bad()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -23,8 +23,9 @@ use std::time::Duration;
 
 use domain::StorageError;
 use mongodb::bson::{Document, RawDocumentBuf};
+use mongodb::error::UNKNOWN_TRANSACTION_COMMIT_RESULT;
 use mongodb::options::ClientOptions;
-use mongodb::{Client, Collection, Database};
+use mongodb::{Client, ClientSession, Collection, Database};
 use tokio::runtime::RuntimeFlavor;
 
 use crate::error::storage_error;
@@ -40,6 +41,8 @@ pub(crate) struct Driver {
     pub(crate) events: Collection<Document>,
     /// The same collection, written and read as BSON bytes (events in and out).
     pub(crate) raw_events: Collection<RawDocumentBuf>,
+    /// Webhook deliveries (see `announce.rs`).
+    pub(crate) deliveries: Collection<Document>,
 }
 
 impl Driver {
@@ -51,10 +54,27 @@ impl Driver {
             sessions: db.collection(schema::SESSIONS),
             events: db.collection(schema::EVENTS),
             raw_events: db.collection(schema::EVENTS),
+            deliveries: db.collection(schema::WEBHOOK_DELIVERIES),
             db,
             client,
         })
     }
+}
+
+/// Commits `tx`. A commit whose outcome is unknown (a network error) is sent again, as the
+/// driver recommends: committing twice is harmless, and a new try from the reads would answer
+/// the transaction's own writes as replays.
+pub(crate) async fn commit(tx: &mut ClientSession) -> Result<(), mongodb::error::Error> {
+    let mut commit = tx.commit_transaction().await;
+    for _ in 0..3 {
+        match &commit {
+            Err(e) if e.contains_label(UNKNOWN_TRANSACTION_COMMIT_RESULT) => {
+                commit = tx.commit_transaction().await;
+            }
+            _ => break,
+        }
+    }
+    commit
 }
 
 /// The [`Driver`] of every single-threaded runtime's thread, created on demand, and the shared

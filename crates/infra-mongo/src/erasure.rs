@@ -16,12 +16,15 @@
 
 use domain::{
     EraseIf, EraseSessionError, ErasureFound, Event, EventId, ProjectId, RedactEventError,
-    SessionId, StorageError, Timestamp, Written, decision,
+    SessionId, StorageError, Timestamp, WebhookEventType, Written, decision,
 };
 use futures_util::TryStreamExt;
 use mongodb::bson::{Bson, Document, doc, oid::ObjectId};
 
+use crate::announce::Target::{Events, Sessions};
+use crate::announce::{Change, record};
 use crate::documents::{self, SessionKey, missing, set_where};
+use crate::drivers::commit;
 use crate::error::{MongoResultExt, held_by_transactions, is_write_conflict, storage_error};
 use crate::store::{MongoStore, every_document};
 use crate::writes::{backoff, is_lost_race};
@@ -116,13 +119,22 @@ impl MongoStore {
         key: &SessionKey,
         at: Timestamp,
     ) -> Result<ErasureFound, StorageError> {
-        let replaced = self
-            .driver()
-            .sessions
-            .update_one(key.filter(), tombstone_update(key, at, None))
-            .await
-            .storage()?;
-        if replaced.modified_count == 1 {
+        let announced = self.erasure_deliveries(key, at).await?;
+        let replaced = if announced.is_empty() {
+            self.driver()
+                .sessions
+                .update_one(key.filter(), tombstone_update(key, at, None))
+                .await
+                .storage()?
+                .modified_count
+                == 1
+        } else {
+            let update = tombstone_update(key, at, None);
+            self.update_announced(Sessions, key.filter(), update, announced)
+                .await
+                .storage()?
+        };
+        if replaced {
             return Ok(ErasureFound::Session);
         }
         // Erased already (maybe cut short: finished by the caller), or never there.
@@ -180,7 +192,9 @@ impl MongoStore {
                 None => Some(1),
             };
             let id = doc.get("_id").ok_or_else(|| corrupt("session"))?;
-            match self.seal_and_tombstone(key, id, seal_at, at, token).await {
+            let announced = self.erasure_deliveries(key, at).await?;
+            let sealed = self.seal_and_tombstone(key, id, seal_at, at, token, announced);
+            match sealed.await {
                 Ok(true) => return Ok(ErasureFound::Session),
                 // The document changed since it was read (erased, or another incarnation).
                 Ok(false) => {}
@@ -192,6 +206,23 @@ impl MongoStore {
         }
     }
 
+    /// The deliveries announcing the session's erasure at `at`, if anyone listens.
+    async fn erasure_deliveries(
+        &self,
+        key: &SessionKey,
+        at: Timestamp,
+    ) -> Result<Vec<Document>, StorageError> {
+        self.deliveries_of(&Change {
+            kind: WebhookEventType::SessionErased,
+            key,
+            event: None,
+            at,
+            order: i64::MAX,
+            message: ObjectId::new(),
+        })
+        .await
+    }
+
     /// In one transaction: a seal at `seal_at` (if any) and the tombstone in place of the
     /// session document `id`. `false`: that document is no longer the session (nothing written).
     async fn seal_and_tombstone(
@@ -201,6 +232,7 @@ impl MongoStore {
         seal_at: Option<u64>,
         at: Timestamp,
         token: ObjectId,
+        announced: Vec<Document>,
     ) -> Result<bool, mongodb::error::Error> {
         // The transaction's session belongs to one client: the same driver throughout.
         let driver = self.driver();
@@ -225,7 +257,8 @@ impl MongoStore {
             tx.abort_transaction().await?;
             return Ok(false);
         }
-        tx.commit_transaction().await?;
+        record(&driver, &mut tx, announced).await?;
+        commit(&mut tx).await?;
         Ok(true)
     }
 
@@ -328,16 +361,26 @@ impl MongoStore {
             .iter()
             .map(|(field, value)| (field.clone(), doc! { "$literal": value.clone() }.into()))
             .collect();
-        let updated = self
-            .driver()
-            .events
-            .update_one(
-                filter,
-                set_where(missing("redactedAt"), vec![doc! { "$set": literals }]),
-            )
-            .await
-            .storage()?;
-        if updated.modified_count == 1 {
+        let update = set_where(missing("redactedAt"), vec![doc! { "$set": literals }]);
+        let announced = self
+            .deliveries_of(&Change {
+                kind: WebhookEventType::EventRedacted,
+                key,
+                event: Some(event_id),
+                at,
+                order: Change::order_of_seq(event.seq) + 1,
+                message: ObjectId::new(),
+            })
+            .await?;
+        let redacted = if announced.is_empty() {
+            let updated = self.driver().events.update_one(filter, update).await;
+            updated.storage()?.modified_count == 1
+        } else {
+            self.update_announced(Events, filter, update, announced)
+                .await
+                .storage()?
+        };
+        if redacted {
             return Ok(Written::created(event));
         }
         // Redacted meanwhile by another call (or erased): what is stored now is the answer.

@@ -6,6 +6,7 @@
 //! transaction is used (see `docs/mongodb.md`), so any number of stateless instances can share
 //! one database.
 
+mod announce;
 mod clock;
 mod documents;
 mod drivers;
@@ -14,6 +15,7 @@ mod error;
 mod keys;
 mod lane;
 mod migrate;
+mod outbox;
 mod schema;
 mod sessions_list;
 mod store;

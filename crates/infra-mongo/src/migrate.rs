@@ -62,6 +62,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "webhooks",
         include_str!("../../../migrations/mongo/0009_webhooks.json"),
     ),
+    (
+        10,
+        "webhook_deliveries",
+        include_str!("../../../migrations/mongo/0010_webhook_deliveries.json"),
+    ),
 ];
 
 /// Errors that mean "done already", so a command run twice (or by two instances) succeeds:

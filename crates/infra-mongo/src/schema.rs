@@ -6,6 +6,7 @@ pub(crate) const SESSIONS: &str = "sessions";
 pub(crate) const EVENTS: &str = "events";
 pub(crate) const API_KEYS: &str = "api_keys";
 pub(crate) const WEBHOOK_ENDPOINTS: &str = "webhook_endpoints";
+pub(crate) const WEBHOOK_DELIVERIES: &str = "webhook_deliveries";
 pub(crate) const META: &str = "meta";
 pub(crate) const SCHEMA_MIGRATIONS: &str = "schema_migrations";
 

@@ -9,14 +9,17 @@ use domain::{
     CreateSessionError, EraseIf, EraseSessionError, Event, EventId, EventMissing, EventPage,
     EventRepository, GetEventError, GetSessionError, ListEventsError, NewSession, Order,
     PageRequest, ProjectId, RedactEventError, Session, SessionId, SessionPage, SessionQuery,
-    SessionRepository, StorageError, StoreAdmin, Timestamp, View, Watch, Written,
+    SessionRepository, StorageError, StoreAdmin, Timestamp, View, Watch, WebhookEventType, Written,
 };
 use futures_util::TryStreamExt;
+use mongodb::bson::oid::ObjectId;
 use mongodb::bson::{Bson, Document, doc};
 use mongodb::event::EventHandler;
 use mongodb::event::command::CommandEvent;
 use mongodb::options::{ClientOptions, ReadConcern, WriteConcern};
 
+use crate::announce::Target::Sessions;
+use crate::announce::{Change, Subscriptions, insert_announced};
 use crate::clock::CreationClock;
 use crate::documents::{self, SessionKey};
 use crate::drivers::{Driver, Drivers};
@@ -71,6 +74,8 @@ pub struct MongoStore {
     pub(crate) lanes: Arc<Lanes<Job>>,
     /// This instance's newest `createdAt` per project (see `clock.rs`).
     pub(crate) clock: Arc<CreationClock>,
+    /// This instance's view of each project's webhook endpoints (see `outbox.rs`).
+    pub(crate) subscriptions: Arc<Subscriptions>,
 }
 
 impl MongoStore {
@@ -93,6 +98,7 @@ impl MongoStore {
             drivers: Arc::new(Drivers::new(client_options, options.database.clone())?),
             lanes: Arc::new(Lanes::new()),
             clock: Arc::default(),
+            subscriptions: Arc::default(),
         };
         store.ping().await?;
         // Start-up is outside the `Bounded` decorator: the migrations get the same bound here.
@@ -226,13 +232,34 @@ impl SessionRepository for MongoStore {
         let document = documents::session_doc(project, &session);
         // A second try only when the id's holder vanished between the two steps (a tombstone
         // purged, a session erased and purged): the id is then free.
+        let announced = self
+            .deliveries_of(&Change {
+                kind: WebhookEventType::SessionCreated,
+                key: &key,
+                event: None,
+                at: session.created_at,
+                order: 0,
+                message: ObjectId::new(),
+            })
+            .await?;
         for _ in 0..2 {
-            match self.driver().sessions.insert_one(document.clone()).await {
-                Ok(inserted) => {
+            let inserted = if announced.is_empty() {
+                self.driver()
+                    .sessions
+                    .insert_one(document.clone())
+                    .await
+                    .map(|inserted| inserted.inserted_id)
+            } else {
+                // With its deliveries, in one transaction.
+                let (session, announced) = (document.clone(), announced.clone());
+                insert_announced(&self.driver(), Sessions, session, announced).await
+            };
+            match inserted {
+                Ok(inserted_id) => {
                     // Created here: its document and top are known, so this instance's first
                     // append into it needs no read before its insert.
                     let hint = Hint {
-                        session: inserted.inserted_id,
+                        session: inserted_id,
                         top: 0,
                     };
                     self.lanes.set_hint(&key, Some(hint));

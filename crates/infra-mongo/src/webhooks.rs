@@ -116,7 +116,9 @@ impl WebhookRepository for MongoStore {
     async fn create_webhook(&self, endpoint: &WebhookEndpoint) -> Result<(), CreateWebhookError> {
         let mut document = fields(endpoint);
         document.insert("version", 0_i64);
-        match self.webhooks().insert_one(document).await {
+        let inserted = self.webhooks().insert_one(document).await;
+        self.subscriptions.forget();
+        match inserted {
             Ok(_) => Ok(()),
             Err(e) if is_duplicate_key(&e) => Err(CreateWebhookError::IdTaken),
             Err(e) => Err(storage_error(e).into()),
@@ -179,6 +181,7 @@ impl WebhookRepository for MongoStore {
                 .await
                 .storage()?;
             if written.modified_count == 1 {
+                self.subscriptions.forget();
                 return Ok(changed);
             }
         }
@@ -193,6 +196,13 @@ impl WebhookRepository for MongoStore {
         let deleted = self
             .webhooks()
             .delete_one(doc! { "webhookId": id.as_str() })
+            .await
+            .storage()?;
+        self.subscriptions.forget();
+        // Its deliveries go with it (a crash before this leaves them to nobody: no claim
+        // takes a delivery of an endpoint that is not stored and enabled).
+        self.deliveries()
+            .delete_many(doc! { "webhookId": id.as_str() })
             .await
             .storage()?;
         match deleted.deleted_count {

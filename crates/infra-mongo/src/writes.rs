@@ -26,7 +26,7 @@ use std::time::Duration;
 use domain::{
     AppendBatch, AppendEventError, AppendStep, BatchStep, CompleteRequest, CompleteSessionError,
     CompleteStep, Event, EventId, NewEvent, Session, SessionState, StorageError, Timestamp,
-    Written, decision,
+    WebhookEventType, Written, decision,
 };
 use futures_util::TryStreamExt;
 use mongodb::bson::oid::ObjectId;
@@ -35,7 +35,10 @@ use mongodb::error::{Error, TRANSIENT_TRANSACTION_ERROR, UNKNOWN_TRANSACTION_COM
 use rand::Rng;
 use tokio::sync::oneshot;
 
+use crate::announce::Target::Events;
+use crate::announce::{Change, insert_announced, record};
 use crate::documents::{self, SessionKey};
+use crate::drivers::commit;
 use crate::error::{duplicate_at, is_duplicate_key, is_write_conflict, storage_error};
 use crate::lane::{Hint, Job, Lane, Reply};
 use crate::store::MongoStore;
@@ -188,12 +191,19 @@ impl MongoStore {
         };
         while let Some(jobs) = lane.take() {
             let mut appends = VecDeque::new();
+            // An append someone listens to is written as a batch: with its deliveries, in a
+            // transaction. (Unknown: the same; the batch's own read reports the trouble.)
+            let announced = self
+                .listened(&session.project, WebhookEventType::EventAppended)
+                .await
+                .unwrap_or(true);
             for job in jobs {
                 match job {
                     // A correction is written as a batch: with its target's update, in a
                     // transaction.
                     Job::Append { batch, reply }
-                        if batch.events().len() == 1
+                        if !announced
+                            && batch.events().len() == 1
                             && batch.expected_last_seq().is_none()
                             && batch.events()[0].supersedes.is_none() =>
                     {
@@ -549,20 +559,26 @@ impl MongoStore {
                 return Ok(None);
             }
         }
-        // A commit whose outcome is unknown (a network error) is sent again, as the driver
-        // recommends: committing twice is harmless, and a new try from the reads would answer
-        // this batch's own events as replays.
-        let mut commit = tx.commit_transaction().await;
-        for _ in 0..3 {
-            match &commit {
-                Err(e) if e.contains_label(UNKNOWN_TRANSACTION_COMMIT_RESULT) => {
-                    commit = tx.commit_transaction().await;
-                }
-                _ => break,
-            }
+        // Each new event's announcement (`event.appended`), if anyone listens.
+        for (id, event) in ids.iter().zip(&events) {
+            let announced = self
+                .deliveries_of(&Change {
+                    kind: WebhookEventType::EventAppended,
+                    key,
+                    event: Some(&event.event_id),
+                    at: event.received_at,
+                    order: Change::order_of_seq(event.seq),
+                    message: *id,
+                })
+                .await
+                .map_err(internal)?;
+            record(&driver, &mut tx, announced).await?;
         }
-        commit?;
+        commit(&mut tx).await?;
         if !self.checked(&hint, &ids).await? {
+            if let Err(e) = self.take_back_deliveries(&ids).await {
+                tracing::warn!(error = %e, "deliveries of events taken back not deleted");
+            }
             return Ok(None);
         }
         let top = events.last().map_or(last_seq, |e| e.seq);
@@ -657,8 +673,29 @@ impl MongoStore {
             let seal = documents::seal_doc(id, last_seq + 1, closed.status, ended_at, now);
             // Sealed or not, the hint is dropped: a seal's seq is never a hint.
             lane.set_hint(None);
-            match self.driver().events.insert_one(seal).await {
-                Ok(_) => {
+            let announced = match WebhookEventType::closing(closed.status) {
+                Some(kind) => {
+                    self.deliveries_of(&Change {
+                        kind,
+                        key: id,
+                        event: None,
+                        at: now,
+                        order: Change::order_of_seq(last_seq + 1),
+                        message: ObjectId::new(),
+                    })
+                    .await?
+                }
+                None => Vec::new(),
+            };
+            let sealed = if announced.is_empty() {
+                self.driver().events.insert_one(seal).await.map(|_| ())
+            } else {
+                insert_announced(&self.driver(), Events, seal, announced)
+                    .await
+                    .map(|_| ())
+            };
+            match sealed {
+                Ok(()) => {
                     self.copy_status(id, &closed, now).await;
                     return Ok(Written::created(closed));
                 }

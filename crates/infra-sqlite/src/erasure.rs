@@ -4,11 +4,12 @@
 
 use domain::{
     EraseIf, EraseSessionError, ErasureFound, Event, EventId, ProjectId, RedactEventError,
-    SessionId, StorageError, Timestamp, Written, decision,
+    SessionId, StorageError, Timestamp, WebhookEventType, Written, decision,
 };
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::error::SqlResultExt;
+use crate::outbox::Outbox;
 use crate::reads::{load_event, missing_event, tombstone};
 use crate::rows;
 
@@ -79,6 +80,8 @@ fn remove(
         "INSERT INTO tombstones (project, session_id, erased_at) VALUES (?1, ?2, ?3)",
     )?
     .execute(params![project.as_str(), id.as_str(), at.millis()])?;
+    let erased = WebhookEventType::SessionErased;
+    Outbox::of(conn, project)?.record(conn, project, id, erased, None, at)?;
     Ok(ErasureFound::Session)
 }
 
@@ -112,6 +115,10 @@ pub(crate) fn redact_event(
         &redaction.fingerprint.0[..],
     ])
     .storage()?;
+    let redacted = WebhookEventType::EventRedacted;
+    Outbox::of(conn, project)
+        .and_then(|outbox| outbox.record(conn, project, session_id, redacted, Some(event_id), at))
+        .storage()?;
     Ok(Written::created(event))
 }
 

@@ -12,6 +12,7 @@ mod error;
 mod keys;
 mod list;
 mod migrate;
+mod outbox;
 mod pool;
 mod reads;
 mod rows;

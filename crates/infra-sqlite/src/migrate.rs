@@ -51,6 +51,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "webhooks",
         include_str!("../../../migrations/sqlite/0009_webhooks.sql"),
     ),
+    (
+        10,
+        "webhook_deliveries",
+        include_str!("../../../migrations/sqlite/0010_webhook_deliveries.sql"),
+    ),
 ];
 
 /// Applies what is missing; returns the versions applied by this call.

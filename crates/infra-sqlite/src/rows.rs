@@ -110,11 +110,15 @@ pub(crate) fn event_values<'a>(project: &'a ProjectId, e: &'a Event) -> Vec<ToSq
         .collect()
 }
 
-fn invalid(idx: usize, err: impl std::error::Error + Send + Sync + 'static) -> rusqlite::Error {
+/// A stored value that does not parse, as the error of reading column `idx`.
+pub(crate) fn invalid(
+    idx: usize,
+    err: impl std::error::Error + Send + Sync + 'static,
+) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(idx, Type::Text, Box::new(err))
 }
 
-fn timestamp(row: &Row<'_>, idx: usize) -> rusqlite::Result<Timestamp> {
+pub(crate) fn timestamp(row: &Row<'_>, idx: usize) -> rusqlite::Result<Timestamp> {
     Timestamp::from_millis(row.get(idx)?).map_err(|e| invalid(idx, e))
 }
 

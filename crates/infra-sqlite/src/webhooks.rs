@@ -1,29 +1,24 @@
-//! [`WebhookRepository`] on SQLite: the `webhook_endpoints` table (migration 0009). Writes go
+//! [`WebhookRepository`] on SQLite: the `webhook_endpoints` table (migration 0009); and
+//! [`WebhookDeliveries`] on the outbox's tables (`outbox.rs`, migration 0010). Writes go
 //! through the writer thread, so a change reads and rewrites the endpoint with nothing between;
 //! reads use the read pool.
 
 use async_trait::async_trait;
+use domain::webhook::{AfterAttempt, Attempt, ClaimedDelivery, Lease, MessageId};
 use domain::{
     ChangeWebhookError, CreateWebhookError, ProjectId, RetiredSecret, StorageError, Timestamp,
-    WebhookChange, WebhookDescription, WebhookEndpoint, WebhookEvents, WebhookId,
-    WebhookRepository, WebhookSecret, WebhookUrl,
+    WebhookChange, WebhookDeliveries, WebhookDescription, WebhookEndpoint, WebhookEvents,
+    WebhookId, WebhookRepository, WebhookSecret, WebhookUrl,
 };
-use rusqlite::types::Type;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use crate::error::SqlResultExt;
+use crate::outbox;
+use crate::rows::{invalid, timestamp};
 use crate::store::SqliteStore;
 
 const COLUMNS: &str = "webhook_id, project, url, events, description, enabled, created_at, \
                        updated_at, secret, retired_secret, retired_until";
-
-fn invalid(idx: usize, err: impl std::error::Error + Send + Sync + 'static) -> rusqlite::Error {
-    rusqlite::Error::FromSqlConversionFailure(idx, Type::Text, Box::new(err))
-}
-
-fn time(row: &Row<'_>, idx: usize) -> rusqlite::Result<Timestamp> {
-    Timestamp::from_millis(row.get(idx)?).map_err(|e| invalid(idx, e))
-}
 
 fn endpoint(row: &Row<'_>) -> rusqlite::Result<WebhookEndpoint> {
     let text = |idx: usize| row.get::<_, String>(idx);
@@ -34,7 +29,7 @@ fn endpoint(row: &Row<'_>) -> rusqlite::Result<WebhookEndpoint> {
     ) {
         (Some(secret), Some(_)) => Some(RetiredSecret {
             secret: WebhookSecret::from_bytes(secret).map_err(|e| invalid(9, e))?,
-            until: time(row, 10)?,
+            until: timestamp(row, 10)?,
         }),
         _ => None,
     };
@@ -49,8 +44,8 @@ fn endpoint(row: &Row<'_>) -> rusqlite::Result<WebhookEndpoint> {
             .transpose()
             .map_err(|e| invalid(4, e))?,
         enabled: row.get(5)?,
-        created_at: time(row, 6)?,
-        updated_at: time(row, 7)?,
+        created_at: timestamp(row, 6)?,
+        updated_at: timestamp(row, 7)?,
         secret: WebhookSecret::from_bytes(row.get(8)?).map_err(|e| invalid(8, e))?,
         retired,
     })
@@ -156,14 +151,52 @@ impl WebhookRepository for SqliteStore {
         let id = id.as_str().to_owned();
         self.writer
             .write(move |conn| {
+                // Its deliveries and their attempts go with it (messages stay for others).
+                for table in ["webhook_attempts", "webhook_deliveries"] {
+                    conn.prepare_cached(&format!("DELETE FROM {table} WHERE webhook_id = ?1"))
+                        .and_then(|mut delete| delete.execute([&id]))
+                        .storage()?;
+                }
                 match conn
                     .prepare_cached("DELETE FROM webhook_endpoints WHERE webhook_id = ?1")
-                    .and_then(|mut delete| delete.execute([id]))
+                    .and_then(|mut delete| delete.execute([&id]))
                     .storage()?
                 {
                     0 => Err(ChangeWebhookError::NotFound),
                     _ => Ok(()),
                 }
+            })
+            .await
+    }
+}
+
+#[async_trait]
+impl WebhookDeliveries for SqliteStore {
+    async fn claim_deliveries(
+        &self,
+        now: Timestamp,
+        lease: &Lease,
+        limit: u32,
+    ) -> Result<Vec<ClaimedDelivery>, StorageError> {
+        let lease = lease.clone();
+        self.writer
+            .write(move |conn| outbox::claim(conn, now, &lease, limit).storage())
+            .await
+    }
+
+    async fn settle_delivery(
+        &self,
+        endpoint: &WebhookId,
+        message: &MessageId,
+        lease: &Lease,
+        attempt: &Attempt,
+        next: AfterAttempt,
+    ) -> Result<bool, StorageError> {
+        let (endpoint, message) = (endpoint.clone(), message.clone());
+        let (lease, attempt) = (lease.clone(), attempt.clone());
+        self.writer
+            .write(move |conn| {
+                outbox::settle(conn, &endpoint, &message, &lease, &attempt, next).storage()
             })
             .await
     }

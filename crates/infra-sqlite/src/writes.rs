@@ -8,11 +8,12 @@ use std::sync::LazyLock;
 use domain::{
     AppendBatch, AppendEventError, BatchStep, CompleteRequest, CompleteSessionError, CompleteStep,
     Correction, CreateSessionError, Event, EventId, NewSession, ProjectId, Session, SessionId,
-    SessionState, StorageError, Timestamp, Written, decision,
+    SessionState, StorageError, Timestamp, WebhookEventType, Written, decision,
 };
 use rusqlite::{Connection, params};
 
 use crate::error::SqlResultExt;
+use crate::outbox::Outbox;
 use crate::reads::{absent, load_event, load_session, tombstone};
 use crate::rows::{self, int, session_columns};
 
@@ -33,6 +34,12 @@ pub(crate) fn create_session(
     let session = new.into_session(created);
     if insert_session(conn, project, &session).storage()? {
         crate::list::insert_labels(conn, project, &session).storage()?;
+        Outbox::of(conn, project)
+            .and_then(|outbox| {
+                let created = WebhookEventType::SessionCreated;
+                outbox.record(conn, project, &id, created, None, session.created_at)
+            })
+            .storage()?;
         return Ok(Written::created(session));
     }
     let stored = load_session(conn, project, &id).storage()?;
@@ -52,6 +59,12 @@ pub(crate) fn complete_session(
         CompleteStep::Answer(answer) => answer,
         CompleteStep::Close(closed) => {
             save_session_state(conn, project, &closed).storage()?;
+            if let Some(kind) = WebhookEventType::closing(closed.status) {
+                let at = closed.updated_at;
+                Outbox::of(conn, project)
+                    .and_then(|outbox| outbox.record(conn, project, id, kind, None, at))
+                    .storage()?;
+            }
             Ok(Written::created(closed))
         }
     }
@@ -86,11 +99,23 @@ pub(crate) fn append_events(
     };
     let now = Timestamp::now();
     let events = plan.new_events(session_id, now);
+    let outbox = Outbox::of(conn, project).storage()?;
     for event in &events {
         if !insert_event(conn, project, event).storage()? {
             return Err(missing("the free event id").into());
         }
         session.record_append(event.seq, now);
+        let appended = WebhookEventType::EventAppended;
+        outbox
+            .record(
+                conn,
+                project,
+                session_id,
+                appended,
+                Some(&event.event_id),
+                now,
+            )
+            .storage()?;
     }
     for correction in plan.corrections() {
         if !supersede(conn, project, session_id, correction).storage()? {

@@ -3,10 +3,13 @@
 //! write into a session that another has erased (SPEC: once erased, nothing of the session
 //! remains, and a session created again under its id starts empty).
 
+use std::collections::HashSet;
+
+use domain::webhook::{AfterAttempt, Attempt, AttemptResult, Lease};
 use domain::{AppendBatch, AppendEventError, EraseIf, Event, Order, Timestamp, Written};
 use serde_json::json;
 
-use super::support::{Repo, append, session, walk};
+use super::support::{Repo, append, session, subscribe, walk};
 use crate::fixtures::{new_event, project, sid};
 
 fn batch(ids: &[&str]) -> AppendBatch {
@@ -206,4 +209,60 @@ pub async fn corrections_of_one_event_on_two_instances_one_wins(repo: Repo, othe
         );
         assert_eq!(walk(&other, &id, Order::Asc, 100).await.len(), 2);
     }
+}
+
+pub async fn two_instances_claim_each_delivery_once(repo: Repo, other: Repo) {
+    subscribe(&repo, &project(), 1, &["session.created", "event.appended"]).await;
+    for n in 0..6 {
+        session(&repo, &format!("a{n}")).await;
+        session(&other, &format!("b{n}")).await;
+    }
+    append(&other, "a0", "e1").await;
+    append(&repo, "b0", "e1").await;
+    // Both instances claim at once, round after round, and deliver what they claimed.
+    let mut delivered = HashSet::new();
+    for round in 0..20 {
+        let now = Timestamp::now();
+        let claims = futures_util::future::join_all([&repo, &other].into_iter().enumerate().map(
+            |(n, store)| async move {
+                let hold = Lease {
+                    token: format!("{round}-{n}"),
+                    until: now.plus_millis(60_000),
+                };
+                let claimed = store.claim_deliveries(now, &hold, 4).await.unwrap();
+                for d in &claimed {
+                    let attempt = Attempt {
+                        at: now,
+                        result: AttemptResult::Status(204),
+                        duration_ms: 1,
+                    };
+                    let settled = store
+                        .settle_delivery(
+                            &d.endpoint,
+                            &d.message.id,
+                            &hold,
+                            &attempt,
+                            AfterAttempt::Delivered,
+                        )
+                        .await
+                        .unwrap();
+                    assert!(settled);
+                }
+                claimed
+            },
+        ))
+        .await;
+        let claimed: Vec<_> = claims.into_iter().flatten().collect();
+        if claimed.is_empty() {
+            break;
+        }
+        for d in claimed {
+            assert!(
+                delivered.insert(d.message.id.clone()),
+                "{} attempted twice",
+                d.message.id
+            );
+        }
+    }
+    assert_eq!(delivered.len(), 14, "12 creations and 2 appends, each once");
 }

@@ -7,6 +7,7 @@
 pub mod appends;
 pub mod batches;
 pub mod corrections;
+pub mod deliveries;
 pub mod erasure;
 pub mod fidelity;
 pub mod instances;

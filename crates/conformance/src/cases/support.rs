@@ -2,9 +2,11 @@
 
 use std::sync::Arc;
 
+use domain::webhook::{SECRET_BYTES, endpoint::ID_BYTES};
 use domain::{
-    CompleteRequest, Event, JsonObject, NewSession, Order, PageRequest, Repository, Session, View,
-    Written,
+    CompleteRequest, Destinations, Event, JsonObject, NewSession, Order, PageRequest, ProjectId,
+    Repository, Session, Timestamp, View, WebhookEndpoint, WebhookEvents, WebhookId, WebhookSecret,
+    WebhookUrl, Written,
 };
 use serde_json::json;
 
@@ -96,4 +98,26 @@ pub(super) fn assert_strictly_increasing(events: &[Event]) {
             pair[1].seq
         );
     }
+}
+
+/// An enabled endpoint of `project`, `wh_<n as hex>`, subscribed to `types`.
+pub(super) async fn subscribe(
+    repo: &Repo,
+    project: &ProjectId,
+    n: u8,
+    types: &[&str],
+) -> WebhookId {
+    let endpoint = WebhookEndpoint::new(
+        WebhookId::issue(&[n; ID_BYTES]),
+        project.clone(),
+        WebhookUrl::parse("https://hooks.example.com/in", Destinations::AllowPrivate).unwrap(),
+        WebhookEvents::parse(types.iter().copied()).unwrap(),
+        None,
+        WebhookSecret::issue(&[n; SECRET_BYTES]),
+        Timestamp::now(),
+    );
+    repo.create_webhook(&endpoint)
+        .await
+        .expect("create webhook");
+    endpoint.id
 }

@@ -5,11 +5,16 @@
 //! Pure like the rest of the domain: the caller draws the secret's random bytes, resolves host
 //! names (and checks each address with [`is_internal`] before connecting) and sends.
 
+pub mod delivery;
 mod destination;
 pub mod endpoint;
 mod events;
 mod secret;
 
+pub use delivery::{
+    AfterAttempt, Attempt, AttemptResult, ClaimedDelivery, DeliveryStatus, Lease, MessageId,
+    RetrySchedule, WebhookMessage, after_attempt,
+};
 pub use destination::{Destinations, MAX_URL_LEN, WebhookUrl, is_internal};
 pub use endpoint::{
     ROTATION_OVERLAP_MS, RetiredSecret, WebhookChange, WebhookDescription, WebhookEndpoint,

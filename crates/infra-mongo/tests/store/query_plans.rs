@@ -24,8 +24,8 @@ use domain::{
     NewSession, Order, PageRequest, Scope, SessionRepository, StoreAdmin, Timestamp, Watch, keys,
 };
 use domain::{
-    Destinations, WebhookChange, WebhookEndpoint, WebhookEvents, WebhookId, WebhookPatch,
-    WebhookRepository, WebhookSecret, WebhookUrl, webhook,
+    Destinations, WebhookChange, WebhookDeliveries, WebhookEndpoint, WebhookEvents, WebhookId,
+    WebhookPatch, WebhookRepository, WebhookSecret, WebhookUrl, webhook,
 };
 use infra_mongo::{MongoOptions, MongoStore};
 use mongodb::bson::{Bson, Document, doc};
@@ -96,6 +96,11 @@ fn queries(commands: Vec<Document>) -> Vec<Query> {
             }
             "update" => statements("updates", "q"),
             "delete" => statements("deletes", "q"),
+            // Explained as the `find` of its query.
+            "findAndModify" => {
+                let query = command.get_document("query").cloned().unwrap_or_default();
+                vec![doc! { "find": collection.as_str(), "filter": query }]
+            }
             _ => vec![],
         };
         for explain in explained {
@@ -189,6 +194,26 @@ fn new_session(id: &str) -> NewSession {
     NewSession::new(sid(id), None, None, domain::JsonObject::empty(), None).unwrap()
 }
 
+/// `served` without the reads of the project's webhook endpoints that writes make (at most one
+/// per 2 s and instance: how many fall into a test's writes depends on its pace), each checked
+/// to be on the endpoints' project index, and at least one of them there.
+fn without_endpoint_reads(served: Vec<(String, String)>) -> Vec<(String, String)> {
+    let (reads, rest): (Vec<_>, Vec<_>) = served
+        .into_iter()
+        .partition(|(what, _)| what.starts_with("find webhook_endpoints"));
+    assert!(!reads.is_empty(), "the writes read the project's endpoints");
+    for (what, index) in &reads {
+        assert_eq!(
+            (what.as_str(), index.as_str()),
+            (
+                "find webhook_endpoints {project}",
+                "project_createdAt_webhookId"
+            )
+        );
+    }
+    rest
+}
+
 fn page(order: Order, after: Option<u64>) -> PageRequest {
     PageRequest {
         view: domain::View::All,
@@ -209,7 +234,8 @@ async fn every_read_and_write_of_sessions_and_events_is_on_its_index() {
         store.append_event(&p, &sid("s1"), event).await.unwrap();
     }
     // Created and written through this store: inserts (its lane knows the top), each checked.
-    assert_eq!(probe.served("create, appends").await, rows(&[CHECK; 30]));
+    let served = without_endpoint_reads(probe.served("create, appends").await);
+    assert_eq!(served, rows(&[CHECK; 30]));
 
     let session_read = [
         ("find sessions {project,sessionId}", BY_KEY),
@@ -454,7 +480,7 @@ async fn an_instance_without_a_hint_reads_the_top_on_its_index() {
         .await
         .unwrap();
     assert_eq!(
-        probe.served("append without a hint").await,
+        without_endpoint_reads(probe.served("append without a hint").await),
         rows(&[
             ("find sessions {project,sessionId}", BY_KEY),
             ("find events {project,sessionId,seq}", BY_SEQ),
@@ -623,19 +649,24 @@ async fn key_lookups_are_on_their_indexes() {
     );
 }
 
+/// An endpoint of the project subscribed to `kind`.
+fn endpoint(kind: &str) -> WebhookEndpoint {
+    WebhookEndpoint::new(
+        WebhookId::issue(&[7; webhook::endpoint::ID_BYTES]),
+        project(),
+        WebhookUrl::parse("https://hooks.example.com/", Destinations::PublicOnly).unwrap(),
+        WebhookEvents::parse([kind]).unwrap(),
+        None,
+        WebhookSecret::issue(&[8; webhook::SECRET_BYTES]),
+        Timestamp::now(),
+    )
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn webhook_endpoint_lookups_are_on_their_indexes() {
     let probe = Probe::new().await;
     let store = &probe.store;
-    let endpoint = WebhookEndpoint::new(
-        WebhookId::issue(&[7; webhook::endpoint::ID_BYTES]),
-        project(),
-        WebhookUrl::parse("https://hooks.example.com/", Destinations::PublicOnly).unwrap(),
-        WebhookEvents::parse(["session.completed"]).unwrap(),
-        None,
-        WebhookSecret::issue(&[8; webhook::SECRET_BYTES]),
-        Timestamp::now(),
-    );
+    let endpoint = endpoint("session.completed");
     store.create_webhook(&endpoint).await.unwrap();
     store
         .find_webhook(&endpoint.id)
@@ -663,6 +694,62 @@ async fn webhook_endpoint_lookups_are_on_their_indexes() {
             ("find webhook_endpoints {webhookId}", "webhookId_unique"),
             ("update webhook_endpoints {webhookId}", "webhookId_unique"),
             ("delete webhook_endpoints {webhookId}", "webhookId_unique"),
+            (
+                "delete webhook_deliveries {webhookId}",
+                "webhookId_messageId_unique"
+            ),
+        ])
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_deliveries_are_recorded_claimed_and_settled_on_their_indexes() {
+    let probe = Probe::new().await;
+    let store = &probe.store;
+    let endpoint = endpoint("session.created");
+    store.create_webhook(&endpoint).await.unwrap();
+    store
+        .create_session(&project(), new_session("s1"))
+        .await
+        .unwrap();
+    probe.sent.take();
+    let now = Timestamp::now();
+    let lease = webhook::Lease {
+        token: "plans".into(),
+        until: now.plus_millis(60_000),
+    };
+    let claimed = store.claim_deliveries(now, &lease, 10).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    let attempt = webhook::Attempt {
+        at: now,
+        result: webhook::AttemptResult::Status(200),
+        duration_ms: 1,
+    };
+    let settled = store
+        .settle_delivery(
+            &endpoint.id,
+            &claimed[0].message.id,
+            &lease,
+            &attempt,
+            webhook::AfterAttempt::Delivered,
+        )
+        .await
+        .unwrap();
+    assert!(settled);
+    assert_eq!(
+        probe.served("deliveries").await,
+        rows(&[
+            ("find webhook_deliveries {status,dueAt}", "status_dueAt"),
+            (
+                "find webhook_deliveries {webhookId,project,sessionId,status}",
+                "queue"
+            ),
+            ("find webhook_endpoints {webhookId}", "webhookId_unique"),
+            ("findAndModify webhook_deliveries {_id}", "_id_"),
+            (
+                "update webhook_deliveries {webhookId,messageId}",
+                "webhookId_messageId_unique"
+            ),
         ])
     );
 }

@@ -12,13 +12,19 @@ use infra_mongo::{MongoOptions, MongoStore};
 use mongodb::event::EventHandler;
 use mongodb::event::command::CommandEvent;
 
-/// The names of the commands sent since the last [`Commands::take`].
+/// The names of the commands sent since the last [`Commands::take`], but the reads of the
+/// project's webhook endpoints (made at most once per 2 s per instance, whatever the writes:
+/// counted apart, see [`Commands::endpoint_reads`]).
 #[derive(Clone, Default)]
-struct Commands(Arc<Mutex<Vec<String>>>);
+struct Commands(Arc<Mutex<Vec<String>>>, Arc<Mutex<usize>>);
 
 impl Commands {
     fn take(&self) -> Vec<String> {
         std::mem::take(&mut *self.0.lock().unwrap())
+    }
+
+    fn endpoint_reads(&self) -> usize {
+        *self.1.lock().unwrap()
     }
 }
 
@@ -29,7 +35,11 @@ async fn store(database: &str) -> (MongoStore, Commands) {
     let mut options = MongoOptions::new(testkit::mongo_uri().await, database);
     options.command_monitor = Some(EventHandler::callback(move |event: CommandEvent| {
         if let CommandEvent::Started(started) = event {
-            seen.0.lock().unwrap().push(started.command_name);
+            if started.command.get_str("find") == Ok("webhook_endpoints") {
+                *seen.1.lock().unwrap() += 1;
+            } else {
+                seen.0.lock().unwrap().push(started.command_name);
+            }
         }
     }));
     let store = MongoStore::connect(&options).await.expect("connect");
@@ -59,6 +69,7 @@ fn new_session(id: &str) -> NewSession {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_append_is_one_insert_and_its_check_and_a_page_one_find() {
     let (store, commands) = store(&testkit::unique_database("trips")).await;
+    let started = std::time::Instant::now();
     store
         .create_session(&project(), new_session("s1"))
         .await
@@ -103,6 +114,14 @@ async fn an_append_is_one_insert_and_its_check_and_a_page_one_find() {
     assert_eq!((events.events.len(), events.has_more), (10, true));
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     assert_eq!(commands.take(), ["find"], "a full page is one round trip");
+    // The project's webhook endpoints: read by the first write, then again only when the
+    // copy is 2 s old.
+    let most = 1 + started.elapsed().as_secs() as usize / 2;
+    let reads = commands.endpoint_reads();
+    assert!(
+        (1..=most).contains(&reads),
+        "{reads} reads of the endpoints"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -229,30 +229,12 @@ fn within(key: &str, value: u64, min: u64, max: u64) -> Result<u64, ConfigError>
     }
 }
 
-/// A duration written as a positive whole number and a unit: `500ms`, `30s`, `15m`, `12h`, `90d`.
+/// A duration written as a positive whole number and a unit: `500ms`, `30s`, `15m`, `12h`, `90d`
+/// (the domain's rule, [`domain::time::parse_duration_ms`]).
 fn duration(key: &str, text: &str) -> Result<Duration, ConfigError> {
-    let bad = || {
-        ConfigError(format!(
-            "{key} must be a duration such as 90d, 12h, 15m, 30s or 500ms, not {text:?}"
-        ))
-    };
-    let text = text.trim();
-    let split = text.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
-    let (number, unit) = text.split_at(split);
-    let n: u64 = number.parse().map_err(|_| bad())?;
-    let millis_per = match unit {
-        "ms" => 1,
-        "s" => 1_000,
-        "m" => 60_000,
-        "h" => 3_600_000,
-        "d" => 86_400_000,
-        _ => return Err(bad()),
-    };
-    match n.checked_mul(millis_per) {
-        // At most about a thousand years.
-        Some(ms) if n > 0 && ms <= 1_000 * 365 * 86_400_000 => Ok(Duration::from_millis(ms)),
-        _ => Err(bad()),
-    }
+    domain::time::parse_duration_ms(text)
+        .map(Duration::from_millis)
+        .map_err(|e| ConfigError(format!("{key} {}", e.0)))
 }
 
 fn as_usize(n: u64) -> usize {

@@ -1,0 +1,387 @@
+//! The cases of the suite for [`domain::WebhookDeliveries`]: messages recorded with the changes
+//! they announce, claimed in order per endpoint and session, leased, settled. Each takes a
+//! fresh, empty store.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+
+use domain::webhook::{AfterAttempt, Attempt, AttemptResult, ClaimedDelivery, Lease};
+use domain::{
+    AppendBatch, CompleteRequest, EraseIf, EventId, ProjectId, Repository, SessionStatus,
+    Timestamp, WebhookChange, WebhookEventType, WebhookId, WebhookPatch,
+};
+use futures_util::future::join_all;
+use serde_json::json;
+
+use super::support::{append, complete, new_session, session, subscribe};
+use crate::fixtures::{new_event, project, sid};
+
+type Repo = Arc<dyn Repository>;
+
+const HOUR: i64 = 3_600_000;
+
+/// Every message type's name.
+fn every_type() -> Vec<&'static str> {
+    WebhookEventType::ALL.iter().map(|t| t.as_str()).collect()
+}
+
+fn lease(token: &str, until: Timestamp) -> Lease {
+    Lease {
+        token: token.into(),
+        until,
+    }
+}
+
+fn status(code: u16, at: Timestamp) -> Attempt {
+    Attempt {
+        at,
+        result: AttemptResult::Status(code),
+        duration_ms: 12,
+    }
+}
+
+/// Settles a claimed delivery with `attempt` under `hold`: whether it was stored.
+async fn settle(
+    repo: &Repo,
+    d: &ClaimedDelivery,
+    hold: &Lease,
+    attempt: Attempt,
+    next: AfterAttempt,
+) -> bool {
+    repo.settle_delivery(&d.endpoint, &d.message.id, hold, &attempt, next)
+        .await
+        .expect("settle")
+}
+
+/// `type` or `type event` of a claimed message.
+fn described(d: &ClaimedDelivery) -> String {
+    match &d.message.event {
+        Some(event) => format!("{} {}", d.message.kind, event.as_str()),
+        None => d.message.kind.to_string(),
+    }
+}
+
+/// Claims and delivers until nothing is due: what each endpoint received, per session, in the
+/// order claimed (a claim holds only each queue's head, so this is the queues' order).
+async fn deliver_all(repo: &Repo) -> BTreeMap<(String, String), Vec<String>> {
+    let mut received: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
+    let mut ids = HashSet::new();
+    for round in 0.. {
+        assert!(round < 100, "the queues do not drain");
+        let now = Timestamp::now();
+        let hold = lease(&format!("drain-{round}"), now.plus_millis(60_000));
+        let claimed = repo.claim_deliveries(now, &hold, 100).await.expect("claim");
+        if claimed.is_empty() {
+            return received;
+        }
+        for d in claimed {
+            assert!(
+                ids.insert((d.endpoint.clone(), d.message.id.clone())),
+                "{} claimed twice after it was delivered",
+                d.message.id
+            );
+            assert_eq!(d.attempts, 0);
+            let settled = settle(repo, &d, &hold, status(204, now), AfterAttempt::Delivered).await;
+            assert!(settled, "a delivery held by its lease settles");
+            let key = (
+                d.endpoint.as_str().to_owned(),
+                d.message.session.to_string(),
+            );
+            received.entry(key).or_default().push(described(&d));
+        }
+    }
+    unreachable!()
+}
+
+fn queue(endpoint: &WebhookId, session: &str) -> (String, String) {
+    (endpoint.as_str().to_owned(), session.to_owned())
+}
+
+pub async fn every_committed_change_is_announced_once_to_each_subscribed_endpoint(repo: Repo) {
+    let other_project = ProjectId::parse("p2").unwrap();
+    let all = subscribe(&repo, &project(), 1, &every_type()).await;
+    let ends = subscribe(
+        &repo,
+        &project(),
+        2,
+        &["session.completed", "session.failed"],
+    )
+    .await;
+    let elsewhere = subscribe(&repo, &other_project, 3, &every_type()).await;
+    let off = subscribe(&repo, &project(), 4, &every_type()).await;
+    let disable = WebhookChange::Patch(WebhookPatch {
+        enabled: Some(false),
+        ..WebhookPatch::default()
+    });
+    repo.change_webhook(&off, &disable, Timestamp::now())
+        .await
+        .expect("disable");
+
+    session(&repo, "s1").await;
+    append(&repo, "s1", "e1").await;
+    let batch = AppendBatch::new(
+        vec![
+            new_event("e2", json!({ "n": 2 })),
+            new_event("e3", json!({ "n": 3 })),
+        ],
+        None,
+    )
+    .unwrap();
+    repo.append_events(&project(), &sid("s1"), batch)
+        .await
+        .expect("batch");
+    let e1 = EventId::parse("e1").unwrap();
+    repo.redact_event(&project(), &sid("s1"), &e1, Timestamp::now())
+        .await
+        .expect("redact");
+    repo.complete_session(&project(), &sid("s1"), complete())
+        .await
+        .expect("complete");
+    session(&repo, "s2").await;
+    let failed = CompleteRequest::new(Some(SessionStatus::Failed), None).unwrap();
+    repo.complete_session(&project(), &sid("s2"), failed)
+        .await
+        .expect("fail");
+    repo.erase_session(&project(), &sid("s1"), Timestamp::now(), EraseIf::Always)
+        .await
+        .expect("erase");
+
+    let received = deliver_all(&repo).await;
+    let got = |endpoint: &WebhookId, session: &str| -> Vec<String> {
+        received
+            .get(&queue(endpoint, session))
+            .cloned()
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        got(&all, "s1"),
+        [
+            "session.created",
+            "event.appended e1",
+            "event.appended e2",
+            "event.appended e3",
+            "event.redacted e1",
+            "session.completed",
+            "session.erased",
+        ],
+        "{received:?}"
+    );
+    assert_eq!(got(&all, "s2"), ["session.created", "session.failed"]);
+    assert_eq!(got(&ends, "s1"), ["session.completed"]);
+    assert_eq!(got(&ends, "s2"), ["session.failed"]);
+    assert_eq!(
+        received.len(),
+        4,
+        "nothing for {} or {}: {received:?}",
+        elsewhere.as_str(),
+        off.as_str()
+    );
+}
+
+pub async fn replays_refusals_and_repeats_announce_nothing(repo: Repo) {
+    let all = subscribe(&repo, &project(), 1, &every_type()).await;
+    session(&repo, "s1").await;
+    append(&repo, "s1", "e1").await;
+    let e1 = EventId::parse("e1").unwrap();
+    repo.redact_event(&project(), &sid("s1"), &e1, Timestamp::now())
+        .await
+        .expect("redact");
+    repo.complete_session(&project(), &sid("s1"), complete())
+        .await
+        .expect("complete");
+    assert_eq!(
+        deliver_all(&repo).await[&queue(&all, "s1")].len(),
+        4,
+        "created, appended, redacted, completed"
+    );
+    // Replays of each write, a refused event (another payload under a stored id), an append
+    // into the closed session, a second redaction, a second erasure: no new message.
+    repo.create_session(&project(), new_session("s1"))
+        .await
+        .expect("replayed create");
+    append(&repo, "s1", "e1").await;
+    let other = new_event("e1", json!({ "n": "other" }));
+    assert!(
+        repo.append_event(&project(), &sid("s1"), other)
+            .await
+            .is_err()
+    );
+    let late = new_event("e9", json!({}));
+    assert!(
+        repo.append_event(&project(), &sid("s1"), late)
+            .await
+            .is_err()
+    );
+    repo.redact_event(&project(), &sid("s1"), &e1, Timestamp::now())
+        .await
+        .expect("redact again");
+    repo.complete_session(&project(), &sid("s1"), complete())
+        .await
+        .expect("replayed complete");
+    assert!(deliver_all(&repo).await.is_empty());
+    for _ in 0..2 {
+        repo.erase_session(&project(), &sid("s1"), Timestamp::now(), EraseIf::Always)
+            .await
+            .expect("erase");
+    }
+    assert_eq!(
+        deliver_all(&repo).await[&queue(&all, "s1")],
+        ["session.erased"],
+        "one erasure announced"
+    );
+}
+
+pub async fn a_session_waits_for_its_head_while_other_sessions_go_on(repo: Repo) {
+    let hook = subscribe(&repo, &project(), 1, &["event.appended"]).await;
+    for s in ["s1", "s2"] {
+        session(&repo, s).await;
+        append(&repo, s, "a").await;
+        append(&repo, s, "b").await;
+    }
+    let now = Timestamp::now();
+    let hold = lease("one", now.plus_millis(60_000));
+    let mut heads = repo.claim_deliveries(now, &hold, 10).await.unwrap();
+    heads.sort_by(|a, b| a.message.session.as_str().cmp(b.message.session.as_str()));
+    let claimed: Vec<String> = heads
+        .iter()
+        .map(|d| format!("{} {}", d.message.session, described(d)))
+        .collect();
+    assert_eq!(
+        claimed,
+        ["s1 event.appended a", "s2 event.appended a"],
+        "only each session's head"
+    );
+    // s1's receiver fails: its next try in an hour; s2's succeeds.
+    let (s1, s2) = (&heads[0], &heads[1]);
+    let retry = now.plus_millis(HOUR);
+    for (d, code, next) in [
+        (s1, 500, AfterAttempt::RetryAt(retry)),
+        (s2, 200, AfterAttempt::Delivered),
+    ] {
+        assert!(settle(&repo, d, &hold, status(code, now), next).await);
+    }
+    let next = repo.claim_deliveries(now, &hold, 10).await.unwrap();
+    assert_eq!(
+        next.iter()
+            .map(|d| format!("{} {}", d.message.session, described(d)))
+            .collect::<Vec<_>>(),
+        ["s2 event.appended b"],
+        "s1 waits for its head; s2 goes on"
+    );
+    let delivered = settle(
+        &repo,
+        &next[0],
+        &hold,
+        status(200, now),
+        AfterAttempt::Delivered,
+    )
+    .await;
+    assert!(delivered);
+    // An hour later s1's head is tried again (its attempts counted); exhausted, it fails and
+    // the next of s1 goes.
+    let later = retry.plus_millis(1);
+    let hold = lease("two", later.plus_millis(60_000));
+    let again = repo.claim_deliveries(later, &hold, 10).await.unwrap();
+    assert_eq!(again.len(), 1, "{again:?}");
+    assert_eq!(
+        (&again[0].message.id, again[0].attempts),
+        (&s1.message.id, 1)
+    );
+    assert_eq!(again[0].endpoint, hook);
+    let gave_up = settle(&repo, s1, &hold, status(500, later), AfterAttempt::Failed).await;
+    assert!(gave_up);
+    let last = repo.claim_deliveries(later, &hold, 10).await.unwrap();
+    assert_eq!(
+        last.iter().map(described).collect::<Vec<_>>(),
+        ["event.appended b"]
+    );
+    assert_eq!(last[0].message.session, sid("s1"));
+}
+
+pub async fn a_lease_keeps_other_claims_off_until_it_expires(repo: Repo) {
+    let hook = subscribe(&repo, &project(), 1, &["session.created"]).await;
+    for n in 0..12 {
+        session(&repo, &format!("s{n}")).await;
+    }
+    let now = Timestamp::now();
+    // Eight dispatchers claim at once: each delivery goes to one of them.
+    let claims = join_all((0..8).map(|n| {
+        let repo = repo.clone();
+        async move {
+            let hold = lease(&format!("d{n}"), now.plus_millis(60_000));
+            repo.claim_deliveries(now, &hold, 3).await.unwrap()
+        }
+    }))
+    .await;
+    let claimed: Vec<&ClaimedDelivery> = claims.iter().flatten().collect();
+    let distinct: HashSet<_> = claimed.iter().map(|d| &d.message.id).collect();
+    assert_eq!((claimed.len(), distinct.len()), (12, 12), "{claims:?}");
+    // While the leases hold, nothing more is claimed; when they expire, everything again (a
+    // crashed dispatcher's claims are taken over) and the first holder's outcome is refused.
+    let hold = lease("late", now.plus_millis(120_000));
+    assert!(
+        repo.claim_deliveries(now, &hold, 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let expired = now.plus_millis(60_000);
+    let hold = lease("taker", expired.plus_millis(60_000));
+    let taken = repo.claim_deliveries(expired, &hold, 100).await.unwrap();
+    assert_eq!(taken.len(), 12);
+    let (holder, first) = claims
+        .iter()
+        .enumerate()
+        .find_map(|(n, c)| c.first().map(|d| (n, d)))
+        .expect("something claimed");
+    assert_eq!(first.endpoint, hook);
+    let first_hold = lease(&format!("d{holder}"), now.plus_millis(60_000));
+    let stale = settle(
+        &repo,
+        first,
+        &first_hold,
+        status(200, now),
+        AfterAttempt::Delivered,
+    )
+    .await;
+    assert!(!stale, "a lease taken over settles nothing");
+    let settled = settle(
+        &repo,
+        first,
+        &hold,
+        status(200, expired),
+        AfterAttempt::Delivered,
+    )
+    .await;
+    assert!(settled);
+    let again = settle(
+        &repo,
+        first,
+        &hold,
+        status(200, expired),
+        AfterAttempt::Delivered,
+    )
+    .await;
+    assert!(!again, "a settled delivery is not settled twice");
+}
+
+pub async fn an_endpoint_disabled_or_deleted_gets_nothing_more(repo: Repo) {
+    let kept = subscribe(&repo, &project(), 1, &["session.created"]).await;
+    let paused = subscribe(&repo, &project(), 2, &["session.created"]).await;
+    let deleted = subscribe(&repo, &project(), 3, &["session.created"]).await;
+    session(&repo, "s1").await;
+    let disable = WebhookChange::Patch(WebhookPatch {
+        enabled: Some(false),
+        ..WebhookPatch::default()
+    });
+    repo.change_webhook(&paused, &disable, Timestamp::now())
+        .await
+        .unwrap();
+    repo.delete_webhook(&deleted).await.unwrap();
+    let received = deliver_all(&repo).await;
+    assert_eq!(
+        received.keys().cloned().collect::<Vec<_>>(),
+        [queue(&kept, "s1")],
+        "recorded for three, claimed for the one still enabled"
+    );
+}

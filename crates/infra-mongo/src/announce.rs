@@ -1,0 +1,174 @@
+//! What a write records for webhooks on MongoDB (decision 38): the delivery documents of the
+//! change it announces (`webhook_deliveries`, migration 0010: one per message and enabled
+//! endpoint listening to its type), written in the change's transaction. The store's side
+//! (which endpoints listen, claims, outcomes) is `outbox.rs`.
+//!
+//! A write asks first whether anything in its project listens, from [`Subscriptions`]: this
+//! instance's copy of each project's enabled endpoints, at most [`FRESH_FOR`] old and dropped at
+//! once on this instance's own endpoint changes. Writes nobody listens to keep their single
+//! round trip; the others become a short transaction with their deliveries.
+//!
+//! A session's messages are ordered by `(recordedAt, orderSeq)`: the change's time, then
+//! `2 × seq` of its event or seal (`+ 1` for a redaction), `0` for a creation and the largest
+//! value for an erasure; ties of one millisecond between instances follow their clocks.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use domain::{EventId, ProjectId, Timestamp, WebhookEventType, WebhookEvents, WebhookId};
+use mongodb::bson::oid::ObjectId;
+use mongodb::bson::{Bson, Document, doc};
+
+use crate::documents::{SessionKey, date};
+use mongodb::ClientSession;
+
+use crate::drivers::{Driver, commit};
+
+/// How long this instance trusts what it read of a project's endpoints (their changes on other
+/// instances are seen by its writes within this time).
+pub(crate) const FRESH_FOR: Duration = Duration::from_secs(2);
+
+pub(crate) type Listeners = Arc<Vec<(WebhookId, WebhookEvents)>>;
+
+/// This instance's cache of each project's enabled endpoints and their types.
+#[derive(Default)]
+pub(crate) struct Subscriptions {
+    projects: Mutex<HashMap<ProjectId, (Instant, Listeners)>>,
+}
+
+impl Subscriptions {
+    pub(crate) fn fresh(&self, project: &ProjectId) -> Option<Listeners> {
+        let projects = self.projects.lock().expect("subscriptions lock");
+        projects
+            .get(project)
+            .filter(|(read, _)| read.elapsed() < FRESH_FOR)
+            .map(|(_, listeners)| listeners.clone())
+    }
+
+    pub(crate) fn keep(&self, project: &ProjectId, read: Instant, listeners: Listeners) {
+        let mut projects = self.projects.lock().expect("subscriptions lock");
+        projects.retain(|_, (at, _)| at.elapsed() < FRESH_FOR);
+        projects.insert(project.clone(), (read, listeners));
+    }
+
+    /// After an endpoint changed here: read again before the next write.
+    pub(crate) fn forget(&self) {
+        self.projects.lock().expect("subscriptions lock").clear();
+    }
+}
+
+/// A change to announce: its type, its session, its event, when it happened and its place in
+/// the session's order (see the module's documentation).
+pub(crate) struct Change<'a> {
+    pub(crate) kind: WebhookEventType,
+    pub(crate) key: &'a SessionKey,
+    pub(crate) event: Option<&'a EventId>,
+    pub(crate) at: Timestamp,
+    pub(crate) order: i64,
+    /// The message's id (an appended event's: its document's `_id`).
+    pub(crate) message: ObjectId,
+}
+
+impl Change<'_> {
+    pub(crate) fn order_of_seq(seq: u64) -> i64 {
+        i64::try_from(seq).map_or(i64::MAX - 1, |s| s.saturating_mul(2))
+    }
+}
+
+/// The message id of a document `_id`.
+pub(crate) fn message_id(id: ObjectId) -> String {
+    format!("msg_{}", id.to_hex())
+}
+
+impl Change<'_> {
+    /// The delivery documents of this change, one per endpoint of `listeners` listening to
+    /// its type.
+    pub(crate) fn deliveries(&self, listeners: &[(WebhookId, WebhookEvents)]) -> Vec<Document> {
+        listeners
+            .iter()
+            .filter(|(_, events)| events.contains(self.kind))
+            .map(|(endpoint, _)| {
+                doc! {
+                    "webhookId": endpoint.as_str(),
+                    "messageId": message_id(self.message),
+                    "project": self.key.project.as_str(),
+                    "sessionId": self.key.session.as_str(),
+                    "type": self.kind.as_str(),
+                    "eventId": self.event.map(EventId::as_str),
+                    "recordedAt": date(self.at),
+                    "orderSeq": self.order,
+                    "status": "pending",
+                    "attempts": 0_i32,
+                    "dueAt": date(self.at),
+                    "lease": Bson::Null,
+                    "leaseUntil": Bson::Null,
+                    "attemptLog": [],
+                }
+            })
+            .collect()
+    }
+}
+
+/// The collection a change announced with its deliveries writes.
+#[derive(Clone, Copy)]
+pub(crate) enum Target {
+    Sessions,
+    Events,
+}
+
+impl Target {
+    pub(crate) fn of(self, driver: &Driver) -> &mongodb::Collection<Document> {
+        match self {
+            Self::Sessions => &driver.sessions,
+            Self::Events => &driver.events,
+        }
+    }
+}
+
+/// Inserts the deliveries `announced` (if any) in `tx`, a transaction of `driver`.
+pub(crate) async fn record(
+    driver: &Driver,
+    tx: &mut ClientSession,
+    announced: Vec<Document>,
+) -> Result<(), mongodb::error::Error> {
+    if !announced.is_empty() {
+        driver.deliveries.insert_many(announced).session(tx).await?;
+    }
+    Ok(())
+}
+
+/// Inserts `document` into `target` and the deliveries `announced` alongside, in one
+/// transaction of `driver`: the inserted `_id`.
+pub(crate) async fn insert_announced(
+    driver: &Driver,
+    target: Target,
+    document: Document,
+    announced: Vec<Document>,
+) -> Result<Bson, mongodb::error::Error> {
+    let mut tx = driver.client.start_session().await?;
+    tx.start_transaction().await?;
+    let inserted = match target
+        .of(driver)
+        .insert_one(document)
+        .session(&mut tx)
+        .await
+    {
+        Ok(inserted) => inserted,
+        Err(e) => {
+            let _ = tx.abort_transaction().await;
+            return Err(e);
+        }
+    };
+    if let Err(e) = driver
+        .deliveries
+        .insert_many(announced)
+        .session(&mut tx)
+        .await
+    {
+        let _ = tx.abort_transaction().await;
+        return Err(e);
+    }
+    commit(&mut tx).await?;
+    Ok(inserted.inserted_id)
+}

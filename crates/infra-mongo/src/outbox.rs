@@ -1,0 +1,324 @@
+//! [`WebhookDeliveries`] on MongoDB, and what the writes ask of the outbox (`announce.rs`):
+//! which endpoints of a project listen ([`MongoStore::deliveries_of`], through the instance's
+//! cache), a conditional update written with its deliveries. A claim sets an expiring lease by
+//! a conditional `findOneAndUpdate` (one claimer wins), on the head of each queue only; an
+//! outcome is written only under the lease that claimed it.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use async_trait::async_trait;
+use domain::webhook::{
+    AfterAttempt, Attempt, AttemptResult, ClaimedDelivery, Lease, MessageId, WebhookMessage,
+};
+use domain::{
+    EventId, ProjectId, SessionId, StorageError, Timestamp, WebhookDeliveries, WebhookEventType,
+    WebhookEvents, WebhookId,
+};
+use futures_util::TryStreamExt;
+use mongodb::bson::oid::ObjectId;
+use mongodb::bson::{Bson, Document, doc};
+use mongodb::options::ReturnDocument;
+
+use crate::announce::{Change, Listeners, Target, message_id, record};
+use crate::documents::{date, set_where};
+use crate::drivers::commit;
+use crate::error::MongoResultExt;
+use crate::schema;
+use crate::store::MongoStore;
+
+/// Most pending deliveries a claim looks through for the heads of their queues.
+const CLAIM_SCAN: i64 = 1_000;
+
+impl MongoStore {
+    pub(crate) fn deliveries(&self) -> mongodb::Collection<Document> {
+        self.driver().deliveries.clone()
+    }
+
+    async fn listeners(&self, project: &ProjectId) -> Result<Listeners, StorageError> {
+        if let Some(listeners) = self.subscriptions.fresh(project) {
+            return Ok(listeners);
+        }
+        let read = Instant::now();
+        let docs: Vec<Document> = self
+            .driver()
+            .db
+            .collection::<Document>(schema::WEBHOOK_ENDPOINTS)
+            .find(doc! { "project": project.as_str() })
+            .sort(doc! { "createdAt": 1, "webhookId": 1 })
+            .projection(doc! { "_id": 0, "webhookId": 1, "events": 1, "enabled": 1 })
+            .await
+            .storage()?
+            .try_collect()
+            .await
+            .storage()?;
+        let corrupt = |what: &str| StorageError::Internal(format!("stored endpoint: bad {what}"));
+        let listeners: Vec<(WebhookId, WebhookEvents)> = docs
+            .iter()
+            .filter(|d| d.get_bool("enabled") == Ok(true))
+            .map(|d| {
+                let id = d.get_str("webhookId").map_err(|_| corrupt("webhookId"))?;
+                let events = d.get_array("events").map_err(|_| corrupt("events"))?;
+                Ok((
+                    WebhookId::parse(id).map_err(|_| corrupt("webhookId"))?,
+                    WebhookEvents::parse(events.iter().filter_map(Bson::as_str))
+                        .map_err(|_| corrupt("events"))?,
+                ))
+            })
+            .collect::<Result<_, StorageError>>()?;
+        let listeners = Arc::new(listeners);
+        self.subscriptions.keep(project, read, listeners.clone());
+        Ok(listeners)
+    }
+
+    /// Whether any enabled endpoint of `project` listens to `kind` (as this instance knows).
+    pub(crate) async fn listened(
+        &self,
+        project: &ProjectId,
+        kind: WebhookEventType,
+    ) -> Result<bool, StorageError> {
+        let listeners = self.listeners(project).await?;
+        Ok(listeners.iter().any(|(_, events)| events.contains(kind)))
+    }
+
+    /// The delivery documents of `change`: one per enabled endpoint listening to its type.
+    pub(crate) async fn deliveries_of(
+        &self,
+        change: &Change<'_>,
+    ) -> Result<Vec<Document>, StorageError> {
+        let listeners = self.listeners(&change.key.project).await?;
+        Ok(change.deliveries(&listeners))
+    }
+
+    /// Takes back the deliveries of messages (events inserted into a session found gone).
+    pub(crate) async fn take_back_deliveries(
+        &self,
+        messages: &[ObjectId],
+    ) -> Result<(), mongodb::error::Error> {
+        let ids: Vec<String> = messages.iter().map(|id| message_id(*id)).collect();
+        self.deliveries()
+            .delete_many(doc! { "messageId": { "$in": ids } })
+            .await?;
+        Ok(())
+    }
+
+    /// Whether `endpoint` is stored and enabled.
+    async fn enabled(&self, endpoint: &str) -> Result<bool, StorageError> {
+        let found = self
+            .driver()
+            .db
+            .collection::<Document>(schema::WEBHOOK_ENDPOINTS)
+            .find_one(doc! { "webhookId": endpoint })
+            .projection(doc! { "_id": 0, "enabled": 1 })
+            .await
+            .storage()?;
+        Ok(found.is_some_and(|d| d.get_bool("enabled") == Ok(true)))
+    }
+
+    /// The `_id` of the head of a queue: its oldest pending delivery.
+    async fn head(&self, d: &Document) -> Result<Option<Bson>, StorageError> {
+        let field = |name: &str| d.get(name).cloned().unwrap_or(Bson::Null);
+        let head = self
+            .deliveries()
+            .find_one(doc! {
+                "webhookId": field("webhookId"),
+                "project": field("project"),
+                "sessionId": field("sessionId"),
+                "status": "pending",
+            })
+            .sort(doc! { "recordedAt": 1, "orderSeq": 1, "messageId": 1 })
+            .projection(doc! { "_id": 1 })
+            .await
+            .storage()?;
+        Ok(head.and_then(|h| h.get("_id").cloned()))
+    }
+}
+
+impl MongoStore {
+    /// A conditional update (`pipeline` on the document of `filter`) and, if it changed the
+    /// document, the deliveries announcing it, in one transaction: whether it changed it.
+    pub(crate) async fn update_announced(
+        &self,
+        target: Target,
+        filter: Document,
+        pipeline: Vec<Document>,
+        announced: Vec<Document>,
+    ) -> Result<bool, mongodb::error::Error> {
+        let driver = self.driver();
+        let mut tx = driver.client.start_session().await?;
+        tx.start_transaction().await?;
+        let updated = target
+            .of(&driver)
+            .update_one(filter, pipeline)
+            .session(&mut tx)
+            .await?;
+        if updated.modified_count != 1 {
+            tx.abort_transaction().await?;
+            return Ok(false);
+        }
+        record(&driver, &mut tx, announced).await?;
+        commit(&mut tx).await?;
+        Ok(true)
+    }
+}
+
+fn corrupt(field: &str) -> StorageError {
+    StorageError::Internal(format!("stored webhook delivery has a bad {field}"))
+}
+
+fn claimed(d: &Document) -> Result<ClaimedDelivery, StorageError> {
+    let text = |field: &str| d.get_str(field).map_err(|_| corrupt(field));
+    let recorded = d
+        .get_datetime("recordedAt")
+        .map_err(|_| corrupt("recordedAt"))?;
+    let event = match d.get("eventId") {
+        None | Some(Bson::Null) => None,
+        Some(_) => Some(EventId::parse(text("eventId")?).map_err(|_| corrupt("eventId"))?),
+    };
+    Ok(ClaimedDelivery {
+        endpoint: WebhookId::parse(text("webhookId")?).map_err(|_| corrupt("webhookId"))?,
+        attempts: u32::try_from(d.get_i32("attempts").map_err(|_| corrupt("attempts"))?)
+            .map_err(|_| corrupt("attempts"))?,
+        message: WebhookMessage {
+            id: MessageId::parse(text("messageId")?).map_err(|_| corrupt("messageId"))?,
+            kind: WebhookEventType::parse(text("type")?).map_err(|_| corrupt("type"))?,
+            project: ProjectId::parse(text("project")?).map_err(|_| corrupt("project"))?,
+            session: SessionId::parse(text("sessionId")?).map_err(|_| corrupt("sessionId"))?,
+            event,
+            recorded_at: Timestamp::from_millis(recorded.timestamp_millis())
+                .map_err(|_| corrupt("recordedAt"))?,
+        },
+    })
+}
+
+#[async_trait]
+impl WebhookDeliveries for MongoStore {
+    async fn claim_deliveries(
+        &self,
+        now: Timestamp,
+        lease: &Lease,
+        limit: u32,
+    ) -> Result<Vec<ClaimedDelivery>, StorageError> {
+        // Leased deliveries are passed over here, not in the filter: the filter stays on the
+        // index alone.
+        let due = doc! { "status": "pending", "dueAt": { "$lte": date(now) } };
+        let mut cursor = self
+            .deliveries()
+            .find(due)
+            .sort(doc! { "dueAt": 1 })
+            .limit(CLAIM_SCAN)
+            .await
+            .storage()?;
+        let mut heads: HashMap<(String, String, String), Option<Bson>> = HashMap::new();
+        let mut endpoints: HashMap<String, bool> = HashMap::new();
+        let mut claimed_all = Vec::new();
+        while claimed_all.len() < limit as usize {
+            let Some(d) = cursor.try_next().await.storage()? else {
+                break;
+            };
+            let lease_until = d.get_datetime("leaseUntil").ok();
+            if lease_until.is_some_and(|until| until.timestamp_millis() > now.millis()) {
+                continue;
+            }
+            let field = |name: &str| d.get_str(name).map(str::to_owned);
+            let (Ok(endpoint), Ok(project), Ok(session)) =
+                (field("webhookId"), field("project"), field("sessionId"))
+            else {
+                return Err(corrupt("queue"));
+            };
+            let enabled = match endpoints.get(&endpoint) {
+                Some(enabled) => *enabled,
+                None => {
+                    let enabled = self.enabled(&endpoint).await?;
+                    endpoints.insert(endpoint.clone(), enabled);
+                    enabled
+                }
+            };
+            if !enabled {
+                continue;
+            }
+            // Only a queue's head goes (a retried head is due after the rest of its queue).
+            let id = d.get("_id").cloned().ok_or_else(|| corrupt("_id"))?;
+            let queue = (endpoint, project, session);
+            let head = match heads.get(&queue) {
+                Some(head) => head.clone(),
+                None => {
+                    let head = self.head(&d).await?;
+                    heads.insert(queue, head.clone());
+                    head
+                }
+            };
+            if head != Some(id.clone()) {
+                continue;
+            }
+            // The condition is in the update, so that the filter stays on `_id` (see
+            // `set_where`): taken only if still pending and unleased at `now`.
+            let free = doc! { "$and": [
+                { "$eq": ["$status", "pending"] },
+                { "$lte": ["$leaseUntil", date(now)] },
+            ] };
+            let hold = doc! { "$set": {
+                "lease": { "$literal": lease.token.as_str() },
+                "leaseUntil": { "$literal": date(lease.until) },
+            } };
+            let after = self
+                .deliveries()
+                .find_one_and_update(doc! { "_id": id }, set_where(free, vec![hold]))
+                .return_document(ReturnDocument::After)
+                .await
+                .storage()?;
+            let taken = after.filter(|d| {
+                d.get_str("lease") == Ok(lease.token.as_str())
+                    && d.get_datetime("leaseUntil").ok() == Some(&date(lease.until))
+            });
+            if let Some(taken) = taken {
+                claimed_all.push(claimed(&taken)?);
+            }
+        }
+        Ok(claimed_all)
+    }
+
+    async fn settle_delivery(
+        &self,
+        endpoint: &WebhookId,
+        message: &MessageId,
+        lease: &Lease,
+        attempt: &Attempt,
+        next: AfterAttempt,
+    ) -> Result<bool, StorageError> {
+        let mut logged = doc! {
+            "at": date(attempt.at),
+            "durationMs": i64::try_from(attempt.duration_ms).unwrap_or(i64::MAX),
+        };
+        match &attempt.result {
+            AttemptResult::Status(code) => logged.insert("statusCode", i32::from(*code)),
+            AttemptResult::Error(reason) => logged.insert("error", reason.as_str()),
+        };
+        let mut set = doc! {
+            "lease": { "$literal": Bson::Null },
+            "leaseUntil": { "$literal": Bson::Null },
+            "attempts": { "$add": ["$attempts", 1_i32] },
+            "attemptLog": { "$concatArrays": ["$attemptLog", [{ "$literal": logged }]] },
+        };
+        match next {
+            AfterAttempt::Delivered => set.insert("status", doc! { "$literal": "delivered" }),
+            AfterAttempt::Failed => set.insert("status", doc! { "$literal": "failed" }),
+            AfterAttempt::RetryAt(at) => set.insert("dueAt", doc! { "$literal": date(at) }),
+        };
+        // The condition is in the update (see `set_where`): only under the claim's lease.
+        let held = doc! { "$and": [
+            { "$eq": ["$status", "pending"] },
+            { "$eq": ["$lease", { "$literal": lease.token.as_str() }] },
+        ] };
+        let updated = self
+            .deliveries()
+            .update_one(
+                doc! { "webhookId": endpoint.as_str(), "messageId": message.as_str() },
+                set_where(held, vec![doc! { "$set": set }]),
+            )
+            .await
+            .storage()?;
+        Ok(updated.modified_count == 1)
+    }
+}

@@ -1,0 +1,196 @@
+//! The webhook outbox on SQLite (migration 0010, decision 38): messages recorded by the writer
+//! in the transaction of the change they announce, one delivery per enabled endpoint subscribed
+//! to the type; and the dispatcher's claims and outcomes (`domain::WebhookDeliveries`, in
+//! `webhooks.rs`), each one job of the writer thread (so two claims never take one delivery).
+
+use domain::webhook::{
+    AfterAttempt, Attempt, AttemptResult, ClaimedDelivery, Lease, MessageId, WebhookMessage,
+};
+use domain::{EventId, ProjectId, SessionId, Timestamp, WebhookEventType, WebhookId};
+use rusqlite::{Connection, Row, params};
+
+use crate::rows::{invalid, timestamp};
+
+/// The enabled endpoints of one project with the types each subscribes to, read once per
+/// writer job; recording is free for a project without any.
+pub(crate) struct Outbox {
+    endpoints: Vec<(String, String)>,
+}
+
+impl Outbox {
+    pub(crate) fn of(conn: &Connection, project: &ProjectId) -> rusqlite::Result<Self> {
+        let endpoints = conn
+            .prepare_cached(
+                "SELECT webhook_id, ',' || events || ',' FROM webhook_endpoints
+                  WHERE project = ?1 AND enabled = 1",
+            )?
+            .query_map([project.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(Self { endpoints })
+    }
+
+    /// Records that `kind` happened to the session (and its `event`) at `at`, with a pending
+    /// delivery due at once for every endpoint subscribed to it.
+    pub(crate) fn record(
+        &self,
+        conn: &Connection,
+        project: &ProjectId,
+        session: &SessionId,
+        kind: WebhookEventType,
+        event: Option<&EventId>,
+        at: Timestamp,
+    ) -> rusqlite::Result<()> {
+        let listed = format!(",{kind},");
+        let mut subscribed = self
+            .endpoints
+            .iter()
+            .filter(|(_, events)| events.contains(&listed))
+            .peekable();
+        if subscribed.peek().is_none() {
+            return Ok(());
+        }
+        conn.prepare_cached(
+            "INSERT INTO webhook_messages (project, session_id, type, event_id, recorded_at)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?
+        .execute(params![
+            project.as_str(),
+            session.as_str(),
+            kind.as_str(),
+            event.map(EventId::as_str),
+            at.millis(),
+        ])?;
+        let message = conn.last_insert_rowid();
+        let mut insert = conn.prepare_cached(
+            "INSERT INTO webhook_deliveries (webhook_id, message_id, session_id, status, due_at)
+             VALUES (?1, ?2, ?3, 'pending', ?4)",
+        )?;
+        for (endpoint, _) in subscribed {
+            insert.execute(params![endpoint, message, session.as_str(), at.millis()])?;
+        }
+        Ok(())
+    }
+}
+
+/// What is due, each the head of its endpoint's queue for its session.
+const CLAIM_SQL: &str = "
+    SELECT d.webhook_id, d.message_id, d.attempts,
+           m.type, m.project, m.session_id, m.event_id, m.recorded_at
+      FROM webhook_deliveries AS d INDEXED BY webhook_deliveries_due
+      JOIN webhook_endpoints AS w ON w.webhook_id = d.webhook_id
+      JOIN webhook_messages AS m ON m.message_id = d.message_id
+     WHERE d.status = 'pending' AND d.due_at <= ?1
+       AND (d.lease_until IS NULL OR d.lease_until <= ?1)
+       AND w.enabled = 1
+       AND d.message_id = (
+             SELECT q.message_id FROM webhook_deliveries AS q INDEXED BY webhook_deliveries_queue
+              WHERE q.webhook_id = d.webhook_id AND q.session_id = d.session_id
+                AND q.status = 'pending'
+              ORDER BY q.message_id LIMIT 1)
+     ORDER BY d.due_at
+     LIMIT ?2";
+
+fn claimed(row: &Row<'_>) -> rusqlite::Result<ClaimedDelivery> {
+    let text = |idx: usize| row.get::<_, String>(idx);
+    let message = row.get::<_, i64>(1)?;
+    Ok(ClaimedDelivery {
+        endpoint: WebhookId::parse(text(0)?).map_err(|e| invalid(0, e))?,
+        attempts: row.get(2)?,
+        message: WebhookMessage {
+            id: MessageId::numbered(message as u64),
+            kind: WebhookEventType::parse(&text(3)?).map_err(|e| invalid(3, e))?,
+            project: ProjectId::parse(text(4)?).map_err(|e| invalid(4, e))?,
+            session: SessionId::parse(text(5)?).map_err(|e| invalid(5, e))?,
+            event: row
+                .get::<_, Option<String>>(6)?
+                .map(EventId::parse)
+                .transpose()
+                .map_err(|e| invalid(6, e))?,
+            recorded_at: timestamp(row, 7)?,
+        },
+    })
+}
+
+pub(crate) fn claim(
+    conn: &Connection,
+    now: Timestamp,
+    lease: &Lease,
+    limit: u32,
+) -> rusqlite::Result<Vec<ClaimedDelivery>> {
+    let due = conn
+        .prepare_cached(CLAIM_SQL)?
+        .query_map(params![now.millis(), limit], claimed)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let mut hold = conn.prepare_cached(
+        "UPDATE webhook_deliveries SET lease = ?3, lease_until = ?4
+          WHERE webhook_id = ?1 AND message_id = ?2",
+    )?;
+    for d in &due {
+        hold.execute(params![
+            d.endpoint.as_str(),
+            number(&d.message.id)?,
+            lease.token,
+            lease.until.millis(),
+        ])?;
+    }
+    Ok(due)
+}
+
+pub(crate) fn settle(
+    conn: &Connection,
+    endpoint: &WebhookId,
+    message: &MessageId,
+    lease: &Lease,
+    attempt: &Attempt,
+    next: AfterAttempt,
+) -> rusqlite::Result<bool> {
+    let (status, due_at) = match next {
+        AfterAttempt::Delivered => ("delivered", None),
+        AfterAttempt::Failed => ("failed", None),
+        AfterAttempt::RetryAt(at) => ("pending", Some(at.millis())),
+    };
+    let message = number(message)?;
+    let attempts: Option<i64> = conn
+        .prepare_cached(
+            "UPDATE webhook_deliveries
+                SET status = ?4, due_at = coalesce(?5, due_at), attempts = attempts + 1,
+                    lease = NULL, lease_until = NULL
+              WHERE webhook_id = ?1 AND message_id = ?2 AND lease = ?3 AND status = 'pending'
+          RETURNING attempts",
+        )?
+        .query_map(
+            params![endpoint.as_str(), message, lease.token, status, due_at],
+            |r| r.get(0),
+        )?
+        .next()
+        .transpose()?;
+    let Some(n) = attempts else {
+        return Ok(false);
+    };
+    let (code, error) = match &attempt.result {
+        AttemptResult::Status(code) => (Some(*code), None),
+        AttemptResult::Error(reason) => (None, Some(reason.as_str())),
+    };
+    conn.prepare_cached(
+        "INSERT INTO webhook_attempts
+                (webhook_id, message_id, n, at, status_code, error, duration_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![
+        endpoint.as_str(),
+        message,
+        n,
+        attempt.at.millis(),
+        code,
+        error,
+        i64::try_from(attempt.duration_ms).unwrap_or(i64::MAX),
+    ])?;
+    Ok(true)
+}
+
+/// The row id of a message this store numbered.
+fn number(id: &MessageId) -> rusqlite::Result<i64> {
+    id.number()
+        .and_then(|n| i64::try_from(n).ok())
+        .ok_or_else(|| rusqlite::Error::InvalidParameterName(format!("message {id}")))
+}
