@@ -18,5 +18,6 @@ mod state;
 mod stream;
 
 pub use http::limits::Limits;
+pub use http::messages::MessageBodies;
 pub use router::app;
 pub use state::AppState;

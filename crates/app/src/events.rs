@@ -128,6 +128,7 @@ impl Events {
             .redact_event(project, session, event, Timestamp::now())
             .await?;
         if !written.replayed {
+            self.tail.commits().committed();
             tracing::info!(project = %project, session = %session, event = %event, "event redacted");
         }
         Ok(written)

@@ -2,14 +2,17 @@
 //! of use cases, each calling the domain's ports and then reacting to what committed (waking
 //! live tails, counting, logging). It knows no HTTP; the server assembles it around the store.
 //!
-//! Modules, from the leaves up: `bounded` (the storage timeout) · `metrics` (the registry,
-//! `Instrumented`) · `tail` (live tails, stream slots) · `rate` (`RATE_LIMIT_PER_KEY`) ·
+//! Modules, from the leaves up: `background` (a task that stops when asked) · `bounded` (the
+//! storage timeout) · `metrics` (the registry,
+//! `Instrumented`) · `dispatch` (the webhook dispatcher, `Commits`) · `tail` (live tails, stream slots) · `rate` (`RATE_LIMIT_PER_KEY`) ·
 //! `access` (open or keys mode, the key cache) ·
 //! the services `sessions`, `events`, `lifecycle`, `keys`, `health`, `webhooks` · `retention` (the sweep,
 //! through `lifecycle`).
 
 mod access;
+mod background;
 mod bounded;
+mod dispatch;
 mod events;
 mod health;
 mod keys;
@@ -23,6 +26,7 @@ mod webhooks;
 
 pub use access::Access;
 pub use bounded::Bounded;
+pub use dispatch::{Commits, DispatchSettings, Dispatcher, MessageBodies};
 pub use events::Events;
 pub use health::Health;
 pub use keys::{Holder, Keys};

@@ -21,7 +21,8 @@ use domain::{
     WebhookId, WebhookRepository,
 };
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry, TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry,
+    TextEncoder,
 };
 
 /// The buckets of every latency histogram, in seconds (storage calls and HTTP requests).
@@ -40,6 +41,8 @@ pub struct Metrics {
     events_appended: IntCounter,
     sessions_erased: IntCounterVec,
     events_redacted: IntCounter,
+    webhook_attempts: IntCounterVec,
+    webhook_first_attempt_delay: Histogram,
 }
 
 impl Metrics {
@@ -84,6 +87,24 @@ impl Metrics {
                 &["reason"],
             ),
             events_redacted: counter("events_redacted_total", "Events redacted (each once)"),
+            webhook_attempts: counter_vec(
+                "webhook_deliveries_total",
+                "Webhook attempts by what they made of their delivery: delivered, retry (to be \
+                 attempted again) or failed (its retries exhausted)",
+                &["result"],
+            ),
+            webhook_first_attempt_delay: {
+                let opts = HistogramOpts::new(
+                    "webhook_first_attempt_delay_seconds",
+                    "Time from a change's commit to its message's first attempt",
+                )
+                .buckets(LATENCY_BUCKETS.to_vec());
+                let h = Histogram::with_opts(opts).expect("valid metric");
+                registry
+                    .register(Box::new(h.clone()))
+                    .expect("unique metric");
+                h
+            },
             registry,
         }
     }
@@ -99,6 +120,16 @@ impl Metrics {
         self.sessions_erased
             .with_label_values(&[reason.as_str()])
             .inc();
+    }
+
+    /// Counts a webhook attempt by what it made of its delivery (`delivered`, `retry`,
+    /// `failed`); `first_after`: the time from the commit to it, when it was the first.
+    pub fn webhook_attempt(&self, result: &'static str, first_after: Option<std::time::Duration>) {
+        self.webhook_attempts.with_label_values(&[result]).inc();
+        if let Some(delay) = first_after {
+            self.webhook_first_attempt_delay
+                .observe(delay.as_secs_f64());
+        }
     }
 
     /// The Prometheus text exposition of every metric.

@@ -11,11 +11,9 @@
 
 use std::time::Duration;
 
-use domain::{EraseIf, EraseSessionError, StorageError, Timestamp};
-use tokio::sync::watch;
-use tokio::task::JoinHandle;
-
+use crate::background::Background;
 use crate::lifecycle::Lifecycle;
+use domain::{EraseIf, EraseSessionError, StorageError, Timestamp};
 
 /// Sessions, or tombstones, asked for per store call.
 pub const BATCH: u32 = 100;
@@ -95,16 +93,12 @@ pub async fn sweep(
 }
 
 /// The background sweep of this instance; stopped by [`Sweeper::stop`] or when dropped.
-pub struct Sweeper {
-    stop: watch::Sender<bool>,
-    task: Option<JoinHandle<()>>,
-}
+pub struct Sweeper(Background);
 
 impl Sweeper {
     /// Starts sweeping every `policy.every`, the first time at once.
     pub fn spawn(lifecycle: Lifecycle, policy: Retention) -> Self {
-        let (stop, mut stopped) = watch::channel(false);
-        let task = tokio::spawn(async move {
+        Self(Background::spawn(|mut stopped| async move {
             loop {
                 let go_on = || !*stopped.borrow();
                 match sweep(&lifecycle, &policy, Timestamp::now(), go_on).await {
@@ -125,26 +119,11 @@ impl Sweeper {
                     _ = stopped.changed() => return,
                 }
             }
-        });
-        Self {
-            stop,
-            task: Some(task),
-        }
+        }))
     }
 
     /// Ends the sweep after the store call in flight and waits for it.
-    pub async fn stop(mut self) {
-        let _ = self.stop.send(true);
-        if let Some(task) = self.task.take() {
-            let _ = task.await;
-        }
-    }
-}
-
-impl Drop for Sweeper {
-    fn drop(&mut self) {
-        if let Some(task) = self.task.take() {
-            task.abort();
-        }
+    pub async fn stop(self) {
+        self.0.stop().await;
     }
 }

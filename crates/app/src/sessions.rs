@@ -7,15 +7,18 @@ use domain::{
     StorageError, Written,
 };
 
+use crate::dispatch::Commits;
+
 /// The session use cases. Cheap to clone: every clone shares the store.
 #[derive(Clone)]
 pub struct Sessions {
     repo: Arc<dyn Repository>,
+    commits: Commits,
 }
 
 impl Sessions {
-    pub fn new(repo: Arc<dyn Repository>) -> Self {
-        Self { repo }
+    pub fn new(repo: Arc<dyn Repository>, commits: Commits) -> Self {
+        Self { repo, commits }
     }
 
     /// Opens a session; a session stored under its id already is a replay (the first write
@@ -25,7 +28,11 @@ impl Sessions {
         project: &ProjectId,
         new: NewSession,
     ) -> Result<Written<Session>, CreateSessionError> {
-        self.repo.create_session(project, new).await
+        let written = self.repo.create_session(project, new).await?;
+        if !written.replayed {
+            self.commits.committed();
+        }
+        Ok(written)
     }
 
     /// A page of the project's sessions.

@@ -16,6 +16,8 @@ use std::time::Duration;
 use domain::{ProjectId, Repository, SessionId, Watch};
 use tokio::sync::watch;
 
+use crate::dispatch::Commits;
+
 type Key = (ProjectId, SessionId);
 
 /// One watched session: its newest known version, and how many streams watch it.
@@ -44,6 +46,8 @@ pub struct Tail {
     poll: Duration,
     poller_started: AtomicBool,
     closing: watch::Sender<bool>,
+    /// Every commit through this instance, for the webhook dispatcher.
+    commits: Commits,
 }
 
 /// The instance has `STREAM_MAX` streams open already, or the project `STREAM_MAX_PER_PROJECT`.
@@ -94,7 +98,13 @@ impl Tail {
             poll,
             poller_started: AtomicBool::new(false),
             closing: watch::channel(false).0,
+            commits: Commits::default(),
         })
+    }
+
+    /// The signal of this instance's commits ([`Tail::committed`] gives it).
+    pub fn commits(&self) -> Commits {
+        self.commits.clone()
     }
 
     /// Takes one of the instance's stream slots for `project`: refused when the instance's
@@ -145,6 +155,7 @@ impl Tail {
 
     /// A write through this instance raised the session's version: wake its streams now.
     pub fn committed(&self, project: &ProjectId, session: &SessionId, version: u64) {
+        self.commits.committed();
         // Every append passes here: without streams (or exports), no key to build and no lock
         // to take. A stream subscribing just after this reads the store after subscribing, so
         // it sees the write anyway.

@@ -36,7 +36,7 @@ pub use ports::{
     CreateSessionError, CreateWebhookError, EraseSessionError, EventMissing, EventRepository,
     GetEventError, GetSessionError, KeyRepository, ListEventsError, RedactEventError, Repository,
     RevokeKeyError, SessionRepository, StorageError, StoreAdmin, SupersedeRefusal,
-    WebhookDeliveries, WebhookRepository,
+    WebhookDeliveries, WebhookRepository, WebhookSender,
 };
 pub use session::{
     CompleteRequest, CompletionDecision, EraseIf, Language, NewSession, Session, SessionState,

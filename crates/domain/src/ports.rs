@@ -19,8 +19,8 @@ use crate::page::{EventPage, PageRequest, Watch};
 use crate::session::{CompleteRequest, EraseIf, NewSession, Session};
 use crate::time::Timestamp;
 use crate::webhook::{
-    AfterAttempt, Attempt, ClaimedDelivery, Lease, MessageId, WebhookChange, WebhookEndpoint,
-    WebhookId,
+    AfterAttempt, Attempt, ClaimedDelivery, Lease, MessageId, OutgoingWebhook, WebhookChange,
+    WebhookEndpoint, WebhookId, WebhookReply,
 };
 use crate::written::Written;
 
@@ -600,4 +600,14 @@ pub trait WebhookDeliveries: Send + Sync + 'static {
         attempt: &Attempt,
         next: AfterAttempt,
     ) -> Result<bool, StorageError>;
+}
+
+/// Sends webhook attempts (an outbound adapter: HTTP). It judges each connection's addresses
+/// by the service's `Destinations` (SPEC "Safety": again at every connection), follows no
+/// redirect, waits at most `WEBHOOK_TIMEOUT` and reads at most 64 KiB of the reply. It never
+/// fails: a refused destination, a connection error or a timeout is an
+/// [`AttemptResult::Error`](crate::webhook::AttemptResult::Error) with a short reason.
+#[async_trait]
+pub trait WebhookSender: Send + Sync + 'static {
+    async fn send(&self, request: OutgoingWebhook) -> WebhookReply;
 }

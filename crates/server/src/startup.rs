@@ -2,15 +2,17 @@
 
 use std::net::TcpListener;
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix_web::dev::Server;
 use actix_web::{HttpServer, web};
 use anyhow::Context;
 use app::{
-    Access, Bounded, Events, Health, Instrumented, Keys, Lifecycle, Metrics, RateLimit, Retention,
-    Services, Sessions, StreamCaps, Sweeper, Tail, Webhooks,
+    Access, Bounded, DispatchSettings, Dispatcher, Events, Health, Instrumented, Keys, Lifecycle,
+    Metrics, RateLimit, Retention, Services, Sessions, StreamCaps, Sweeper, Tail, Webhooks,
 };
-use domain::Repository;
+use domain::{Repository, WebhookSender};
+use infra_http::HttpSender;
 use infra_mongo::{MongoOptions, MongoStore, write_concern as mongodb_write_concern};
 use infra_sqlite::{SqliteOptions, SqliteStore};
 
@@ -23,7 +25,20 @@ pub struct Application {
     tail: Arc<Tail>,
     lifecycle: Lifecycle,
     retention: Retention,
+    /// Webhook attempts go out through it, as the dispatcher claims them.
+    sender: Arc<dyn WebhookSender>,
+    dispatch: DispatchSettings,
+    metrics: Arc<Metrics>,
 }
+
+/// How long a webhook claim holds beyond `WEBHOOK_TIMEOUT` (time to store the attempt).
+const LEASE_MARGIN: Duration = Duration::from_secs(30);
+
+/// How often each instance looks for other instances' webhook messages and due retries.
+const DISPATCH_POLL: Duration = Duration::from_secs(1);
+
+/// Webhook attempts in flight at once, per instance.
+const DISPATCH_IN_FLIGHT: usize = 64;
 
 /// Opens the configured store (migrations included).
 pub async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Repository>> {
@@ -105,7 +120,7 @@ impl Application {
         let tail = Tail::new(repo.clone(), caps, limits.stream_poll);
         let lifecycle = Lifecycle::new(repo.clone(), tail.clone(), metrics.clone());
         let services = Services {
-            sessions: Sessions::new(repo.clone()),
+            sessions: Sessions::new(repo.clone(), tail.commits()),
             events: Events::new(repo.clone(), tail.clone()),
             lifecycle: lifecycle.clone(),
             keys: Keys::new(repo.clone(), access)
@@ -117,9 +132,19 @@ impl Application {
                 settings.webhook_destinations,
             ),
         };
+        let sender: Arc<dyn WebhookSender> = Arc::new(
+            HttpSender::new(settings.webhook_destinations, settings.webhook_timeout)
+                .map_err(|e| anyhow::anyhow!(e))?,
+        );
+        let dispatch = DispatchSettings {
+            schedule: settings.webhook_schedule.clone(),
+            lease: settings.webhook_timeout + LEASE_MARGIN,
+            poll: DISPATCH_POLL,
+            in_flight: DISPATCH_IN_FLIGHT,
+        };
         let state = web::Data::new(api::AppState::new(
             services,
-            metrics,
+            metrics.clone(),
             settings.limits.clone(),
             &secret,
         ));
@@ -145,6 +170,9 @@ impl Application {
             tail,
             lifecycle,
             retention: settings.retention,
+            sender,
+            dispatch,
+            metrics,
         })
     }
 
@@ -152,11 +180,19 @@ impl Application {
         self.port
     }
 
-    /// Serves (and sweeps expired sessions and tombstones in the background) until
-    /// SIGTERM/SIGINT, lets in-flight requests finish within the grace period, stops the sweep,
-    /// then closes the store.
+    /// Serves (and, in the background, sweeps expired sessions and tombstones and dispatches
+    /// webhook messages) until SIGTERM/SIGINT, lets in-flight requests finish within the grace
+    /// period, stops the sweep and the dispatcher, then closes the store.
     pub async fn run(self) -> std::io::Result<()> {
         let sweeper = Sweeper::spawn(self.lifecycle.clone(), self.retention);
+        let dispatcher = Dispatcher::spawn(
+            self.repo.clone(),
+            self.sender.clone(),
+            Arc::new(api::MessageBodies),
+            self.tail.commits(),
+            self.metrics.clone(),
+            self.dispatch.clone(),
+        );
         let handle = self.server.handle();
         let tail = self.tail.clone();
         let on_signal = tokio::spawn(async move {
@@ -170,6 +206,7 @@ impl Application {
         let served = self.server.await;
         on_signal.abort();
         sweeper.stop().await;
+        dispatcher.stop().await;
         tracing::info!("server stopped; closing the store");
         self.repo.close().await;
         served

@@ -8,6 +8,7 @@
 pub mod body;
 pub mod input;
 pub mod limits;
+pub mod messages;
 pub mod metrics;
 pub mod paths;
 pub mod problem;

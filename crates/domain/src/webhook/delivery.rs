@@ -212,6 +212,23 @@ pub struct ClaimedDelivery {
     pub attempts: u32,
 }
 
+/// One attempt as the dispatcher made it, for the sender: a `POST` of `body` to `url` with
+/// `headers` (Standard Webhooks' three and `content-type`).
+#[derive(Debug, Clone)]
+pub struct OutgoingWebhook {
+    pub url: super::WebhookUrl,
+    pub headers: Vec<(&'static str, String)>,
+    pub body: Vec<u8>,
+}
+
+/// What the receiver made of an attempt: its status (or why there was none), and the wait its
+/// `Retry-After` asked for, in milliseconds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookReply {
+    pub result: AttemptResult,
+    pub retry_after_ms: Option<u64>,
+}
+
 /// A dispatcher's hold on the deliveries it claimed: a token of its own and the time the hold
 /// ends. Until then no other claim takes them; after it, another claim may (the holder is
 /// presumed dead), and the holder's late outcome is then refused.

@@ -13,7 +13,7 @@ mod secret;
 
 pub use delivery::{
     AfterAttempt, Attempt, AttemptResult, ClaimedDelivery, DeliveryStatus, Lease, MessageId,
-    RetrySchedule, WebhookMessage, after_attempt,
+    OutgoingWebhook, RetrySchedule, WebhookMessage, WebhookReply, after_attempt,
 };
 pub use destination::{Destinations, MAX_URL_LEN, WebhookUrl, is_internal};
 pub use endpoint::{

@@ -84,6 +84,10 @@ pub struct Settings {
     pub admin_key: Option<AdminKey>,
     /// `WEBHOOK_ALLOW_PRIVATE`: which destinations webhook endpoints may name.
     pub webhook_destinations: domain::Destinations,
+    /// `WEBHOOK_TIMEOUT`: one attempt, reply included.
+    pub webhook_timeout: Duration,
+    /// `WEBHOOK_RETRY_SCHEDULE`.
+    pub webhook_schedule: domain::webhook::RetrySchedule,
 }
 
 impl Settings {
@@ -215,6 +219,12 @@ impl Settings {
             } else {
                 domain::Destinations::PublicOnly
             },
+            webhook_timeout: match duration("WEBHOOK_TIMEOUT", &v.webhook_timeout)? {
+                t if t <= Duration::from_secs(300) => t,
+                _ => return Err(ConfigError("WEBHOOK_TIMEOUT must be at most 5m".into())),
+            },
+            webhook_schedule: domain::webhook::RetrySchedule::parse(&v.webhook_retry_schedule)
+                .map_err(|e| ConfigError(format!("WEBHOOK_RETRY_SCHEDULE: each wait {}", e.0)))?,
         })
     }
 }

@@ -113,6 +113,14 @@ pub const SETTINGS: &[(&str, &str)] = &[
         "true: webhook endpoints may use http and loopback, private or other internal addresses (tests, local development)",
     ),
     (
+        "WEBHOOK_TIMEOUT",
+        "how long a webhook attempt may take, reply included (a duration such as 15s)",
+    ),
+    (
+        "WEBHOOK_RETRY_SCHEDULE",
+        "the waits before each webhook attempt after the first, comma-separated (empty: no retry)",
+    ),
+    (
         "CONFIG_FILE",
         "a TOML file with any of these keys (default: service.toml if present)",
     ),
@@ -161,6 +169,8 @@ pub struct Values {
     pub admin_key: Option<String>,
     pub allow_open: bool,
     pub webhook_allow_private: bool,
+    pub webhook_timeout: String,
+    pub webhook_retry_schedule: String,
     pub config_file: Option<PathBuf>,
 }
 
@@ -201,6 +211,8 @@ impl Default for Values {
             admin_key: None,
             allow_open: false,
             webhook_allow_private: false,
+            webhook_timeout: "15s".into(),
+            webhook_retry_schedule: domain::webhook::RetrySchedule::DEFAULT.into(),
             config_file: None,
         }
     }

@@ -16,6 +16,7 @@ mod batch;
 mod concurrency;
 mod contract;
 mod corrections;
+mod deliveries;
 mod erasure;
 mod fair_use;
 mod fidelity;

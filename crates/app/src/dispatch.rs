@@ -1,0 +1,307 @@
+//! The webhook dispatcher (SPEC "Webhooks", decision 38): on every instance, a task that claims
+//! due deliveries from the store under an expiring lease and attempts each one, woken at once by
+//! this instance's commits ([`Commits`]) and every `poll` for other instances' commits. The store
+//! hands out only the head of each endpoint's queue per session, so a session's messages go in
+//! order while other sessions and endpoints go on; a claim whose dispatcher dies is taken over
+//! when its lease expires (at least once: a receiver dedupes by `webhook-id`).
+//!
+//! Each attempt builds the body from the store as it stands (an erased session's message keeps
+//! ids only), signs it with the endpoint's current secrets (Standard Webhooks), sends it through
+//! the [`WebhookSender`] port, and stores the attempt with what the domain decides of it
+//! ([`after_attempt`]); a `410 Gone` disables the endpoint.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use domain::webhook::{
+    AfterAttempt, Attempt, AttemptResult, ClaimedDelivery, Lease, OutgoingWebhook, RetrySchedule,
+    WebhookMessage, after_attempt, signature_header,
+};
+use domain::{
+    Event, GetEventError, GetSessionError, Repository, Session, StorageError, Timestamp,
+    WebhookChange, WebhookPatch, WebhookSender,
+};
+use rand::RngCore;
+use tokio::sync::{Notify, Semaphore};
+
+use crate::background::Background;
+use crate::metrics::Metrics;
+
+/// "Something committed on this instance": the writes' use cases signal it, the dispatcher
+/// waits for it. Cheap to clone; a signal while nobody waits is kept for the next wait.
+#[derive(Clone, Default)]
+pub struct Commits(Arc<Notify>);
+
+impl Commits {
+    pub fn committed(&self) {
+        self.0.notify_one();
+    }
+
+    async fn next(&self) {
+        self.0.notified().await;
+    }
+}
+
+/// Makes a message's body (`{ type, timestamp, data: { session, event? } }`) from the session
+/// and event as they stand (`None`: erased or gone, ids only). The HTTP adapter renders it, so
+/// that a message's session and event are exactly what `GET` serves.
+pub trait MessageBodies: Send + Sync + 'static {
+    fn body(
+        &self,
+        message: &WebhookMessage,
+        session: Option<&Session>,
+        event: Option<&Event>,
+    ) -> Vec<u8>;
+}
+
+/// How the dispatcher works.
+#[derive(Debug, Clone)]
+pub struct DispatchSettings {
+    /// `WEBHOOK_RETRY_SCHEDULE`.
+    pub schedule: RetrySchedule,
+    /// How long a claim holds (longer than `WEBHOOK_TIMEOUT`: an attempt ends within it).
+    pub lease: Duration,
+    /// How often the store is asked for other instances' messages and retries come due.
+    pub poll: Duration,
+    /// Attempts in flight at once, at most.
+    pub in_flight: usize,
+}
+
+/// The dispatcher of this instance; stopped by [`Dispatcher::stop`] or when dropped.
+pub struct Dispatcher(Background);
+
+#[derive(Clone)]
+struct Worker {
+    repo: Arc<dyn Repository>,
+    sender: Arc<dyn WebhookSender>,
+    bodies: Arc<dyn MessageBodies>,
+    schedule: RetrySchedule,
+    metrics: Arc<Metrics>,
+    /// Signalled when a queue moved on (a head delivered or failed): its next is due now.
+    moved: Commits,
+}
+
+fn token() -> String {
+    let mut bytes = [0_u8; 12];
+    rand::rng().fill_bytes(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl Dispatcher {
+    pub fn spawn(
+        repo: Arc<dyn Repository>,
+        sender: Arc<dyn WebhookSender>,
+        bodies: Arc<dyn MessageBodies>,
+        commits: Commits,
+        metrics: Arc<Metrics>,
+        settings: DispatchSettings,
+    ) -> Self {
+        let worker = Worker {
+            repo,
+            sender,
+            bodies,
+            schedule: settings.schedule.clone(),
+            moved: commits.clone(),
+            metrics,
+        };
+        let slots = Arc::new(Semaphore::new(settings.in_flight.max(1)));
+        let lease_ms = i64::try_from(settings.lease.as_millis()).unwrap_or(i64::MAX);
+        Self(Background::spawn(|mut stopped| async move {
+            loop {
+                let free = slots.available_permits();
+                let mut claimed = Vec::new();
+                if free > 0 {
+                    let now = Timestamp::now();
+                    let lease = Lease {
+                        token: token(),
+                        until: now.plus_millis(lease_ms),
+                    };
+                    let limit = u32::try_from(free).unwrap_or(u32::MAX);
+                    match worker.repo.claim_deliveries(now, &lease, limit).await {
+                        Ok(deliveries) => {
+                            claimed = deliveries.into_iter().map(|d| (d, lease.clone())).collect()
+                        }
+                        Err(e) => tracing::warn!(error = %e, "webhook deliveries not claimed"),
+                    }
+                }
+                let full = !claimed.is_empty() && claimed.len() == free;
+                for (delivery, lease) in claimed {
+                    let Ok(slot) = slots.clone().try_acquire_owned() else {
+                        break;
+                    };
+                    let worker = worker.clone();
+                    tokio::spawn(async move {
+                        worker.attempt(delivery, &lease).await;
+                        drop(slot);
+                    });
+                }
+                if *stopped.borrow() {
+                    return;
+                }
+                if full {
+                    // More may be due: claim again when a slot frees.
+                    tokio::select! {
+                        _ = slots.acquire() => {}
+                        _ = stopped.changed() => return,
+                    }
+                    continue;
+                }
+                tokio::select! {
+                    _ = commits.next() => {}
+                    _ = tokio::time::sleep(settings.poll) => {}
+                    _ = stopped.changed() => return,
+                }
+            }
+        }))
+    }
+
+    /// Stops claiming; attempts in flight finish on their own (a cut-short one is attempted
+    /// again when its lease expires).
+    pub async fn stop(self) {
+        self.0.stop().await;
+    }
+}
+
+impl Worker {
+    /// The session and event a message is about, as they stand (`None`: erased or gone).
+    async fn content(
+        &self,
+        message: &WebhookMessage,
+    ) -> Result<(Option<Session>, Option<Event>), StorageError> {
+        let session = match self
+            .repo
+            .get_session(&message.project, &message.session)
+            .await
+        {
+            Ok(session) => Some(session),
+            Err(GetSessionError::NotFound | GetSessionError::Erased) => None,
+            Err(GetSessionError::Storage(e)) => return Err(e),
+        };
+        let event = match (&message.event, &session) {
+            (Some(id), Some(_)) => {
+                match self
+                    .repo
+                    .get_event(&message.project, &message.session, id)
+                    .await
+                {
+                    Ok(event) => Some(event),
+                    Err(GetEventError::Storage(e)) => return Err(e),
+                    Err(_) => None,
+                }
+            }
+            _ => None,
+        };
+        Ok((session, event))
+    }
+
+    /// One attempt of a claimed delivery, stored under its lease. Whatever cannot be done now
+    /// (the store unavailable) is left to the lease's expiry: the delivery is claimed again.
+    async fn attempt(&self, d: ClaimedDelivery, lease: &Lease) {
+        let endpoint = match self.repo.find_webhook(&d.endpoint).await {
+            Ok(Some(endpoint)) if endpoint.enabled => endpoint,
+            // Disabled or deleted since the claim: no attempt (a claim takes none of these).
+            Ok(_) => return,
+            Err(e) => {
+                tracing::warn!(error = %e, "webhook endpoint not read; attempted again later");
+                return;
+            }
+        };
+        let (session, event) = match self.content(&d.message).await {
+            Ok(content) => content,
+            Err(e) => {
+                tracing::warn!(error = %e, "webhook message not read; attempted again later");
+                return;
+            }
+        };
+        let body = self
+            .bodies
+            .body(&d.message, session.as_ref(), event.as_ref());
+        let at = Timestamp::now();
+        let seconds = at.millis().div_euclid(1000);
+        let id = d.message.id.as_str();
+        let signature = signature_header(&endpoint.signing_secrets(at), id, seconds, &body);
+        let request = OutgoingWebhook {
+            url: endpoint.url.clone(),
+            headers: vec![
+                ("webhook-id", id.to_owned()),
+                ("webhook-timestamp", seconds.to_string()),
+                ("webhook-signature", signature),
+                ("content-type", "application/json".to_owned()),
+            ],
+            body,
+        };
+        let started = Instant::now();
+        let reply = self.sender.send(request).await;
+        let attempt = Attempt {
+            at,
+            result: reply.result,
+            duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        };
+        let next = after_attempt(
+            &attempt,
+            d.attempts.saturating_add(1),
+            &self.schedule,
+            reply.retry_after_ms,
+        );
+        let first_after = (d.attempts == 0).then(|| {
+            let millis = at.millis().saturating_sub(d.message.recorded_at.millis());
+            Duration::from_millis(u64::try_from(millis).unwrap_or(0))
+        });
+        let result = match next {
+            AfterAttempt::Delivered => "delivered",
+            AfterAttempt::RetryAt(_) => "retry",
+            AfterAttempt::Failed => "failed",
+        };
+        self.metrics.webhook_attempt(result, first_after);
+        if attempt.result == AttemptResult::Status(410) {
+            self.disable(&d).await;
+        }
+        tracing::debug!(
+            message = id,
+            endpoint = d.endpoint.as_str(),
+            kind = d.message.kind.as_str(),
+            outcome = ?attempt.result,
+            "webhook attempt"
+        );
+        match self
+            .repo
+            .settle_delivery(&d.endpoint, &d.message.id, lease, &attempt, next)
+            .await
+        {
+            Ok(true) if matches!(next, AfterAttempt::RetryAt(_)) => {}
+            // The queue's next message is its head now: claim it at once.
+            Ok(true) => self.moved.committed(),
+            Ok(false) => tracing::info!(
+                message = id,
+                "webhook attempt not stored: its claim expired and was taken over"
+            ),
+            Err(e) => tracing::warn!(error = %e, message = id, "webhook attempt not stored"),
+        }
+        if next == AfterAttempt::Failed {
+            tracing::info!(
+                message = id,
+                endpoint = d.endpoint.as_str(),
+                "webhook message failed"
+            );
+        }
+    }
+
+    /// A `410 Gone`: the receiver asks for nothing more (SPEC).
+    async fn disable(&self, d: &ClaimedDelivery) {
+        let off = WebhookChange::Patch(WebhookPatch {
+            enabled: Some(false),
+            ..WebhookPatch::default()
+        });
+        match self
+            .repo
+            .change_webhook(&d.endpoint, &off, Timestamp::now())
+            .await
+        {
+            Ok(_) => tracing::info!(
+                endpoint = d.endpoint.as_str(),
+                "webhook endpoint disabled: 410"
+            ),
+            Err(e) => tracing::warn!(error = %e, "webhook endpoint not disabled after a 410"),
+        }
+    }
+}

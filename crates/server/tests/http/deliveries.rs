@@ -1,0 +1,516 @@
+//! Webhook delivery end to end (SPEC "Webhooks"): a real receiver on a real port, started by
+//! the test, gets every message type with its documented body, signed (checked here with HMAC
+//! from RustCrypto, not the service's code), in order per session; a failed attempt comes again
+//! with the same `webhook-id`, `Retry-After` is honoured, a 410 disables the endpoint, a
+//! receiver hanging on one session holds no other, and two instances send each message once.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use hmac::{Hmac, Mac};
+use serde_json::{Value, json};
+use sha2::Sha256;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+use crate::common;
+use common::TestApp;
+
+/// What the receiver answers to one request: a status, extra headers, a delay first.
+#[derive(Clone)]
+struct Answer {
+    status: u16,
+    headers: Vec<(&'static str, String)>,
+    delay: Duration,
+}
+
+fn answer(status: u16) -> Answer {
+    Answer {
+        status,
+        headers: Vec::new(),
+        delay: Duration::ZERO,
+    }
+}
+
+/// One request the receiver got.
+#[derive(Debug, Clone)]
+struct Received {
+    headers: HashMap<String, String>,
+    raw: Vec<u8>,
+    body: Value,
+    at: Instant,
+}
+
+impl Received {
+    fn id(&self) -> &str {
+        &self.headers["webhook-id"]
+    }
+
+    fn kind(&self) -> &str {
+        self.body["type"].as_str().unwrap_or_default()
+    }
+
+    fn session(&self) -> &str {
+        self.body["data"]["session"]["sessionId"]
+            .as_str()
+            .unwrap_or_default()
+    }
+
+    fn described(&self) -> String {
+        match self.body["data"]["event"]["eventId"].as_str() {
+            Some(event) => format!("{} {} {event}", self.session(), self.kind()),
+            None => format!("{} {}", self.session(), self.kind()),
+        }
+    }
+}
+
+/// What was received of `session`, described, in order.
+fn of_session(got: &[Received], session: &str) -> Vec<String> {
+    got.iter()
+        .filter(|r| r.session() == session)
+        .map(Received::described)
+        .collect()
+}
+
+type Script = dyn Fn(&Received, usize) -> Answer + Send + Sync;
+
+/// An HTTP/1.1 receiver on 127.0.0.1: records every request, answers as `script` says (given
+/// the request and how many with its `webhook-id` came before).
+struct Receiver {
+    url: String,
+    got: Arc<Mutex<Vec<Received>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn read_request(stream: &mut TcpStream) -> Option<(HashMap<String, String>, Vec<u8>)> {
+    let mut buffer = Vec::new();
+    let mut chunk = [0_u8; 8192];
+    let head_end = loop {
+        let n = stream.read(&mut chunk).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        buffer.extend_from_slice(&chunk[..n]);
+        if let Some(at) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
+            break at + 4;
+        }
+    };
+    let head = String::from_utf8_lossy(&buffer[..head_end]).into_owned();
+    let headers: HashMap<String, String> = head
+        .lines()
+        .skip(1)
+        .filter_map(|line| line.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    let length: usize = headers
+        .get("content-length")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    while buffer.len() < head_end + length {
+        let n = stream.read(&mut chunk).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        buffer.extend_from_slice(&chunk[..n]);
+    }
+    Some((headers, buffer[head_end..head_end + length].to_vec()))
+}
+
+impl Receiver {
+    async fn start(script: impl Fn(&Received, usize) -> Answer + Send + Sync + 'static) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!(
+            "http://127.0.0.1:{}/hook",
+            listener.local_addr().unwrap().port()
+        );
+        let got: Arc<Mutex<Vec<Received>>> = Arc::default();
+        let script: Arc<Script> = Arc::new(script);
+        let seen = got.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((mut stream, _)) = listener.accept().await else {
+                    return;
+                };
+                let (seen, script) = (seen.clone(), script.clone());
+                tokio::spawn(async move {
+                    let Some((headers, raw)) = read_request(&mut stream).await else {
+                        return;
+                    };
+                    let received = Received {
+                        body: serde_json::from_slice(&raw).unwrap_or(Value::Null),
+                        headers,
+                        raw,
+                        at: Instant::now(),
+                    };
+                    let before = {
+                        let mut got = seen.lock().unwrap();
+                        let before = got
+                            .iter()
+                            .filter(|r| {
+                                r.headers.get("webhook-id") == received.headers.get("webhook-id")
+                            })
+                            .count();
+                        got.push(received.clone());
+                        before
+                    };
+                    let answer = script(&received, before);
+                    tokio::time::sleep(answer.delay).await;
+                    let mut reply = format!(
+                        "HTTP/1.1 {} X\r\ncontent-length: 0\r\nconnection: close\r\n",
+                        answer.status
+                    );
+                    for (name, value) in &answer.headers {
+                        reply.push_str(&format!("{name}: {value}\r\n"));
+                    }
+                    reply.push_str("\r\n");
+                    let _ = stream.write_all(reply.as_bytes()).await;
+                    let _ = stream.shutdown().await;
+                });
+            }
+        });
+        Self { url, got, task }
+    }
+
+    fn got(&self) -> Vec<Received> {
+        self.got.lock().unwrap().clone()
+    }
+
+    /// Waits (up to 30 s) until `done` holds of what was received; returns it.
+    async fn until(&self, what: &str, done: impl Fn(&[Received]) -> bool) -> Vec<Received> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let got = self.got();
+            if done(&got) {
+                return got;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "waited 30 s for {what}; got {:?}",
+                got.iter().map(Received::described).collect::<Vec<_>>()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+const SETTINGS: [(&str, &str); 2] = [
+    ("WEBHOOK_ALLOW_PRIVATE", "true"),
+    ("WEBHOOK_RETRY_SCHEDULE", "300ms,300ms"),
+];
+
+/// Registers an endpoint of `acme` at `url` for `events`: its id and its secret's bytes.
+async fn register(app: &TestApp, url: &str, events: &[&str]) -> (String, Vec<u8>) {
+    let created = app
+        .admin()
+        .post_json(
+            "/admin/webhooks",
+            &json!({"project": "acme", "url": url, "events": events}),
+        )
+        .await
+        .expect(201);
+    let secret = created["secret"].as_str().unwrap();
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(secret.strip_prefix("whsec_").unwrap())
+        .unwrap();
+    (created["id"].as_str().unwrap().to_owned(), bytes)
+}
+
+/// Checks Standard Webhooks' signature of a request with `secret`.
+fn assert_signed(r: &Received, secret: &[u8]) {
+    let (id, timestamp) = (&r.headers["webhook-id"], &r.headers["webhook-timestamp"]);
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret).unwrap();
+    mac.update(format!("{id}.{timestamp}.").as_bytes());
+    mac.update(&r.raw);
+    let expected = format!(
+        "v1,{}",
+        base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+    );
+    let signatures: Vec<&str> = r.headers["webhook-signature"].split(' ').collect();
+    assert!(signatures.contains(&expected.as_str()), "{signatures:?}");
+    let sent: i64 = timestamp.parse().unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    assert!(
+        (now - sent).abs() < 60,
+        "webhook-timestamp {sent} vs now {now}"
+    );
+    assert_eq!(r.headers["content-type"], "application/json");
+    assert!(id.starts_with("msg_") && id.len() >= 20, "webhook-id {id}");
+}
+
+#[tokio::test]
+async fn every_type_is_delivered_signed_in_order_with_its_body() {
+    let receiver = Receiver::start(|_, _| answer(204)).await;
+    let app = TestApp::spawn_with_keys(&SETTINGS).await;
+    let key = app.mint_key("acme", &["read", "write", "delete"]).await;
+    let every = [
+        "session.created",
+        "session.completed",
+        "session.failed",
+        "session.erased",
+        "event.appended",
+        "event.redacted",
+    ];
+    let (_, secret) = register(&app, &receiver.url, &every).await;
+    let api = &key.api;
+    api.create_session(&json!({"sessionId": "call-1", "metadata": {"agent": "a"}}))
+        .await
+        .expect(201);
+    api.append("call-1", &common::event("e1")).await.expect(201);
+    api.post_json(
+        "/sessions/call-1/events:batch",
+        &json!({"events": [common::event("e2"), common::event("e3")]}),
+    )
+    .await
+    .expect(201);
+    let redacted = api
+        .send(api.request(reqwest::Method::POST, "/sessions/call-1/events/e1/redact"))
+        .await;
+    assert_eq!(redacted.status, 200);
+    api.post_json("/sessions/call-1/complete", &json!({}))
+        .await
+        .expect(200);
+    api.create_session(&json!({"sessionId": "call-2"}))
+        .await
+        .expect(201);
+    api.post_json("/sessions/call-2/complete", &json!({"status": "failed"}))
+        .await
+        .expect(200);
+    let erased = api
+        .send(api.request(reqwest::Method::DELETE, "/sessions/call-2"))
+        .await;
+    assert!(erased.status < 300, "{}", erased.status);
+
+    let got = receiver.until("9 messages", |got| got.len() >= 9).await;
+    for r in &got {
+        assert_signed(r, &secret);
+    }
+    let of = |session| of_session(&got, session);
+    assert_eq!(
+        of("call-1"),
+        [
+            "call-1 session.created",
+            "call-1 event.appended e1",
+            "call-1 event.appended e2",
+            "call-1 event.appended e3",
+            "call-1 event.redacted e1",
+            "call-1 session.completed",
+        ],
+        "in order per session"
+    );
+    assert_eq!(
+        of("call-2"),
+        [
+            "call-2 session.created",
+            "call-2 session.failed",
+            "call-2 session.erased",
+        ]
+    );
+    // The bodies: the session (without events) and the event as GET serves them; an erased
+    // session's messages carry ids only.
+    let completed = got
+        .iter()
+        .find(|r| r.kind() == "session.completed")
+        .unwrap();
+    let session = api.get("/sessions/call-1").await.expect(200);
+    let mut served = session.clone();
+    served.as_object_mut().unwrap().remove("events");
+    assert_eq!(completed.body["data"]["session"], served);
+    assert!(completed.body["data"].get("event").is_none());
+    common::assert_utc_millis(&completed.body["timestamp"]);
+    let redacted = got.iter().find(|r| r.kind() == "event.redacted").unwrap();
+    let e1 = api.get("/sessions/call-1/events/e1").await.expect(200);
+    assert_eq!(redacted.body["data"]["event"], e1);
+    let gone = got.iter().find(|r| r.kind() == "session.erased").unwrap();
+    assert_eq!(
+        gone.body["data"],
+        json!({"session": {"sessionId": "call-2"}})
+    );
+    let ids: std::collections::HashSet<&str> = got.iter().map(Received::id).collect();
+    assert_eq!(ids.len(), got.len(), "one webhook-id per message");
+}
+
+#[tokio::test]
+async fn a_failed_attempt_comes_again_with_the_same_id_and_a_410_disables() {
+    // The first attempt of every message fails (500), the second succeeds.
+    let receiver = Receiver::start(|_, before| answer(if before == 0 { 500 } else { 200 })).await;
+    let gone = Receiver::start(|_, _| answer(410)).await;
+    let app = TestApp::spawn_with_keys(&SETTINGS).await;
+    let key = app.mint_key("acme", &["read", "write"]).await;
+    register(&app, &receiver.url, &["session.created"]).await;
+    let (gone_id, _) = register(&app, &gone.url, &["session.created"]).await;
+    key.api
+        .create_session(&json!({"sessionId": "s1"}))
+        .await
+        .expect(201);
+    let got = receiver.until("two attempts", |got| got.len() >= 2).await;
+    assert_eq!(got[0].id(), got[1].id(), "the same webhook-id again");
+    assert_eq!(got[0].raw, got[1].raw, "the same body");
+    let waited = got[1].at - got[0].at;
+    assert!(
+        waited >= Duration::from_millis(250),
+        "retried after {waited:?}"
+    );
+    gone.until("one attempt", |got| !got.is_empty()).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let endpoint = app
+            .admin()
+            .get(&format!("/admin/webhooks/{gone_id}"))
+            .await
+            .expect(200);
+        if endpoint["enabled"] == false {
+            break;
+        }
+        assert!(Instant::now() < deadline, "a 410 disables the endpoint");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Disabled: nothing more is attempted, not even the retry of its message.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(gone.got().len(), 1);
+    assert_eq!(receiver.got().len(), 2, "delivered: no third attempt");
+    // Counted: two retries (the 500, the 410), one delivered; two first attempts timed.
+    let metrics = app.get("/metrics").await.text();
+    for line in [
+        "webhook_deliveries_total{result=\"delivered\"} 1",
+        "webhook_deliveries_total{result=\"retry\"} 2",
+        "webhook_first_attempt_delay_seconds_count 2",
+    ] {
+        assert!(metrics.lines().any(|l| l == line), "{line} in\n{metrics}");
+    }
+}
+
+#[tokio::test]
+async fn retry_after_is_honoured() {
+    let receiver = Receiver::start(|_, before| match before {
+        0 => Answer {
+            headers: vec![("retry-after", "2".into())],
+            ..answer(503)
+        },
+        _ => answer(200),
+    })
+    .await;
+    let app = TestApp::spawn_with_keys(&SETTINGS).await;
+    let key = app.mint_key("acme", &["read", "write"]).await;
+    register(&app, &receiver.url, &["session.created"]).await;
+    key.api
+        .create_session(&json!({"sessionId": "s1"}))
+        .await
+        .expect(201);
+    let got = receiver.until("two attempts", |got| got.len() >= 2).await;
+    let waited = got[1].at - got[0].at;
+    assert!(
+        waited >= Duration::from_millis(1_900),
+        "the schedule says 300 ms, Retry-After 2 s: {waited:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_receiver_hanging_on_one_session_holds_no_other() {
+    // Session `slow`'s first message hangs past WEBHOOK_TIMEOUT; everything else is answered.
+    let receiver = Receiver::start(|r, before| {
+        let hang = r.session() == "slow" && r.kind() == "session.created" && before == 0;
+        Answer {
+            delay: if hang {
+                Duration::from_secs(3)
+            } else {
+                Duration::ZERO
+            },
+            ..answer(200)
+        }
+    })
+    .await;
+    let mut settings = SETTINGS.to_vec();
+    settings.push(("WEBHOOK_TIMEOUT", "1s"));
+    let app = TestApp::spawn_with_keys(&settings).await;
+    let key = app.mint_key("acme", &["read", "write"]).await;
+    register(&app, &receiver.url, &["session.created", "event.appended"]).await;
+    let api = &key.api;
+    api.create_session(&json!({"sessionId": "slow"}))
+        .await
+        .expect(201);
+    api.append("slow", &common::event("s-e1")).await.expect(201);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    api.create_session(&json!({"sessionId": "fast"}))
+        .await
+        .expect(201);
+    api.append("fast", &common::event("f-e1")).await.expect(201);
+    let got = receiver
+        .until("fast's two messages", |got| {
+            got.iter().filter(|r| r.session() == "fast").count() >= 2
+        })
+        .await;
+    let slow = of_session(&got, "slow");
+    assert_eq!(
+        slow,
+        ["slow session.created"],
+        "fast went on while slow's head hung; slow's next waits for it"
+    );
+    let got = receiver
+        .until("slow's message again, then its event", |got| {
+            got.iter().filter(|r| r.session() == "slow").count() >= 3
+        })
+        .await;
+    let slow = of_session(&got, "slow");
+    assert_eq!(
+        slow,
+        [
+            "slow session.created",
+            "slow session.created",
+            "slow event.appended s-e1"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn two_instances_send_each_message_once() {
+    let receiver = Receiver::start(|_, _| answer(200)).await;
+    let first = TestApp::spawn_with_keys(&SETTINGS).await;
+    let second = TestApp::spawn_sharing_with(
+        &first,
+        &[
+            ("ADMIN_KEY", common::ADMIN_KEY),
+            ("WEBHOOK_ALLOW_PRIVATE", "true"),
+            ("WEBHOOK_RETRY_SCHEDULE", "300ms,300ms"),
+        ],
+    )
+    .await;
+    let key = first.mint_key("acme", &["read", "write"]).await;
+    register(
+        &first,
+        &receiver.url,
+        &["session.created", "event.appended"],
+    )
+    .await;
+    // Both instances see the endpoint before writing (MongoDB's copy is at most 2 s old).
+    tokio::time::sleep(Duration::from_millis(2_100)).await;
+    let apis = [key.api.clone(), second.api.with_bearer(&key.key)];
+    for n in 0..10 {
+        let api = &apis[n % 2];
+        let session = format!("s{n}");
+        api.create_session(&json!({"sessionId": session}))
+            .await
+            .expect(201);
+        for e in 0..3 {
+            api.append(&session, &common::event(&format!("e{e}")))
+                .await
+                .expect(201);
+        }
+    }
+    let got = receiver.until("40 messages", |got| got.len() >= 40).await;
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let got_later = receiver.got();
+    assert_eq!(got_later.len(), 40, "nothing sent twice");
+    let ids: std::collections::HashSet<&str> = got.iter().map(Received::id).collect();
+    assert_eq!(ids.len(), 40);
+}
