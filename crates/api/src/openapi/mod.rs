@@ -19,6 +19,7 @@ use crate::http::responses::{
 };
 use crate::http::schema;
 
+mod messages;
 mod shape;
 
 use shape::{drop_null_alternative, normalize, representations_aside};
@@ -132,6 +133,7 @@ pub fn document(limits: &Limits, open: bool) -> Value {
     let mut doc = serde_json::to_value(&doc).expect("the document serializes");
     normalize(&mut doc);
     representations_aside(&mut doc);
+    messages::add(&mut doc);
 
     let codes: Vec<String> = ErrorCode::ALL
         .iter()

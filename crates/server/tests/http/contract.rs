@@ -1347,3 +1347,56 @@ async fn metrics_serves_prometheus_text() {
         "/metrics is documented"
     );
 }
+
+/// Each message type is documented under `webhooks` (OpenAPI 3.1): the `POST` an endpoint
+/// receives, its Standard Webhooks headers, and its body (the `GET` shapes, or ids once erased).
+#[tokio::test]
+async fn every_webhook_message_type_is_documented() {
+    let app = TestApp::spawn().await;
+    let doc = app.get("/openapi.json").await.expect(200);
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
+    let webhooks = doc["webhooks"].as_object().expect("webhooks");
+    let types: Vec<&str> = webhooks.keys().map(String::as_str).collect();
+    assert_eq!(
+        types,
+        [
+            "session.created",
+            "session.completed",
+            "session.failed",
+            "session.erased",
+            "event.appended",
+            "event.redacted"
+        ]
+    );
+    for (kind, item) in webhooks {
+        let post = &item["post"];
+        let headers: Vec<&str> = post["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            headers,
+            ["webhook-id", "webhook-timestamp", "webhook-signature"]
+        );
+        let body = &post["requestBody"]["content"]["application/json"]["schema"];
+        assert_eq!(body["properties"]["type"]["const"], kind.as_str());
+        let session = &body["properties"]["data"]["properties"]["session"]["oneOf"];
+        assert_eq!(session[0]["$ref"], "#/components/schemas/Session");
+        let carries_event = kind.starts_with("event.");
+        assert_eq!(
+            body["properties"]["data"]["properties"]
+                .get("event")
+                .is_some(),
+            carries_event,
+            "{kind}"
+        );
+    }
+    for schema in ["Session", "Event", "SessionIds", "EventIds", "SessionId"] {
+        assert!(
+            doc["components"]["schemas"].get(schema).is_some(),
+            "{schema} referenced and defined"
+        );
+    }
+}
