@@ -138,14 +138,19 @@ pub(crate) async fn record(
     Ok(())
 }
 
-/// Inserts `document` into `target` and the deliveries `announced` alongside, in one
-/// transaction of `driver`: the inserted `_id`.
+/// Inserts `document` into `target` with the deliveries `announced`: alone when there are none
+/// (the write as it is without webhooks), else both in one transaction of `driver`. The
+/// inserted `_id`.
 pub(crate) async fn insert_announced(
     driver: &Driver,
     target: Target,
     document: Document,
     announced: Vec<Document>,
 ) -> Result<Bson, mongodb::error::Error> {
+    if announced.is_empty() {
+        let inserted = target.of(driver).insert_one(document).await?;
+        return Ok(inserted.inserted_id);
+    }
     let mut tx = driver.client.start_session().await?;
     tx.start_transaction().await?;
     let inserted = match target
@@ -160,15 +165,40 @@ pub(crate) async fn insert_announced(
             return Err(e);
         }
     };
-    if let Err(e) = driver
-        .deliveries
-        .insert_many(announced)
-        .session(&mut tx)
-        .await
-    {
+    if let Err(e) = record(driver, &mut tx, announced).await {
         let _ = tx.abort_transaction().await;
         return Err(e);
     }
     commit(&mut tx).await?;
     Ok(inserted.inserted_id)
+}
+
+/// A conditional update (`pipeline` on the document of `filter` in `target`) with the
+/// deliveries `announced`: alone when there are none, else in one transaction of `driver`,
+/// the deliveries written only if the update changed the document. Whether it changed it.
+pub(crate) async fn update_announced(
+    driver: &Driver,
+    target: Target,
+    filter: Document,
+    pipeline: Vec<Document>,
+    announced: Vec<Document>,
+) -> Result<bool, mongodb::error::Error> {
+    if announced.is_empty() {
+        let updated = target.of(driver).update_one(filter, pipeline).await?;
+        return Ok(updated.modified_count == 1);
+    }
+    let mut tx = driver.client.start_session().await?;
+    tx.start_transaction().await?;
+    let updated = target
+        .of(driver)
+        .update_one(filter, pipeline)
+        .session(&mut tx)
+        .await?;
+    if updated.modified_count != 1 {
+        tx.abort_transaction().await?;
+        return Ok(false);
+    }
+    record(driver, &mut tx, announced).await?;
+    commit(&mut tx).await?;
+    Ok(true)
 }

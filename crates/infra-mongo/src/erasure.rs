@@ -22,7 +22,7 @@ use futures_util::TryStreamExt;
 use mongodb::bson::{Bson, Document, doc, oid::ObjectId};
 
 use crate::announce::Target::{Events, Sessions};
-use crate::announce::{Change, record};
+use crate::announce::{Change, record, update_announced};
 use crate::documents::{self, SessionKey, missing, set_where};
 use crate::drivers::commit;
 use crate::error::{MongoResultExt, held_by_transactions, is_write_conflict, storage_error};
@@ -120,21 +120,10 @@ impl MongoStore {
         at: Timestamp,
     ) -> Result<ErasureFound, StorageError> {
         let announced = self.erasure_deliveries(key, at).await?;
-        let replaced = if announced.is_empty() {
-            self.driver()
-                .sessions
-                .update_one(key.filter(), tombstone_update(key, at, None))
-                .await
-                .storage()?
-                .modified_count
-                == 1
-        } else {
-            let update = tombstone_update(key, at, None);
-            self.update_announced(Sessions, key.filter(), update, announced)
-                .await
-                .storage()?
-        };
-        if replaced {
+        let update = tombstone_update(key, at, None);
+        let driver = self.driver();
+        let replaced = update_announced(&driver, Sessions, key.filter(), update, announced);
+        if replaced.await.storage()? {
             return Ok(ErasureFound::Session);
         }
         // Erased already (maybe cut short: finished by the caller), or never there.
@@ -372,15 +361,9 @@ impl MongoStore {
                 message: ObjectId::new(),
             })
             .await?;
-        let redacted = if announced.is_empty() {
-            let updated = self.driver().events.update_one(filter, update).await;
-            updated.storage()?.modified_count == 1
-        } else {
-            self.update_announced(Events, filter, update, announced)
-                .await
-                .storage()?
-        };
-        if redacted {
+        let driver = self.driver();
+        let redacted = update_announced(&driver, Events, filter, update, announced);
+        if redacted.await.storage()? {
             return Ok(Written::created(event));
         }
         // Redacted meanwhile by another call (or erased): what is stored now is the answer.

@@ -1,6 +1,6 @@
 //! [`WebhookDeliveries`] on MongoDB, and what the writes ask of the outbox (`announce.rs`):
-//! which endpoints of a project listen ([`MongoStore::deliveries_of`], through the instance's
-//! cache), a conditional update written with its deliveries. A claim sets an expiring lease by
+//! which endpoints of a project listen ([`MongoStore::deliveries_of`]: the project's endpoints as
+//! `list_webhooks` reads them, kept in the instance's copy). A claim sets an expiring lease by
 //! a conditional `findOneAndUpdate` (one claimer wins), on the head of each queue only; an
 //! outcome is written only under the lease that claimed it.
 
@@ -14,18 +14,16 @@ use domain::webhook::{
 };
 use domain::{
     EventId, ProjectId, SessionId, StorageError, Timestamp, WebhookDeliveries, WebhookEventType,
-    WebhookEvents, WebhookId,
+    WebhookEvents, WebhookId, WebhookRepository,
 };
 use futures_util::TryStreamExt;
 use mongodb::bson::oid::ObjectId;
 use mongodb::bson::{Bson, Document, doc};
 use mongodb::options::ReturnDocument;
 
-use crate::announce::{Change, Listeners, Target, message_id, record};
+use crate::announce::{Change, Listeners, message_id};
 use crate::documents::{date, set_where};
-use crate::drivers::commit;
 use crate::error::MongoResultExt;
-use crate::schema;
 use crate::store::MongoStore;
 
 /// Most pending deliveries a claim looks through for the heads of their queues.
@@ -41,32 +39,13 @@ impl MongoStore {
             return Ok(listeners);
         }
         let read = Instant::now();
-        let docs: Vec<Document> = self
-            .driver()
-            .db
-            .collection::<Document>(schema::WEBHOOK_ENDPOINTS)
-            .find(doc! { "project": project.as_str() })
-            .sort(doc! { "createdAt": 1, "webhookId": 1 })
-            .projection(doc! { "_id": 0, "webhookId": 1, "events": 1, "enabled": 1 })
-            .await
-            .storage()?
-            .try_collect()
-            .await
-            .storage()?;
-        let corrupt = |what: &str| StorageError::Internal(format!("stored endpoint: bad {what}"));
-        let listeners: Vec<(WebhookId, WebhookEvents)> = docs
-            .iter()
-            .filter(|d| d.get_bool("enabled") == Ok(true))
-            .map(|d| {
-                let id = d.get_str("webhookId").map_err(|_| corrupt("webhookId"))?;
-                let events = d.get_array("events").map_err(|_| corrupt("events"))?;
-                Ok((
-                    WebhookId::parse(id).map_err(|_| corrupt("webhookId"))?,
-                    WebhookEvents::parse(events.iter().filter_map(Bson::as_str))
-                        .map_err(|_| corrupt("events"))?,
-                ))
-            })
-            .collect::<Result<_, StorageError>>()?;
+        let listeners: Vec<(WebhookId, WebhookEvents)> = self
+            .list_webhooks(project)
+            .await?
+            .into_iter()
+            .filter(|endpoint| endpoint.enabled)
+            .map(|endpoint| (endpoint.id, endpoint.events))
+            .collect();
         let listeners = Arc::new(listeners);
         self.subscriptions.keep(project, read, listeners.clone());
         Ok(listeners)
@@ -105,15 +84,8 @@ impl MongoStore {
 
     /// Whether `endpoint` is stored and enabled.
     async fn enabled(&self, endpoint: &str) -> Result<bool, StorageError> {
-        let found = self
-            .driver()
-            .db
-            .collection::<Document>(schema::WEBHOOK_ENDPOINTS)
-            .find_one(doc! { "webhookId": endpoint })
-            .projection(doc! { "_id": 0, "enabled": 1 })
-            .await
-            .storage()?;
-        Ok(found.is_some_and(|d| d.get_bool("enabled") == Ok(true)))
+        let id = WebhookId::parse(endpoint).map_err(|_| corrupt("webhookId"))?;
+        Ok(self.find_webhook(&id).await?.is_some_and(|e| e.enabled))
     }
 
     /// The `_id` of the head of a queue: its oldest pending delivery.
@@ -132,34 +104,6 @@ impl MongoStore {
             .await
             .storage()?;
         Ok(head.and_then(|h| h.get("_id").cloned()))
-    }
-}
-
-impl MongoStore {
-    /// A conditional update (`pipeline` on the document of `filter`) and, if it changed the
-    /// document, the deliveries announcing it, in one transaction: whether it changed it.
-    pub(crate) async fn update_announced(
-        &self,
-        target: Target,
-        filter: Document,
-        pipeline: Vec<Document>,
-        announced: Vec<Document>,
-    ) -> Result<bool, mongodb::error::Error> {
-        let driver = self.driver();
-        let mut tx = driver.client.start_session().await?;
-        tx.start_transaction().await?;
-        let updated = target
-            .of(&driver)
-            .update_one(filter, pipeline)
-            .session(&mut tx)
-            .await?;
-        if updated.modified_count != 1 {
-            tx.abort_transaction().await?;
-            return Ok(false);
-        }
-        record(&driver, &mut tx, announced).await?;
-        commit(&mut tx).await?;
-        Ok(true)
     }
 }
 

@@ -243,18 +243,8 @@ impl SessionRepository for MongoStore {
             })
             .await?;
         for _ in 0..2 {
-            let inserted = if announced.is_empty() {
-                self.driver()
-                    .sessions
-                    .insert_one(document.clone())
-                    .await
-                    .map(|inserted| inserted.inserted_id)
-            } else {
-                // With its deliveries, in one transaction.
-                let (session, announced) = (document.clone(), announced.clone());
-                insert_announced(&self.driver(), Sessions, session, announced).await
-            };
-            match inserted {
+            let (inserting, announced) = (document.clone(), announced.clone());
+            match insert_announced(&self.driver(), Sessions, inserting, announced).await {
                 Ok(inserted_id) => {
                     // Created here: its document and top are known, so this instance's first
                     // append into it needs no read before its insert.

@@ -687,15 +687,8 @@ impl MongoStore {
                 }
                 None => Vec::new(),
             };
-            let sealed = if announced.is_empty() {
-                self.driver().events.insert_one(seal).await.map(|_| ())
-            } else {
-                insert_announced(&self.driver(), Events, seal, announced)
-                    .await
-                    .map(|_| ())
-            };
-            match sealed {
-                Ok(()) => {
+            match insert_announced(&self.driver(), Events, seal, announced).await {
+                Ok(_) => {
                     self.copy_status(id, &closed, now).await;
                     return Ok(Written::created(closed));
                 }

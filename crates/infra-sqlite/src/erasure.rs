@@ -9,7 +9,7 @@ use domain::{
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::error::SqlResultExt;
-use crate::outbox::Outbox;
+use crate::outbox::announce;
 use crate::reads::{load_event, missing_event, tombstone};
 use crate::rows;
 
@@ -80,8 +80,7 @@ fn remove(
         "INSERT INTO tombstones (project, session_id, erased_at) VALUES (?1, ?2, ?3)",
     )?
     .execute(params![project.as_str(), id.as_str(), at.millis()])?;
-    let erased = WebhookEventType::SessionErased;
-    Outbox::of(conn, project)?.record(conn, project, id, erased, None, at)?;
+    announce(conn, project, id, WebhookEventType::SessionErased, None, at)?;
     Ok(ErasureFound::Session)
 }
 
@@ -116,9 +115,7 @@ pub(crate) fn redact_event(
     ])
     .storage()?;
     let redacted = WebhookEventType::EventRedacted;
-    Outbox::of(conn, project)
-        .and_then(|outbox| outbox.record(conn, project, session_id, redacted, Some(event_id), at))
-        .storage()?;
+    announce(conn, project, session_id, redacted, Some(event_id), at).storage()?;
     Ok(Written::created(event))
 }
 

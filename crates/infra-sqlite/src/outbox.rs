@@ -72,6 +72,19 @@ impl Outbox {
     }
 }
 
+/// Records one change (see [`Outbox::record`]) with the project's endpoints read for it: for
+/// writer jobs that announce a single change.
+pub(crate) fn announce(
+    conn: &Connection,
+    project: &ProjectId,
+    session: &SessionId,
+    kind: WebhookEventType,
+    event: Option<&EventId>,
+    at: Timestamp,
+) -> rusqlite::Result<()> {
+    Outbox::of(conn, project)?.record(conn, project, session, kind, event, at)
+}
+
 /// What is due, each the head of its endpoint's queue for its session.
 const CLAIM_SQL: &str = "
     SELECT d.webhook_id, d.message_id, d.attempts,

@@ -13,7 +13,7 @@ use domain::{
 use rusqlite::{Connection, params};
 
 use crate::error::SqlResultExt;
-use crate::outbox::Outbox;
+use crate::outbox::{Outbox, announce};
 use crate::reads::{absent, load_event, load_session, tombstone};
 use crate::rows::{self, int, session_columns};
 
@@ -34,12 +34,8 @@ pub(crate) fn create_session(
     let session = new.into_session(created);
     if insert_session(conn, project, &session).storage()? {
         crate::list::insert_labels(conn, project, &session).storage()?;
-        Outbox::of(conn, project)
-            .and_then(|outbox| {
-                let created = WebhookEventType::SessionCreated;
-                outbox.record(conn, project, &id, created, None, session.created_at)
-            })
-            .storage()?;
+        let created = WebhookEventType::SessionCreated;
+        announce(conn, project, &id, created, None, session.created_at).storage()?;
         return Ok(Written::created(session));
     }
     let stored = load_session(conn, project, &id).storage()?;
@@ -60,10 +56,7 @@ pub(crate) fn complete_session(
         CompleteStep::Close(closed) => {
             save_session_state(conn, project, &closed).storage()?;
             if let Some(kind) = WebhookEventType::closing(closed.status) {
-                let at = closed.updated_at;
-                Outbox::of(conn, project)
-                    .and_then(|outbox| outbox.record(conn, project, id, kind, None, at))
-                    .storage()?;
+                announce(conn, project, id, kind, None, closed.updated_at).storage()?;
             }
             Ok(Written::created(closed))
         }
