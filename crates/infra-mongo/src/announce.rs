@@ -100,7 +100,8 @@ impl Change<'_> {
                     "orderSeq": self.order,
                     "status": "pending",
                     "attempts": 0_i32,
-                    "dueAt": date(self.at),
+                    // Due at once: never after the wall clock (a creation time may run ahead).
+                    "dueAt": date(Timestamp::now().min(self.at)),
                     "lease": Bson::Null,
                     "leaseUntil": Bson::Null,
                     "attemptLog": [],

@@ -61,12 +61,14 @@ impl Outbox {
             at.millis(),
         ])?;
         let message = conn.last_insert_rowid();
+        // Due at once: the wall clock, never `at` (a creation time may run ahead of it).
+        let due_at = Timestamp::now().millis().min(at.millis());
         let mut insert = conn.prepare_cached(
             "INSERT INTO webhook_deliveries (webhook_id, message_id, session_id, status, due_at)
              VALUES (?1, ?2, ?3, 'pending', ?4)",
         )?;
         for (endpoint, _) in subscribed {
-            insert.execute(params![endpoint, message, session.as_str(), at.millis()])?;
+            insert.execute(params![endpoint, message, session.as_str(), due_at])?;
         }
         Ok(())
     }
