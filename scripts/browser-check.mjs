@@ -38,6 +38,9 @@ const EXPECTED = [
   ["PATCH", "/admin/webhooks/{webhookId}"],
   ["DELETE", "/admin/webhooks/{webhookId}"],
   ["POST", "/admin/webhooks/{webhookId}/rotate-secret"],
+  ["GET", "/admin/webhooks/{webhookId}/deliveries"],
+  ["POST", "/admin/webhooks/{webhookId}/deliveries/{messageId}/resend"],
+  ["POST", "/admin/webhooks/{webhookId}/replay"],
 ];
 
 const log = (msg) => console.log(`browser-check: ${msg}`);

@@ -27,6 +27,7 @@ const CASE_FILES: &[&str] = &[
     "corrections",
     "webhooks",
     "deliveries",
+    "repair",
 ];
 
 /// The modules of `src/cases/` that hold no case.

@@ -230,7 +230,8 @@ def main():
 
 
 def webhooks(admin, project):
-    """The webhook endpoint operations, with the admin key: register, list, change, rotate, delete."""
+    """The webhook endpoint operations, with the admin key: register, list, change, rotate, see its
+    deliveries, send again, delete."""
     create, list_ = operation("create_webhook"), operation("list_webhooks")
     get, update = operation("get_webhook"), operation("update_webhook")
     rotate, delete = operation("rotate_webhook_secret"), operation("delete_webhook")
@@ -267,6 +268,26 @@ def webhooks(admin, project):
     check(
         rotated.status_code == HTTPStatus.OK and kind == "WebhookWithSecret" and renewed["secret"] != endpoint["secret"],
         "rotate its secret: 200, a new secret",
+    )
+    deliveries = operation("list_webhook_deliveries")
+    replay, resend = operation("replay_webhook_messages"), operation("resend_webhook_message")
+    page = deliveries.sync_detailed(endpoint["id"], client=admin, status="failed", limit=10)
+    listed, kind = wire(page)
+    check(
+        page.status_code == HTTPStatus.OK and kind == "DeliveryPage" and listed["data"] == [] and listed["hasMore"] is False,
+        "list its deliveries: 200, an empty DeliveryPage",
+    )
+    replayed = replay.sync_detailed(endpoint["id"], client=admin, body=body_of(replay, {"since": "2026-01-01T00:00:00Z"}))
+    counted, kind = wire(replayed)
+    check(
+        replayed.status_code == HTTPStatus.ACCEPTED and kind == "Resent" and counted["resent"] == 0,
+        "replay since a time: 202, Resent 0",
+    )
+    unknown = resend.sync_detailed(endpoint["id"], "msg_00000000000000ff", client=admin)
+    problem, kind = wire(unknown)
+    check(
+        unknown.status_code == HTTPStatus.NOT_FOUND and kind == "Problem" and problem["code"] == "not-found",
+        "send an unknown message again: 404, a Problem",
     )
     check(delete.sync_detailed(endpoint["id"], client=admin).status_code == HTTPStatus.NO_CONTENT, "delete it: 204")
     gone = get.sync_detailed(endpoint["id"], client=admin)

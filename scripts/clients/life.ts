@@ -18,6 +18,8 @@ type CreatedKey = components["schemas"]["CreatedKey"];
 type WebhookWithSecret = components["schemas"]["WebhookWithSecret"];
 type WebhookInfo = components["schemas"]["WebhookInfo"];
 type WebhookList = components["schemas"]["WebhookList"];
+type DeliveryPage = components["schemas"]["DeliveryPage"];
+type Resent = components["schemas"]["Resent"];
 
 declare const process: { argv: string[]; exitCode?: number };
 
@@ -43,7 +45,8 @@ function utterance(i: number) {
   };
 }
 
-// The webhook endpoint operations, with the admin key: register, list, change, rotate, delete.
+// The webhook endpoint operations, with the admin key: register, list, change, rotate, see its
+// deliveries, send again, delete.
 async function webhooks(project: string): Promise<void> {
   const created = await admin.POST("/admin/webhooks", {
     body: { project, url: "https://hooks.example.com/calls", events: ["session.completed"] },
@@ -75,6 +78,25 @@ async function webhooks(project: string): Promise<void> {
     rotated.response.status === 200 && rotated.data !== undefined && rotated.data.secret !== endpoint?.secret,
     "rotate its secret: 200 with a new secret",
   );
+  const page = await admin.GET("/admin/webhooks/{webhookId}/deliveries", {
+    params: { path: { webhookId }, query: { status: "failed", limit: 10 } },
+  });
+  const deliveries: DeliveryPage | undefined = page.data;
+  check(
+    page.response.status === 200 && deliveries?.data.length === 0 && deliveries.hasMore === false,
+    "list its deliveries: 200, empty",
+  );
+  const replayed = await admin.POST("/admin/webhooks/{webhookId}/replay", {
+    params: path,
+    body: { since: "2026-01-01T00:00:00Z" },
+  });
+  const resent: Resent | undefined = replayed.data;
+  check(replayed.response.status === 202 && resent?.resent === 0, "replay since a time: 202, resent 0");
+  const unknown = await admin.POST("/admin/webhooks/{webhookId}/deliveries/{messageId}/resend", {
+    params: { path: { webhookId, messageId: "msg_00000000000000ff" } },
+  });
+  const missing: Problem | undefined = unknown.error;
+  check(unknown.response.status === 404 && missing?.code === "not-found", "send an unknown message again: 404");
   const deleted = await admin.DELETE("/admin/webhooks/{webhookId}", { params: path });
   check(deleted.response.status === 204, "delete it: 204");
   const gone = await admin.GET("/admin/webhooks/{webhookId}", { params: path });

@@ -85,6 +85,21 @@ pub fn app(
             resource("/admin/webhooks/{webhookId}/rotate-secret", "POST")
                 .route(web::post().to(webhooks::rotate_webhook_secret)),
         )
+        .service(
+            resource("/admin/webhooks/{webhookId}/deliveries", "GET")
+                .route(web::get().to(webhooks::list_deliveries)),
+        )
+        .service(
+            resource(
+                "/admin/webhooks/{webhookId}/deliveries/{messageId}/resend",
+                "POST",
+            )
+            .route(web::post().to(webhooks::resend_delivery)),
+        )
+        .service(
+            resource("/admin/webhooks/{webhookId}/replay", "POST")
+                .route(web::post().to(webhooks::replay_webhook)),
+        )
         .service(resource("/healthz", "GET").route(web::get().to(operations::healthz)))
         .service(resource("/readyz", "GET").route(web::get().to(operations::readyz)))
         .service(resource("/metrics", "GET").route(web::get().to(operations::metrics)))

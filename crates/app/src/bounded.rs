@@ -7,7 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use domain::webhook::{AfterAttempt, Attempt, ClaimedDelivery, Lease, MessageId};
+use domain::webhook::{
+    AfterAttempt, Attempt, ClaimedDelivery, DeliveryQuery, DeliveryRecord, Lease, MessageId, Resend,
+};
 use domain::{
     ApiKey, AppendBatch, AppendEventError, CompleteRequest, CompleteSessionError, CreateKeyError,
     CreateSessionError, EraseIf, EraseSessionError, Event, EventId, EventPage, EventRepository,
@@ -239,6 +241,29 @@ impl<R: Repository + ?Sized> WebhookDeliveries for Bounded<R> {
                 .settle_delivery(endpoint, message, lease, attempt, next),
         )
         .await
+    }
+
+    async fn list_deliveries(
+        &self,
+        endpoint: &WebhookId,
+        query: &DeliveryQuery,
+    ) -> Result<Vec<DeliveryRecord>, StorageError> {
+        self.within(self.inner.list_deliveries(endpoint, query))
+            .await
+    }
+
+    async fn resend_deliveries(
+        &self,
+        endpoint: &WebhookId,
+        which: &Resend,
+        now: Timestamp,
+    ) -> Result<u64, StorageError> {
+        self.within(self.inner.resend_deliveries(endpoint, which, now))
+            .await
+    }
+
+    async fn count_backlog(&self) -> Result<u64, StorageError> {
+        self.within(self.inner.count_backlog()).await
     }
 }
 

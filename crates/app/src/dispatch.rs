@@ -14,12 +14,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use domain::webhook::{
-    AfterAttempt, Attempt, AttemptResult, ClaimedDelivery, Lease, OutgoingWebhook, RetrySchedule,
-    WebhookMessage, after_attempt, signature_header,
+    AfterAttempt, Attempt, AttemptOutcome, AttemptResult, ClaimedDelivery, Lease, OutgoingWebhook,
+    RetrySchedule, WebhookMessage, after_attempt, signature_header,
 };
 use domain::{
     Event, GetEventError, GetSessionError, Repository, Session, StorageError, Timestamp,
-    WebhookChange, WebhookPatch, WebhookSender,
+    WebhookChange, WebhookEndpoint, WebhookSender,
 };
 use rand::RngCore;
 use tokio::sync::{Notify, Semaphore};
@@ -65,6 +65,8 @@ pub struct DispatchSettings {
     pub poll: Duration,
     /// Attempts in flight at once, at most.
     pub in_flight: usize,
+    /// `WEBHOOK_DISABLE_AFTER`.
+    pub disable_after: Duration,
 }
 
 /// The dispatcher of this instance; stopped by [`Dispatcher::stop`] or when dropped.
@@ -76,6 +78,9 @@ struct Worker {
     sender: Arc<dyn WebhookSender>,
     bodies: Arc<dyn MessageBodies>,
     schedule: RetrySchedule,
+    disable_after_ms: i64,
+    /// How often the dispatcher polls: retries due sooner get a wake-up of their own.
+    poll: Duration,
     metrics: Arc<Metrics>,
     /// Signalled when a queue moved on (a head delivered or failed): its next is due now.
     moved: Commits,
@@ -101,13 +106,23 @@ impl Dispatcher {
             sender,
             bodies,
             schedule: settings.schedule.clone(),
+            poll: settings.poll,
+            disable_after_ms: i64::try_from(settings.disable_after.as_millis()).unwrap_or(i64::MAX),
             moved: commits.clone(),
             metrics,
         };
         let slots = Arc::new(Semaphore::new(settings.in_flight.max(1)));
         let lease_ms = i64::try_from(settings.lease.as_millis()).unwrap_or(i64::MAX);
         Self(Background::spawn(|mut stopped| async move {
+            let mut counted: Option<Instant> = None;
             loop {
+                if counted.is_none_or(|at| at.elapsed() >= settings.poll) {
+                    counted = Some(Instant::now());
+                    match worker.repo.count_backlog().await {
+                        Ok(pending) => worker.metrics.webhook_backlog(pending),
+                        Err(e) => tracing::warn!(error = %e, "webhook backlog not counted"),
+                    }
+                }
                 let free = slots.available_permits();
                 let mut claimed = Vec::new();
                 if free > 0 {
@@ -239,7 +254,7 @@ impl Worker {
         };
         let next = after_attempt(
             &attempt,
-            d.attempts.saturating_add(1),
+            d.scheduled.saturating_add(1),
             &self.schedule,
             reply.retry_after_ms,
         );
@@ -253,9 +268,7 @@ impl Worker {
             AfterAttempt::Failed => "failed",
         };
         self.metrics.webhook_attempt(result, first_after);
-        if attempt.result == AttemptResult::Status(410) {
-            self.disable(&d).await;
-        }
+        self.mark(&endpoint, &attempt).await;
         tracing::debug!(
             message = id,
             endpoint = d.endpoint.as_str(),
@@ -268,7 +281,13 @@ impl Worker {
             .settle_delivery(&d.endpoint, &d.message.id, lease, &attempt, next)
             .await
         {
-            Ok(true) if matches!(next, AfterAttempt::RetryAt(_)) => {}
+            // Due again before the next poll: a wake-up then, so that a short retry (or a
+            // receiver's short `Retry-After`) is not up to a poll late.
+            Ok(true) if matches!(next, AfterAttempt::RetryAt(_)) => {
+                if let AfterAttempt::RetryAt(due) = next {
+                    self.wake_at(due);
+                }
+            }
             // The queue's next message is its head now: claim it at once.
             Ok(true) => self.moved.committed(),
             Ok(false) => tracing::info!(
@@ -286,22 +305,47 @@ impl Worker {
         }
     }
 
-    /// A `410 Gone`: the receiver asks for nothing more (SPEC).
-    async fn disable(&self, d: &ClaimedDelivery) {
-        let off = WebhookChange::Patch(WebhookPatch {
-            enabled: Some(false),
-            ..WebhookPatch::default()
+    /// Signals [`Commits`] at `due` when that comes before the next poll (later ones are the
+    /// poll's).
+    fn wake_at(&self, due: Timestamp) {
+        let wait =
+            u64::try_from(due.millis().saturating_sub(Timestamp::now().millis())).unwrap_or(0);
+        let wait = Duration::from_millis(wait);
+        if wait >= self.poll {
+            return;
+        }
+        let moved = self.moved.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(wait).await;
+            moved.committed();
         });
+    }
+
+    /// What the attempt makes of its endpoint ([`AttemptOutcome`]): written only when it
+    /// changes it — a failing streak starts or ends, or the endpoint is disabled (a `410 Gone`,
+    /// or every attempt failing for `WEBHOOK_DISABLE_AFTER`).
+    async fn mark(&self, endpoint: &WebhookEndpoint, attempt: &Attempt) {
+        let outcome = AttemptOutcome {
+            at: attempt.at,
+            succeeded: attempt.succeeded(),
+            gone: attempt.result == AttemptResult::Status(410),
+            disable_after_ms: self.disable_after_ms,
+        };
+        if !endpoint.affected_by(&outcome) {
+            return;
+        }
         match self
             .repo
-            .change_webhook(&d.endpoint, &off, Timestamp::now())
+            .change_webhook(&endpoint.id, &WebhookChange::Attempted(outcome), attempt.at)
             .await
         {
-            Ok(_) => tracing::info!(
-                endpoint = d.endpoint.as_str(),
-                "webhook endpoint disabled: 410"
+            Ok(changed) if !changed.enabled && endpoint.enabled => tracing::warn!(
+                endpoint = endpoint.id.as_str(),
+                gone = outcome.gone,
+                "webhook endpoint disabled: it answered 410, or failed every attempt for WEBHOOK_DISABLE_AFTER"
             ),
-            Err(e) => tracing::warn!(error = %e, "webhook endpoint not disabled after a 410"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "webhook endpoint's failures not recorded"),
         }
     }
 }

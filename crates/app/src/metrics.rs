@@ -8,7 +8,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use async_trait::async_trait;
-use domain::webhook::{AfterAttempt, Attempt, ClaimedDelivery, Lease, MessageId};
+use domain::webhook::{
+    AfterAttempt, Attempt, ClaimedDelivery, DeliveryQuery, DeliveryRecord, Lease, MessageId, Resend,
+};
 use domain::{
     ApiKey, AppendBatch, AppendEventError, CompleteRequest, CompleteSessionError, CreateKeyError,
     CreateSessionError, EraseIf, EraseSessionError, Event, EventId, EventPage, EventRepository,
@@ -21,8 +23,8 @@ use domain::{
     WebhookId, WebhookRepository,
 };
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry,
-    TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts,
+    Registry, TextEncoder,
 };
 
 /// The buckets of every latency histogram, in seconds (storage calls and HTTP requests).
@@ -43,6 +45,7 @@ pub struct Metrics {
     events_redacted: IntCounter,
     webhook_attempts: IntCounterVec,
     webhook_first_attempt_delay: Histogram,
+    webhook_backlog: IntGauge,
 }
 
 impl Metrics {
@@ -105,6 +108,18 @@ impl Metrics {
                     .expect("unique metric");
                 h
             },
+            webhook_backlog: {
+                let g = IntGauge::new(
+                    "webhook_backlog",
+                    "Webhook deliveries pending (not yet delivered nor failed for good), of every \
+                     endpoint, as the store last counted them",
+                )
+                .expect("valid metric");
+                registry
+                    .register(Box::new(g.clone()))
+                    .expect("unique metric");
+                g
+            },
             registry,
         }
     }
@@ -130,6 +145,12 @@ impl Metrics {
             self.webhook_first_attempt_delay
                 .observe(delay.as_secs_f64());
         }
+    }
+
+    /// The deliveries pending, as last counted.
+    pub fn webhook_backlog(&self, pending: u64) {
+        self.webhook_backlog
+            .set(i64::try_from(pending).unwrap_or(i64::MAX));
     }
 
     /// The Prometheus text exposition of every metric.
@@ -513,6 +534,36 @@ impl<R: Repository> WebhookDeliveries for Instrumented<R> {
                 .settle_delivery(endpoint, message, lease, attempt, next),
         )
         .await
+    }
+
+    async fn list_deliveries(
+        &self,
+        endpoint: &WebhookId,
+        query: &DeliveryQuery,
+    ) -> Result<Vec<DeliveryRecord>, StorageError> {
+        self.timed(
+            "list_deliveries",
+            self.inner.list_deliveries(endpoint, query),
+        )
+        .await
+    }
+
+    async fn resend_deliveries(
+        &self,
+        endpoint: &WebhookId,
+        which: &Resend,
+        now: Timestamp,
+    ) -> Result<u64, StorageError> {
+        self.timed(
+            "resend_deliveries",
+            self.inner.resend_deliveries(endpoint, which, now),
+        )
+        .await
+    }
+
+    async fn count_backlog(&self) -> Result<u64, StorageError> {
+        self.timed("count_backlog", self.inner.count_backlog())
+            .await
     }
 }
 

@@ -1,17 +1,22 @@
 //! [`Webhooks`]: a project's webhook endpoints — registering, listing, reading, changing,
-//! deleting them and rotating their secrets (the admin's use cases, SPEC "Webhooks"). The URL
+//! deleting them and rotating their secrets — and their deliveries: listing them, sending one
+//! message again or every message since a time (the admin's use cases, SPEC "Webhooks"). The URL
 //! rule (`WEBHOOK_ALLOW_PRIVATE`) and "the project exists" are decided here; the endpoint's
 //! shape and its changes by the domain.
 
 use std::sync::Arc;
 
-use domain::webhook::{SECRET_BYTES, endpoint::ID_BYTES};
+use domain::webhook::{
+    DeliveryQuery, DeliveryRecord, MessageId, Resend, SECRET_BYTES, endpoint::ID_BYTES,
+};
 use domain::{
     ChangeWebhookError, CreateWebhookError, Destinations, InvalidValue, ProjectId, Repository,
     StorageError, Timestamp, WebhookChange, WebhookDescription, WebhookEndpoint, WebhookEvents,
     WebhookId, WebhookPatch, WebhookSecret, WebhookUrl,
 };
 use rand::RngCore;
+
+use crate::dispatch::Commits;
 
 /// Draws fresh ids until one is free (64 random bits: a second draw is already unheard of).
 const ID_ATTEMPTS: usize = 3;
@@ -28,6 +33,9 @@ pub enum WebhookError {
     /// No endpoint with this id (404).
     #[error("webhook endpoint not found")]
     NotFound,
+    /// The endpoint has no delivery of this message (404).
+    #[error("no such message for this endpoint")]
+    MessageNotFound,
     #[error(transparent)]
     Storage(#[from] StorageError),
 }
@@ -72,14 +80,22 @@ pub struct Webhooks {
     /// Open mode: the only project is `default`.
     open: bool,
     destinations: Destinations,
+    /// Wakes this instance's dispatcher when messages are sent again.
+    commits: Commits,
 }
 
 impl Webhooks {
-    pub fn new(repo: Arc<dyn Repository>, open: bool, destinations: Destinations) -> Self {
+    pub fn new(
+        repo: Arc<dyn Repository>,
+        open: bool,
+        destinations: Destinations,
+        commits: Commits,
+    ) -> Self {
         Self {
             repo,
             open,
             destinations,
+            commits,
         }
     }
 
@@ -188,5 +204,47 @@ impl Webhooks {
         self.repo.delete_webhook(id).await?;
         tracing::info!(webhook_id = id.as_str(), "webhook endpoint deleted");
         Ok(())
+    }
+
+    /// A page of the endpoint's deliveries, newest message first, with their attempts.
+    pub async fn deliveries(
+        &self,
+        id: &WebhookId,
+        query: &DeliveryQuery,
+    ) -> Result<Vec<DeliveryRecord>, WebhookError> {
+        self.get(id).await?;
+        Ok(self.repo.list_deliveries(id, query).await?)
+    }
+
+    /// Sends `message` to the endpoint again, now, with the retry schedule from its start.
+    pub async fn resend(&self, id: &WebhookId, message: &MessageId) -> Result<(), WebhookError> {
+        self.get(id).await?;
+        let resent = self
+            .repo
+            .resend_deliveries(id, &Resend::Message(message.clone()), Timestamp::now())
+            .await?;
+        if resent == 0 {
+            return Err(WebhookError::MessageNotFound);
+        }
+        self.commits.committed();
+        tracing::info!(webhook_id = id.as_str(), message = %message, "webhook message sent again");
+        Ok(())
+    }
+
+    /// Sends every message of the endpoint recorded at or after `since` again (each session's in
+    /// order); how many.
+    pub async fn replay(&self, id: &WebhookId, since: Timestamp) -> Result<u64, WebhookError> {
+        self.get(id).await?;
+        let resent = self
+            .repo
+            .resend_deliveries(id, &Resend::Since(since), Timestamp::now())
+            .await?;
+        self.commits.committed();
+        tracing::info!(
+            webhook_id = id.as_str(),
+            resent,
+            "webhook messages replayed"
+        );
+        Ok(resent)
     }
 }

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use app::{NewWebhook, WebhookEdit, WebhookError, Webhooks};
+use app::{Commits, NewWebhook, WebhookEdit, WebhookError, Webhooks};
 use domain::{
     Destinations, NewApiKey, ProjectId, Repository, Scope, Timestamp, WebhookEvents, WebhookSecret,
     keys,
@@ -51,7 +51,12 @@ async fn store_with_project(dir: &tempfile::TempDir, project: &str) -> Arc<dyn R
 async fn endpoints_are_registered_for_existing_projects_with_public_https_urls() {
     let dir = tempfile::tempdir().unwrap();
     let repo = store_with_project(&dir, "acme").await;
-    let strict = Webhooks::new(repo.clone(), false, Destinations::PublicOnly);
+    let strict = Webhooks::new(
+        repo.clone(),
+        false,
+        Destinations::PublicOnly,
+        Commits::default(),
+    );
 
     for url in [
         "http://hooks.example.com/",
@@ -101,7 +106,12 @@ async fn endpoints_are_registered_for_existing_projects_with_public_https_urls()
         field(strict.patch(&endpoint.id, private.clone()).await),
         "url"
     );
-    let local = Webhooks::new(repo.clone(), false, Destinations::AllowPrivate);
+    let local = Webhooks::new(
+        repo.clone(),
+        false,
+        Destinations::AllowPrivate,
+        Commits::default(),
+    );
     let changed = local.patch(&endpoint.id, private).await.unwrap();
     assert_eq!(changed.url.as_str(), "https://10.0.0.8/");
 
@@ -126,7 +136,7 @@ async fn endpoints_are_registered_for_existing_projects_with_public_https_urls()
 async fn in_open_mode_only_the_default_project_exists() {
     let dir = tempfile::tempdir().unwrap();
     let repo = store_with_project(&dir, "acme").await;
-    let open = Webhooks::new(repo, true, Destinations::AllowPrivate);
+    let open = Webhooks::new(repo, true, Destinations::AllowPrivate, Commits::default());
     assert_eq!(
         field(
             open.create(new_webhook("acme", "http://127.0.0.1:9/"))

@@ -19,8 +19,8 @@ use crate::page::{EventPage, PageRequest, Watch};
 use crate::session::{CompleteRequest, EraseIf, NewSession, Session};
 use crate::time::Timestamp;
 use crate::webhook::{
-    AfterAttempt, Attempt, ClaimedDelivery, Lease, MessageId, OutgoingWebhook, WebhookChange,
-    WebhookEndpoint, WebhookId, WebhookReply,
+    AfterAttempt, Attempt, ClaimedDelivery, DeliveryQuery, DeliveryRecord, Lease, MessageId,
+    OutgoingWebhook, Resend, WebhookChange, WebhookEndpoint, WebhookId, WebhookReply,
 };
 use crate::written::Written;
 
@@ -600,6 +600,35 @@ pub trait WebhookDeliveries: Send + Sync + 'static {
         attempt: &Attempt,
         next: AfterAttempt,
     ) -> Result<bool, StorageError>;
+
+    /// A page of `endpoint`'s deliveries ([`DeliveryQuery`]: newest message first, older than
+    /// `before`, of one status when given, at most `limit`), each with its attempts in order.
+    /// An unknown endpoint has none.
+    ///
+    /// Errors: [`StorageError`].
+    async fn list_deliveries(
+        &self,
+        endpoint: &WebhookId,
+        query: &DeliveryQuery,
+    ) -> Result<Vec<DeliveryRecord>, StorageError>;
+
+    /// Makes the deliveries of `endpoint` that `which` names pending again, due at `now`, with
+    /// the retry schedule from its start (their attempts so far stay listed); the number of
+    /// deliveries so made. A delivery claimed at the time keeps its claim: its attempt in
+    /// flight then counts as the one asked for. An unknown message or endpoint: 0.
+    ///
+    /// Errors: [`StorageError`].
+    async fn resend_deliveries(
+        &self,
+        endpoint: &WebhookId,
+        which: &Resend,
+        now: Timestamp,
+    ) -> Result<u64, StorageError>;
+
+    /// How many deliveries are pending, of every endpoint (`webhook_backlog`).
+    ///
+    /// Errors: [`StorageError`].
+    async fn count_backlog(&self) -> Result<u64, StorageError>;
 }
 
 /// Sends webhook attempts (an outbound adapter: HTTP). It judges each connection's addresses

@@ -8,6 +8,7 @@
 
 mod announce;
 mod clock;
+mod deliveries;
 mod documents;
 mod drivers;
 mod erasure;

@@ -67,6 +67,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "webhook_deliveries",
         include_str!("../../../migrations/mongo/0010_webhook_deliveries.json"),
     ),
+    (
+        11,
+        "webhook_repair",
+        include_str!("../../../migrations/mongo/0011_webhook_repair.json"),
+    ),
 ];
 
 /// Errors that mean "done already", so a command run twice (or by two instances) succeeds:

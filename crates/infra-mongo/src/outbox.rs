@@ -10,7 +10,8 @@ use std::time::Instant;
 
 use async_trait::async_trait;
 use domain::webhook::{
-    AfterAttempt, Attempt, AttemptResult, ClaimedDelivery, Lease, MessageId, WebhookMessage,
+    AfterAttempt, Attempt, AttemptResult, ClaimedDelivery, DeliveryQuery, DeliveryRecord, Lease,
+    MessageId, Resend, WebhookMessage,
 };
 use domain::{
     EventId, ProjectId, SessionId, StorageError, Timestamp, WebhookDeliveries, WebhookEventType,
@@ -107,11 +108,12 @@ impl MongoStore {
     }
 }
 
-fn corrupt(field: &str) -> StorageError {
+pub(crate) fn corrupt(field: &str) -> StorageError {
     StorageError::Internal(format!("stored webhook delivery has a bad {field}"))
 }
 
-fn claimed(d: &Document) -> Result<ClaimedDelivery, StorageError> {
+/// A delivery document's message, endpoint and attempts.
+pub(crate) fn claimed(d: &Document) -> Result<ClaimedDelivery, StorageError> {
     let text = |field: &str| d.get_str(field).map_err(|_| corrupt(field));
     let recorded = d
         .get_datetime("recordedAt")
@@ -120,10 +122,18 @@ fn claimed(d: &Document) -> Result<ClaimedDelivery, StorageError> {
         None | Some(Bson::Null) => None,
         Some(_) => Some(EventId::parse(text("eventId")?).map_err(|_| corrupt("eventId"))?),
     };
+    let count = |field: &str| {
+        let n = match d.get(field) {
+            None if field == "scheduleFrom" => 0,
+            _ => d.get_i32(field).map_err(|_| corrupt(field))?,
+        };
+        u32::try_from(n).map_err(|_| corrupt(field))
+    };
+    let attempts = count("attempts")?;
     Ok(ClaimedDelivery {
         endpoint: WebhookId::parse(text("webhookId")?).map_err(|_| corrupt("webhookId"))?,
-        attempts: u32::try_from(d.get_i32("attempts").map_err(|_| corrupt("attempts"))?)
-            .map_err(|_| corrupt("attempts"))?,
+        attempts,
+        scheduled: attempts.saturating_sub(count("scheduleFrom")?),
         message: WebhookMessage {
             id: MessageId::parse(text("messageId")?).map_err(|_| corrupt("messageId"))?,
             kind: WebhookEventType::parse(text("type")?).map_err(|_| corrupt("type"))?,
@@ -264,5 +274,29 @@ impl WebhookDeliveries for MongoStore {
             .await
             .storage()?;
         Ok(updated.modified_count == 1)
+    }
+
+    async fn list_deliveries(
+        &self,
+        endpoint: &WebhookId,
+        query: &DeliveryQuery,
+    ) -> Result<Vec<DeliveryRecord>, StorageError> {
+        self.page_of_deliveries(endpoint, query).await
+    }
+
+    async fn resend_deliveries(
+        &self,
+        endpoint: &WebhookId,
+        which: &Resend,
+        now: Timestamp,
+    ) -> Result<u64, StorageError> {
+        self.send_again(endpoint, which, now).await
+    }
+
+    async fn count_backlog(&self) -> Result<u64, StorageError> {
+        self.deliveries()
+            .count_documents(doc! { "status": "pending" })
+            .await
+            .storage()
     }
 }

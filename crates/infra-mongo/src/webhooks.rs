@@ -47,6 +47,7 @@ fn fields(e: &WebhookEndpoint) -> Document {
         "secret": binary(e.secret.as_bytes()),
         "retiredSecret": e.retired.as_ref().map_or(Bson::Null, |r| binary(r.secret.as_bytes())),
         "retiredUntil": e.retired.as_ref().map_or(Bson::Null, |r| date(r.until)),
+        "failingSince": e.failing_since.map_or(Bson::Null, date),
     }
 }
 
@@ -93,6 +94,10 @@ fn endpoint_from(d: &Document) -> Result<(WebhookEndpoint, i64), StorageError> {
         updated_at: time(d, "updatedAt")?,
         secret: secret(d, "secret")?,
         retired,
+        failing_since: match d.get("failingSince") {
+            None | Some(Bson::Null) => None,
+            Some(_) => Some(time(d, "failingSince")?),
+        },
     };
     let version = d.get_i64("version").map_err(|e| corrupt("version", e))?;
     Ok((endpoint, version))

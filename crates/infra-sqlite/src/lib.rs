@@ -7,6 +7,7 @@
 //! stores the event, so `seq` order is commit order.
 
 mod checkpoint;
+mod deliveries;
 mod erasure;
 mod error;
 mod keys;

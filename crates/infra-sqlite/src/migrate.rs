@@ -56,6 +56,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "webhook_deliveries",
         include_str!("../../../migrations/sqlite/0010_webhook_deliveries.sql"),
     ),
+    (
+        11,
+        "webhook_repair",
+        include_str!("../../../migrations/sqlite/0011_webhook_repair.sql"),
+    ),
 ];
 
 /// Applies what is missing; returns the versions applied by this call.

@@ -87,10 +87,13 @@ pub(crate) fn announce(
     Outbox::of(conn, project)?.record(conn, project, session, kind, event, at)
 }
 
+/// A delivery (`d`) with its message (`m`), as [`claimed`] reads it.
+pub(crate) const DELIVERY_COLUMNS: &str = "d.webhook_id, d.message_id, d.attempts, \
+    d.attempts - d.schedule_from, m.type, m.project, m.session_id, m.event_id, m.recorded_at";
+
 /// What is due, each the head of its endpoint's queue for its session.
 const CLAIM_SQL: &str = "
-    SELECT d.webhook_id, d.message_id, d.attempts,
-           m.type, m.project, m.session_id, m.event_id, m.recorded_at
+    SELECT {DELIVERY_COLUMNS}
       FROM webhook_deliveries AS d INDEXED BY webhook_deliveries_due
       JOIN webhook_endpoints AS w ON w.webhook_id = d.webhook_id
       JOIN webhook_messages AS m ON m.message_id = d.message_id
@@ -105,23 +108,25 @@ const CLAIM_SQL: &str = "
      ORDER BY d.due_at
      LIMIT ?2";
 
-fn claimed(row: &Row<'_>) -> rusqlite::Result<ClaimedDelivery> {
+/// A delivery of the columns [`DELIVERY_COLUMNS`] (the first nine of a row).
+pub(crate) fn claimed(row: &Row<'_>) -> rusqlite::Result<ClaimedDelivery> {
     let text = |idx: usize| row.get::<_, String>(idx);
     let message = row.get::<_, i64>(1)?;
     Ok(ClaimedDelivery {
         endpoint: WebhookId::parse(text(0)?).map_err(|e| invalid(0, e))?,
         attempts: row.get(2)?,
+        scheduled: row.get(3)?,
         message: WebhookMessage {
             id: MessageId::numbered(message as u64),
-            kind: WebhookEventType::parse(&text(3)?).map_err(|e| invalid(3, e))?,
-            project: ProjectId::parse(text(4)?).map_err(|e| invalid(4, e))?,
-            session: SessionId::parse(text(5)?).map_err(|e| invalid(5, e))?,
+            kind: WebhookEventType::parse(&text(4)?).map_err(|e| invalid(4, e))?,
+            project: ProjectId::parse(text(5)?).map_err(|e| invalid(5, e))?,
+            session: SessionId::parse(text(6)?).map_err(|e| invalid(6, e))?,
             event: row
-                .get::<_, Option<String>>(6)?
+                .get::<_, Option<String>>(7)?
                 .map(EventId::parse)
                 .transpose()
-                .map_err(|e| invalid(6, e))?,
-            recorded_at: timestamp(row, 7)?,
+                .map_err(|e| invalid(7, e))?,
+            recorded_at: timestamp(row, 8)?,
         },
     })
 }
@@ -133,7 +138,7 @@ pub(crate) fn claim(
     limit: u32,
 ) -> rusqlite::Result<Vec<ClaimedDelivery>> {
     let due = conn
-        .prepare_cached(CLAIM_SQL)?
+        .prepare_cached(&CLAIM_SQL.replace("{DELIVERY_COLUMNS}", DELIVERY_COLUMNS))?
         .query_map(params![now.millis(), limit], claimed)?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     let mut hold = conn.prepare_cached(
@@ -204,7 +209,7 @@ pub(crate) fn settle(
 }
 
 /// The row id of a message this store numbered.
-fn number(id: &MessageId) -> rusqlite::Result<i64> {
+pub(crate) fn number(id: &MessageId) -> rusqlite::Result<i64> {
     id.number()
         .and_then(|n| i64::try_from(n).ok())
         .ok_or_else(|| rusqlite::Error::InvalidParameterName(format!("message {id}")))

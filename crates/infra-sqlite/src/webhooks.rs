@@ -4,7 +4,9 @@
 //! reads use the read pool.
 
 use async_trait::async_trait;
-use domain::webhook::{AfterAttempt, Attempt, ClaimedDelivery, Lease, MessageId};
+use domain::webhook::{
+    AfterAttempt, Attempt, ClaimedDelivery, DeliveryQuery, DeliveryRecord, Lease, MessageId, Resend,
+};
 use domain::{
     ChangeWebhookError, CreateWebhookError, ProjectId, RetiredSecret, StorageError, Timestamp,
     WebhookChange, WebhookDeliveries, WebhookDescription, WebhookEndpoint, WebhookEvents,
@@ -13,12 +15,12 @@ use domain::{
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use crate::error::SqlResultExt;
-use crate::outbox;
 use crate::rows::{invalid, timestamp};
 use crate::store::SqliteStore;
+use crate::{deliveries, outbox};
 
 const COLUMNS: &str = "webhook_id, project, url, events, description, enabled, created_at, \
-                       updated_at, secret, retired_secret, retired_until";
+                       updated_at, secret, retired_secret, retired_until, failing_since";
 
 fn endpoint(row: &Row<'_>) -> rusqlite::Result<WebhookEndpoint> {
     let text = |idx: usize| row.get::<_, String>(idx);
@@ -48,6 +50,10 @@ fn endpoint(row: &Row<'_>) -> rusqlite::Result<WebhookEndpoint> {
         updated_at: timestamp(row, 7)?,
         secret: WebhookSecret::from_bytes(row.get(8)?).map_err(|e| invalid(8, e))?,
         retired,
+        failing_since: row
+            .get::<_, Option<i64>>(11)?
+            .map(|_| timestamp(row, 11))
+            .transpose()?,
     })
 }
 
@@ -65,14 +71,15 @@ fn store(conn: &Connection, e: &WebhookEndpoint, replace: bool) -> rusqlite::Res
         "DO UPDATE SET url = excluded.url, events = excluded.events, \
          description = excluded.description, enabled = excluded.enabled, \
          updated_at = excluded.updated_at, secret = excluded.secret, \
-         retired_secret = excluded.retired_secret, retired_until = excluded.retired_until"
+         retired_secret = excluded.retired_secret, retired_until = excluded.retired_until, \
+         failing_since = excluded.failing_since"
     } else {
         "DO NOTHING"
     };
     let events: Vec<&str> = e.events.iter().map(|t| t.as_str()).collect();
     conn.prepare_cached(&format!(
         "INSERT INTO webhook_endpoints ({COLUMNS})
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
          ON CONFLICT (webhook_id) {on_conflict}"
     ))?
     .execute(params![
@@ -87,6 +94,7 @@ fn store(conn: &Connection, e: &WebhookEndpoint, replace: bool) -> rusqlite::Res
         e.secret.as_bytes(),
         e.retired.as_ref().map(|r| r.secret.as_bytes()),
         e.retired.as_ref().map(|r| r.until.millis()),
+        e.failing_since.map(Timestamp::millis),
     ])
 }
 
@@ -198,6 +206,35 @@ impl WebhookDeliveries for SqliteStore {
             .write(move |conn| {
                 outbox::settle(conn, &endpoint, &message, &lease, &attempt, next).storage()
             })
+            .await
+    }
+
+    async fn list_deliveries(
+        &self,
+        endpoint: &WebhookId,
+        query: &DeliveryQuery,
+    ) -> Result<Vec<DeliveryRecord>, StorageError> {
+        let (endpoint, query) = (endpoint.clone(), query.clone());
+        self.readers
+            .read(move |conn| deliveries::list(conn, &endpoint, &query).storage())
+            .await
+    }
+
+    async fn resend_deliveries(
+        &self,
+        endpoint: &WebhookId,
+        which: &Resend,
+        now: Timestamp,
+    ) -> Result<u64, StorageError> {
+        let (endpoint, which) = (endpoint.clone(), which.clone());
+        self.writer
+            .write(move |conn| deliveries::resend(conn, &endpoint, &which, now).storage())
+            .await
+    }
+
+    async fn count_backlog(&self) -> Result<u64, StorageError> {
+        self.readers
+            .read(|conn| deliveries::backlog(conn).storage())
             .await
     }
 }

@@ -130,6 +130,7 @@ impl Application {
                 repo.clone(),
                 settings.admin_key.is_none(),
                 settings.webhook_destinations,
+                tail.commits(),
             ),
         };
         let sender: Arc<dyn WebhookSender> = Arc::new(
@@ -141,6 +142,7 @@ impl Application {
             lease: settings.webhook_timeout + LEASE_MARGIN,
             poll: DISPATCH_POLL,
             in_flight: DISPATCH_IN_FLIGHT,
+            disable_after: settings.webhook_disable_after,
         };
         let state = web::Data::new(api::AppState::new(
             services,

@@ -6,12 +6,13 @@ use actix_web::{HttpRequest, HttpResponse, web};
 
 use crate::auth::AdminCaller;
 use crate::http::input;
-use crate::http::paths::{WebhookPath, WebhooksQuery};
+use crate::http::paths::{DeliveryPath, WebhookPath, WebhooksQuery};
 use crate::http::problem::{
     AdminChangeProblems, AdminProblems, AdminWriteProblems, ApiError, FieldError,
 };
-use crate::http::requests::{self, CreateWebhookRequest, PatchWebhookRequest};
-use crate::http::responses::{WebhookInfo, WebhookList, WebhookWithSecret};
+use crate::http::requests::{self, CreateWebhookRequest, PatchWebhookRequest, ReplayRequest};
+use crate::http::responses::{DeliveryPage, Resent, WebhookInfo, WebhookList, WebhookWithSecret};
+use crate::paging::deliveries::{self, DeliveryParams};
 use crate::state::AppState;
 
 /// Register a webhook endpoint
@@ -157,4 +158,80 @@ pub async fn rotate_webhook_secret(
     let id = input::webhook_id(&path)?;
     let (endpoint, secret) = state.webhooks.rotate_secret(&id).await?;
     Ok(HttpResponse::Ok().json(WebhookWithSecret::new(&endpoint, secret)))
+}
+
+/// List a webhook endpoint's deliveries
+///
+/// Its messages, newest first, each with where it stands (`pending`, `delivered`, `failed`) and
+/// every attempt (time, status code or error, duration). `status` keeps one status;
+/// `nextCursor` reads on. Messages are recorded for an endpoint while it is enabled.
+#[utoipa::path(
+    get, path = "/admin/webhooks/{webhookId}/deliveries", tag = "webhooks", operation_id = "listWebhookDeliveries",
+    params(WebhookPath, DeliveryParams),
+    responses(
+        (status = 200, description = "A page of the endpoint's deliveries, newest first", body = DeliveryPage),
+        AdminProblems,
+    )
+)]
+pub async fn list_deliveries(
+    _admin: AdminCaller,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = input::webhook_id(&path)?;
+    let query = deliveries::parse_query(&req, &id, &state.limits, &state.cursors)?;
+    let records = state.webhooks.deliveries(&id, &query).await?;
+    Ok(HttpResponse::Ok().json(deliveries::body(&id, &query, records, &state.cursors)))
+}
+
+/// Send a message again
+///
+/// The message is sent to the endpoint again now (after the messages of its session before it
+/// that are still pending), with the retry schedule from its start; its attempts so far stay
+/// listed. Receivers see the same `webhook-id`.
+#[utoipa::path(
+    post, path = "/admin/webhooks/{webhookId}/deliveries/{messageId}/resend", tag = "webhooks", operation_id = "resendWebhookMessage",
+    params(DeliveryPath),
+    responses(
+        (status = 202, description = "To be sent again now", body = Resent),
+        AdminProblems,
+    )
+)]
+pub async fn resend_delivery(
+    _admin: AdminCaller,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, message) = path.into_inner();
+    let (id, message) = (input::webhook_id(&id)?, input::message_id(&message)?);
+    state.webhooks.resend(&id, &message).await?;
+    Ok(HttpResponse::Accepted().json(Resent { resent: 1 }))
+}
+
+/// Send every message since a time again
+///
+/// Every message recorded for the endpoint at or after `since` is sent again now — delivered,
+/// failed or pending alike — each session's in order, with the retry schedule from its start.
+/// Receivers see the same `webhook-id`s. The answer counts them.
+#[utoipa::path(
+    post, path = "/admin/webhooks/{webhookId}/replay", tag = "webhooks", operation_id = "replayWebhookMessages",
+    params(WebhookPath),
+    request_body(content = ReplayRequest, content_type = "application/json"),
+    responses(
+        (status = 202, description = "To be sent again now", body = Resent),
+        AdminChangeProblems,
+    )
+)]
+pub async fn replay_webhook(
+    _admin: AdminCaller,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let id = input::webhook_id(&path)?;
+    let since = requests::read::<ReplayRequest>(&req, payload, &state.limits).await?;
+    let resent = state.webhooks.replay(&id, since).await?;
+    Ok(HttpResponse::Accepted().json(Resent { resent }))
 }

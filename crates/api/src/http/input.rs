@@ -13,6 +13,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, RwLock};
 
+use domain::webhook::MessageId;
 use domain::{
     EventId, EventType, InvalidValue, KeyId, KeyName, Language, ProjectId, Scopes, SessionId,
     SessionStatus, Timestamp, WebhookDescription, WebhookEvents, WebhookId,
@@ -136,6 +137,7 @@ from_json_string!(
     KeyName => KeyName::parse,
     KeyId => KeyId::parse,
     WebhookId => WebhookId::parse,
+    MessageId => MessageId::parse,
     WebhookDescription => WebhookDescription::parse,
     Timestamp => |s: String| Timestamp::parse_rfc3339(&s),
 );
@@ -304,6 +306,10 @@ pub fn key_id(value: &str) -> Result<KeyId, ApiError> {
 
 pub fn webhook_id(value: &str) -> Result<WebhookId, ApiError> {
     path_id(value, "webhookId")
+}
+
+pub fn message_id(value: &str) -> Result<MessageId, ApiError> {
+    path_id(value, "messageId")
 }
 
 /// `?project=`: optional, at most once, nothing else.

@@ -110,6 +110,21 @@ impl IntoParams for WebhookPath {
     }
 }
 
+/// `{webhookId}` and `{messageId}`.
+pub struct DeliveryPath;
+
+impl IntoParams for DeliveryPath {
+    fn into_params(parameter_in: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        let mut params = WebhookPath::into_params(parameter_in);
+        params.push(issued_id(
+            "messageId",
+            "The message's id: its `webhook-id` header, as the deliveries' list shows it.",
+            domain::webhook::MessageId::PATTERN,
+        ));
+        params
+    }
+}
+
 /// `?project=` of the webhook endpoint list (required).
 pub struct WebhooksQuery;
 

@@ -367,6 +367,10 @@ impl From<WebhookError> for ApiError {
             WebhookError::NotFound => {
                 Self::new(ErrorCode::NotFound, "no webhook endpoint with this id")
             }
+            WebhookError::MessageNotFound => Self::new(
+                ErrorCode::NotFound,
+                "this webhook endpoint has no message with this id",
+            ),
             WebhookError::Storage(e) => e.into(),
         }
     }

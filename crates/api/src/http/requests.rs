@@ -531,7 +531,8 @@ pub struct PatchWebhookRequest {
     #[schema(value_type = Vec<schema::WebhookEventType>, min_items = 1)]
     #[validate(custom(function = "crate::http::input::valid"))]
     events: Input<WebhookEvents>,
-    /// `false` stops deliveries (messages are still recorded); `true` starts them again.
+    /// `false` stops deliveries: its pending messages wait, and no message is recorded for it
+    /// while it is disabled. `true` starts them again (a failing streak starts afresh).
     #[serde(default)]
     #[schema(value_type = bool)]
     #[validate(custom(function = "crate::http::input::valid"))]
@@ -553,5 +554,25 @@ impl RequestBody for PatchWebhookRequest {
             enabled: self.enabled.value(),
             description: self.description.value(),
         })
+    }
+}
+
+/// Body of `POST /admin/webhooks/{webhookId}/replay`.
+#[derive(Debug, Default, Deserialize, Validate, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(example = json!({"since": "2026-05-01T09:00:00Z"}))]
+pub struct ReplayRequest {
+    /// Every message of the endpoint recorded at or after this time is sent again.
+    #[serde(default)]
+    #[schema(value_type = schema::Timestamp, required = true)]
+    #[validate(custom(function = "crate::http::input::present"))]
+    since: Input<Timestamp>,
+}
+
+impl RequestBody for ReplayRequest {
+    type Domain = Timestamp;
+
+    fn into_domain(self, _: &Limits) -> Result<Timestamp, ApiError> {
+        Ok(self.since.value().expect("validated: since is present"))
     }
 }

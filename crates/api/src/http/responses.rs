@@ -342,3 +342,98 @@ impl WebhookWithSecret {
 pub struct WebhookList {
     pub data: Vec<WebhookInfo>,
 }
+
+/// One attempt of a delivery.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DeliveryAttempt {
+    #[schema(value_type = schema::Timestamp)]
+    pub at: String,
+    /// The receiver's status code, or null when there was no answer (see `error`).
+    #[schema(required = true, example = 200)]
+    pub status_code: Option<u16>,
+    /// Why there was no answer (connection refused, timeout, destination refused…), or null.
+    #[schema(required = true, example = json!(null))]
+    pub error: Option<String>,
+    /// How long the attempt took.
+    #[schema(minimum = 0, example = 42)]
+    pub duration_ms: u64,
+}
+
+/// A message as delivered to one endpoint, with every attempt.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Delivery {
+    #[schema(value_type = schema::MessageId)]
+    pub message_id: String,
+    #[serde(rename = "type")]
+    #[schema(value_type = schema::WebhookEventType)]
+    pub kind: &'static str,
+    #[schema(value_type = schema::SessionId)]
+    pub session_id: String,
+    /// The event of `event.appended` and `event.redacted`, else null.
+    #[schema(required = true, example = "evt-1")]
+    pub event_id: Option<String>,
+    /// When the change it announces committed.
+    #[schema(value_type = schema::Timestamp)]
+    pub recorded_at: String,
+    #[schema(value_type = schema::DeliveryStatus)]
+    pub status: &'static str,
+    /// When a pending delivery is attempted (again); null once delivered or failed.
+    #[schema(required = true, format = DateTime, example = json!(null))]
+    pub next_attempt_at: Option<String>,
+    /// Every attempt, oldest first.
+    pub attempts: Vec<DeliveryAttempt>,
+}
+
+impl From<&domain::webhook::DeliveryRecord> for Delivery {
+    fn from(d: &domain::webhook::DeliveryRecord) -> Self {
+        let m = &d.message;
+        Self {
+            message_id: m.id.as_str().to_owned(),
+            kind: m.kind.as_str(),
+            session_id: m.session.as_str().to_owned(),
+            event_id: m.event.as_ref().map(|e| e.as_str().to_owned()),
+            recorded_at: m.recorded_at.to_rfc3339(),
+            status: d.status.as_str(),
+            next_attempt_at: d.next_attempt_at.map(|t| t.to_rfc3339()),
+            attempts: d
+                .attempts
+                .iter()
+                .map(|a| {
+                    let (status_code, error) = match &a.result {
+                        domain::webhook::AttemptResult::Status(code) => (Some(*code), None),
+                        domain::webhook::AttemptResult::Error(why) => (None, Some(why.clone())),
+                    };
+                    DeliveryAttempt {
+                        at: a.at.to_rfc3339(),
+                        status_code,
+                        error,
+                        duration_ms: a.duration_ms,
+                    }
+                })
+                .collect(),
+        }
+    }
+}
+
+/// A page of an endpoint's deliveries, newest message first.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DeliveryPage {
+    pub data: Vec<Delivery>,
+    /// Whether older deliveries exist beyond `nextCursor`.
+    pub has_more: bool,
+    /// Send it as `cursor` (with the same `status`) to read the older ones; null when there
+    /// are none.
+    #[schema(required = true)]
+    pub next_cursor: Option<String>,
+}
+
+/// How many messages were made pending again, to be sent now.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Resent {
+    #[schema(minimum = 0, example = 12)]
+    pub resent: u64,
+}

@@ -141,3 +141,17 @@ component!(WebhookEventType => ObjectBuilder::new()
         "A message type: a session created, completed, failed or erased; an event appended or redacted.",
     ))
     .examples([json!("session.completed")]));
+component!(MessageId => ObjectBuilder::new()
+    .schema_type(Type::String)
+    .pattern(Some(domain::webhook::MessageId::PATTERN))
+    .description(Some(
+        "The id of a webhook message: its `webhook-id` header, the same for every attempt.",
+    ))
+    .examples([json!("msg_000000000000002a")]));
+component!(DeliveryStatus => ObjectBuilder::new()
+    .schema_type(Type::String)
+    .enum_values(Some(domain::webhook::DeliveryStatus::ALL.map(domain::webhook::DeliveryStatus::as_str)))
+    .description(Some(
+        "`pending`: to be attempted (again); `delivered`: a 2xx answered; `failed`: every attempt of the retry schedule failed.",
+    ))
+    .examples([json!("delivered")]));

@@ -11,11 +11,12 @@ use crate::http::limits::Limits;
 use crate::http::problem::{self, ErrorCode, FieldError, Problem, TYPE_BASE};
 use crate::http::requests::{
     AppendEventRequest, BatchAppendRequest, BatchEvent, CompleteSessionRequest, CreateKeyRequest,
-    CreateSessionRequest, CreateWebhookRequest, PatchWebhookRequest,
+    CreateSessionRequest, CreateWebhookRequest, PatchWebhookRequest, ReplayRequest,
 };
 use crate::http::responses::{
-    ApiKeyInfo, BatchAppended, BatchItem, CreatedKey, Event, EventPage, Health, KeyFields, KeyList,
-    Session, SessionPage, SessionWithEvents, WebhookInfo, WebhookList, WebhookWithSecret,
+    ApiKeyInfo, BatchAppended, BatchItem, CreatedKey, Delivery, DeliveryAttempt, DeliveryPage,
+    Event, EventPage, Health, KeyFields, KeyList, Resent, Session, SessionPage, SessionWithEvents,
+    WebhookInfo, WebhookList, WebhookWithSecret,
 };
 use crate::http::schema;
 
@@ -53,6 +54,9 @@ use shape::{drop_null_alternative, normalize, representations_aside};
         webhooks::patch_webhook,
         webhooks::delete_webhook,
         webhooks::rotate_webhook_secret,
+        webhooks::list_deliveries,
+        webhooks::resend_delivery,
+        webhooks::replay_webhook,
         operations::healthz,
         operations::readyz,
         operations::metrics,
@@ -80,6 +84,11 @@ use shape::{drop_null_alternative, normalize, representations_aside};
         WebhookInfo,
         WebhookWithSecret,
         WebhookList,
+        ReplayRequest,
+        DeliveryPage,
+        Delivery,
+        DeliveryAttempt,
+        Resent,
         Health,
         Problem,
         FieldError,
@@ -99,12 +108,14 @@ use shape::{drop_null_alternative, normalize, representations_aside};
         schema::Scope,
         schema::WebhookId,
         schema::WebhookEventType,
+        schema::MessageId,
+        schema::DeliveryStatus,
     )),
     tags(
         (name = "sessions", description = "Create, read and end sessions"),
         (name = "events", description = "Append and page through a session's events"),
         (name = "keys", description = "API keys: create, list and revoke them with the admin key"),
-        (name = "webhooks", description = "Webhook endpoints: register, list, change, delete them and rotate their secrets with the admin key"),
+        (name = "webhooks", description = "Webhook endpoints: register, list, change, delete them and rotate their secrets; see their deliveries and send messages again (the admin key)"),
         (name = "operations", description = "Health, readiness and metrics"),
     )
 )]

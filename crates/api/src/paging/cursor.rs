@@ -8,12 +8,16 @@
 //!   the session id, its `createdAt` in ms (8, big endian: the incarnation) and the view
 //!   ([`EventScope`]);
 //! - session lists (version 2): head `2 | order | createdAt ms (8, big endian) | sessionId`,
-//!   scope `sessions`, the project and the filter's canonical text.
+//!   scope `sessions`, the project and the filter's canonical text;
+//! - webhook deliveries (version 3): head `3 | order (always desc) | messageId`, scope
+//!   `deliveries`, the endpoint's id and the `status` asked for (empty: all).
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use domain::webhook::{DeliveryStatus, MessageId};
 use domain::{
     Order, ProjectId, Session, SessionFilter, SessionId, SessionPosition, Timestamp, View,
+    WebhookId,
 };
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -22,6 +26,7 @@ use crate::http::problem::{ApiError, ErrorCode};
 
 const EVENTS: u8 = 1;
 const SESSION_LISTS: u8 = 2;
+const DELIVERIES: u8 = 3;
 const MAC_LEN: usize = 16;
 /// version, order, seq.
 const EVENT_HEAD_LEN: usize = 1 + 1 + 8;
@@ -32,6 +37,8 @@ const POSITION_HEAD_LEN: usize = 1 + 1 + 8;
 pub const PATTERN: &str = "^[A-Za-z0-9_-]{35}$";
 /// What every session-list cursor looks like: 36 to 206 characters.
 pub const LIST_PATTERN: &str = "^[A-Za-z0-9_-]{36,206}$";
+/// What every delivery cursor looks like (a message id of 20 to 28 characters).
+pub const DELIVERY_PATTERN: &str = "^[A-Za-z0-9_-]{51,62}$";
 
 /// What an event cursor (a page's `nextCursor`, an SSE `id`) is bound to: the project, the
 /// session's incarnation — its id and `createdAt`, so that an id erased and created again is
@@ -210,6 +217,46 @@ impl CursorCodec {
             session_id,
         })
     }
+}
+
+impl CursorCodec {
+    /// A cursor after `message` in the deliveries of `endpoint` (of `status`, or all).
+    pub fn encode_delivery(
+        &self,
+        endpoint: &WebhookId,
+        status: Option<DeliveryStatus>,
+        message: &MessageId,
+    ) -> String {
+        let mut head = vec![DELIVERIES, order_byte(Order::Desc)];
+        head.extend_from_slice(message.as_str().as_bytes());
+        self.seal(&parts(&delivery_scope(endpoint, status)), &head)
+    }
+
+    /// The message a cursor stands after, when it was issued for this endpoint and status.
+    pub fn decode_delivery(
+        &self,
+        endpoint: &WebhookId,
+        status: Option<DeliveryStatus>,
+        cursor: &str,
+    ) -> Result<MessageId, ApiError> {
+        let walk = "webhook endpoint or status";
+        let scope = delivery_scope(endpoint, status);
+        let head = self.open(&parts(&scope), DELIVERIES, Order::Desc, cursor, walk)?;
+        let id = std::str::from_utf8(&head[2..]).map_err(|_| invalid(walk))?;
+        MessageId::parse(id).map_err(|_| invalid(walk))
+    }
+}
+
+/// What a delivery cursor is bound to: the endpoint and the status asked for.
+fn delivery_scope(endpoint: &WebhookId, status: Option<DeliveryStatus>) -> [Vec<u8>; 3] {
+    [
+        b"deliveries".to_vec(),
+        endpoint.as_str().as_bytes().to_vec(),
+        status
+            .map_or("", DeliveryStatus::as_str)
+            .as_bytes()
+            .to_vec(),
+    ]
 }
 
 /// What a session-list cursor is bound to: the project and the filter.
@@ -419,5 +466,45 @@ mod tests {
                 .decode_position(&p1, &same_filter, Order::Desc, &c)
                 .is_ok()
         );
+    }
+
+    #[test]
+    fn delivery_cursors_are_bound_to_their_endpoint_and_status() {
+        let codec = CursorCodec::new(b"secret");
+        let wh = |s: &str| WebhookId::parse(s).unwrap();
+        let (a, b) = (wh("wh_00000000000000aa"), wh("wh_00000000000000bb"));
+        let pending = Some(DeliveryStatus::Pending);
+        let re = regex_lite(DELIVERY_PATTERN);
+        for message in ["msg_000000000000002a", "msg_65a1b2c3d4e5f60718293a4b"] {
+            let id = MessageId::parse(message).unwrap();
+            let c = codec.encode_delivery(&a, pending, &id);
+            assert!(re(&c), "{c} matches {DELIVERY_PATTERN}");
+            assert_eq!(codec.decode_delivery(&a, pending, &c).unwrap(), id);
+            assert!(
+                codec.decode_delivery(&b, pending, &c).is_err(),
+                "another endpoint"
+            );
+            assert!(
+                codec.decode_delivery(&a, None, &c).is_err(),
+                "another status"
+            );
+            let events = codec.encode(&s1(), Order::Desc, 3);
+            assert!(
+                codec.decode_delivery(&a, pending, &events).is_err(),
+                "another walk"
+            );
+        }
+    }
+
+    /// `^[A-Za-z0-9_-]{m,n}$` checked by hand (no regex crate here).
+    fn regex_lite(pattern: &str) -> impl Fn(&str) -> bool {
+        let bounds = &pattern[pattern.find('{').unwrap() + 1..pattern.find('}').unwrap()];
+        let (min, max) = bounds.split_once(',').unwrap();
+        let (min, max): (usize, usize) = (min.parse().unwrap(), max.parse().unwrap());
+        move |s| {
+            (min..=max).contains(&s.len())
+                && s.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        }
     }
 }

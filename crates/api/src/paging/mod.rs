@@ -3,5 +3,6 @@
 //! `Link` (`page`), and `GET /sessions`' parameters and page body (`listing`).
 
 pub mod cursor;
+pub mod deliveries;
 pub mod listing;
 pub mod page;

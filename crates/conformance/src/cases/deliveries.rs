@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
-use domain::webhook::{AfterAttempt, Attempt, AttemptResult, ClaimedDelivery, Lease};
+use domain::webhook::{AfterAttempt, ClaimedDelivery};
 use domain::{
     AppendBatch, CompleteRequest, EraseIf, EventId, ProjectId, Repository, SessionStatus,
     Timestamp, WebhookChange, WebhookEventType, WebhookId, WebhookPatch,
@@ -13,7 +13,9 @@ use domain::{
 use futures_util::future::join_all;
 use serde_json::json;
 
-use super::support::{append, complete, new_session, session, subscribe};
+use super::support::{
+    append, complete, described, lease, new_session, session, settle, status, subscribe,
+};
 use crate::fixtures::{new_event, project, sid};
 
 type Repo = Arc<dyn Repository>;
@@ -23,42 +25,6 @@ const HOUR: i64 = 3_600_000;
 /// Every message type's name.
 fn every_type() -> Vec<&'static str> {
     WebhookEventType::ALL.iter().map(|t| t.as_str()).collect()
-}
-
-fn lease(token: &str, until: Timestamp) -> Lease {
-    Lease {
-        token: token.into(),
-        until,
-    }
-}
-
-fn status(code: u16, at: Timestamp) -> Attempt {
-    Attempt {
-        at,
-        result: AttemptResult::Status(code),
-        duration_ms: 12,
-    }
-}
-
-/// Settles a claimed delivery with `attempt` under `hold`: whether it was stored.
-async fn settle(
-    repo: &Repo,
-    d: &ClaimedDelivery,
-    hold: &Lease,
-    attempt: Attempt,
-    next: AfterAttempt,
-) -> bool {
-    repo.settle_delivery(&d.endpoint, &d.message.id, hold, &attempt, next)
-        .await
-        .expect("settle")
-}
-
-/// `type` or `type event` of a claimed message.
-fn described(d: &ClaimedDelivery) -> String {
-    match &d.message.event {
-        Some(event) => format!("{} {}", d.message.kind, event.as_str()),
-        None => d.message.kind.to_string(),
-    }
 }
 
 /// Claims and delivers until nothing is due: what each endpoint received, per session, in the

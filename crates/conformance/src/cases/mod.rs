@@ -15,6 +15,7 @@ pub mod keys;
 pub mod lists;
 pub mod pages;
 pub mod projects;
+pub mod repair;
 pub mod seal;
 pub mod sessions;
 mod support;

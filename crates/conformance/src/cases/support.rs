@@ -2,7 +2,9 @@
 
 use std::sync::Arc;
 
-use domain::webhook::{SECRET_BYTES, endpoint::ID_BYTES};
+use domain::webhook::{
+    AfterAttempt, Attempt, AttemptResult, ClaimedDelivery, Lease, SECRET_BYTES, endpoint::ID_BYTES,
+};
 use domain::{
     CompleteRequest, Destinations, Event, JsonObject, NewSession, Order, PageRequest, ProjectId,
     Repository, Session, Timestamp, View, WebhookEndpoint, WebhookEvents, WebhookId, WebhookSecret,
@@ -120,4 +122,40 @@ pub(super) async fn subscribe(
         .await
         .expect("create webhook");
     endpoint.id
+}
+
+pub(super) fn lease(token: &str, until: Timestamp) -> Lease {
+    Lease {
+        token: token.into(),
+        until,
+    }
+}
+
+pub(super) fn status(code: u16, at: Timestamp) -> Attempt {
+    Attempt {
+        at,
+        result: AttemptResult::Status(code),
+        duration_ms: 12,
+    }
+}
+
+/// Settles a claimed delivery with `attempt` under `hold`: whether it was stored.
+pub(super) async fn settle(
+    repo: &Repo,
+    d: &ClaimedDelivery,
+    hold: &Lease,
+    attempt: Attempt,
+    next: AfterAttempt,
+) -> bool {
+    repo.settle_delivery(&d.endpoint, &d.message.id, hold, &attempt, next)
+        .await
+        .expect("settle")
+}
+
+/// `type` or `type event` of a claimed message.
+pub(super) fn described(d: &ClaimedDelivery) -> String {
+    match &d.message.event {
+        Some(event) => format!("{} {}", d.message.kind, event.as_str()),
+        None => d.message.kind.to_string(),
+    }
 }

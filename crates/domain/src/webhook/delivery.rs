@@ -210,6 +210,37 @@ pub struct ClaimedDelivery {
     pub message: WebhookMessage,
     /// Attempts made before this claim.
     pub attempts: u32,
+    /// Of those, the attempts the retry schedule counts: since the message was recorded, or
+    /// since it was last sent again ([`Resend`]).
+    pub scheduled: u32,
+}
+
+/// A delivery as the admin API lists it: the message, where it stands, every attempt in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryRecord {
+    pub message: WebhookMessage,
+    pub status: DeliveryStatus,
+    /// When a pending delivery is attempted (again).
+    pub next_attempt_at: Option<Timestamp>,
+    pub attempts: Vec<Attempt>,
+}
+
+/// A page of an endpoint's deliveries: newest message first, those older than `before` (the
+/// last message of the previous page), only `status` when given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryQuery {
+    pub status: Option<DeliveryStatus>,
+    pub before: Option<MessageId>,
+    pub limit: u32,
+}
+
+/// Which of an endpoint's deliveries are sent again (SPEC "Seeing and repairing").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resend {
+    /// One message.
+    Message(MessageId),
+    /// Every message recorded at or after this time.
+    Since(Timestamp),
 }
 
 /// One attempt as the dispatcher made it, for the sender: a `POST` of `body` to `url` with

@@ -85,6 +85,9 @@ pub struct WebhookEndpoint {
     /// The secret rotated out last, while it still signs (and after: [`Self::signing_secrets`]
     /// drops it once its time is over).
     pub retired: Option<RetiredSecret>,
+    /// The first failed attempt since the last delivered one: failing every attempt from then
+    /// for `WEBHOOK_DISABLE_AFTER` disables the endpoint. Enabling it again starts afresh.
+    pub failing_since: Option<Timestamp>,
 }
 
 /// The fields `PATCH` may set; `None` leaves a field as it is. `description: Some(None)` removes
@@ -97,13 +100,26 @@ pub struct WebhookPatch {
     pub description: Option<Option<WebhookDescription>>,
 }
 
-/// A change the admin API makes to a stored endpoint.
+/// A change to a stored endpoint: the admin API's, or an attempt's outcome.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WebhookChange {
     Patch(WebhookPatch),
     /// A new secret, drawn by the caller; the current one signs beside it for
     /// [`ROTATION_OVERLAP_MS`].
     RotateSecret(WebhookSecret),
+    Attempted(AttemptOutcome),
+}
+
+/// What an attempt's outcome makes of its endpoint (SPEC "Webhooks"): a delivery ends a failing
+/// streak; a failure starts one, and disables the endpoint once the streak has lasted
+/// `disable_after_ms` (`WEBHOOK_DISABLE_AFTER`); a `410 Gone` disables it at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AttemptOutcome {
+    pub at: Timestamp,
+    pub succeeded: bool,
+    /// The receiver answered 410.
+    pub gone: bool,
+    pub disable_after_ms: i64,
 }
 
 impl WebhookEndpoint {
@@ -128,6 +144,7 @@ impl WebhookEndpoint {
             updated_at: now,
             secret,
             retired: None,
+            failing_since: None,
         }
     }
 
@@ -149,6 +166,9 @@ impl WebhookEndpoint {
                 }
                 if let Some(enabled) = patch.enabled {
                     next.enabled = enabled;
+                    if enabled {
+                        next.failing_since = None;
+                    }
                 }
                 if let Some(description) = &patch.description {
                     next.description = description.clone();
@@ -160,9 +180,30 @@ impl WebhookEndpoint {
                     until: at.plus_millis(ROTATION_OVERLAP_MS),
                 });
             }
+            WebhookChange::Attempted(outcome) => {
+                if outcome.succeeded {
+                    next.failing_since = None;
+                } else {
+                    let since = *next.failing_since.get_or_insert(outcome.at);
+                    let streak = outcome.at.millis().saturating_sub(since.millis());
+                    if outcome.gone || streak >= outcome.disable_after_ms {
+                        next.enabled = false;
+                    }
+                }
+                // Bookkeeping is not a change of the endpoint; disabling it is.
+                if next.enabled == self.enabled {
+                    return next;
+                }
+            }
         }
         next.updated_at = at.max(self.updated_at);
         next
+    }
+
+    /// Whether `outcome` changes what is stored of this endpoint (the dispatcher writes only
+    /// then: once when a failing streak starts or ends, and when it disables).
+    pub fn affected_by(&self, outcome: &AttemptOutcome) -> bool {
+        self.changed(&WebhookChange::Attempted(*outcome), outcome.at) != *self
     }
 
     /// The secrets an attempt at `now` is signed with: the current one, then the retired one
@@ -275,5 +316,53 @@ mod tests {
         let newer = WebhookSecret::issue(&[3; SECRET_BYTES]);
         let twice = rotated.changed(&WebhookChange::RotateSecret(newer.clone()), at(20_000));
         assert_eq!(twice.signing_secrets(at(20_000)), [&newer, &new]);
+    }
+
+    #[test]
+    fn failing_every_attempt_for_the_disable_after_period_disables() {
+        let day = 86_400_000;
+        let outcome = |ms: i64, succeeded: bool| AttemptOutcome {
+            at: at(ms),
+            succeeded,
+            gone: false,
+            disable_after_ms: 5 * day,
+        };
+        let fresh = endpoint();
+        assert!(
+            !fresh.affected_by(&outcome(2_000, true)),
+            "a delivery writes nothing"
+        );
+        let failing = fresh.changed(&WebhookChange::Attempted(outcome(2_000, false)), at(2_000));
+        assert_eq!(failing.failing_since, Some(at(2_000)));
+        assert!(failing.enabled);
+        assert_eq!(failing.updated_at, fresh.updated_at, "bookkeeping only");
+        let later = outcome(2_000 + 5 * day - 1, false);
+        assert!(
+            !failing.affected_by(&later),
+            "a streak going on writes nothing"
+        );
+        let recovered = failing.changed(&WebhookChange::Attempted(outcome(3_000, true)), at(3_000));
+        assert_eq!(recovered.failing_since, None, "a delivery ends the streak");
+        let off = outcome(2_000 + 5 * day, false);
+        let disabled = failing.changed(&WebhookChange::Attempted(off), off.at);
+        assert!(!disabled.enabled, "five days of failures disable");
+        assert_eq!(disabled.updated_at, off.at);
+        let gone = AttemptOutcome {
+            gone: true,
+            ..outcome(2_500, false)
+        };
+        assert!(
+            !fresh
+                .changed(&WebhookChange::Attempted(gone), gone.at)
+                .enabled,
+            "410"
+        );
+        let enable = WebhookChange::Patch(WebhookPatch {
+            enabled: Some(true),
+            ..WebhookPatch::default()
+        });
+        let again = disabled.changed(&enable, at(2_000 + 6 * day));
+        assert!(again.enabled);
+        assert_eq!(again.failing_since, None, "enabled again: a new streak");
     }
 }

@@ -12,13 +12,14 @@ mod events;
 mod secret;
 
 pub use delivery::{
-    AfterAttempt, Attempt, AttemptResult, ClaimedDelivery, DeliveryStatus, Lease, MessageId,
-    OutgoingWebhook, RetrySchedule, WebhookMessage, WebhookReply, after_attempt,
+    AfterAttempt, Attempt, AttemptResult, ClaimedDelivery, DeliveryQuery, DeliveryRecord,
+    DeliveryStatus, Lease, MessageId, OutgoingWebhook, Resend, RetrySchedule, WebhookMessage,
+    WebhookReply, after_attempt,
 };
 pub use destination::{Destinations, MAX_URL_LEN, WebhookUrl, is_internal};
 pub use endpoint::{
-    ROTATION_OVERLAP_MS, RetiredSecret, WebhookChange, WebhookDescription, WebhookEndpoint,
-    WebhookId, WebhookPatch,
+    AttemptOutcome, ROTATION_OVERLAP_MS, RetiredSecret, WebhookChange, WebhookDescription,
+    WebhookEndpoint, WebhookId, WebhookPatch,
 };
 pub use events::{WebhookEventType, WebhookEvents};
 pub use secret::{

@@ -753,3 +753,78 @@ async fn webhook_deliveries_are_recorded_claimed_and_settled_on_their_indexes() 
         ])
     );
 }
+
+#[tokio::test]
+async fn webhook_deliveries_are_listed_sent_again_and_counted_on_their_indexes() {
+    let probe = Probe::new().await;
+    let store = &probe.store;
+    let endpoint = endpoint("session.created");
+    store.create_webhook(&endpoint).await.unwrap();
+    for s in ["s1", "s2"] {
+        store
+            .create_session(&project(), new_session(s))
+            .await
+            .unwrap();
+    }
+    probe.sent.take();
+    let all = webhook::DeliveryQuery {
+        status: None,
+        before: None,
+        limit: 10,
+    };
+    let listed = store.list_deliveries(&endpoint.id, &all).await.unwrap();
+    assert_eq!(listed.len(), 2);
+    let pending = webhook::DeliveryQuery {
+        status: Some(webhook::DeliveryStatus::Pending),
+        before: Some(listed[0].message.id.clone()),
+        limit: 10,
+    };
+    assert_eq!(
+        store
+            .list_deliveries(&endpoint.id, &pending)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    let now = Timestamp::now();
+    let one = webhook::Resend::Message(listed[1].message.id.clone());
+    assert_eq!(
+        store
+            .resend_deliveries(&endpoint.id, &one, now)
+            .await
+            .unwrap(),
+        1
+    );
+    let since = webhook::Resend::Since(listed[1].message.recorded_at);
+    assert_eq!(
+        store
+            .resend_deliveries(&endpoint.id, &since, now)
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(store.count_backlog().await.unwrap(), 2);
+    assert_eq!(
+        probe.served("repair").await,
+        rows(&[
+            ("aggregate webhook_deliveries {pipeline}", "status_dueAt"),
+            (
+                "find webhook_deliveries {webhookId,status,messageId}",
+                "webhookId_status_messageId"
+            ),
+            (
+                "find webhook_deliveries {webhookId}",
+                "webhookId_messageId_unique"
+            ),
+            (
+                "update webhook_deliveries {webhookId,messageId}",
+                "webhookId_messageId_unique"
+            ),
+            (
+                "update webhook_deliveries {webhookId,recordedAt}",
+                "webhookId_recordedAt"
+            ),
+        ])
+    );
+}

@@ -152,3 +152,84 @@ async fn event_pages_and_session_reads_are_index_ranges() {
     );
     assert!(!plan.contains("TEMP B-TREE"), "a sort: {plan}");
 }
+
+/// The deliveries' pages (all, or of one status) and their attempts are ranges of the
+/// deliveries' primary key or of `webhook_deliveries_status`, newest first without a sort.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delivery_pages_are_index_ranges() {
+    use domain::{
+        Destinations, WebhookEndpoint, WebhookEvents, WebhookId, WebhookRepository, WebhookSecret,
+        WebhookUrl,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sessions.db");
+    let store = SqliteStore::open(&SqliteOptions::new(&path)).unwrap();
+    let p = project();
+    for n in 1..=3_u8 {
+        let endpoint = WebhookEndpoint::new(
+            WebhookId::issue(&[n; 8]),
+            p.clone(),
+            WebhookUrl::parse("https://hooks.example.com/in", Destinations::AllowPrivate).unwrap(),
+            WebhookEvents::parse(["session.created", "event.appended"]).unwrap(),
+            None,
+            WebhookSecret::issue(&[n; 32]),
+            Timestamp::now(),
+        );
+        store.create_webhook(&endpoint).await.unwrap();
+    }
+    for s in 0..100 {
+        let id = sid(&format!("s{s}"));
+        let new = NewSession::new(id.clone(), None, None, JsonObject::empty(), None).unwrap();
+        store.create_session(&p, new).await.unwrap();
+        let events = (0..5).map(|e| new_event(&format!("e{e}"), json!({ "n": e })));
+        let batch = domain::AppendBatch::new(events.collect(), None).unwrap();
+        store.append_events(&p, &id, batch).await.unwrap();
+    }
+    store.close().await;
+    drop(plans::analysed(&path));
+    let source = adapter_source();
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    for fragment in [
+        "WHERE d.webhook_id = ?1 AND d.message_id < ?2 AND {filter}",
+        "ORDER BY d.message_id DESC",
+        "\"d.status = ?4\"",
+        "\"?4 IS NULL\"",
+        "INDEXED BY webhook_deliveries_status",
+        "WHERE webhook_id = ?1 AND message_id = ?2 ORDER BY n",
+    ] {
+        assert!(source.contains(fragment), "not the adapter's: {fragment}");
+    }
+    let page = |index: &str, filter: &str| {
+        format!(
+            "SELECT d.message_id, m.type, d.status FROM webhook_deliveries AS d {index}
+               JOIN webhook_messages AS m ON m.message_id = d.message_id
+              WHERE d.webhook_id = ?1 AND d.message_id < ?2 AND {filter}
+              ORDER BY d.message_id DESC LIMIT ?3"
+        )
+    };
+    for (what, sql, served_by) in [
+        (
+            "all",
+            page("", "?4 IS NULL"),
+            "SEARCH d USING PRIMARY KEY (webhook_id=? AND message_id<?)",
+        ),
+        (
+            "of one status",
+            page("INDEXED BY webhook_deliveries_status", "d.status = ?4"),
+            "SEARCH d USING COVERING INDEX webhook_deliveries_status (webhook_id=? AND status=? AND message_id<?)",
+        ),
+        (
+            "attempts",
+            "SELECT at, status_code, error, duration_ms FROM webhook_attempts
+              WHERE webhook_id = ?1 AND message_id = ?2 ORDER BY n"
+                .to_owned(),
+            "SEARCH webhook_attempts USING PRIMARY KEY (webhook_id=? AND message_id=?)",
+        ),
+    ] {
+        let plan = plan(&conn, &sql);
+        eprintln!("{what}: {plan}");
+        assert!(plan.contains(served_by), "{what}: {plan}");
+        assert!(!plan.contains("SCAN"), "{what}: a scan: {plan}");
+        assert!(!plan.contains("TEMP B-TREE"), "{what}: a sort: {plan}");
+    }
+}

@@ -88,6 +88,8 @@ pub struct Settings {
     pub webhook_timeout: Duration,
     /// `WEBHOOK_RETRY_SCHEDULE`.
     pub webhook_schedule: domain::webhook::RetrySchedule,
+    /// `WEBHOOK_DISABLE_AFTER`: an endpoint failing every attempt this long is disabled.
+    pub webhook_disable_after: Duration,
 }
 
 impl Settings {
@@ -225,6 +227,7 @@ impl Settings {
             },
             webhook_schedule: domain::webhook::RetrySchedule::parse(&v.webhook_retry_schedule)
                 .map_err(|e| ConfigError(format!("WEBHOOK_RETRY_SCHEDULE: each wait {}", e.0)))?,
+            webhook_disable_after: duration("WEBHOOK_DISABLE_AFTER", &v.webhook_disable_after)?,
         })
     }
 }

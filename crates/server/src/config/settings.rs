@@ -121,6 +121,10 @@ pub const SETTINGS: &[(&str, &str)] = &[
         "the waits before each webhook attempt after the first, comma-separated (empty: no retry)",
     ),
     (
+        "WEBHOOK_DISABLE_AFTER",
+        "a webhook endpoint failing every attempt for this long is disabled (a duration such as 5d)",
+    ),
+    (
         "CONFIG_FILE",
         "a TOML file with any of these keys (default: service.toml if present)",
     ),
@@ -171,6 +175,7 @@ pub struct Values {
     pub webhook_allow_private: bool,
     pub webhook_timeout: String,
     pub webhook_retry_schedule: String,
+    pub webhook_disable_after: String,
     pub config_file: Option<PathBuf>,
 }
 
@@ -213,6 +218,7 @@ impl Default for Values {
             webhook_allow_private: false,
             webhook_timeout: "15s".into(),
             webhook_retry_schedule: domain::webhook::RetrySchedule::DEFAULT.into(),
+            webhook_disable_after: "5d".into(),
             config_file: None,
         }
     }

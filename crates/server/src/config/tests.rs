@@ -230,6 +230,28 @@ fn webhook_destinations_are_public_only_unless_allowed() {
 }
 
 #[test]
+fn webhook_disable_after_is_a_duration_of_five_days_by_default() {
+    let dir = tempfile::tempdir().unwrap();
+    let default = load(&[], dir.path()).unwrap();
+    assert_eq!(
+        default.webhook_disable_after,
+        std::time::Duration::from_secs(5 * 86_400)
+    );
+    let set = load(&[("WEBHOOK_DISABLE_AFTER", "90s")], dir.path()).unwrap();
+    assert_eq!(
+        set.webhook_disable_after,
+        std::time::Duration::from_secs(90)
+    );
+    for bad in ["soon", "0s", "-1d"] {
+        let err = load(&[("WEBHOOK_DISABLE_AFTER", bad)], dir.path()).unwrap_err();
+        assert!(
+            err.to_string().contains("WEBHOOK_DISABLE_AFTER"),
+            "{bad}: {err}"
+        );
+    }
+}
+
+#[test]
 fn the_admin_key_is_long_and_never_shown() {
     let dir = tempfile::tempdir().unwrap();
     let short = "hunter2-but-31-characters-long!";

@@ -560,6 +560,12 @@ fn admin_routes(key_id: &str, webhook_id: &str) -> Vec<(Method, String)> {
         (Method::PATCH, webhook.clone()),
         (Method::DELETE, webhook.clone()),
         (Method::POST, format!("{webhook}/rotate-secret")),
+        (Method::GET, format!("{webhook}/deliveries")),
+        (
+            Method::POST,
+            format!("{webhook}/deliveries/msg_0000000000000001/resend"),
+        ),
+        (Method::POST, format!("{webhook}/replay")),
     ]
 }
 

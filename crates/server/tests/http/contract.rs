@@ -955,6 +955,21 @@ async fn openapi_is_3_1_and_documents_every_route_status_and_problem() {
             "post",
             &["200", "400", "404"],
         ),
+        (
+            "/admin/webhooks/{webhookId}/deliveries",
+            "get",
+            &["200", "400", "404"],
+        ),
+        (
+            "/admin/webhooks/{webhookId}/deliveries/{messageId}/resend",
+            "post",
+            &["202", "400", "404"],
+        ),
+        (
+            "/admin/webhooks/{webhookId}/replay",
+            "post",
+            &["202", "400", "404", "413", "415"],
+        ),
         ("/healthz", "get", &["200"]),
         ("/readyz", "get", &["200", "503"]),
     ];
@@ -1237,10 +1252,13 @@ async fn openapi_is_what_client_generators_need() {
             "listEvents",
             "listKeys",
             "listSessions",
+            "listWebhookDeliveries",
             "listWebhooks",
             "metrics",
             "readyz",
             "redactEvent",
+            "replayWebhookMessages",
+            "resendWebhookMessage",
             "revokeKey",
             "rotateWebhookSecret",
             "updateWebhook"

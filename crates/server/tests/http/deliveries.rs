@@ -20,13 +20,13 @@ use common::TestApp;
 
 /// What the receiver answers to one request: a status, extra headers, a delay first.
 #[derive(Clone)]
-struct Answer {
+pub(super) struct Answer {
     status: u16,
     headers: Vec<(&'static str, String)>,
     delay: Duration,
 }
 
-fn answer(status: u16) -> Answer {
+pub(super) fn answer(status: u16) -> Answer {
     Answer {
         status,
         headers: Vec::new(),
@@ -36,15 +36,15 @@ fn answer(status: u16) -> Answer {
 
 /// One request the receiver got.
 #[derive(Debug, Clone)]
-struct Received {
-    headers: HashMap<String, String>,
-    raw: Vec<u8>,
-    body: Value,
-    at: Instant,
+pub(super) struct Received {
+    pub(super) headers: HashMap<String, String>,
+    pub(super) raw: Vec<u8>,
+    pub(super) body: Value,
+    pub(super) at: Instant,
 }
 
 impl Received {
-    fn id(&self) -> &str {
+    pub(super) fn id(&self) -> &str {
         &self.headers["webhook-id"]
     }
 
@@ -58,7 +58,7 @@ impl Received {
             .unwrap_or_default()
     }
 
-    fn described(&self) -> String {
+    pub(super) fn described(&self) -> String {
         match self.body["data"]["event"]["eventId"].as_str() {
             Some(event) => format!("{} {} {event}", self.session(), self.kind()),
             None => format!("{} {}", self.session(), self.kind()),
@@ -78,8 +78,8 @@ type Script = dyn Fn(&Received, usize) -> Answer + Send + Sync;
 
 /// An HTTP/1.1 receiver on 127.0.0.1: records every request, answers as `script` says (given
 /// the request and how many with its `webhook-id` came before).
-struct Receiver {
-    url: String,
+pub(super) struct Receiver {
+    pub(super) url: String,
     got: Arc<Mutex<Vec<Received>>>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -125,7 +125,9 @@ async fn read_request(stream: &mut TcpStream) -> Option<(HashMap<String, String>
 }
 
 impl Receiver {
-    async fn start(script: impl Fn(&Received, usize) -> Answer + Send + Sync + 'static) -> Self {
+    pub(super) async fn start(
+        script: impl Fn(&Received, usize) -> Answer + Send + Sync + 'static,
+    ) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!(
             "http://127.0.0.1:{}/hook",
@@ -179,12 +181,16 @@ impl Receiver {
         Self { url, got, task }
     }
 
-    fn got(&self) -> Vec<Received> {
+    pub(super) fn got(&self) -> Vec<Received> {
         self.got.lock().unwrap().clone()
     }
 
     /// Waits (up to 30 s) until `done` holds of what was received; returns it.
-    async fn until(&self, what: &str, done: impl Fn(&[Received]) -> bool) -> Vec<Received> {
+    pub(super) async fn until(
+        &self,
+        what: &str,
+        done: impl Fn(&[Received]) -> bool,
+    ) -> Vec<Received> {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let got = self.got();
@@ -201,13 +207,13 @@ impl Receiver {
     }
 }
 
-const SETTINGS: [(&str, &str); 2] = [
+pub(super) const SETTINGS: [(&str, &str); 2] = [
     ("WEBHOOK_ALLOW_PRIVATE", "true"),
     ("WEBHOOK_RETRY_SCHEDULE", "300ms,300ms"),
 ];
 
 /// Registers an endpoint of `acme` at `url` for `events`: its id and its secret's bytes.
-async fn register(app: &TestApp, url: &str, events: &[&str]) -> (String, Vec<u8>) {
+pub(super) async fn register(app: &TestApp, url: &str, events: &[&str]) -> (String, Vec<u8>) {
     let created = app
         .admin()
         .post_json(
@@ -221,6 +227,23 @@ async fn register(app: &TestApp, url: &str, events: &[&str]) -> (String, Vec<u8>
         .decode(secret.strip_prefix("whsec_").unwrap())
         .unwrap();
     (created["id"].as_str().unwrap().to_owned(), bytes)
+}
+
+/// Waits (up to 20 s) until the endpoint `id` reads as disabled.
+pub(super) async fn until_disabled(app: &TestApp, id: &str, why: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let endpoint = app
+            .admin()
+            .get(&format!("/admin/webhooks/{id}"))
+            .await
+            .expect(200);
+        if endpoint["enabled"] == false {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{why}: {endpoint}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// Checks Standard Webhooks' signature of a request with `secret`.
@@ -362,19 +385,7 @@ async fn a_failed_attempt_comes_again_with_the_same_id_and_a_410_disables() {
         "retried after {waited:?}"
     );
     gone.until("one attempt", |got| !got.is_empty()).await;
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let endpoint = app
-            .admin()
-            .get(&format!("/admin/webhooks/{gone_id}"))
-            .await
-            .expect(200);
-        if endpoint["enabled"] == false {
-            break;
-        }
-        assert!(Instant::now() < deadline, "a 410 disables the endpoint");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    until_disabled(&app, &gone_id, "a 410 disables the endpoint").await;
     // Disabled: nothing more is attempted, not even the retry of its message.
     tokio::time::sleep(Duration::from_millis(800)).await;
     assert_eq!(gone.got().len(), 1);

@@ -24,5 +24,6 @@ mod hostile;
 mod list;
 mod observability;
 mod pagination;
+mod repair;
 mod streams;
 mod webhooks;

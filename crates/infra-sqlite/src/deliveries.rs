@@ -1,0 +1,130 @@
+//! Seeing and repairing an endpoint's deliveries on SQLite (SPEC "Seeing and repairing";
+//! migration 0011): pages of them newest first with their attempts, sending messages again,
+//! and the backlog. Pages are read from the read pool on the primary key or
+//! `webhook_deliveries_status`; a resend is one writer job.
+
+use domain::webhook::{
+    Attempt, AttemptResult, DeliveryQuery, DeliveryRecord, DeliveryStatus, Resend,
+};
+use domain::{Timestamp, WebhookId};
+use rusqlite::{Connection, Row, params};
+
+use crate::outbox::{DELIVERY_COLUMNS, claimed, number};
+use crate::rows::{invalid, timestamp};
+
+/// A delivery's row: [`DELIVERY_COLUMNS`], its status and when it is due.
+fn record(row: &Row<'_>) -> rusqlite::Result<DeliveryRecord> {
+    let claimed = claimed(row)?;
+    let status: String = row.get(9)?;
+    let status = DeliveryStatus::parse(&status)
+        .ok_or_else(|| invalid(9, domain::InvalidValue(format!("status {status}"))))?;
+    let next_attempt_at = match status {
+        DeliveryStatus::Pending => Some(timestamp(row, 10)?),
+        DeliveryStatus::Delivered | DeliveryStatus::Failed => None,
+    };
+    Ok(DeliveryRecord {
+        message: claimed.message,
+        status,
+        next_attempt_at,
+        attempts: Vec::new(),
+    })
+}
+
+fn attempt(row: &Row<'_>) -> rusqlite::Result<Attempt> {
+    let result = match (
+        row.get::<_, Option<u16>>(1)?,
+        row.get::<_, Option<String>>(2)?,
+    ) {
+        (Some(code), _) => AttemptResult::Status(code),
+        (None, reason) => AttemptResult::Error(reason.unwrap_or_default()),
+    };
+    Ok(Attempt {
+        at: timestamp(row, 0)?,
+        result,
+        duration_ms: row.get::<_, i64>(3)?.try_into().unwrap_or(0),
+    })
+}
+
+pub(crate) fn list(
+    conn: &Connection,
+    endpoint: &WebhookId,
+    query: &DeliveryQuery,
+) -> rusqlite::Result<Vec<DeliveryRecord>> {
+    let before = match &query.before {
+        Some(id) => number(id)?,
+        None => i64::MAX,
+    };
+    // `?4` is the status: named by the filter of a page of one status, unused by the others.
+    let (index, filter) = match query.status {
+        Some(_) => ("INDEXED BY webhook_deliveries_status", "d.status = ?4"),
+        None => ("", "?4 IS NULL"),
+    };
+    let mut records = conn
+        .prepare_cached(&format!(
+            "SELECT {DELIVERY_COLUMNS}, d.status, d.due_at
+               FROM webhook_deliveries AS d {index}
+               JOIN webhook_messages AS m ON m.message_id = d.message_id
+              WHERE d.webhook_id = ?1 AND d.message_id < ?2 AND {filter}
+              ORDER BY d.message_id DESC
+              LIMIT ?3"
+        ))?
+        .query_map(
+            params![
+                endpoint.as_str(),
+                before,
+                query.limit,
+                query.status.map(DeliveryStatus::as_str)
+            ],
+            record,
+        )?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let mut attempts = conn.prepare_cached(
+        "SELECT at, status_code, error, duration_ms FROM webhook_attempts
+          WHERE webhook_id = ?1 AND message_id = ?2 ORDER BY n",
+    )?;
+    for r in &mut records {
+        r.attempts = attempts
+            .query_map(params![endpoint.as_str(), number(&r.message.id)?], attempt)?
+            .collect::<rusqlite::Result<_>>()?;
+    }
+    Ok(records)
+}
+
+/// Pending again, due at `now`, the schedule from its start (see the port).
+pub(crate) fn resend(
+    conn: &Connection,
+    endpoint: &WebhookId,
+    which: &Resend,
+    now: Timestamp,
+) -> rusqlite::Result<u64> {
+    const AGAIN: &str = "UPDATE webhook_deliveries
+            SET status = 'pending', due_at = ?2, schedule_from = attempts
+          WHERE webhook_id = ?1";
+    let changed = match which {
+        Resend::Message(id) => {
+            let Ok(message) = number(id) else {
+                return Ok(0);
+            };
+            conn.prepare_cached(&format!("{AGAIN} AND message_id = ?3"))?
+                .execute(params![endpoint.as_str(), now.millis(), message])?
+        }
+        Resend::Since(since) => conn
+            .prepare_cached(&format!(
+                "{AGAIN} AND message_id IN (
+                   SELECT message_id FROM webhook_messages INDEXED BY webhook_messages_recorded
+                    WHERE recorded_at >= ?3)"
+            ))?
+            .execute(params![endpoint.as_str(), now.millis(), since.millis()])?,
+    };
+    Ok(changed as u64)
+}
+
+pub(crate) fn backlog(conn: &Connection) -> rusqlite::Result<u64> {
+    let n: i64 = conn
+        .prepare_cached(
+            "SELECT count(*) FROM webhook_deliveries INDEXED BY webhook_deliveries_due
+              WHERE status = 'pending'",
+        )?
+        .query_row([], |r| r.get(0))?;
+    Ok(n.try_into().unwrap_or(0))
+}
