@@ -271,7 +271,7 @@ def webhooks(admin, project):
     )
     deliveries = operation("list_webhook_deliveries")
     replay, resend = operation("replay_webhook_messages"), operation("resend_webhook_message")
-    page = deliveries.sync_detailed(endpoint["id"], client=admin, status="failed", limit=10)
+    page = deliveries.sync_detailed(endpoint["id"], client=admin, status=enum_of(deliveries, "status", "failed"), limit=10)
     listed, kind = wire(page)
     check(
         page.status_code == HTTPStatus.OK and kind == "DeliveryPage" and listed["data"] == [] and listed["hasMore"] is False,
