@@ -9,7 +9,9 @@ use domain::webhook::{
 use domain::{Timestamp, WebhookId};
 use rusqlite::{Connection, Row, params};
 
-use crate::outbox::{DELIVERY_COLUMNS, claimed, number};
+use std::collections::BTreeSet;
+
+use crate::outbox::{DELIVERY_COLUMNS, claimed, number, refresh_queue};
 use crate::rows::{invalid, timestamp};
 
 /// A delivery's row: [`DELIVERY_COLUMNS`], its status and when it is due.
@@ -54,29 +56,25 @@ pub(crate) fn list(
         Some(id) => number(id)?,
         None => i64::MAX,
     };
-    // `?4` is the status: named by the filter of a page of one status, unused by the others.
+    // One status (a word of a fixed set, written into the statement) from
+    // `webhook_deliveries_status`; all from the primary key.
     let (index, filter) = match query.status {
-        Some(_) => ("INDEXED BY webhook_deliveries_status", "d.status = ?4"),
-        None => ("", "?4 IS NULL"),
+        None => ("", String::new()),
+        Some(status) => (
+            "INDEXED BY webhook_deliveries_status",
+            format!(" AND d.status = '{}'", status.as_str()),
+        ),
     };
     let mut records = conn
         .prepare_cached(&format!(
             "SELECT {DELIVERY_COLUMNS}, d.status, d.due_at
                FROM webhook_deliveries AS d {index}
                JOIN webhook_messages AS m ON m.message_id = d.message_id
-              WHERE d.webhook_id = ?1 AND d.message_id < ?2 AND {filter}
+              WHERE d.webhook_id = ?1 AND d.message_id < ?2{filter}
               ORDER BY d.message_id DESC
               LIMIT ?3"
         ))?
-        .query_map(
-            params![
-                endpoint.as_str(),
-                before,
-                query.limit,
-                query.status.map(DeliveryStatus::as_str)
-            ],
-            record,
-        )?
+        .query_map(params![endpoint.as_str(), before, query.limit], record)?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     let mut attempts = conn.prepare_cached(
         "SELECT at, status_code, error, duration_ms FROM webhook_attempts
@@ -90,7 +88,8 @@ pub(crate) fn list(
     Ok(records)
 }
 
-/// Pending again, due at `now`, the schedule from its start (see the port).
+/// Pending again, due at `now`, the schedule from its start (see the port); each queue touched
+/// names its (maybe new) head.
 pub(crate) fn resend(
     conn: &Connection,
     endpoint: &WebhookId,
@@ -100,29 +99,41 @@ pub(crate) fn resend(
     const AGAIN: &str = "UPDATE webhook_deliveries
             SET status = 'pending', due_at = ?2, schedule_from = attempts
           WHERE webhook_id = ?1";
-    let changed = match which {
+    let sessions: Vec<String> = match which {
         Resend::Message(id) => {
             let Ok(message) = number(id) else {
                 return Ok(0);
             };
-            conn.prepare_cached(&format!("{AGAIN} AND message_id = ?3"))?
-                .execute(params![endpoint.as_str(), now.millis(), message])?
+            conn.prepare_cached(&format!("{AGAIN} AND message_id = ?3 RETURNING session_id"))?
+                .query_map(params![endpoint.as_str(), now.millis(), message], |r| {
+                    r.get(0)
+                })?
+                .collect::<rusqlite::Result<_>>()?
         }
         Resend::Since(since) => conn
             .prepare_cached(&format!(
                 "{AGAIN} AND message_id IN (
                    SELECT message_id FROM webhook_messages INDEXED BY webhook_messages_recorded
-                    WHERE recorded_at >= ?3)"
+                    WHERE recorded_at >= ?3)
+                 RETURNING session_id"
             ))?
-            .execute(params![endpoint.as_str(), now.millis(), since.millis()])?,
+            .query_map(
+                params![endpoint.as_str(), now.millis(), since.millis()],
+                |r| r.get(0),
+            )?
+            .collect::<rusqlite::Result<_>>()?,
     };
-    Ok(changed as u64)
+    let touched: BTreeSet<&String> = sessions.iter().collect();
+    for session in touched {
+        refresh_queue(conn, endpoint.as_str(), session, true)?;
+    }
+    Ok(sessions.len() as u64)
 }
 
 pub(crate) fn backlog(conn: &Connection) -> rusqlite::Result<u64> {
     let n: i64 = conn
         .prepare_cached(
-            "SELECT count(*) FROM webhook_deliveries INDEXED BY webhook_deliveries_due
+            "SELECT count(*) FROM webhook_deliveries INDEXED BY webhook_deliveries_queue
               WHERE status = 'pending'",
         )?
         .query_row([], |r| r.get(0))?;

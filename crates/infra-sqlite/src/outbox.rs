@@ -67,8 +67,14 @@ impl Outbox {
             "INSERT INTO webhook_deliveries (webhook_id, message_id, session_id, status, due_at)
              VALUES (?1, ?2, ?3, 'pending', ?4)",
         )?;
+        let mut queue = conn.prepare_cached(
+            "INSERT INTO webhook_queues (webhook_id, session_id, head, due_at)
+             VALUES (?1, ?2, ?3, ?4) ON CONFLICT (webhook_id, session_id) DO NOTHING",
+        )?;
         for (endpoint, _) in subscribed {
             insert.execute(params![endpoint, message, session.as_str(), due_at])?;
+            // A new queue's head; an existing queue keeps its older head.
+            queue.execute(params![endpoint, session.as_str(), message, due_at])?;
         }
         Ok(())
     }
@@ -91,21 +97,18 @@ pub(crate) fn announce(
 pub(crate) const DELIVERY_COLUMNS: &str = "d.webhook_id, d.message_id, d.attempts, \
     d.attempts - d.schedule_from, m.type, m.project, m.session_id, m.event_id, m.recorded_at";
 
-/// What is due, each the head of its endpoint's queue for its session.
+/// What is due: the heads of the queues (`webhook_queues`), due, unheld, of enabled endpoints.
+/// The scan reads queues, never the messages waiting behind their heads.
 const CLAIM_SQL: &str = "
     SELECT {DELIVERY_COLUMNS}
-      FROM webhook_deliveries AS d INDEXED BY webhook_deliveries_due
-      JOIN webhook_endpoints AS w ON w.webhook_id = d.webhook_id
-      JOIN webhook_messages AS m ON m.message_id = d.message_id
-     WHERE d.status = 'pending' AND d.due_at <= ?1
-       AND (d.lease_until IS NULL OR d.lease_until <= ?1)
+      FROM webhook_queues AS q INDEXED BY webhook_queues_due
+      JOIN webhook_deliveries AS d ON d.webhook_id = q.webhook_id AND d.message_id = q.head
+      JOIN webhook_endpoints AS w ON w.webhook_id = q.webhook_id
+      JOIN webhook_messages AS m ON m.message_id = q.head
+     WHERE q.due_at <= ?1
+       AND (q.lease_until IS NULL OR q.lease_until <= ?1)
        AND w.enabled = 1
-       AND d.message_id = (
-             SELECT q.message_id FROM webhook_deliveries AS q INDEXED BY webhook_deliveries_queue
-              WHERE q.webhook_id = d.webhook_id AND q.session_id = d.session_id
-                AND q.status = 'pending'
-              ORDER BY q.message_id LIMIT 1)
-     ORDER BY d.due_at
+     ORDER BY q.due_at
      LIMIT ?2";
 
 /// A delivery of the columns [`DELIVERY_COLUMNS`] (the first nine of a row).
@@ -142,13 +145,13 @@ pub(crate) fn claim(
         .query_map(params![now.millis(), limit], claimed)?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     let mut hold = conn.prepare_cached(
-        "UPDATE webhook_deliveries SET lease = ?3, lease_until = ?4
-          WHERE webhook_id = ?1 AND message_id = ?2",
+        "UPDATE webhook_queues SET lease = ?3, lease_until = ?4
+          WHERE webhook_id = ?1 AND session_id = ?2",
     )?;
     for d in &due {
         hold.execute(params![
             d.endpoint.as_str(),
-            number(&d.message.id)?,
+            d.message.session.as_str(),
             lease.token,
             lease.until.millis(),
         ])?;
@@ -170,23 +173,28 @@ pub(crate) fn settle(
         AfterAttempt::RetryAt(at) => ("pending", Some(at.millis())),
     };
     let message = number(message)?;
-    let attempts: Option<i64> = conn
+    // Only the head of its queue, held by this lease.
+    let settled: Option<(i64, String)> = conn
         .prepare_cached(
             "UPDATE webhook_deliveries
-                SET status = ?4, due_at = coalesce(?5, due_at), attempts = attempts + 1,
-                    lease = NULL, lease_until = NULL
-              WHERE webhook_id = ?1 AND message_id = ?2 AND lease = ?3 AND status = 'pending'
-          RETURNING attempts",
+                SET status = ?4, due_at = coalesce(?5, due_at), attempts = attempts + 1
+              WHERE webhook_id = ?1 AND message_id = ?2 AND status = 'pending'
+                AND EXISTS (SELECT 1 FROM webhook_queues AS q
+                             WHERE q.webhook_id = ?1
+                               AND q.session_id = webhook_deliveries.session_id
+                               AND q.head = ?2 AND q.lease = ?3)
+          RETURNING attempts, session_id",
         )?
         .query_map(
             params![endpoint.as_str(), message, lease.token, status, due_at],
-            |r| r.get(0),
+            |r| Ok((r.get(0)?, r.get(1)?)),
         )?
         .next()
         .transpose()?;
-    let Some(n) = attempts else {
+    let Some((n, session)) = settled else {
         return Ok(false);
     };
+    refresh_queue(conn, endpoint.as_str(), &session, false)?;
     let (code, error) = match &attempt.result {
         AttemptResult::Status(code) => (Some(*code), None),
         AttemptResult::Error(reason) => (None, Some(reason.as_str())),
@@ -206,6 +214,42 @@ pub(crate) fn settle(
         i64::try_from(attempt.duration_ms).unwrap_or(i64::MAX),
     ])?;
     Ok(true)
+}
+
+/// Makes the queue of `endpoint` and `session` name its oldest pending delivery as its head,
+/// due when that delivery is; removes it when none is pending. `keep_lease`: a claim on an
+/// unchanged head stands (a resend); otherwise the queue is free (a settled attempt).
+pub(crate) fn refresh_queue(
+    conn: &Connection,
+    endpoint: &str,
+    session: &str,
+    keep_lease: bool,
+) -> rusqlite::Result<()> {
+    let head: Option<(i64, i64)> = conn
+        .prepare_cached(
+            "SELECT message_id, due_at FROM webhook_deliveries INDEXED BY webhook_deliveries_queue
+              WHERE webhook_id = ?1 AND session_id = ?2 AND status = 'pending'
+              ORDER BY message_id LIMIT 1",
+        )?
+        .query_map(params![endpoint, session], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .next()
+        .transpose()?;
+    match head {
+        None => conn
+            .prepare_cached("DELETE FROM webhook_queues WHERE webhook_id = ?1 AND session_id = ?2")?
+            .execute(params![endpoint, session])?,
+        Some((head, due_at)) => conn
+            .prepare_cached(
+                "INSERT INTO webhook_queues (webhook_id, session_id, head, due_at)
+                 VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (webhook_id, session_id) DO UPDATE SET
+                     lease = CASE WHEN ?5 AND head = excluded.head THEN lease END,
+                     lease_until = CASE WHEN ?5 AND head = excluded.head THEN lease_until END,
+                     head = excluded.head, due_at = excluded.due_at",
+            )?
+            .execute(params![endpoint, session, head, due_at, keep_lease])?,
+    };
+    Ok(())
 }
 
 /// The row id of a message this store numbered.

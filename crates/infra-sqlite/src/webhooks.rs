@@ -160,7 +160,7 @@ impl WebhookRepository for SqliteStore {
         self.writer
             .write(move |conn| {
                 // Its deliveries and their attempts go with it (messages stay for others).
-                for table in ["webhook_attempts", "webhook_deliveries"] {
+                for table in ["webhook_attempts", "webhook_queues", "webhook_deliveries"] {
                     conn.prepare_cached(&format!("DELETE FROM {table} WHERE webhook_id = ?1"))
                         .and_then(|mut delete| delete.execute([&id]))
                         .storage()?;

@@ -190,12 +190,12 @@ async fn delivery_pages_are_index_ranges() {
     let source = adapter_source();
     let conn = rusqlite::Connection::open(&path).unwrap();
     for fragment in [
-        "WHERE d.webhook_id = ?1 AND d.message_id < ?2 AND {filter}",
+        "WHERE d.webhook_id = ?1 AND d.message_id < ?2{filter}",
         "ORDER BY d.message_id DESC",
-        "\"d.status = ?4\"",
-        "\"?4 IS NULL\"",
+        "\" AND d.status = '{}'\"",
         "INDEXED BY webhook_deliveries_status",
         "WHERE webhook_id = ?1 AND message_id = ?2 ORDER BY n",
+        "FROM webhook_queues AS q INDEXED BY webhook_queues_due",
     ] {
         assert!(source.contains(fragment), "not the adapter's: {fragment}");
     }
@@ -203,19 +203,27 @@ async fn delivery_pages_are_index_ranges() {
         format!(
             "SELECT d.message_id, m.type, d.status FROM webhook_deliveries AS d {index}
                JOIN webhook_messages AS m ON m.message_id = d.message_id
-              WHERE d.webhook_id = ?1 AND d.message_id < ?2 AND {filter}
+              WHERE d.webhook_id = ?1 AND d.message_id < ?2{filter}
               ORDER BY d.message_id DESC LIMIT ?3"
         )
     };
+    let by_key = "SEARCH d USING PRIMARY KEY (webhook_id=? AND message_id<?)";
     for (what, sql, served_by) in [
+        ("all", page("", ""), by_key),
         (
-            "all",
-            page("", "?4 IS NULL"),
-            "SEARCH d USING PRIMARY KEY (webhook_id=? AND message_id<?)",
+            "delivered",
+            page(
+                "INDEXED BY webhook_deliveries_status",
+                " AND d.status = 'delivered'",
+            ),
+            "SEARCH d USING COVERING INDEX webhook_deliveries_status (webhook_id=? AND status=? AND message_id<?)",
         ),
         (
-            "of one status",
-            page("INDEXED BY webhook_deliveries_status", "d.status = ?4"),
+            "pending",
+            page(
+                "INDEXED BY webhook_deliveries_status",
+                " AND d.status = 'pending'",
+            ),
             "SEARCH d USING COVERING INDEX webhook_deliveries_status (webhook_id=? AND status=? AND message_id<?)",
         ),
         (
@@ -224,6 +232,18 @@ async fn delivery_pages_are_index_ranges() {
               WHERE webhook_id = ?1 AND message_id = ?2 ORDER BY n"
                 .to_owned(),
             "SEARCH webhook_attempts USING PRIMARY KEY (webhook_id=? AND message_id=?)",
+        ),
+        (
+            "claim",
+            "SELECT d.message_id FROM webhook_queues AS q INDEXED BY webhook_queues_due
+               JOIN webhook_deliveries AS d ON d.webhook_id = q.webhook_id AND d.message_id = q.head
+               JOIN webhook_endpoints AS w ON w.webhook_id = q.webhook_id
+               JOIN webhook_messages AS m ON m.message_id = q.head
+              WHERE q.due_at <= ?1 AND (q.lease_until IS NULL OR q.lease_until <= ?1)
+                AND w.enabled = 1
+              ORDER BY q.due_at LIMIT ?2"
+                .to_owned(),
+            "SEARCH q USING INDEX webhook_queues_due (due_at<?)",
         ),
     ] {
         let plan = plan(&conn, &sql);
