@@ -11,6 +11,8 @@
 
 #![allow(dead_code)]
 
+pub mod receiver;
+
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

@@ -4,208 +4,13 @@
 //! with the same `webhook-id`, `Retry-After` is honoured, a 410 disables the endpoint, a
 //! receiver hanging on one session holds no other, and two instances send each message once.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use base64::Engine;
-use hmac::{Hmac, Mac};
-use serde_json::{Value, json};
-use sha2::Sha256;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use serde_json::json;
 
 use crate::common;
 use common::TestApp;
-
-/// What the receiver answers to one request: a status, extra headers, a delay first.
-#[derive(Clone)]
-pub(super) struct Answer {
-    status: u16,
-    headers: Vec<(&'static str, String)>,
-    delay: Duration,
-}
-
-pub(super) fn answer(status: u16) -> Answer {
-    Answer {
-        status,
-        headers: Vec::new(),
-        delay: Duration::ZERO,
-    }
-}
-
-/// One request the receiver got.
-#[derive(Debug, Clone)]
-pub(super) struct Received {
-    pub(super) headers: HashMap<String, String>,
-    pub(super) raw: Vec<u8>,
-    pub(super) body: Value,
-    pub(super) at: Instant,
-}
-
-impl Received {
-    pub(super) fn id(&self) -> &str {
-        &self.headers["webhook-id"]
-    }
-
-    fn kind(&self) -> &str {
-        self.body["type"].as_str().unwrap_or_default()
-    }
-
-    fn session(&self) -> &str {
-        self.body["data"]["session"]["sessionId"]
-            .as_str()
-            .unwrap_or_default()
-    }
-
-    pub(super) fn described(&self) -> String {
-        match self.body["data"]["event"]["eventId"].as_str() {
-            Some(event) => format!("{} {} {event}", self.session(), self.kind()),
-            None => format!("{} {}", self.session(), self.kind()),
-        }
-    }
-}
-
-/// What was received of `session`, described, in order.
-fn of_session(got: &[Received], session: &str) -> Vec<String> {
-    got.iter()
-        .filter(|r| r.session() == session)
-        .map(Received::described)
-        .collect()
-}
-
-type Script = dyn Fn(&Received, usize) -> Answer + Send + Sync;
-
-/// An HTTP/1.1 receiver on 127.0.0.1: records every request, answers as `script` says (given
-/// the request and how many with its `webhook-id` came before).
-pub(super) struct Receiver {
-    pub(super) url: String,
-    got: Arc<Mutex<Vec<Received>>>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for Receiver {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-async fn read_request(stream: &mut TcpStream) -> Option<(HashMap<String, String>, Vec<u8>)> {
-    let mut buffer = Vec::new();
-    let mut chunk = [0_u8; 8192];
-    let head_end = loop {
-        let n = stream.read(&mut chunk).await.ok()?;
-        if n == 0 {
-            return None;
-        }
-        buffer.extend_from_slice(&chunk[..n]);
-        if let Some(at) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
-            break at + 4;
-        }
-    };
-    let head = String::from_utf8_lossy(&buffer[..head_end]).into_owned();
-    let headers: HashMap<String, String> = head
-        .lines()
-        .skip(1)
-        .filter_map(|line| line.split_once(':'))
-        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
-        .collect();
-    let length: usize = headers
-        .get("content-length")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
-    while buffer.len() < head_end + length {
-        let n = stream.read(&mut chunk).await.ok()?;
-        if n == 0 {
-            return None;
-        }
-        buffer.extend_from_slice(&chunk[..n]);
-    }
-    Some((headers, buffer[head_end..head_end + length].to_vec()))
-}
-
-impl Receiver {
-    pub(super) async fn start(
-        script: impl Fn(&Received, usize) -> Answer + Send + Sync + 'static,
-    ) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!(
-            "http://127.0.0.1:{}/hook",
-            listener.local_addr().unwrap().port()
-        );
-        let got: Arc<Mutex<Vec<Received>>> = Arc::default();
-        let script: Arc<Script> = Arc::new(script);
-        let seen = got.clone();
-        let task = tokio::spawn(async move {
-            loop {
-                let Ok((mut stream, _)) = listener.accept().await else {
-                    return;
-                };
-                let (seen, script) = (seen.clone(), script.clone());
-                tokio::spawn(async move {
-                    let Some((headers, raw)) = read_request(&mut stream).await else {
-                        return;
-                    };
-                    let received = Received {
-                        body: serde_json::from_slice(&raw).unwrap_or(Value::Null),
-                        headers,
-                        raw,
-                        at: Instant::now(),
-                    };
-                    let before = {
-                        let mut got = seen.lock().unwrap();
-                        let before = got
-                            .iter()
-                            .filter(|r| {
-                                r.headers.get("webhook-id") == received.headers.get("webhook-id")
-                            })
-                            .count();
-                        got.push(received.clone());
-                        before
-                    };
-                    let answer = script(&received, before);
-                    tokio::time::sleep(answer.delay).await;
-                    let mut reply = format!(
-                        "HTTP/1.1 {} X\r\ncontent-length: 0\r\nconnection: close\r\n",
-                        answer.status
-                    );
-                    for (name, value) in &answer.headers {
-                        reply.push_str(&format!("{name}: {value}\r\n"));
-                    }
-                    reply.push_str("\r\n");
-                    let _ = stream.write_all(reply.as_bytes()).await;
-                    let _ = stream.shutdown().await;
-                });
-            }
-        });
-        Self { url, got, task }
-    }
-
-    pub(super) fn got(&self) -> Vec<Received> {
-        self.got.lock().unwrap().clone()
-    }
-
-    /// Waits (up to 30 s) until `done` holds of what was received; returns it.
-    pub(super) async fn until(
-        &self,
-        what: &str,
-        done: impl Fn(&[Received]) -> bool,
-    ) -> Vec<Received> {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let got = self.got();
-            if done(&got) {
-                return got;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "waited 30 s for {what}; got {:?}",
-                got.iter().map(Received::described).collect::<Vec<_>>()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-}
+use common::receiver::{Answer, Received, Receiver, answer, assert_signed, of_session};
 
 pub(super) const SETTINGS: [(&str, &str); 2] = [
     ("WEBHOOK_ALLOW_PRIVATE", "true"),
@@ -214,19 +19,7 @@ pub(super) const SETTINGS: [(&str, &str); 2] = [
 
 /// Registers an endpoint of `acme` at `url` for `events`: its id and its secret's bytes.
 pub(super) async fn register(app: &TestApp, url: &str, events: &[&str]) -> (String, Vec<u8>) {
-    let created = app
-        .admin()
-        .post_json(
-            "/admin/webhooks",
-            &json!({"project": "acme", "url": url, "events": events}),
-        )
-        .await
-        .expect(201);
-    let secret = created["secret"].as_str().unwrap();
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(secret.strip_prefix("whsec_").unwrap())
-        .unwrap();
-    (created["id"].as_str().unwrap().to_owned(), bytes)
+    common::receiver::register(&app.admin(), "acme", url, events).await
 }
 
 /// Waits (up to 20 s) until the endpoint `id` reads as disabled.
@@ -244,31 +37,6 @@ pub(super) async fn until_disabled(app: &TestApp, id: &str, why: &str) {
         assert!(Instant::now() < deadline, "{why}: {endpoint}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-}
-
-/// Checks Standard Webhooks' signature of a request with `secret`.
-fn assert_signed(r: &Received, secret: &[u8]) {
-    let (id, timestamp) = (&r.headers["webhook-id"], &r.headers["webhook-timestamp"]);
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret).unwrap();
-    mac.update(format!("{id}.{timestamp}.").as_bytes());
-    mac.update(&r.raw);
-    let expected = format!(
-        "v1,{}",
-        base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
-    );
-    let signatures: Vec<&str> = r.headers["webhook-signature"].split(' ').collect();
-    assert!(signatures.contains(&expected.as_str()), "{signatures:?}");
-    let sent: i64 = timestamp.parse().unwrap();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
-    assert!(
-        (now - sent).abs() < 60,
-        "webhook-timestamp {sent} vs now {now}"
-    );
-    assert_eq!(r.headers["content-type"], "application/json");
-    assert!(id.starts_with("msg_") && id.len() >= 20, "webhook-id {id}");
 }
 
 #[tokio::test]

@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::deliveries::{Receiver, SETTINGS, answer, register, until_disabled};
+use super::deliveries::{SETTINGS, register, until_disabled};
+use crate::common::receiver::{Receiver, answer};
 use crate::common::{self, TestApp};
 
 /// Every delivery of `endpoint` (with `query`), newest first, read in pages of `limit`.
