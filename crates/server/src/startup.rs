@@ -31,8 +31,17 @@ pub struct Application {
     metrics: Arc<Metrics>,
 }
 
-/// How long a webhook claim holds beyond `WEBHOOK_TIMEOUT` (time to store the attempt).
+/// The most a webhook claim holds beyond `WEBHOOK_TIMEOUT` (see [`claim_lease`]).
 const LEASE_MARGIN: Duration = Duration::from_secs(30);
+
+/// How long a webhook claim holds: `WEBHOOK_TIMEOUT` plus as much again, at most
+/// [`LEASE_MARGIN`]. An attempt ends within the timeout and storing its outcome takes
+/// milliseconds; the margin covers clock skew between instances and a slow store. A claim whose
+/// instance died is attempted again once it expires, so the margin is also how long a crash
+/// delays a session's messages beyond the timeout.
+fn claim_lease(webhook_timeout: Duration) -> Duration {
+    webhook_timeout + webhook_timeout.min(LEASE_MARGIN)
+}
 
 /// How often each instance looks for other instances' webhook messages and due retries.
 const DISPATCH_POLL: Duration = Duration::from_secs(1);
@@ -139,7 +148,7 @@ impl Application {
         );
         let dispatch = DispatchSettings {
             schedule: settings.webhook_schedule.clone(),
-            lease: settings.webhook_timeout + LEASE_MARGIN,
+            lease: claim_lease(settings.webhook_timeout),
             poll: DISPATCH_POLL,
             in_flight: DISPATCH_IN_FLIGHT,
             disable_after: settings.webhook_disable_after,
@@ -238,5 +247,20 @@ fn store_kind(settings: &Settings) -> &'static str {
     match settings.storage {
         StorageSettings::Sqlite { .. } => "sqlite",
         StorageSettings::Mongo { .. } => "mongodb",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_claim_holds_twice_the_timeout_at_most_30_s_more() {
+        let s = Duration::from_secs;
+        assert_eq!(claim_lease(Duration::from_millis(500)), s(1));
+        assert_eq!(claim_lease(s(2)), s(4));
+        assert_eq!(claim_lease(s(15)), s(30));
+        assert_eq!(claim_lease(s(30)), s(60));
+        assert_eq!(claim_lease(s(300)), s(330));
     }
 }
