@@ -24,6 +24,8 @@ const APPENDERS: usize = 14;
 const BATCHERS: usize = 3;
 const BATCH: usize = 10;
 const ROUNDS: usize = 3;
+/// The server's MongoDB `appName` (`infra-mongo`'s default), naming its connections.
+const SERVER_APP_NAME: &str = "conversation-sessions";
 
 /// What the clients were told.
 #[derive(Default)]
@@ -303,12 +305,14 @@ async fn creator(api: Api, round: usize) -> Vec<Outcome> {
     outcomes
 }
 
-/// On MongoDB, a batch's transaction that the kill cut between its insert and its commit stays
-/// open on the server, holding its seqs, until the server aborts it after
-/// `transactionLifetimeLimitSeconds` (60 s by default; see `docs/mongodb.md`). The test does now
-/// what the server does then: it ends the dead process's sessions, aborting their transactions
-/// (nothing else uses this test's server meanwhile). Nothing to do on SQLite, whose
-/// transactions die with the process.
+/// On MongoDB, a transaction that the kill cut between its insert and its commit (a batch's, or
+/// with an endpoint listening any append's: its announcement is written with it) stays open on
+/// the server, holding its seqs, until the server aborts it after `transactionLifetimeLimitSeconds`
+/// (60 s by default; see `docs/mongodb.md`). The test does now what the server does then: it
+/// ends the dead process's sessions, aborting their transactions (nothing else uses this test's
+/// server meanwhile) — once the server is done with the dead process's connections: a command it
+/// had sent (a transaction's insert) may still be running, and would start a transaction after
+/// the abort. Nothing to do on SQLite, whose transactions die with the process.
 async fn end_abandoned_transactions() {
     if common::store_kind() != "mongo" {
         return;
@@ -316,8 +320,31 @@ async fn end_abandoned_transactions() {
     let client = mongodb::Client::with_uri_str(testkit::mongo_uri().await)
         .await
         .expect("a MongoDB client");
-    client
-        .database("admin")
+    let admin = client.database("admin");
+    let started = Instant::now();
+    loop {
+        let ops = admin
+            .run_command(mongodb::bson::doc! { "currentOp": 1, "$all": true })
+            .await
+            .expect("currentOp");
+        let theirs = ops
+            .get_array("inprog")
+            .expect("currentOp's inprog")
+            .iter()
+            .filter_map(|op| op.as_document()?.get_document("clientMetadata").ok())
+            .filter_map(|client| client.get_document("application").ok())
+            .filter(|app| app.get_str("name") == Ok(SERVER_APP_NAME))
+            .count();
+        if theirs == 0 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "MongoDB still serves {theirs} connections of the killed server after 10 s"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    admin
         .run_command(mongodb::bson::doc! { "killAllSessions": [] })
         .await
         .expect("killAllSessions");
