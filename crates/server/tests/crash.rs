@@ -5,15 +5,22 @@
 //! what was acknowledged. Three rounds, then normal service. The server runs in keys mode: the
 //! project key minted in the first round keeps working after every crash. Some clients append
 //! batches: after every restart each batch is whole (at consecutive seqs) or absent.
+//!
+//! A webhook endpoint of the project, registered in the first round, subscribes to every type;
+//! its receiver (the test's, on a real port) runs through every crash. After the last restart
+//! every acknowledged change has been announced at least once, nothing that did not commit was
+//! announced, a session's messages arrived in its order (a message attempted again after a crash
+//! only before the session's next), and a `webhook-id` always named the same change, signed.
 
 mod common;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use common::receiver::{Received, Receiver, answer, assert_signed};
 use common::{Api, ServerProcess, assert_ordered, event, ids, seqs};
 use serde_json::{Value, json};
 
@@ -24,8 +31,29 @@ const APPENDERS: usize = 14;
 const BATCHERS: usize = 3;
 const BATCH: usize = 10;
 const ROUNDS: usize = 3;
+
+/// The server's settings: keys mode, webhooks to the test's receiver on 127.0.0.1, a short
+/// attempt timeout (and so a short lease: a crash's attempt in flight is attempted again soon),
+/// quick retries.
+const SETTINGS: [(&str, &str); 4] = [
+    ("ADMIN_KEY", common::ADMIN_KEY),
+    ("WEBHOOK_ALLOW_PRIVATE", "true"),
+    ("WEBHOOK_TIMEOUT", "2s"),
+    ("WEBHOOK_RETRY_SCHEDULE", "100ms,200ms,500ms,1s,1s,1s,1s,1s"),
+];
+/// Every message type; the endpoint subscribes to all.
+const EVERY_TYPE: [&str; 6] = [
+    "session.created",
+    "session.completed",
+    "session.failed",
+    "session.erased",
+    "event.appended",
+    "event.redacted",
+];
 /// The server's MongoDB `appName` (`infra-mongo`'s default), naming its connections.
 const SERVER_APP_NAME: &str = "conversation-sessions";
+/// How long, after the last restart, every acknowledged change may take to be announced.
+const DELIVERY_WAIT: Duration = Duration::from_secs(120);
 
 /// What the clients were told.
 #[derive(Default)]
@@ -165,6 +193,142 @@ async fn verify(api: &Api, ledger: &Ledger, round: usize) {
         all.insert(session.clone(), events);
     }
     verify_batches(ledger, &all, round);
+}
+
+/// What a message announces: its type, session and event (for the event types).
+type Change = (String, String, Option<String>);
+
+fn change(r: &Received) -> Change {
+    (
+        r.kind().to_owned(),
+        r.session().to_owned(),
+        r.event().map(str::to_owned),
+    )
+}
+
+/// The changes acknowledged to the clients, each of which must be announced.
+fn acknowledged_changes(ledger: &Ledger) -> BTreeSet<Change> {
+    let created = ledger
+        .sessions
+        .iter()
+        .map(|s| ("session.created".to_owned(), s.clone(), None));
+    let appended = ledger.events.iter().flat_map(|(s, events)| {
+        events
+            .keys()
+            .map(|e| ("event.appended".to_owned(), s.clone(), Some(e.clone())))
+    });
+    let completed = ledger
+        .completed
+        .keys()
+        .map(|s| ("session.completed".to_owned(), s.clone(), None));
+    created.chain(appended).chain(completed).collect()
+}
+
+/// Waits (at most [`DELIVERY_WAIT`]) until every acknowledged change was received; returns
+/// everything received, in arrival order.
+async fn await_announcements(receiver: &Receiver, ledger: &Ledger) -> Vec<Received> {
+    let expected = acknowledged_changes(ledger);
+    let started = Instant::now();
+    loop {
+        let got = receiver.got();
+        let seen: HashSet<Change> = got.iter().map(change).collect();
+        let missing: Vec<&Change> = expected.iter().filter(|c| !seen.contains(c)).collect();
+        if missing.is_empty() {
+            eprintln!(
+                "webhooks: {} acknowledged changes announced {:.1} s after the last restart",
+                expected.len(),
+                started.elapsed().as_secs_f64()
+            );
+            return got;
+        }
+        assert!(
+            started.elapsed() < DELIVERY_WAIT,
+            "{} of {} acknowledged changes not announced {DELIVERY_WAIT:?} after the last \
+             restart ({} requests received), e.g. {:?}",
+            missing.len(),
+            expected.len(),
+            got.len(),
+            &missing[..missing.len().min(10)]
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A message's place in its session's order: the creation first, then each event at its seq,
+/// the completion last.
+fn rank(r: &Received) -> u64 {
+    match r.kind() {
+        "session.created" => 0,
+        "event.appended" => r.body["data"]["event"]["seq"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("{}: an event with its seq: {}", r.described(), r.body)),
+        "session.completed" => u64::MAX,
+        other => panic!("{}: no {other} in this test", r.described()),
+    }
+}
+
+/// Checks what the receiver got against the store as it stands: every request is signed and
+/// names a session and event that are stored (its event exactly as `GET` serves it), so nothing
+/// was announced of a write that did not commit; each `webhook-id` names one change and each
+/// change has one `webhook-id`; each session's arrivals never go back in its order (a message
+/// comes again, after a crash lost its attempt's outcome, only before the session's next).
+async fn verify_announcements(api: &Api, got: &[Received], secret: &[u8]) {
+    let mut stored: HashMap<&str, Vec<Value>> = HashMap::new();
+    for r in got {
+        assert_signed(r, secret);
+        let session = r.session();
+        if !stored.contains_key(session) {
+            let reply = api.get(&format!("/sessions/{session}")).await;
+            assert_eq!(
+                reply.status,
+                200,
+                "{} announced, but the session is not stored",
+                r.described()
+            );
+            stored.insert(session, api.walk(session, "asc", 500).await);
+        }
+        if let Some(id) = r.event() {
+            let event = stored[session].iter().find(|e| e["eventId"] == id);
+            let event = event.unwrap_or_else(|| {
+                panic!("{} announced, but the event is not stored", r.described())
+            });
+            assert_eq!(&r.body["data"]["event"], event, "{}", r.described());
+        }
+    }
+    let mut ids: HashMap<&str, (Change, &Value)> = HashMap::new();
+    let mut changes: HashMap<Change, &str> = HashMap::new();
+    for r in got {
+        let (id, this) = (r.id(), change(r));
+        let first = ids
+            .entry(id)
+            .or_insert((this.clone(), &r.body["timestamp"]));
+        assert_eq!(
+            (&first.0, first.1),
+            (&this, &r.body["timestamp"]),
+            "webhook-id {id} is one change, every time it is sent"
+        );
+        let announced = *changes.entry(this.clone()).or_insert(id);
+        assert_eq!(announced, id, "{this:?} announced by two messages");
+    }
+    let mut last: HashMap<&str, (u64, &Received)> = HashMap::new();
+    for r in got {
+        let rank = rank(r);
+        if let Some((before, previous)) = last.get(r.session()) {
+            assert!(
+                rank > *before || previous.id() == r.id(),
+                "{} (at {rank}) arrived after {} (at {before}): a session's messages go in order",
+                r.described(),
+                previous.described()
+            );
+        }
+        last.insert(r.session(), (rank, r));
+    }
+    eprintln!(
+        "webhooks: {} requests, {} messages, {} sessions",
+        got.len(),
+        ids.len(),
+        last.len()
+    );
 }
 
 /// Appends batches of [`BATCH`] events `r{round}-t{t}-{i}` until the server dies.
@@ -363,15 +527,21 @@ async fn acknowledged_writes_survive_kill_9() {
     let sessions: Vec<String> = (0..SESSIONS).map(|n| format!("crash-{n}")).collect();
 
     let mut tail: Option<(String, usize)> = None;
-    // In keys mode: the project key minted in round 0 survives every crash with the data.
-    let keys_mode = [("ADMIN_KEY", common::ADMIN_KEY)];
+    let receiver = Receiver::start(|_, _| answer(204)).await;
+    // In keys mode: the project key minted in round 0 survives every crash with the data, and
+    // so does the endpoint registered then (its secret with it).
     let mut key: Option<String> = None;
+    let mut secret: Option<Vec<u8>> = None;
     for round in 0..ROUNDS {
         let log = log_path(dir.path(), round);
         let mut server =
-            ServerProcess::start_with(binary, &data_dir, dir.path(), &log, &keys_mode).await;
+            ServerProcess::start_with(binary, &data_dir, dir.path(), &log, &SETTINGS).await;
         if key.is_none() {
             key = Some(common::mint_key_on(&server.api, "crash", &["read", "write"]).await);
+            let admin = server.api.with_bearer(common::ADMIN_KEY);
+            let endpoint =
+                common::receiver::register(&admin, "crash", &receiver.url, &EVERY_TYPE).await;
+            secret = Some(endpoint.1);
         }
         let api = server.api.with_bearer(key.as_deref().expect("minted"));
         // a cursor issued before the crash still reads on after it
@@ -458,11 +628,14 @@ async fn acknowledged_writes_survive_kill_9() {
         api.create_session(&json!({ "sessionId": ended }))
             .await
             .created(&format!("/sessions/{ended}"));
-        api.append(&ended, &event("e1"))
+        let e1 = api
+            .append(&ended, &event("e1"))
             .await
             .created(&format!("/sessions/{ended}/events/e1"));
         let done = api.complete(&ended, None).await.expect(200);
         ledger.sessions.insert(ended.clone());
+        let e1 = BTreeMap::from([("e1".to_owned(), e1)]);
+        ledger.events.insert(ended.clone(), e1);
         ledger.completed.insert(ended, done);
 
         // write hard, then kill -9 in the middle of it
@@ -552,7 +725,7 @@ async fn acknowledged_writes_survive_kill_9() {
 
     // after the last crash: everything acknowledged is there, and the service works normally
     let log = log_path(dir.path(), ROUNDS);
-    let server = ServerProcess::start_with(binary, &data_dir, dir.path(), &log, &keys_mode).await;
+    let server = ServerProcess::start_with(binary, &data_dir, dir.path(), &log, &SETTINGS).await;
     let api = server.api.with_bearer(key.as_deref().expect("minted"));
     verify(&api, &ledger, ROUNDS).await;
     for session in &ledger.sessions {
@@ -566,6 +739,8 @@ async fn acknowledged_writes_survive_kill_9() {
             .await
             .created(&format!("/sessions/{session}/events/after-the-crashes"));
         assert!(e["seq"].as_u64().unwrap() > before["lastSeq"].as_u64().unwrap());
+        let stored = ledger.events.get_mut(session).unwrap();
+        stored.insert("after-the-crashes".to_owned(), e);
         let done = api.complete(session, None).await.expect(200);
         assert_eq!(done["status"], "completed");
         assert_eq!(
@@ -575,11 +750,20 @@ async fn acknowledged_writes_survive_kill_9() {
         api.append(session, &event("too-late"))
             .await
             .problem(409, "session-closed");
+        ledger.completed.insert(session.clone(), done);
     }
     let fresh = api.new_session().await;
-    api.append(&fresh, &event("e1"))
+    let e1 = api
+        .append(&fresh, &event("e1"))
         .await
         .created(&format!("/sessions/{fresh}/events/e1"));
+    ledger.sessions.insert(fresh.clone());
+    ledger
+        .events
+        .insert(fresh, BTreeMap::from([("e1".to_owned(), e1)]));
+
+    let got = await_announcements(&receiver, &ledger).await;
+    verify_announcements(&api, &got, secret.as_deref().expect("registered")).await;
 }
 
 /// The body an appender sent for `id` (`r{round}-t{t}-{i}`), rebuilt for a retry.
