@@ -41,15 +41,6 @@ const SETTINGS: [(&str, &str); 4] = [
     ("WEBHOOK_TIMEOUT", "2s"),
     ("WEBHOOK_RETRY_SCHEDULE", "100ms,200ms,500ms,1s,1s,1s,1s,1s"),
 ];
-/// Every message type; the endpoint subscribes to all.
-const EVERY_TYPE: [&str; 6] = [
-    "session.created",
-    "session.completed",
-    "session.failed",
-    "session.erased",
-    "event.appended",
-    "event.redacted",
-];
 /// The server's MongoDB `appName` (`infra-mongo`'s default), naming its connections.
 const SERVER_APP_NAME: &str = "conversation-sessions";
 /// How long, after the last restart, every acknowledged change may take to be announced.
@@ -539,8 +530,13 @@ async fn acknowledged_writes_survive_kill_9() {
         if key.is_none() {
             key = Some(common::mint_key_on(&server.api, "crash", &["read", "write"]).await);
             let admin = server.api.with_bearer(common::ADMIN_KEY);
-            let endpoint =
-                common::receiver::register(&admin, "crash", &receiver.url, &EVERY_TYPE).await;
+            let endpoint = common::receiver::register(
+                &admin,
+                "crash",
+                &receiver.url,
+                &common::receiver::EVERY_TYPE,
+            )
+            .await;
             secret = Some(endpoint.1);
         }
         let api = server.api.with_bearer(key.as_deref().expect("minted"));

@@ -17,6 +17,16 @@ use tokio::net::{TcpListener, TcpStream};
 
 use super::Api;
 
+/// Every message type (an endpoint subscribed to all of them).
+pub const EVERY_TYPE: [&str; 6] = [
+    "session.created",
+    "session.completed",
+    "session.failed",
+    "session.erased",
+    "event.appended",
+    "event.redacted",
+];
+
 /// What the receiver answers to one request: a status, extra headers, a delay first.
 #[derive(Clone)]
 pub struct Answer {

@@ -44,14 +44,7 @@ async fn every_type_is_delivered_signed_in_order_with_its_body() {
     let receiver = Receiver::start(|_, _| answer(204)).await;
     let app = TestApp::spawn_with_keys(&SETTINGS).await;
     let key = app.mint_key("acme", &["read", "write", "delete"]).await;
-    let every = [
-        "session.created",
-        "session.completed",
-        "session.failed",
-        "session.erased",
-        "event.appended",
-        "event.redacted",
-    ];
+    let every = common::receiver::EVERY_TYPE;
     let (_, secret) = register(&app, &receiver.url, &every).await;
     let api = &key.api;
     api.create_session(&json!({"sessionId": "call-1", "metadata": {"agent": "a"}}))

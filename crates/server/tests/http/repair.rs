@@ -34,6 +34,22 @@ async fn list_all(app: &TestApp, endpoint: &str, query: &str, limit: u32) -> Vec
     panic!("the pages of {endpoint} never end")
 }
 
+/// Waits (up to 10 s) until `endpoint` has no pending delivery: what the receiver got is
+/// stored (a receiver sees a message before its attempt is settled).
+async fn until_settled(app: &TestApp, endpoint: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !list_all(app, endpoint, "&status=pending", 50)
+        .await
+        .is_empty()
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{endpoint}: deliveries still pending"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// `type eventId: status (codes of the attempts)` of each delivery.
 fn shown(deliveries: &[Value]) -> Vec<String> {
     deliveries
@@ -84,6 +100,7 @@ async fn deliveries_are_listed_with_their_attempts_and_sent_again_on_request() {
         "after the failed head"
     );
 
+    until_settled(&app, &hook).await;
     for limit in [1, 2, 50] {
         let listed = list_all(&app, &hook, "", limit).await;
         assert_eq!(
@@ -130,6 +147,7 @@ async fn deliveries_are_listed_with_their_attempts_and_sent_again_on_request() {
     assert_eq!(got[4].body["type"], got[0].body["type"]);
     assert_eq!(got[4].body["timestamp"], got[0].body["timestamp"]);
     assert_eq!(got[4].body["data"]["session"]["eventCount"], 1);
+    until_settled(&app, &hook).await;
     let again = list_all(&app, &hook, "&status=delivered", 50).await;
     assert_eq!(
         shown(&again),
