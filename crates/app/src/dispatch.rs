@@ -281,15 +281,13 @@ impl Worker {
             .settle_delivery(&d.endpoint, &d.message.id, lease, &attempt, next)
             .await
         {
-            // Due again before the next poll: a wake-up then, so that a short retry (or a
-            // receiver's short `Retry-After`) is not up to a poll late.
-            Ok(true) if matches!(next, AfterAttempt::RetryAt(_)) => {
-                if let AfterAttempt::RetryAt(due) = next {
-                    self.wake_at(due);
-                }
-            }
-            // The queue's next message is its head now: claim it at once.
-            Ok(true) => self.moved.committed(),
+            Ok(true) => match next {
+                // Due again before the next poll: a wake-up then, so that a short retry (or a
+                // receiver's short `Retry-After`) is not up to a poll late.
+                AfterAttempt::RetryAt(due) => self.wake_at(due),
+                // The queue's next message is its head now: claim it at once.
+                AfterAttempt::Delivered | AfterAttempt::Failed => self.moved.committed(),
+            },
             Ok(false) => tracing::info!(
                 message = id,
                 "webhook attempt not stored: its claim expired and was taken over"

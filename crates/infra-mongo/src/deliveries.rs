@@ -10,15 +10,10 @@ use domain::{StorageError, Timestamp, WebhookId};
 use futures_util::TryStreamExt;
 use mongodb::bson::{Bson, Document, doc};
 
-use crate::documents::date;
+use crate::documents::{date, time};
 use crate::error::MongoResultExt;
 use crate::outbox::{claimed, corrupt};
 use crate::store::MongoStore;
-
-fn time(d: &Document, field: &str) -> Result<Timestamp, StorageError> {
-    let t = d.get_datetime(field).map_err(|_| corrupt(field))?;
-    Timestamp::from_millis(t.timestamp_millis()).map_err(|_| corrupt(field))
-}
 
 fn attempt(logged: &Bson) -> Result<Attempt, StorageError> {
     let d = logged.as_document().ok_or_else(|| corrupt("attemptLog"))?;

@@ -56,7 +56,7 @@ fn string<'a>(d: &'a Document, key: &str) -> Result<&'a str, StorageError> {
     d.get_str(key).map_err(|_| corrupt(key))
 }
 
-fn time(d: &Document, key: &str) -> Result<Timestamp, StorageError> {
+pub(crate) fn time(d: &Document, key: &str) -> Result<Timestamp, StorageError> {
     let dt = d.get_datetime(key).map_err(|_| corrupt(key))?;
     Timestamp::from_millis(dt.timestamp_millis()).map_err(|_| corrupt(key))
 }

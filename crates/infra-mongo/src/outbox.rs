@@ -123,17 +123,19 @@ pub(crate) fn claimed(d: &Document) -> Result<ClaimedDelivery, StorageError> {
         Some(_) => Some(EventId::parse(text("eventId")?).map_err(|_| corrupt("eventId"))?),
     };
     let count = |field: &str| {
-        let n = match d.get(field) {
-            None if field == "scheduleFrom" => 0,
-            _ => d.get_i32(field).map_err(|_| corrupt(field))?,
-        };
+        let n = d.get_i32(field).map_err(|_| corrupt(field))?;
         u32::try_from(n).map_err(|_| corrupt(field))
     };
     let attempts = count("attempts")?;
+    // Absent until the delivery is first sent again.
+    let schedule_from = match d.get("scheduleFrom") {
+        None => 0,
+        Some(_) => count("scheduleFrom")?,
+    };
     Ok(ClaimedDelivery {
         endpoint: WebhookId::parse(text("webhookId")?).map_err(|_| corrupt("webhookId"))?,
         attempts,
-        scheduled: attempts.saturating_sub(count("scheduleFrom")?),
+        scheduled: attempts.saturating_sub(schedule_from),
         message: WebhookMessage {
             id: MessageId::parse(text("messageId")?).map_err(|_| corrupt("messageId"))?,
             kind: WebhookEventType::parse(text("type")?).map_err(|_| corrupt("type"))?,

@@ -93,14 +93,24 @@ pub(crate) fn announce(
     Outbox::of(conn, project)?.record(conn, project, session, kind, event, at)
 }
 
-/// A delivery (`d`) with its message (`m`), as [`claimed`] reads it.
-pub(crate) const DELIVERY_COLUMNS: &str = "d.webhook_id, d.message_id, d.attempts, \
-    d.attempts - d.schedule_from, m.type, m.project, m.session_id, m.event_id, m.recorded_at";
+/// A delivery (`d`) with its message (`m`), as [`claimed`] reads it (a macro, so that
+/// statements can be put together at compile time).
+macro_rules! delivery_columns {
+    () => {
+        "d.webhook_id, d.message_id, d.attempts, d.attempts - d.schedule_from, m.type, \
+         m.project, m.session_id, m.event_id, m.recorded_at"
+    };
+}
+
+/// The columns of [`delivery_columns!`].
+pub(crate) const DELIVERY_COLUMNS: &str = delivery_columns!();
 
 /// What is due: the heads of the queues (`webhook_queues`), due, unheld, of enabled endpoints.
 /// The scan reads queues, never the messages waiting behind their heads.
-const CLAIM_SQL: &str = "
-    SELECT {DELIVERY_COLUMNS}
+const CLAIM_SQL: &str = concat!(
+    "SELECT ",
+    delivery_columns!(),
+    "
       FROM webhook_queues AS q INDEXED BY webhook_queues_due
       JOIN webhook_deliveries AS d ON d.webhook_id = q.webhook_id AND d.message_id = q.head
       JOIN webhook_endpoints AS w ON w.webhook_id = q.webhook_id
@@ -109,7 +119,8 @@ const CLAIM_SQL: &str = "
        AND (q.lease_until IS NULL OR q.lease_until <= ?1)
        AND w.enabled = 1
      ORDER BY q.due_at
-     LIMIT ?2";
+     LIMIT ?2"
+);
 
 /// A delivery of the columns [`DELIVERY_COLUMNS`] (the first nine of a row).
 pub(crate) fn claimed(row: &Row<'_>) -> rusqlite::Result<ClaimedDelivery> {
@@ -141,7 +152,7 @@ pub(crate) fn claim(
     limit: u32,
 ) -> rusqlite::Result<Vec<ClaimedDelivery>> {
     let due = conn
-        .prepare_cached(&CLAIM_SQL.replace("{DELIVERY_COLUMNS}", DELIVERY_COLUMNS))?
+        .prepare_cached(CLAIM_SQL)?
         .query_map(params![now.millis(), limit], claimed)?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     let mut hold = conn.prepare_cached(
