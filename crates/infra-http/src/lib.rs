@@ -13,7 +13,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use domain::webhook::{AttemptResult, OutgoingWebhook, WebhookReply};
@@ -93,6 +93,18 @@ fn reason(e: &reqwest::Error) -> String {
     }
 }
 
+/// A `Retry-After` value (RFC 9110 §10.2.3: `delay-seconds` or an `HTTP-date`) as the
+/// milliseconds to wait from `now`: a date already past is no wait; anything else is `None`.
+fn retry_after(value: &str, now: SystemTime) -> Option<u64> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(seconds.saturating_mul(1_000));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    let wait = at.duration_since(now).unwrap_or(Duration::ZERO);
+    Some(u64::try_from(wait.as_millis()).unwrap_or(u64::MAX))
+}
+
 #[async_trait]
 impl WebhookSender for HttpSender {
     async fn send(&self, request: OutgoingWebhook) -> WebhookReply {
@@ -116,8 +128,7 @@ impl WebhookSender for HttpSender {
             .headers()
             .get(RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(|seconds| seconds.saturating_mul(1_000));
+            .and_then(|v| retry_after(v, SystemTime::now()));
         // Read (and drop) at most MAX_REPLY_BYTES: the status decides, the body only keeps the
         // connection reusable when it is short.
         let mut read = 0;

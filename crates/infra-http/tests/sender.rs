@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use domain::webhook::{AttemptResult, OutgoingWebhook};
 use domain::{Destinations, WebhookSender, WebhookUrl};
@@ -111,6 +111,42 @@ async fn retry_after_is_read_and_a_silent_receiver_times_out() {
         "{:?}",
         started.elapsed()
     );
+}
+
+/// `Retry-After` as an HTTP date (RFC 9110 §10.2.3: `HTTP-date / delay-seconds`): the wait
+/// until that time; a date already past is no wait; anything else is no `Retry-After`.
+#[tokio::test]
+async fn retry_after_as_an_http_date_is_the_time_until_it() {
+    let in_30_s = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(30));
+    type Expected = Box<dyn Fn(Option<u64>) -> bool>;
+    let cases: [(String, Expected); 4] = [
+        // The date has a resolution of one second: 29 to 30 seconds from now.
+        (
+            in_30_s,
+            Box::new(|ms| ms.is_some_and(|ms| (28_500..=30_000).contains(&ms))),
+        ),
+        (
+            "Sun, 06 Nov 1994 08:49:37 GMT".into(),
+            Box::new(|ms| ms == Some(0)),
+        ),
+        ("tomorrow".into(), Box::new(|ms| ms.is_none())),
+        ("-5".into(), Box::new(|ms| ms.is_none())),
+    ];
+    for (value, expected) in cases {
+        let busy = format!(
+            "HTTP/1.1 429 Slow Down\r\nretry-after: {value}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+        );
+        let (port, _) = listener(busy.into_bytes(), Duration::ZERO).await;
+        let reply = sender(Destinations::AllowPrivate)
+            .send(request(&format!("http://127.0.0.1:{port}/")))
+            .await;
+        assert_eq!(reply.result, AttemptResult::Status(429));
+        assert!(
+            expected(reply.retry_after_ms),
+            "{value}: {:?}",
+            reply.retry_after_ms
+        );
+    }
 }
 
 #[tokio::test]
