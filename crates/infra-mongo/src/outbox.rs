@@ -3,6 +3,13 @@
 //! `list_webhooks` reads them, kept in the instance's copy). A claim sets an expiring lease by
 //! a conditional `findOneAndUpdate` (one claimer wins), on the head of each queue only; an
 //! outcome is written only under the lease that claimed it.
+//!
+//! What cannot go now is moved out of the claims' way (decision 40): a claim that meets a
+//! message waiting behind its queue's head makes the queue's waiting messages due when that head
+//! can next go (its own due time, its lease's end, or this claim's lease's end, whichever is
+//! last), and the backlog of a disabled endpoint due in [`DISABLED_FOR`]; a head that settles for
+//! good makes the next of its queue due at once. So the oldest due documents a claim reads are
+//! ones it can take, however long the queues behind retried heads grow.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -27,8 +34,37 @@ use crate::documents::{date, set_where};
 use crate::error::MongoResultExt;
 use crate::store::MongoStore;
 
-/// Most pending deliveries a claim looks through for the heads of their queues.
+/// Most pending deliveries a claim looks through for the heads of their queues, per pass.
 const CLAIM_SCAN: i64 = 1_000;
+
+/// Most passes of a claim: another one follows a pass that moved waiting messages out of the
+/// way without filling the claim.
+const CLAIM_PASSES: usize = 4;
+
+/// How long the backlog of a disabled endpoint is out of the claims' way (re-enabling it brings
+/// the backlog back at once: `change_webhook`).
+pub(crate) const DISABLED_FOR: i64 = 3_600_000;
+
+/// The key fields of a delivery's queue (endpoint, project, session).
+fn queue_of(d: &Document) -> Document {
+    let field = |name: &str| d.get(name).cloned().unwrap_or(Bson::Null);
+    doc! {
+        "webhookId": field("webhookId"),
+        "project": field("project"),
+        "sessionId": field("sessionId"),
+        "status": "pending",
+    }
+}
+
+/// A queue's order (the `queue` index after its key).
+fn queue_order() -> Document {
+    doc! { "recordedAt": 1, "orderSeq": 1, "messageId": 1 }
+}
+
+/// Millis of a date field, if set.
+fn millis(d: &Document, field: &str) -> Option<i64> {
+    d.get_datetime(field).ok().map(|t| t.timestamp_millis())
+}
 
 impl MongoStore {
     pub(crate) fn deliveries(&self) -> mongodb::Collection<Document> {
@@ -89,22 +125,94 @@ impl MongoStore {
         Ok(self.find_webhook(&id).await?.is_some_and(|e| e.enabled))
     }
 
-    /// The `_id` of the head of a queue: its oldest pending delivery.
-    async fn head(&self, d: &Document) -> Result<Option<Bson>, StorageError> {
-        let field = |name: &str| d.get(name).cloned().unwrap_or(Bson::Null);
-        let head = self
-            .deliveries()
-            .find_one(doc! {
-                "webhookId": field("webhookId"),
-                "project": field("project"),
-                "sessionId": field("sessionId"),
-                "status": "pending",
-            })
-            .sort(doc! { "recordedAt": 1, "orderSeq": 1, "messageId": 1 })
+    /// The head of `d`'s queue (its oldest pending delivery): `_id`, `dueAt`, `leaseUntil`.
+    async fn head(&self, d: &Document) -> Result<Option<Document>, StorageError> {
+        self.deliveries()
+            .find_one(queue_of(d))
+            .sort(queue_order())
+            .projection(doc! { "_id": 1, "dueAt": 1, "leaseUntil": 1 })
+            .await
+            .storage()
+    }
+
+    /// Makes the pending deliveries of `filter` for which `when` holds due at `at` (one
+    /// `updateMany`, the condition in the update: see `set_where`).
+    async fn make_due(
+        &self,
+        filter: Document,
+        when: Document,
+        at: mongodb::bson::DateTime,
+    ) -> Result<(), StorageError> {
+        let stages = set_where(when, vec![doc! { "$set": { "dueAt": at } }]);
+        self.deliveries()
+            .update_many(filter, stages)
+            .await
+            .storage()?;
+        Ok(())
+    }
+
+    /// Makes the messages waiting behind `head` in `d`'s queue due when the head can next go:
+    /// not before its own due time (+1 ms: after it), its lease's end, or `floor`.
+    async fn park_queue(
+        &self,
+        d: &Document,
+        head: &Document,
+        floor: Timestamp,
+    ) -> Result<(), StorageError> {
+        let until = [
+            millis(head, "dueAt").map(|t| t.saturating_add(1)),
+            millis(head, "leaseUntil"),
+        ]
+        .into_iter()
+        .flatten()
+        .fold(floor.millis(), i64::max);
+        let until = mongodb::bson::DateTime::from_millis(until);
+        let head_id = head.get("_id").cloned().unwrap_or(Bson::Null);
+        let waiting = doc! { "$and": [
+            { "$ne": ["$_id", { "$literal": head_id }] },
+            { "$lt": ["$dueAt", until] },
+        ] };
+        self.make_due(queue_of(d), waiting, until).await
+    }
+
+    /// Makes the backlog of the disabled `endpoint` due in [`DISABLED_FOR`].
+    async fn park_endpoint(&self, endpoint: &str, now: Timestamp) -> Result<(), StorageError> {
+        let until = date(now.plus_millis(DISABLED_FOR));
+        let filter = doc! { "webhookId": endpoint, "status": "pending" };
+        self.make_due(filter, doc! { "$lt": ["$dueAt", until] }, until)
+            .await
+    }
+
+    /// Makes the pending deliveries of `endpoint` due by `at` (it was enabled again).
+    pub(crate) async fn unpark_endpoint(
+        &self,
+        endpoint: &WebhookId,
+        at: Timestamp,
+    ) -> Result<(), StorageError> {
+        let at = date(at);
+        let filter = doc! { "webhookId": endpoint.as_str(), "status": "pending" };
+        self.make_due(filter, doc! { "$gt": ["$dueAt", at] }, at)
+            .await
+    }
+
+    /// The new head of `settled`'s queue goes at once (by `at`) unless it has a schedule of its
+    /// own (it was attempted since it was last sent again).
+    async fn promote_next(&self, settled: &Document, at: Timestamp) -> Result<(), StorageError> {
+        let at = date(at);
+        let untried = doc! { "$and": [
+            { "$eq": ["$attempts", { "$ifNull": ["$scheduleFrom", 0_i32] }] },
+            { "$gt": ["$dueAt", at] },
+        ] };
+        self.deliveries()
+            .find_one_and_update(
+                queue_of(settled),
+                set_where(untried, vec![doc! { "$set": { "dueAt": at } }]),
+            )
+            .sort(queue_order())
             .projection(doc! { "_id": 1 })
             .await
             .storage()?;
-        Ok(head.and_then(|h| h.get("_id").cloned()))
+        Ok(())
     }
 }
 
@@ -159,77 +267,91 @@ impl WebhookDeliveries for MongoStore {
         // Leased deliveries are passed over here, not in the filter: the filter stays on the
         // index alone.
         let due = doc! { "status": "pending", "dueAt": { "$lte": date(now) } };
-        let mut cursor = self
-            .deliveries()
-            .find(due)
-            .sort(doc! { "dueAt": 1 })
-            .limit(CLAIM_SCAN)
-            .await
-            .storage()?;
         let mut heads: HashMap<(String, String, String), Option<Bson>> = HashMap::new();
         let mut endpoints: HashMap<String, bool> = HashMap::new();
         let mut claimed_all = Vec::new();
-        while claimed_all.len() < limit as usize {
-            let Some(d) = cursor.try_next().await.storage()? else {
-                break;
-            };
-            let lease_until = d.get_datetime("leaseUntil").ok();
-            if lease_until.is_some_and(|until| until.timestamp_millis() > now.millis()) {
-                continue;
-            }
-            let field = |name: &str| d.get_str(name).map(str::to_owned);
-            let (Ok(endpoint), Ok(project), Ok(session)) =
-                (field("webhookId"), field("project"), field("sessionId"))
-            else {
-                return Err(corrupt("queue"));
-            };
-            let enabled = match endpoints.get(&endpoint) {
-                Some(enabled) => *enabled,
-                None => {
-                    let enabled = self.enabled(&endpoint).await?;
-                    endpoints.insert(endpoint.clone(), enabled);
-                    enabled
-                }
-            };
-            if !enabled {
-                continue;
-            }
-            // Only a queue's head goes (a retried head is due after the rest of its queue).
-            let id = d.get("_id").cloned().ok_or_else(|| corrupt("_id"))?;
-            let queue = (endpoint, project, session);
-            let head = match heads.get(&queue) {
-                Some(head) => head.clone(),
-                None => {
-                    let head = self.head(&d).await?;
-                    heads.insert(queue, head.clone());
-                    head
-                }
-            };
-            if head != Some(id.clone()) {
-                continue;
-            }
-            // The condition is in the update, so that the filter stays on `_id` (see
-            // `set_where`): taken only if still pending and unleased at `now`.
-            let free = doc! { "$and": [
-                { "$eq": ["$status", "pending"] },
-                { "$lte": ["$leaseUntil", date(now)] },
-            ] };
-            let hold = doc! { "$set": {
-                "lease": { "$literal": lease.token.as_str() },
-                "leaseUntil": { "$literal": date(lease.until) },
-            } };
-            let after = self
+        for _ in 0..CLAIM_PASSES {
+            let mut moved = false;
+            let mut cursor = self
                 .deliveries()
-                .find_one_and_update(doc! { "_id": id }, set_where(free, vec![hold]))
-                .return_document(ReturnDocument::After)
+                .find(due.clone())
+                .sort(doc! { "dueAt": 1 })
+                .limit(CLAIM_SCAN)
                 .await
                 .storage()?;
-            let taken = after.filter(|d| {
-                d.get_str("lease") == Ok(lease.token.as_str())
-                    && d.get_datetime("leaseUntil").ok() == Some(&date(lease.until))
-            });
-            if let Some(taken) = taken {
-                claimed_all.push(claimed(&taken)?);
+            while claimed_all.len() < limit as usize {
+                let Some(d) = cursor.try_next().await.storage()? else {
+                    break;
+                };
+                if millis(&d, "leaseUntil").is_some_and(|until| until > now.millis()) {
+                    continue;
+                }
+                let field = |name: &str| d.get_str(name).map(str::to_owned);
+                let (Ok(endpoint), Ok(project), Ok(session)) =
+                    (field("webhookId"), field("project"), field("sessionId"))
+                else {
+                    return Err(corrupt("queue"));
+                };
+                let enabled = match endpoints.get(&endpoint) {
+                    Some(enabled) => *enabled,
+                    None => {
+                        let enabled = self.enabled(&endpoint).await?;
+                        if !enabled {
+                            self.park_endpoint(&endpoint, now).await?;
+                            moved = true;
+                        }
+                        endpoints.insert(endpoint.clone(), enabled);
+                        enabled
+                    }
+                };
+                if !enabled {
+                    continue;
+                }
+                // Only a queue's head goes; what waits behind it is moved out of the way.
+                let id = d.get("_id").cloned().ok_or_else(|| corrupt("_id"))?;
+                let queue = (endpoint, project, session);
+                let head = match heads.get(&queue) {
+                    Some(head) => head.clone(),
+                    None => {
+                        let head = self.head(&d).await?;
+                        let head_id = head.as_ref().and_then(|h| h.get("_id").cloned());
+                        if let Some(head) = head.as_ref().filter(|_| head_id != Some(id.clone())) {
+                            self.park_queue(&d, head, lease.until).await?;
+                            moved = true;
+                        }
+                        heads.insert(queue, head_id.clone());
+                        head_id
+                    }
+                };
+                if head != Some(id.clone()) {
+                    continue;
+                }
+                // The condition is in the update, so that the filter stays on `_id` (see
+                // `set_where`): taken only if still pending and unleased at `now`.
+                let free = doc! { "$and": [
+                    { "$eq": ["$status", "pending"] },
+                    { "$lte": ["$leaseUntil", date(now)] },
+                ] };
+                let hold = doc! { "$set": {
+                    "lease": { "$literal": lease.token.as_str() },
+                    "leaseUntil": { "$literal": date(lease.until) },
+                } };
+                let after = self
+                    .deliveries()
+                    .find_one_and_update(doc! { "_id": id }, set_where(free, vec![hold]))
+                    .return_document(ReturnDocument::After)
+                    .await
+                    .storage()?;
+                let taken = after.filter(|d| {
+                    d.get_str("lease") == Ok(lease.token.as_str())
+                        && d.get_datetime("leaseUntil").ok() == Some(&date(lease.until))
+                });
+                if let Some(taken) = taken {
+                    claimed_all.push(claimed(&taken)?);
+                }
+            }
+            if claimed_all.len() >= limit as usize || !moved {
+                break;
             }
         }
         Ok(claimed_all)
@@ -267,15 +389,31 @@ impl WebhookDeliveries for MongoStore {
             { "$eq": ["$status", "pending"] },
             { "$eq": ["$lease", { "$literal": lease.token.as_str() }] },
         ] };
-        let updated = self
+        let before = self
             .deliveries()
-            .update_one(
+            .find_one_and_update(
                 doc! { "webhookId": endpoint.as_str(), "messageId": message.as_str() },
                 set_where(held, vec![doc! { "$set": set }]),
             )
+            .return_document(ReturnDocument::Before)
+            .projection(
+                doc! { "project": 1, "sessionId": 1, "status": 1, "lease": 1, "webhookId": 1 },
+            )
             .await
             .storage()?;
-        Ok(updated.modified_count == 1)
+        // Settled here only if it was pending under this lease when the update ran.
+        let Some(before) = before.filter(|d| {
+            d.get_str("status") == Ok("pending") && d.get_str("lease") == Ok(lease.token.as_str())
+        }) else {
+            return Ok(false);
+        };
+        // Its queue moves on: the next goes at once (if this fails, when it was made due).
+        if !matches!(next, AfterAttempt::RetryAt(_))
+            && let Err(e) = self.promote_next(&before, attempt.at).await
+        {
+            tracing::warn!(error = %e, "the next message of a webhook queue not made due at once");
+        }
+        Ok(true)
     }
 
     async fn list_deliveries(

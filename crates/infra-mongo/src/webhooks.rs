@@ -187,6 +187,10 @@ impl WebhookRepository for MongoStore {
                 .storage()?;
             if written.modified_count == 1 {
                 self.subscriptions.forget();
+                if changed.enabled && !stored.enabled {
+                    // Its backlog, moved out of the claims' way while it was disabled, is due.
+                    self.unpark_endpoint(id, at).await?;
+                }
                 return Ok(changed);
             }
         }

@@ -8,13 +8,13 @@ use std::sync::Arc;
 use domain::webhook::{AfterAttempt, ClaimedDelivery};
 use domain::{
     AppendBatch, CompleteRequest, EraseIf, EventId, ProjectId, Repository, SessionStatus,
-    Timestamp, WebhookChange, WebhookEventType, WebhookId, WebhookPatch,
+    Timestamp, WebhookEventType, WebhookId,
 };
 use futures_util::future::join_all;
 use serde_json::json;
 
 use super::support::{
-    append, complete, described, lease, new_session, session, settle, status, subscribe,
+    append, complete, described, lease, new_session, session, settle, status, subscribe, switched,
 };
 use crate::fixtures::{new_event, project, sid};
 
@@ -75,10 +75,7 @@ pub async fn every_committed_change_is_announced_once_to_each_subscribed_endpoin
     .await;
     let elsewhere = subscribe(&repo, &other_project, 3, &every_type()).await;
     let off = subscribe(&repo, &project(), 4, &every_type()).await;
-    let disable = WebhookChange::Patch(WebhookPatch {
-        enabled: Some(false),
-        ..WebhookPatch::default()
-    });
+    let disable = switched(false);
     repo.change_webhook(&off, &disable, Timestamp::now())
         .await
         .expect("disable");
@@ -336,10 +333,7 @@ pub async fn an_endpoint_disabled_or_deleted_gets_nothing_more(repo: Repo) {
     let paused = subscribe(&repo, &project(), 2, &["session.created"]).await;
     let deleted = subscribe(&repo, &project(), 3, &["session.created"]).await;
     session(&repo, "s1").await;
-    let disable = WebhookChange::Patch(WebhookPatch {
-        enabled: Some(false),
-        ..WebhookPatch::default()
-    });
+    let disable = switched(false);
     repo.change_webhook(&paused, &disable, Timestamp::now())
         .await
         .unwrap();
@@ -349,5 +343,93 @@ pub async fn an_endpoint_disabled_or_deleted_gets_nothing_more(repo: Repo) {
         received.keys().cloned().collect::<Vec<_>>(),
         [queue(&kept, "s1")],
         "recorded for three, claimed for the one still enabled"
+    );
+}
+
+/// A long queue behind a head that is retried later, and the backlog of a disabled endpoint,
+/// hold back no other endpoint's claims: a claim is not spent on messages that cannot go (more
+/// of them than a claim looks through at once, on any store). Their session's order still
+/// holds when its head comes due again.
+pub async fn waiting_messages_and_a_disabled_backlog_hold_back_no_other_endpoint(repo: Repo) {
+    const WAITING: usize = 1_200;
+    let retried = subscribe(&repo, &project(), 1, &["event.appended"]).await;
+    let paused = subscribe(&repo, &project(), 2, &["event.appended"]).await;
+    session(&repo, "s1").await;
+    let ids: Vec<String> = (0..WAITING).map(|n| format!("e{n}")).collect();
+    for chunk in ids.chunks(AppendBatch::MAX) {
+        let events = chunk.iter().map(|id| new_event(id, json!({}))).collect();
+        let batch = AppendBatch::new(events, None).unwrap();
+        repo.append_events(&project(), &sid("s1"), batch)
+            .await
+            .expect("batch");
+    }
+    let disable = switched(false);
+    repo.change_webhook(&paused, &disable, Timestamp::now())
+        .await
+        .expect("disable");
+    // s1's head fails; its next try is in an hour, with 1 199 messages waiting behind it.
+    let now = Timestamp::now();
+    let hold = lease("first", now.plus_millis(60_000));
+    let head = repo.claim_deliveries(now, &hold, 1).await.unwrap();
+    assert_eq!(
+        head.iter().map(described).collect::<Vec<_>>(),
+        ["event.appended e0"]
+    );
+    let retry = now.plus_millis(HOUR);
+    let failed = AfterAttempt::RetryAt(retry);
+    assert!(settle(&repo, &head[0], &hold, status(500, now), failed).await);
+
+    let other_project = ProjectId::parse("p2").unwrap();
+    let healthy = subscribe(&repo, &other_project, 3, &["session.created"]).await;
+    repo.create_session(&other_project, new_session("s2"))
+        .await
+        .expect("create");
+    let now = Timestamp::now();
+    let hold = lease("second", now.plus_millis(60_000));
+    let claimed = repo.claim_deliveries(now, &hold, 10).await.unwrap();
+    assert_eq!(
+        claimed
+            .iter()
+            .map(|d| format!("{} {}", d.endpoint.as_str(), described(d)))
+            .collect::<Vec<_>>(),
+        [format!("{} session.created", healthy.as_str())],
+        "the other endpoint's message is claimed at once; nothing of s1 goes before its head"
+    );
+    let delivered = AfterAttempt::Delivered;
+    assert!(settle(&repo, &claimed[0], &hold, status(200, now), delivered).await);
+
+    // An hour later s1's head goes again, then the rest of s1 in order.
+    let later = retry.plus_millis(1);
+    let hold = lease("third", later.plus_millis(60_000));
+    let again = repo.claim_deliveries(later, &hold, 10).await.unwrap();
+    assert_eq!(
+        again
+            .iter()
+            .map(|d| (described(d), d.attempts))
+            .collect::<Vec<_>>(),
+        [("event.appended e0".to_owned(), 1)]
+    );
+    assert!(settle(&repo, &again[0], &hold, status(200, later), delivered).await);
+    let next = repo.claim_deliveries(later, &hold, 10).await.unwrap();
+    assert_eq!(
+        next.iter()
+            .map(|d| format!("{} {}", d.endpoint.as_str(), described(d)))
+            .collect::<Vec<_>>(),
+        [format!("{} event.appended e1", retried.as_str())]
+    );
+
+    // Enabled again, the paused endpoint's backlog goes at once, from its head.
+    let enable = switched(true);
+    repo.change_webhook(&paused, &enable, Timestamp::now())
+        .await
+        .expect("enable");
+    let hold = lease("fourth", later.plus_millis(60_000));
+    let resumed = repo.claim_deliveries(later, &hold, 10).await.unwrap();
+    assert_eq!(
+        resumed
+            .iter()
+            .map(|d| format!("{} {}", d.endpoint.as_str(), described(d)))
+            .collect::<Vec<_>>(),
+        [format!("{} event.appended e0", paused.as_str())]
     );
 }

@@ -8,9 +8,9 @@ use domain::webhook::{
     AfterAttempt, AttemptOutcome, AttemptResult, DeliveryQuery, DeliveryRecord, DeliveryStatus,
     MessageId, Resend,
 };
-use domain::{Repository, Timestamp, WebhookChange, WebhookId, WebhookPatch};
+use domain::{Repository, Timestamp, WebhookChange, WebhookId};
 
-use super::support::{append, described, lease, session, settle, status, subscribe};
+use super::support::{append, described, lease, session, settle, status, subscribe, switched};
 use crate::fixtures::project;
 
 type Repo = Arc<dyn Repository>;
@@ -321,10 +321,7 @@ pub async fn a_failing_streak_is_stored_with_its_endpoint(repo: Repo) {
         .unwrap();
     assert!(!off.enabled, "a minute of failures with a minute allowed");
     assert_eq!(repo.find_webhook(&hook).await.unwrap().unwrap(), off);
-    let enable = WebhookChange::Patch(WebhookPatch {
-        enabled: Some(true),
-        ..WebhookPatch::default()
-    });
+    let enable = switched(true);
     let on = repo.change_webhook(&hook, &enable, t2).await.unwrap();
     assert_eq!((on.enabled, on.failing_since), (true, None));
     repo.change_webhook(&hook, &outcome(t2, false), t2)

@@ -7,8 +7,8 @@ use domain::webhook::{
 };
 use domain::{
     CompleteRequest, Destinations, Event, JsonObject, NewSession, Order, PageRequest, ProjectId,
-    Repository, Session, Timestamp, View, WebhookEndpoint, WebhookEvents, WebhookId, WebhookSecret,
-    WebhookUrl, Written,
+    Repository, Session, Timestamp, View, WebhookChange, WebhookEndpoint, WebhookEvents, WebhookId,
+    WebhookPatch, WebhookSecret, WebhookUrl, Written,
 };
 use serde_json::json;
 
@@ -158,4 +158,12 @@ pub(super) fn described(d: &ClaimedDelivery) -> String {
         Some(event) => format!("{} {}", d.message.kind, event.as_str()),
         None => d.message.kind.to_string(),
     }
+}
+
+/// The change that enables or disables an endpoint.
+pub(super) fn switched(enabled: bool) -> WebhookChange {
+    WebhookChange::Patch(WebhookPatch {
+        enabled: Some(enabled),
+        ..WebhookPatch::default()
+    })
 }

@@ -650,12 +650,12 @@ async fn key_lookups_are_on_their_indexes() {
 }
 
 /// An endpoint of the project subscribed to `kind`.
-fn endpoint(kind: &str) -> WebhookEndpoint {
+fn endpoint(kinds: &[&str]) -> WebhookEndpoint {
     WebhookEndpoint::new(
         WebhookId::issue(&[7; webhook::endpoint::ID_BYTES]),
         project(),
         WebhookUrl::parse("https://hooks.example.com/", Destinations::PublicOnly).unwrap(),
-        WebhookEvents::parse([kind]).unwrap(),
+        WebhookEvents::parse(kinds.iter().copied()).unwrap(),
         None,
         WebhookSecret::issue(&[8; webhook::SECRET_BYTES]),
         Timestamp::now(),
@@ -666,8 +666,13 @@ fn endpoint(kind: &str) -> WebhookEndpoint {
 async fn webhook_endpoint_lookups_are_on_their_indexes() {
     let probe = Probe::new().await;
     let store = &probe.store;
-    let endpoint = endpoint("session.completed");
+    let endpoint = endpoint(&["session.created"]);
     store.create_webhook(&endpoint).await.unwrap();
+    store
+        .create_session(&project(), new_session("s1"))
+        .await
+        .unwrap();
+    probe.sent.take();
     store
         .find_webhook(&endpoint.id)
         .await
@@ -682,6 +687,27 @@ async fn webhook_endpoint_lookups_are_on_their_indexes() {
         .change_webhook(&endpoint.id, &disable, Timestamp::now())
         .await
         .unwrap();
+    // A claim moves the disabled endpoint's backlog out of its way; enabling brings it back.
+    let now = Timestamp::now();
+    let lease = webhook::Lease {
+        token: "plans".into(),
+        until: now.plus_millis(60_000),
+    };
+    assert!(
+        store
+            .claim_deliveries(now, &lease, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let enable = WebhookChange::Patch(WebhookPatch {
+        enabled: Some(true),
+        ..WebhookPatch::default()
+    });
+    store
+        .change_webhook(&endpoint.id, &enable, Timestamp::now())
+        .await
+        .unwrap();
     store.delete_webhook(&endpoint.id).await.unwrap();
     assert_eq!(
         probe.served("webhooks").await,
@@ -693,6 +719,19 @@ async fn webhook_endpoint_lookups_are_on_their_indexes() {
             ),
             ("find webhook_endpoints {webhookId}", "webhookId_unique"),
             ("update webhook_endpoints {webhookId}", "webhookId_unique"),
+            ("find webhook_deliveries {status,dueAt}", "status_dueAt"),
+            ("find webhook_deliveries {status,dueAt}", "status_dueAt"),
+            ("find webhook_endpoints {webhookId}", "webhookId_unique"),
+            (
+                "update webhook_deliveries {webhookId,status}",
+                "webhookId_status_messageId"
+            ),
+            ("find webhook_endpoints {webhookId}", "webhookId_unique"),
+            ("update webhook_endpoints {webhookId}", "webhookId_unique"),
+            (
+                "update webhook_deliveries {webhookId,status}",
+                "webhookId_status_messageId"
+            ),
             ("delete webhook_endpoints {webhookId}", "webhookId_unique"),
             (
                 "delete webhook_deliveries {webhookId}",
@@ -706,10 +745,18 @@ async fn webhook_endpoint_lookups_are_on_their_indexes() {
 async fn webhook_deliveries_are_recorded_claimed_and_settled_on_their_indexes() {
     let probe = Probe::new().await;
     let store = &probe.store;
-    let endpoint = endpoint("session.created");
+    let endpoint = endpoint(&["session.created", "session.completed"]);
     store.create_webhook(&endpoint).await.unwrap();
     store
         .create_session(&project(), new_session("s1"))
+        .await
+        .unwrap();
+    store
+        .complete_session(
+            &project(),
+            &sid("s1"),
+            CompleteRequest::new(None, None).unwrap(),
+        )
         .await
         .unwrap();
     probe.sent.take();
@@ -720,6 +767,18 @@ async fn webhook_deliveries_are_recorded_claimed_and_settled_on_their_indexes() 
     };
     let claimed = store.claim_deliveries(now, &lease, 10).await.unwrap();
     assert_eq!(claimed.len(), 1);
+    // Another claim meets the message waiting behind the held head and moves it out of the way.
+    let other = webhook::Lease {
+        token: "other".into(),
+        until: now.plus_millis(60_000),
+    };
+    assert!(
+        store
+            .claim_deliveries(now, &other, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     let attempt = webhook::Attempt {
         at: now,
         result: webhook::AttemptResult::Status(200),
@@ -746,9 +805,24 @@ async fn webhook_deliveries_are_recorded_claimed_and_settled_on_their_indexes() 
             ),
             ("find webhook_endpoints {webhookId}", "webhookId_unique"),
             ("findAndModify webhook_deliveries {_id}", "_id_"),
+            ("find webhook_deliveries {status,dueAt}", "status_dueAt"),
+            ("find webhook_deliveries {status,dueAt}", "status_dueAt"),
             (
-                "update webhook_deliveries {webhookId,messageId}",
+                "find webhook_deliveries {webhookId,project,sessionId,status}",
+                "queue"
+            ),
+            ("find webhook_endpoints {webhookId}", "webhookId_unique"),
+            (
+                "update webhook_deliveries {webhookId,project,sessionId,status}",
+                "queue"
+            ),
+            (
+                "findAndModify webhook_deliveries {webhookId,messageId}",
                 "webhookId_messageId_unique"
+            ),
+            (
+                "findAndModify webhook_deliveries {webhookId,project,sessionId,status}",
+                "queue"
             ),
         ])
     );
@@ -758,7 +832,7 @@ async fn webhook_deliveries_are_recorded_claimed_and_settled_on_their_indexes() 
 async fn webhook_deliveries_are_listed_sent_again_and_counted_on_their_indexes() {
     let probe = Probe::new().await;
     let store = &probe.store;
-    let endpoint = endpoint("session.created");
+    let endpoint = endpoint(&["session.created"]);
     store.create_webhook(&endpoint).await.unwrap();
     for s in ["s1", "s2"] {
         store
