@@ -265,6 +265,10 @@ impl<R: Repository + ?Sized> WebhookDeliveries for Bounded<R> {
     async fn count_backlog(&self) -> Result<u64, StorageError> {
         self.within(self.inner.count_backlog()).await
     }
+
+    async fn prune_messages(&self, before: Timestamp, limit: u32) -> Result<u64, StorageError> {
+        self.within(self.inner.prune_messages(before, limit)).await
+    }
 }
 
 #[async_trait]

@@ -94,4 +94,10 @@ impl Lifecycle {
     ) -> Result<u64, StorageError> {
         self.repo.purge_tombstones(before, limit).await
     }
+
+    /// Removes at most `limit` webhook messages recorded before `before`, with their
+    /// deliveries; how many it removed.
+    pub async fn prune_messages(&self, before: Timestamp, limit: u32) -> Result<u64, StorageError> {
+        self.repo.prune_messages(before, limit).await
+    }
 }

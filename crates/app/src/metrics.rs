@@ -565,6 +565,11 @@ impl<R: Repository> WebhookDeliveries for Instrumented<R> {
         self.timed("count_backlog", self.inner.count_backlog())
             .await
     }
+
+    async fn prune_messages(&self, before: Timestamp, limit: u32) -> Result<u64, StorageError> {
+        self.timed("prune_messages", self.inner.prune_messages(before, limit))
+            .await
+    }
 }
 
 #[async_trait]

@@ -1,7 +1,8 @@
 //! The retention sweep (SPEC "Retention"): on every instance, every `RETENTION_SWEEP_INTERVAL`,
 //! the sessions that ended (or, never ended, were last updated) longer ago than `RETENTION` are
 //! erased exactly as `DELETE` erases them, and tombstones older than `TOMBSTONE_RETENTION` are
-//! removed. Each erasure is the [`Lifecycle::erase`] of `DELETE` (counted and logged with the
+//! removed, and so are webhook messages recorded longer ago than `RETENTION` (with their
+//! deliveries, decision 41). Each erasure is the [`Lifecycle::erase`] of `DELETE` (counted and logged with the
 //! reason `retention`), on the condition that the session is still expired when the store
 //! removes it (`EraseIf::ExpiredBefore` the cutoff): one written after the sweep chose it is
 //! kept. Bounded batches ([`BATCH`] per store call), each erasure its own store call (on
@@ -36,6 +37,8 @@ pub struct Swept {
     pub erased: u64,
     /// Tombstones removed.
     pub purged: u64,
+    /// Webhook messages removed (with their deliveries).
+    pub pruned: u64,
 }
 
 /// `now` minus `age`, or `None` before the start of time (nothing is that old).
@@ -80,6 +83,16 @@ pub async fn sweep(
             }
         }
     }
+    // A webhook message is kept no longer than the change it announces (decision 41).
+    if let Some(cutoff) = policy.sessions.and_then(|age| before(now, age)) {
+        while go_on() {
+            let pruned = lifecycle.prune_messages(cutoff, BATCH).await?;
+            swept.pruned += pruned;
+            if pruned == 0 {
+                break;
+            }
+        }
+    }
     if let Some(cutoff) = before(now, policy.tombstones) {
         while go_on() {
             let purged = lifecycle.purge_tombstones(cutoff, BATCH).await?;
@@ -103,7 +116,12 @@ impl Sweeper {
                 let go_on = || !*stopped.borrow();
                 match sweep(&lifecycle, &policy, Timestamp::now(), go_on).await {
                     Ok(s) if s != Swept::default() => {
-                        tracing::info!(erased = s.erased, purged = s.purged, "retention sweep");
+                        tracing::info!(
+                            erased = s.erased,
+                            purged = s.purged,
+                            pruned = s.pruned,
+                            "retention sweep"
+                        );
                     }
                     Ok(_) => {}
                     Err(e) => tracing::warn!(

@@ -629,6 +629,14 @@ pub trait WebhookDeliveries: Send + Sync + 'static {
     ///
     /// Errors: [`StorageError`].
     async fn count_backlog(&self) -> Result<u64, StorageError>;
+
+    /// Removes up to `limit` messages recorded before `before`, the oldest first, each with its
+    /// deliveries of every status and their attempts (`RETENTION`: nothing of a change is kept
+    /// longer than the change itself; decision 41). A queue whose head goes moves on to its
+    /// next message. How many messages it removed: 0 when none that old is left.
+    ///
+    /// Errors: [`StorageError`].
+    async fn prune_messages(&self, before: Timestamp, limit: u32) -> Result<u64, StorageError>;
 }
 
 /// Sends webhook attempts (an outbound adapter: HTTP). It judges each connection's addresses

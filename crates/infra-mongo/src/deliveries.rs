@@ -1,7 +1,8 @@
 //! Seeing and repairing an endpoint's deliveries on MongoDB (SPEC "Seeing and repairing";
 //! migration 0011): pages newest first on `webhookId_messageId_unique` (or
 //! `webhookId_status_messageId` for one status), each with the attempts its document logs;
-//! messages sent again by one update on the same indexes (`webhookId_recordedAt` since a time).
+//! messages sent again by one update on the same indexes (`webhookId_recordedAt` since a time);
+//! messages pruned by age on `recordedAt` (migration 0012, decision 41).
 
 use domain::webhook::{
     Attempt, AttemptResult, DeliveryQuery, DeliveryRecord, DeliveryStatus, Resend,
@@ -100,5 +101,36 @@ impl MongoStore {
             .await
             .storage()?;
         Ok(updated.matched_count)
+    }
+
+    /// Up to `limit` messages recorded before `before` (the oldest deliveries on `recordedAt`
+    /// name them), removed with every delivery of theirs (on `messageId`). A queue's head is
+    /// found when claimed, so a queue whose head went moves on by itself.
+    pub(crate) async fn prune(&self, before: Timestamp, limit: u32) -> Result<u64, StorageError> {
+        let old: Vec<Document> = self
+            .deliveries()
+            .find(doc! { "recordedAt": { "$lt": date(before) } })
+            .sort(doc! { "recordedAt": 1 })
+            .projection(doc! { "_id": 0, "messageId": 1 })
+            .limit(i64::from(limit))
+            .await
+            .storage()?
+            .try_collect()
+            .await
+            .storage()?;
+        let mut messages: Vec<&str> = old
+            .iter()
+            .map(|d| d.get_str("messageId").map_err(|_| corrupt("messageId")))
+            .collect::<Result<_, _>>()?;
+        messages.sort_unstable();
+        messages.dedup();
+        if messages.is_empty() {
+            return Ok(0);
+        }
+        self.deliveries()
+            .delete_many(doc! { "messageId": { "$in": &messages } })
+            .await
+            .storage()?;
+        Ok(messages.len() as u64)
     }
 }

@@ -72,6 +72,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "webhook_repair",
         include_str!("../../../migrations/mongo/0011_webhook_repair.json"),
     ),
+    (
+        12,
+        "webhook_pruning",
+        include_str!("../../../migrations/mongo/0012_webhook_pruning.json"),
+    ),
 ];
 
 /// Errors that mean "done already", so a command run twice (or by two instances) succeeds:

@@ -433,6 +433,10 @@ impl WebhookDeliveries for MongoStore {
         self.send_again(endpoint, which, now).await
     }
 
+    async fn prune_messages(&self, before: Timestamp, limit: u32) -> Result<u64, StorageError> {
+        self.prune(before, limit).await
+    }
+
     async fn count_backlog(&self) -> Result<u64, StorageError> {
         self.deliveries()
             .count_documents(doc! { "status": "pending" })

@@ -1,7 +1,7 @@
 //! Seeing and repairing an endpoint's deliveries on SQLite (SPEC "Seeing and repairing";
 //! migration 0011): pages of them newest first with their attempts, sending messages again,
-//! and the backlog. Pages are read from the read pool on the primary key or
-//! `webhook_deliveries_status`; a resend is one writer job.
+//! the backlog, and pruning by age (decision 41). Pages are read from the read pool on the primary
+//! key or `webhook_deliveries_status`; a resend and a prune are each one writer job.
 
 use domain::webhook::{
     Attempt, AttemptResult, DeliveryQuery, DeliveryRecord, DeliveryStatus, Resend,
@@ -138,4 +138,47 @@ pub(crate) fn backlog(conn: &Connection) -> rusqlite::Result<u64> {
         )?
         .query_row([], |r| r.get(0))?;
     Ok(n.try_into().unwrap_or(0))
+}
+
+/// Removes up to `limit` messages recorded before `before` (oldest first, on
+/// `webhook_messages_recorded`), each with its deliveries and their attempts (found by the
+/// primary keys: one per endpoint of its project; a deleted endpoint took its own); a queue
+/// whose pending delivery went names its next head, or goes.
+pub(crate) fn prune(conn: &Connection, before: Timestamp, limit: u32) -> rusqlite::Result<u64> {
+    let old: Vec<(i64, String, String)> = conn
+        .prepare_cached(
+            "SELECT message_id, project, session_id
+               FROM webhook_messages INDEXED BY webhook_messages_recorded
+              WHERE recorded_at < ?1 ORDER BY recorded_at LIMIT ?2",
+        )?
+        .query_map(params![before.millis(), limit], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    for (message, project, session) in &old {
+        let endpoints = "SELECT webhook_id FROM webhook_endpoints WHERE project = ?2";
+        conn.prepare_cached(&format!(
+            "DELETE FROM webhook_attempts WHERE webhook_id IN ({endpoints}) AND message_id = ?1"
+        ))?
+        .execute(params![message, project])?;
+        let pending: Vec<String> = conn
+            .prepare_cached(&format!(
+                "DELETE FROM webhook_deliveries WHERE webhook_id IN ({endpoints}) AND message_id = ?1
+                 RETURNING webhook_id, status"
+            ))?
+            .query_map(params![message, project], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+            })?
+            .filter_map(|row| match row {
+                Ok((endpoint, status)) => (status == "pending").then_some(Ok(endpoint)),
+                Err(e) => Some(Err(e)),
+            })
+            .collect::<rusqlite::Result<_>>()?;
+        for endpoint in pending {
+            refresh_queue(conn, &endpoint, session, true)?;
+        }
+        conn.prepare_cached("DELETE FROM webhook_messages WHERE message_id = ?1")?
+            .execute([message])?;
+    }
+    Ok(old.len() as u64)
 }

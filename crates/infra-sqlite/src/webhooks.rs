@@ -237,4 +237,10 @@ impl WebhookDeliveries for SqliteStore {
             .read(|conn| deliveries::backlog(conn).storage())
             .await
     }
+
+    async fn prune_messages(&self, before: Timestamp, limit: u32) -> Result<u64, StorageError> {
+        self.writer
+            .write(move |conn| deliveries::prune(conn, before, limit).storage())
+            .await
+    }
 }

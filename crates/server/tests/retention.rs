@@ -3,12 +3,14 @@
 //! ago than `RETENTION` are erased (410 afterwards), each exactly once over all instances
 //! (`sessions_erased_total{reason="retention"}` summed over them equals the number of
 //! sessions), a session kept busy is kept, and once `TOMBSTONE_RETENTION` has passed the ids
-//! can be created again.
+//! can be created again. Webhook messages go with retention too: one recorded longer ago than
+//! `RETENTION` is no longer listed, with its deliveries (decision 41).
 
 mod common;
 
 use std::time::{Duration, Instant};
 
+use common::receiver::{Receiver, answer};
 use common::{TestApp, event};
 use serde_json::json;
 
@@ -113,4 +115,60 @@ async fn instances_sweeping_at_once_erase_each_expired_session_once() {
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_messages_older_than_retention_are_pruned() {
+    let receiver = Receiver::start(|_, _| answer(204)).await;
+    let mut settings = SETTINGS.to_vec();
+    settings.push(("WEBHOOK_ALLOW_PRIVATE", "true"));
+    let app = TestApp::spawn_with_keys(&settings).await;
+    let key = app.mint_key("acme", &["read", "write"]).await;
+    let (hook, _) =
+        common::receiver::register(&app.admin(), "acme", &receiver.url, &["session.created"]).await;
+    let listed = || async {
+        let page = app
+            .admin()
+            .get(&format!("/admin/webhooks/{hook}/deliveries?limit=100"))
+            .await
+            .expect(200);
+        page["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["sessionId"].as_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+    };
+    key.api
+        .create_session(&json!({"sessionId": "old"}))
+        .await
+        .expect(201);
+    receiver
+        .until("the first message", |got| !got.is_empty())
+        .await;
+    let started = Instant::now();
+    // A session created every 300 ms, until "old"'s message is gone.
+    for n in 0.. {
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "the message of `old` still listed after 15 s"
+        );
+        key.api
+            .create_session(&json!({ "sessionId": format!("new-{n}") }))
+            .await
+            .expect(201);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        if !listed().await.contains(&"old".to_owned()) {
+            break;
+        }
+    }
+    assert!(
+        started.elapsed() >= Duration::from_millis(1500),
+        "pruned before RETENTION had passed"
+    );
+    let left = listed().await;
+    assert!(
+        !left.is_empty() && left.iter().all(|s| s.starts_with("new-")),
+        "younger messages stay: {left:?}"
+    );
 }

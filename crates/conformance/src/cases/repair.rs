@@ -334,3 +334,55 @@ pub async fn a_failing_streak_is_stored_with_its_endpoint(repo: Repo) {
     assert_eq!(recovered.failing_since, None);
     assert_eq!(repo.find_webhook(&hook).await.unwrap().unwrap(), recovered);
 }
+
+/// Retention (decision 41): messages recorded before a time go with their deliveries of every
+/// status and their attempts, a batch at a time, the oldest first; a queue whose pending head
+/// went moves on to what is left; later messages stay as they were.
+pub async fn messages_recorded_before_a_time_are_pruned_with_their_deliveries(repo: Repo) {
+    let both = subscribe(&repo, &project(), 1, &["session.created", "event.appended"]).await;
+    let created = subscribe(&repo, &project(), 2, &["session.created"]).await;
+    session(&repo, "s1").await;
+    append(&repo, "s1", "e1").await;
+    append(&repo, "s1", "e2").await;
+    // s1's creation delivered to both (its attempts stored); e1 and e2 pending behind nothing.
+    let delivered = attempt_due(&repo, Timestamp::now(), 200, AfterAttempt::Delivered).await;
+    assert_eq!(delivered, ["session.created", "session.created"]);
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    let cutoff = Timestamp::now();
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    append(&repo, "s1", "e3").await;
+    session(&repo, "s2").await;
+
+    // Three messages are older than the cutoff: s1's creation, e1, e2.
+    let mut pruned = Vec::new();
+    loop {
+        let n = repo.prune_messages(cutoff, 2).await.expect("prune");
+        pruned.push(n);
+        if n == 0 {
+            break;
+        }
+    }
+    assert_eq!(pruned.iter().sum::<u64>(), 3, "{pruned:?}");
+    assert!(
+        pruned.iter().all(|n| *n <= 2),
+        "at most a batch: {pruned:?}"
+    );
+    assert_eq!(
+        shown(&list_all(&repo, &both, None, 10).await),
+        ["session.created: pending", "event.appended e3: pending"]
+    );
+    assert_eq!(
+        shown(&list_all(&repo, &created, None, 10).await),
+        ["session.created: pending"]
+    );
+    assert_eq!(repo.count_backlog().await.unwrap(), 3);
+    // s1's queue now starts at e3.
+    let later = Timestamp::now().plus_millis(100);
+    let mut claimed = attempt_due(&repo, later, 200, AfterAttempt::Delivered).await;
+    claimed.sort();
+    assert_eq!(
+        claimed,
+        ["event.appended e3", "session.created", "session.created"]
+    );
+    assert_eq!(repo.count_backlog().await.unwrap(), 0);
+}

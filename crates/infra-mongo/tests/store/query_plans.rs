@@ -879,9 +879,13 @@ async fn webhook_deliveries_are_listed_sent_again_and_counted_on_their_indexes()
         2
     );
     assert_eq!(store.count_backlog().await.unwrap(), 2);
+    let after_all = Timestamp::now().plus_millis(1);
+    assert_eq!(store.prune_messages(after_all, 10).await.unwrap(), 2);
     assert_eq!(
         probe.served("repair").await,
         rows(&[
+            ("find webhook_deliveries {recordedAt}", "recordedAt"),
+            ("delete webhook_deliveries {messageId}", "messageId"),
             ("aggregate webhook_deliveries {pipeline}", "status_dueAt"),
             (
                 "find webhook_deliveries {webhookId,status,messageId}",

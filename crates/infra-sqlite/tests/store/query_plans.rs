@@ -196,6 +196,10 @@ async fn delivery_pages_are_index_ranges() {
         "INDEXED BY webhook_deliveries_status",
         "WHERE webhook_id = ?1 AND message_id = ?2 ORDER BY n",
         "FROM webhook_queues AS q INDEXED BY webhook_queues_due",
+        "FROM webhook_messages INDEXED BY webhook_messages_recorded",
+        "WHERE recorded_at < ?1 ORDER BY recorded_at LIMIT ?2",
+        "SELECT webhook_id FROM webhook_endpoints WHERE project = ?2",
+        "WHERE webhook_id IN ({endpoints}) AND message_id = ?1",
     ] {
         assert!(source.contains(fragment), "not the adapter's: {fragment}");
     }
@@ -244,6 +248,28 @@ async fn delivery_pages_are_index_ranges() {
               ORDER BY q.due_at LIMIT ?2"
                 .to_owned(),
             "SEARCH q USING INDEX webhook_queues_due (due_at<?)",
+        ),
+        (
+            "prune: the oldest messages",
+            "SELECT message_id, project, session_id
+               FROM webhook_messages INDEXED BY webhook_messages_recorded
+              WHERE recorded_at < ?1 ORDER BY recorded_at LIMIT ?2"
+                .to_owned(),
+            "SEARCH webhook_messages USING INDEX webhook_messages_recorded (recorded_at<?)",
+        ),
+        (
+            "prune: a message's deliveries",
+            "DELETE FROM webhook_deliveries WHERE webhook_id IN
+               (SELECT webhook_id FROM webhook_endpoints WHERE project = ?2) AND message_id = ?1"
+                .to_owned(),
+            "SEARCH webhook_deliveries USING PRIMARY KEY (webhook_id=? AND message_id=?)",
+        ),
+        (
+            "prune: their attempts",
+            "DELETE FROM webhook_attempts WHERE webhook_id IN
+               (SELECT webhook_id FROM webhook_endpoints WHERE project = ?2) AND message_id = ?1"
+                .to_owned(),
+            "SEARCH webhook_attempts USING PRIMARY KEY (webhook_id=? AND message_id=?)",
         ),
     ] {
         let plan = plan(&conn, &sql);
