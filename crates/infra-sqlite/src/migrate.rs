@@ -61,6 +61,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "webhook_repair",
         include_str!("../../../migrations/sqlite/0011_webhook_repair.sql"),
     ),
+    (
+        12,
+        "webhook_parking",
+        include_str!("../../../migrations/sqlite/0012_webhook_parking.sql"),
+    ),
 ];
 
 /// Applies what is missing; returns the versions applied by this call.

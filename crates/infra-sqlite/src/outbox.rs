@@ -11,6 +11,24 @@ use rusqlite::{Connection, Row, params};
 
 use crate::rows::{invalid, timestamp};
 
+/// What a disabled endpoint's queues have added to their `due_at` (2^50 ms, some 35 000 years):
+/// out of every claim's range, so that no claim reads them, and taken off again when the
+/// endpoint is enabled (decision 40; migration 0012 parks those disabled before it).
+pub(crate) const PARKED: i64 = 1 << 50;
+
+/// Parks (`park`) or brings back the queues of `endpoint` (see [`PARKED`]), when it is disabled
+/// or enabled, in the writer job that changes it.
+pub(crate) fn park_queues(conn: &Connection, endpoint: &str, park: bool) -> rusqlite::Result<()> {
+    let sql = if park {
+        "UPDATE webhook_queues SET due_at = due_at + ?2 WHERE webhook_id = ?1 AND due_at < ?2"
+    } else {
+        "UPDATE webhook_queues SET due_at = due_at - ?2 WHERE webhook_id = ?1 AND due_at >= ?2"
+    };
+    conn.prepare_cached(sql)?
+        .execute(params![endpoint, PARKED])?;
+    Ok(())
+}
+
 /// The enabled endpoints of one project with the types each subscribes to, read once per
 /// writer job; recording is free for a project without any.
 pub(crate) struct Outbox {
@@ -228,7 +246,8 @@ pub(crate) fn settle(
 }
 
 /// Makes the queue of `endpoint` and `session` name its oldest pending delivery as its head,
-/// due when that delivery is; removes it when none is pending. `keep_lease`: a claim on an
+/// due when that delivery is (parked if the endpoint is disabled); removes it when none is
+/// pending. `keep_lease`: a claim on an
 /// unchanged head stands (a resend); otherwise the queue is free (a settled attempt).
 pub(crate) fn refresh_queue(
     conn: &Connection,
@@ -252,13 +271,15 @@ pub(crate) fn refresh_queue(
         Some((head, due_at)) => conn
             .prepare_cached(
                 "INSERT INTO webhook_queues (webhook_id, session_id, head, due_at)
-                 VALUES (?1, ?2, ?3, ?4)
+                 VALUES (?1, ?2, ?3, ?4 + coalesce((SELECT CASE WHEN enabled THEN 0 ELSE ?6 END
+                                                      FROM webhook_endpoints
+                                                     WHERE webhook_id = ?1), 0))
                  ON CONFLICT (webhook_id, session_id) DO UPDATE SET
                      lease = CASE WHEN ?5 AND head = excluded.head THEN lease END,
                      lease_until = CASE WHEN ?5 AND head = excluded.head THEN lease_until END,
                      head = excluded.head, due_at = excluded.due_at",
             )?
-            .execute(params![endpoint, session, head, due_at, keep_lease])?,
+            .execute(params![endpoint, session, head, due_at, keep_lease, PARKED])?,
     };
     Ok(())
 }

@@ -150,6 +150,9 @@ impl WebhookRepository for SqliteStore {
                 if changed != stored {
                     store(conn, &changed, true).storage()?;
                 }
+                if changed.enabled != stored.enabled {
+                    outbox::park_queues(conn, &id, !changed.enabled).storage()?;
+                }
                 Ok(changed)
             })
             .await

@@ -153,6 +153,15 @@ async fn event_pages_and_session_reads_are_index_ranges() {
     assert!(!plan.contains("TEMP B-TREE"), "a sort: {plan}");
 }
 
+/// The claim's statement (`outbox.rs`, its columns aside).
+const CLAIM: &str = "SELECT d.message_id FROM webhook_queues AS q INDEXED BY webhook_queues_due
+               JOIN webhook_deliveries AS d ON d.webhook_id = q.webhook_id AND d.message_id = q.head
+               JOIN webhook_endpoints AS w ON w.webhook_id = q.webhook_id
+               JOIN webhook_messages AS m ON m.message_id = q.head
+              WHERE q.due_at <= ?1 AND (q.lease_until IS NULL OR q.lease_until <= ?1)
+                AND w.enabled = 1
+              ORDER BY q.due_at LIMIT ?2";
+
 /// The deliveries' pages (all, or of one status) and their attempts are ranges of the
 /// deliveries' primary key or of `webhook_deliveries_status`, newest first without a sort.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -239,14 +248,7 @@ async fn delivery_pages_are_index_ranges() {
         ),
         (
             "claim",
-            "SELECT d.message_id FROM webhook_queues AS q INDEXED BY webhook_queues_due
-               JOIN webhook_deliveries AS d ON d.webhook_id = q.webhook_id AND d.message_id = q.head
-               JOIN webhook_endpoints AS w ON w.webhook_id = q.webhook_id
-               JOIN webhook_messages AS m ON m.message_id = q.head
-              WHERE q.due_at <= ?1 AND (q.lease_until IS NULL OR q.lease_until <= ?1)
-                AND w.enabled = 1
-              ORDER BY q.due_at LIMIT ?2"
-                .to_owned(),
+            CLAIM.to_owned(),
             "SEARCH q USING INDEX webhook_queues_due (due_at<?)",
         ),
         (
@@ -278,4 +280,78 @@ async fn delivery_pages_are_index_ranges() {
         assert!(!plan.contains("SCAN"), "{what}: a scan: {plan}");
         assert!(!plan.contains("TEMP B-TREE"), "{what}: a sort: {plan}");
     }
+}
+
+/// A claim costs what it can claim: the queues of a disabled endpoint (a backlog left by a long
+/// outage) are out of its range, not read and passed over by every claim in the writer thread
+/// (decision 40); enabled again, they are due as they were.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_claim_reads_no_queue_of_a_disabled_endpoint() {
+    use domain::webhook::Lease;
+    use domain::{
+        Destinations, WebhookChange, WebhookDeliveries, WebhookEndpoint, WebhookEvents, WebhookId,
+        WebhookPatch, WebhookRepository, WebhookSecret, WebhookUrl,
+    };
+    const QUEUES: usize = 300;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sessions.db");
+    let open = || SqliteStore::open(&SqliteOptions::new(&path)).unwrap();
+    let store = open();
+    let p = project();
+    let paused = WebhookEndpoint::new(
+        WebhookId::issue(&[1; 8]),
+        p.clone(),
+        WebhookUrl::parse("https://hooks.example.com/in", Destinations::AllowPrivate).unwrap(),
+        WebhookEvents::parse(["session.created"]).unwrap(),
+        None,
+        WebhookSecret::issue(&[1; 32]),
+        Timestamp::now(),
+    );
+    store.create_webhook(&paused).await.unwrap();
+    for s in 0..QUEUES {
+        let new = NewSession::new(sid(&format!("s{s}")), None, None, JsonObject::empty(), None);
+        store.create_session(&p, new.unwrap()).await.unwrap();
+    }
+    let switched = |enabled| {
+        WebhookChange::Patch(WebhookPatch {
+            enabled: Some(enabled),
+            ..WebhookPatch::default()
+        })
+    };
+    store
+        .change_webhook(&paused.id, &switched(false), Timestamp::now())
+        .await
+        .unwrap();
+    store.close().await;
+
+    let later = Timestamp::now().plus_millis(60_000);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let mut claim = conn.prepare(CLAIM).unwrap();
+    let claimed = claim
+        .query_map(rusqlite::params![later.millis(), 10], |r| {
+            r.get::<_, i64>(0)
+        })
+        .unwrap()
+        .count();
+    let steps = claim.get_status(rusqlite::StatementStatus::VmStep);
+    assert_eq!(claimed, 0);
+    assert!(
+        steps < QUEUES as i32,
+        "{steps} steps of SQLite's machine for a claim of nothing over {QUEUES} disabled queues"
+    );
+    drop(claim);
+    drop(conn);
+
+    let store = open();
+    store
+        .change_webhook(&paused.id, &switched(true), Timestamp::now())
+        .await
+        .unwrap();
+    let lease = Lease {
+        token: "after".into(),
+        until: later.plus_millis(60_000),
+    };
+    let heads = store.claim_deliveries(later, &lease, 1_000).await.unwrap();
+    assert_eq!(heads.len(), QUEUES, "enabled again, every queue is due");
+    store.close().await;
 }
