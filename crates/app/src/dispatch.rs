@@ -10,6 +10,7 @@
 //! the [`WebhookSender`] port, and stores the attempt with what the domain decides of it
 //! ([`after_attempt`]); a `410 Gone` disables the endpoint.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -19,7 +20,7 @@ use domain::webhook::{
 };
 use domain::{
     Event, GetEventError, GetSessionError, Repository, Session, StorageError, Timestamp,
-    WebhookChange, WebhookEndpoint, WebhookSender,
+    WebhookChange, WebhookEndpoint, WebhookId, WebhookSender,
 };
 use rand::RngCore;
 use tokio::sync::{Notify, Semaphore};
@@ -140,13 +141,27 @@ impl Dispatcher {
                     }
                 }
                 let full = !claimed.is_empty() && claimed.len() == free;
+                // Each endpoint of the claim read once, for all its attempts.
+                let mut endpoints: HashMap<WebhookId, Option<Arc<WebhookEndpoint>>> =
+                    HashMap::new();
                 for (delivery, lease) in claimed {
+                    let endpoint = match endpoints.get(&delivery.endpoint) {
+                        Some(endpoint) => endpoint.clone(),
+                        None => {
+                            let endpoint = worker.endpoint(&delivery.endpoint).await;
+                            endpoints.insert(delivery.endpoint.clone(), endpoint.clone());
+                            endpoint
+                        }
+                    };
+                    let Some(endpoint) = endpoint else {
+                        continue;
+                    };
                     let Ok(slot) = slots.clone().try_acquire_owned() else {
                         break;
                     };
                     let worker = worker.clone();
                     tokio::spawn(async move {
-                        worker.attempt(delivery, &lease).await;
+                        worker.attempt(&endpoint, delivery, &lease).await;
                         drop(slot);
                     });
                 }
@@ -209,18 +224,24 @@ impl Worker {
         Ok((session, event))
     }
 
-    /// One attempt of a claimed delivery, stored under its lease. Whatever cannot be done now
-    /// (the store unavailable) is left to the lease's expiry: the delivery is claimed again.
-    async fn attempt(&self, d: ClaimedDelivery, lease: &Lease) {
-        let endpoint = match self.repo.find_webhook(&d.endpoint).await {
-            Ok(Some(endpoint)) if endpoint.enabled => endpoint,
-            // Disabled or deleted since the claim: no attempt (a claim takes none of these).
-            Ok(_) => return,
+    /// The endpoint of claimed deliveries as it stands, if it is to be attempted: `None` when
+    /// it was disabled or deleted since the claim (a claim takes none of these), or when it
+    /// cannot be read now (its deliveries are claimed again when their lease expires).
+    async fn endpoint(&self, id: &WebhookId) -> Option<Arc<WebhookEndpoint>> {
+        match self.repo.find_webhook(id).await {
+            Ok(Some(endpoint)) if endpoint.enabled => Some(Arc::new(endpoint)),
+            Ok(_) => None,
             Err(e) => {
                 tracing::warn!(error = %e, "webhook endpoint not read; attempted again later");
-                return;
+                None
             }
-        };
+        }
+    }
+
+    /// One attempt of a claimed delivery to `endpoint` (read once per claim), stored under its
+    /// lease. Whatever cannot be done now (the store unavailable) is left to the lease's
+    /// expiry: the delivery is claimed again.
+    async fn attempt(&self, endpoint: &WebhookEndpoint, d: ClaimedDelivery, lease: &Lease) {
         let (session, event) = match self.content(&d.message).await {
             Ok(content) => content,
             Err(e) => {
@@ -268,7 +289,7 @@ impl Worker {
             AfterAttempt::Failed => "failed",
         };
         self.metrics.webhook_attempt(result, first_after);
-        self.mark(&endpoint, &attempt).await;
+        self.mark(endpoint, &attempt).await;
         tracing::debug!(
             message = id,
             endpoint = d.endpoint.as_str(),

@@ -108,8 +108,14 @@ impl SqliteStore {
     }
 }
 
+/// Prepared statements each connection keeps (rusqlite's default is 16): more than every
+/// statement the adapter prepares (about 60), so that none is parsed again because others
+/// pushed it out — with webhooks the writer's working set alone is over 16.
+const STATEMENT_CACHE: usize = 128;
+
 fn open_writer(path: &Path, options: &SqliteOptions) -> rusqlite::Result<Connection> {
     let conn = Connection::open(path)?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     conn.busy_timeout(BUSY_TIMEOUT)?;
     set_wal(&conn)?;
     conn.pragma_update(None, "synchronous", options.synchronous.pragma())?;
@@ -117,6 +123,7 @@ fn open_writer(path: &Path, options: &SqliteOptions) -> rusqlite::Result<Connect
     // Deleted content (erasures, redactions) is overwritten with zeros, not left in free pages.
     conn.pragma_update(None, "secure_delete", "ON")?;
     conn.pragma_update(None, "wal_autocheckpoint", WRITER_BACKSTOP_PAGES)?;
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
     // After a checkpoint the WAL is truncated back to this size instead of keeping its peak.
     conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
     if let Some(max) = options.max_size_bytes {
@@ -152,6 +159,7 @@ fn open_reader(path: &Path) -> rusqlite::Result<Connection> {
         path,
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     conn.busy_timeout(BUSY_TIMEOUT)?;
     Ok(conn)
 }
@@ -248,7 +256,8 @@ impl EventRepository for SqliteStore {
     ) -> Result<Vec<Written<Event>>, AppendEventError> {
         let (project, session_id) = (project.clone(), session_id.clone());
         self.writer
-            .write(move |conn| writes::append_events(conn, &project, &session_id, batch))
+            // Every refusal is decided before the first insert (`writes::append_events`).
+            .write_decided(move |conn| writes::append_events(conn, &project, &session_id, batch))
             .await
     }
 

@@ -191,7 +191,7 @@ impl WebhookDeliveries for SqliteStore {
     ) -> Result<Vec<ClaimedDelivery>, StorageError> {
         let lease = lease.clone();
         self.writer
-            .write(move |conn| outbox::claim(conn, now, &lease, limit).storage())
+            .write_decided(move |conn| outbox::claim(conn, now, &lease, limit).storage())
             .await
     }
 
@@ -206,7 +206,7 @@ impl WebhookDeliveries for SqliteStore {
         let (endpoint, message) = (endpoint.clone(), message.clone());
         let (lease, attempt) = (lease.clone(), attempt.clone());
         self.writer
-            .write(move |conn| {
+            .write_decided(move |conn| {
                 outbox::settle(conn, &endpoint, &message, &lease, &attempt, next).storage()
             })
             .await
