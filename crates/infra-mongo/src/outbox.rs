@@ -152,7 +152,9 @@ impl MongoStore {
     }
 
     /// Makes the messages waiting behind `head` in `d`'s queue due when the head can next go:
-    /// not before its own due time (+1 ms: after it), its lease's end, or `floor`.
+    /// not before its own due time (+1 ms: after it), its lease's end, or `floor`. A message
+    /// that became a head since (`headSince`, set by [`Self::promote_next`]) is left as it is:
+    /// `head`, read before, may have settled meanwhile.
     async fn park_queue(
         &self,
         d: &Document,
@@ -171,6 +173,7 @@ impl MongoStore {
         let waiting = doc! { "$and": [
             { "$ne": ["$_id", { "$literal": head_id }] },
             { "$lt": ["$dueAt", until] },
+            { "$eq": [{ "$type": "$headSince" }, "missing"] },
         ] };
         self.make_due(queue_of(d), waiting, until).await
     }
@@ -196,18 +199,18 @@ impl MongoStore {
     }
 
     /// The new head of `settled`'s queue goes at once (by `at`) unless it has a schedule of its
-    /// own (it was attempted since it was last sent again).
+    /// own (it was attempted since it was last sent again); marked `headSince`, no claim moves
+    /// it out of the way again (see [`Self::park_queue`]).
     async fn promote_next(&self, settled: &Document, at: Timestamp) -> Result<(), StorageError> {
         let at = date(at);
         let untried = doc! { "$and": [
             { "$eq": ["$attempts", { "$ifNull": ["$scheduleFrom", 0_i32] }] },
             { "$gt": ["$dueAt", at] },
         ] };
+        let mut promote = set_where(untried, vec![doc! { "$set": { "dueAt": at } }]);
+        promote.push(doc! { "$set": { "headSince": at } });
         self.deliveries()
-            .find_one_and_update(
-                queue_of(settled),
-                set_where(untried, vec![doc! { "$set": { "dueAt": at } }]),
-            )
+            .find_one_and_update(queue_of(settled), promote)
             .sort(queue_order())
             .projection(doc! { "_id": 1 })
             .await

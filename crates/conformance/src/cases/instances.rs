@@ -9,7 +9,7 @@ use domain::webhook::{AfterAttempt, Attempt, AttemptResult, Lease};
 use domain::{AppendBatch, AppendEventError, EraseIf, Event, Order, Timestamp, Written};
 use serde_json::json;
 
-use super::support::{Repo, append, session, subscribe, walk};
+use super::support::{Repo, append, described, lease, session, settle, status, subscribe, walk};
 use crate::fixtures::{new_event, project, sid};
 
 fn batch(ids: &[&str]) -> AppendBatch {
@@ -265,4 +265,45 @@ pub async fn two_instances_claim_each_delivery_once(repo: Repo, other: Repo) {
         }
     }
     assert_eq!(delivered.len(), 14, "12 creations and 2 appends, each once");
+}
+
+/// One dispatcher settling a queue's head while another claims (and so moves the messages
+/// waiting behind that head out of the way, on MongoDB): the next message goes at once, it is
+/// never left waiting for the other's claim lease.
+pub async fn a_queue_moves_on_at_once_while_another_instance_claims(repo: Repo, other: Repo) {
+    subscribe(&repo, &project(), 1, &["session.created", "event.appended"]).await;
+    for round in 0..30 {
+        let s = format!("r{round}");
+        session(&repo, &s).await;
+        append(&repo, &s, "e0").await;
+        let now = Timestamp::now();
+        let first = lease(&format!("a{round}"), now.plus_millis(60_000));
+        let head = repo.claim_deliveries(now, &first, 10).await.unwrap();
+        assert_eq!(
+            head.iter().map(described).collect::<Vec<_>>(),
+            ["session.created"]
+        );
+        let second = lease(&format!("b{round}"), now.plus_millis(60_000));
+        let (settled, by_other) = tokio::join!(
+            settle(
+                &repo,
+                &head[0],
+                &first,
+                status(200, now),
+                AfterAttempt::Delivered
+            ),
+            other.claim_deliveries(now, &second, 10),
+        );
+        assert!(settled);
+        let mut next: Vec<String> = by_other.unwrap().iter().map(described).collect();
+        if next.is_empty() {
+            let third = lease(&format!("c{round}"), now.plus_millis(60_000));
+            let again = repo
+                .claim_deliveries(Timestamp::now(), &third, 10)
+                .await
+                .unwrap();
+            next = again.iter().map(described).collect();
+        }
+        assert_eq!(next, ["event.appended e0"], "round {round}");
+    }
 }
