@@ -155,17 +155,19 @@ pub(crate) fn prune(conn: &Connection, before: Timestamp, limit: u32) -> rusqlit
             Ok((r.get(0)?, r.get(1)?, r.get(2)?))
         })?
         .collect::<rusqlite::Result<_>>()?;
+    let endpoints = "SELECT webhook_id FROM webhook_endpoints WHERE project = ?2";
+    let attempts = format!(
+        "DELETE FROM webhook_attempts WHERE webhook_id IN ({endpoints}) AND message_id = ?1"
+    );
+    let deliveries = format!(
+        "DELETE FROM webhook_deliveries WHERE webhook_id IN ({endpoints}) AND message_id = ?1
+         RETURNING webhook_id, status"
+    );
     for (message, project, session) in &old {
-        let endpoints = "SELECT webhook_id FROM webhook_endpoints WHERE project = ?2";
-        conn.prepare_cached(&format!(
-            "DELETE FROM webhook_attempts WHERE webhook_id IN ({endpoints}) AND message_id = ?1"
-        ))?
-        .execute(params![message, project])?;
+        conn.prepare_cached(&attempts)?
+            .execute(params![message, project])?;
         let pending: Vec<String> = conn
-            .prepare_cached(&format!(
-                "DELETE FROM webhook_deliveries WHERE webhook_id IN ({endpoints}) AND message_id = ?1
-                 RETURNING webhook_id, status"
-            ))?
+            .prepare_cached(&deliveries)?
             .query_map(params![message, project], |r| {
                 Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
             })?
