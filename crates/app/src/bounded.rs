@@ -228,6 +228,10 @@ impl<R: Repository + ?Sized> WebhookDeliveries for Bounded<R> {
             .await
     }
 
+    fn take_recorded(&self) -> bool {
+        self.inner.take_recorded()
+    }
+
     async fn settle_delivery(
         &self,
         endpoint: &WebhookId,

@@ -1,6 +1,7 @@
 //! The webhook dispatcher (SPEC "Webhooks", decision 38): on every instance, a task that claims
 //! due deliveries from the store under an expiring lease and attempts each one, woken at once by
-//! this instance's commits ([`Commits`]) and every `poll` for other instances' commits. The store
+//! this instance's commits that recorded a message ([`Commits`]) and every `poll` for other
+//! instances' commits. The store
 //! hands out only the head of each endpoint's queue per session, so a session's messages go in
 //! order while other sessions and endpoints go on; a claim whose dispatcher dies is taken over
 //! when its lease expires (at least once: a receiver dedupes by `webhook-id`).
@@ -12,6 +13,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use domain::webhook::{
@@ -28,18 +30,32 @@ use tokio::sync::{Notify, Semaphore};
 use crate::background::Background;
 use crate::metrics::Metrics;
 
-/// "Something committed on this instance": the writes' use cases signal it, the dispatcher
-/// waits for it. Cheap to clone; a signal while nobody waits is kept for the next wait.
+/// What wakes the dispatcher: "a write committed on this instance" ([`Commits::committed`],
+/// signalled by the writes' use cases), which makes it claim only when the store says the
+/// write recorded a message ([`domain::WebhookDeliveries::take_recorded`]: a change nobody listens to
+/// costs no claim), and "deliveries are due now" ([`Commits::due`]: resent, replayed, a queue
+/// moved on, a retry's time came), which always does. Cheap to clone; a signal while nobody
+/// waits is kept for the next wait.
 #[derive(Clone, Default)]
-pub struct Commits(Arc<Notify>);
+pub struct Commits {
+    signal: Arc<Notify>,
+    due: Arc<AtomicBool>,
+}
 
 impl Commits {
     pub fn committed(&self) {
-        self.0.notify_one();
+        self.signal.notify_one();
     }
 
-    async fn next(&self) {
-        self.0.notified().await;
+    pub fn due(&self) {
+        self.due.store(true, Ordering::Release);
+        self.signal.notify_one();
+    }
+
+    /// Waits for a signal; whether deliveries were said to be due since the last.
+    async fn next(&self) -> bool {
+        self.signal.notified().await;
+        self.due.swap(false, Ordering::AcqRel)
     }
 }
 
@@ -176,10 +192,20 @@ impl Dispatcher {
                     }
                     continue;
                 }
-                tokio::select! {
-                    _ = commits.next() => {}
-                    _ = tokio::time::sleep(settings.poll) => {}
-                    _ = stopped.changed() => return,
+                // Until a write of this instance recorded a message, deliveries are said to be
+                // due, or the poll (other instances' messages, retries) comes.
+                let poll = tokio::time::sleep(settings.poll);
+                tokio::pin!(poll);
+                loop {
+                    tokio::select! {
+                        due = commits.next() => {
+                            if due || worker.repo.take_recorded() {
+                                break;
+                            }
+                        }
+                        () = &mut poll => break,
+                        _ = stopped.changed() => return,
+                    }
                 }
             }
         }))
@@ -307,7 +333,7 @@ impl Worker {
                 // receiver's short `Retry-After`) is not up to a poll late.
                 AfterAttempt::RetryAt(due) => self.wake_at(due),
                 // The queue's next message is its head now: claim it at once.
-                AfterAttempt::Delivered | AfterAttempt::Failed => self.moved.committed(),
+                AfterAttempt::Delivered | AfterAttempt::Failed => self.moved.due(),
             },
             Ok(false) => tracing::info!(
                 message = id,
@@ -336,7 +362,7 @@ impl Worker {
         let moved = self.moved.clone();
         tokio::spawn(async move {
             tokio::time::sleep(wait).await;
-            moved.committed();
+            moved.due();
         });
     }
 

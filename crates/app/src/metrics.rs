@@ -520,6 +520,10 @@ impl<R: Repository> WebhookDeliveries for Instrumented<R> {
         .await
     }
 
+    fn take_recorded(&self) -> bool {
+        self.inner.take_recorded()
+    }
+
     async fn settle_delivery(
         &self,
         endpoint: &WebhookId,

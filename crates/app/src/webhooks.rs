@@ -226,7 +226,7 @@ impl Webhooks {
         if resent == 0 {
             return Err(WebhookError::MessageNotFound);
         }
-        self.commits.committed();
+        self.commits.due();
         tracing::info!(webhook_id = id.as_str(), message = %message, "webhook message sent again");
         Ok(())
     }
@@ -239,7 +239,7 @@ impl Webhooks {
             .repo
             .resend_deliveries(id, &Resend::Since(since), Timestamp::now())
             .await?;
-        self.commits.committed();
+        self.commits.due();
         tracing::info!(
             webhook_id = id.as_str(),
             resent,

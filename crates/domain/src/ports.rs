@@ -589,6 +589,13 @@ pub trait WebhookDeliveries: Send + Sync + 'static {
         limit: u32,
     ) -> Result<Vec<ClaimedDelivery>, StorageError>;
 
+    /// Whether this instance committed a message (recorded with a change it wrote) since the
+    /// last call; the call resets it. What the dispatcher asks when a write of this instance
+    /// wakes it, before it claims: a change nobody listens to costs no claim. Other instances'
+    /// messages are found by its polling. A failed write may still answer `true` (a claim for
+    /// nothing); a committed message never answers `false`.
+    fn take_recorded(&self) -> bool;
+
     /// Records `attempt` of a delivery claimed with `lease` and makes it what `next` says, if
     /// the delivery is still pending under that lease; `false` (nothing stored) when the lease
     /// was taken over.

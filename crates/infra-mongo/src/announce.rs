@@ -13,6 +13,7 @@
 //! value for an erasure; ties of one millisecond between instances follow their clocks.
 
 use std::collections::HashMap;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -127,14 +128,25 @@ impl Target {
     }
 }
 
-/// Inserts the deliveries `announced` (if any) in `tx`, a transaction of `driver`.
-pub(crate) async fn record(
+/// Inserts the deliveries `announced` (if any) in `tx`, a transaction of `driver`, and commits
+/// it; a commit with deliveries is noted for the dispatcher (`Driver::recorded`) before the
+/// write is answered.
+pub(crate) async fn record_and_commit(
     driver: &Driver,
     tx: &mut ClientSession,
     announced: Vec<Document>,
 ) -> Result<(), mongodb::error::Error> {
-    if !announced.is_empty() {
-        driver.deliveries.insert_many(announced).session(tx).await?;
+    let recorded = !announced.is_empty();
+    if recorded {
+        driver
+            .deliveries
+            .insert_many(announced)
+            .session(&mut *tx)
+            .await?;
+    }
+    commit(tx).await?;
+    if recorded {
+        driver.recorded.store(true, Ordering::Release);
     }
     Ok(())
 }
@@ -166,11 +178,10 @@ pub(crate) async fn insert_announced(
             return Err(e);
         }
     };
-    if let Err(e) = record(driver, &mut tx, announced).await {
+    if let Err(e) = record_and_commit(driver, &mut tx, announced).await {
         let _ = tx.abort_transaction().await;
         return Err(e);
     }
-    commit(&mut tx).await?;
     Ok(inserted.inserted_id)
 }
 
@@ -199,7 +210,6 @@ pub(crate) async fn update_announced(
         tx.abort_transaction().await?;
         return Ok(false);
     }
-    record(driver, &mut tx, announced).await?;
-    commit(&mut tx).await?;
+    record_and_commit(driver, &mut tx, announced).await?;
     Ok(true)
 }

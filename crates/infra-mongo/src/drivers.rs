@@ -17,6 +17,7 @@
 //! the client that started it) takes one [`Driver`] and keeps it.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::thread::ThreadId;
 use std::time::Duration;
@@ -43,10 +44,17 @@ pub(crate) struct Driver {
     pub(crate) raw_events: Collection<RawDocumentBuf>,
     /// Webhook deliveries (see `announce.rs`).
     pub(crate) deliveries: Collection<Document>,
+    /// Shared by every driver of the instance: a transaction that recorded deliveries
+    /// committed (`announce::record_and_commit`; read by [`Drivers::take_recorded`]).
+    pub(crate) recorded: Arc<AtomicBool>,
 }
 
 impl Driver {
-    fn new(options: &ClientOptions, database: &str) -> Result<Self, StorageError> {
+    fn new(
+        options: &ClientOptions,
+        database: &str,
+        recorded: Arc<AtomicBool>,
+    ) -> Result<Self, StorageError> {
         let client = Client::with_options(options.clone()).map_err(storage_error)?;
         let db = client.database(database);
         Ok(Self {
@@ -57,6 +65,7 @@ impl Driver {
             deliveries: db.collection(schema::WEBHOOK_DELIVERIES),
             db,
             client,
+            recorded,
         })
     }
 }
@@ -91,7 +100,7 @@ pub(crate) struct Drivers {
 impl Drivers {
     /// Checks the options by building the calling thread's client.
     pub(crate) fn new(options: ClientOptions, database: String) -> Result<Self, StorageError> {
-        let first = Arc::new(Driver::new(&options, &database)?);
+        let first = Arc::new(Driver::new(&options, &database, Arc::default())?);
         let by_thread = HashMap::from([(std::thread::current().id(), first.clone())]);
         Ok(Self {
             options,
@@ -113,7 +122,8 @@ impl Drivers {
         }
         // The options were checked by the first build; should another fail all the same
         // (a TLS file gone since), the first client serves this thread.
-        let driver = Driver::new(&self.options, &self.database)
+        let recorded = self.first.recorded.clone();
+        let driver = Driver::new(&self.options, &self.database, recorded)
             .map(Arc::new)
             .unwrap_or_else(|e| {
                 tracing::warn!(error = %e, "cannot build this thread's MongoDB client; sharing the first");
@@ -121,6 +131,11 @@ impl Drivers {
             });
         let mut by_thread = self.by_thread.write().unwrap_or_else(|e| e.into_inner());
         by_thread.entry(thread).or_insert(driver).clone()
+    }
+
+    /// Whether a transaction that recorded webhook deliveries committed since the last call.
+    pub(crate) fn take_recorded(&self) -> bool {
+        self.first.recorded.swap(false, Ordering::AcqRel)
     }
 
     /// Shuts every client down on its own runtime, each within `bound`. A client whose runtime

@@ -22,9 +22,8 @@ use futures_util::TryStreamExt;
 use mongodb::bson::{Bson, Document, doc, oid::ObjectId};
 
 use crate::announce::Target::{Events, Sessions};
-use crate::announce::{Change, record, update_announced};
+use crate::announce::{Change, record_and_commit, update_announced};
 use crate::documents::{self, SessionKey, missing, set_where};
-use crate::drivers::commit;
 use crate::error::{MongoResultExt, held_by_transactions, is_write_conflict, storage_error};
 use crate::store::{MongoStore, every_document};
 use crate::writes::{backoff, is_lost_race};
@@ -246,8 +245,7 @@ impl MongoStore {
             tx.abort_transaction().await?;
             return Ok(false);
         }
-        record(&driver, &mut tx, announced).await?;
-        commit(&mut tx).await?;
+        record_and_commit(&driver, &mut tx, announced).await?;
         Ok(true)
     }
 

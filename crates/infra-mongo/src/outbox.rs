@@ -360,6 +360,10 @@ impl WebhookDeliveries for MongoStore {
         Ok(claimed_all)
     }
 
+    fn take_recorded(&self) -> bool {
+        self.drivers.take_recorded()
+    }
+
     async fn settle_delivery(
         &self,
         endpoint: &WebhookId,

@@ -69,7 +69,7 @@ impl MongoOptions {
 /// thread, see `drivers.rs`), lanes and clock.
 #[derive(Clone)]
 pub struct MongoStore {
-    drivers: Arc<Drivers>,
+    pub(crate) drivers: Arc<Drivers>,
     /// This instance's queue and top-`seq` hint per session (see `writes.rs`).
     pub(crate) lanes: Arc<Lanes<Job>>,
     /// This instance's newest `createdAt` per project (see `clock.rs`).

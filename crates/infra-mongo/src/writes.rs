@@ -36,9 +36,8 @@ use rand::Rng;
 use tokio::sync::oneshot;
 
 use crate::announce::Target::Events;
-use crate::announce::{Change, insert_announced, record};
+use crate::announce::{Change, insert_announced, record_and_commit};
 use crate::documents::{self, SessionKey};
-use crate::drivers::commit;
 use crate::error::{duplicate_at, is_duplicate_key, is_write_conflict, storage_error};
 use crate::lane::{Hint, Job, Lane, Reply};
 use crate::store::MongoStore;
@@ -559,9 +558,10 @@ impl MongoStore {
                 return Ok(None);
             }
         }
-        // Each new event's announcement (`event.appended`), if anyone listens.
+        // Each new event's announcement (`event.appended`), if anyone listens: one insert.
+        let mut announced = Vec::new();
         for (id, event) in ids.iter().zip(&events) {
-            let announced = self
+            let deliveries = self
                 .deliveries_of(&Change {
                     kind: WebhookEventType::EventAppended,
                     key,
@@ -572,9 +572,9 @@ impl MongoStore {
                 })
                 .await
                 .map_err(internal)?;
-            record(&driver, &mut tx, announced).await?;
+            announced.extend(deliveries);
         }
-        commit(&mut tx).await?;
+        record_and_commit(&driver, &mut tx, announced).await?;
         if !self.checked(&hint, &ids).await? {
             if let Err(e) = self.take_back_deliveries(&ids).await {
                 tracing::warn!(error = %e, "deliveries of events taken back not deleted");

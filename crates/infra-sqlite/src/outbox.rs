@@ -94,6 +94,7 @@ impl Outbox {
             // A new queue's head; an existing queue keeps its older head.
             queue.execute(params![endpoint, session.as_str(), message, due_at])?;
         }
+        crate::writer::note_recorded();
         Ok(())
     }
 }

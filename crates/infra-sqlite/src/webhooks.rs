@@ -195,6 +195,10 @@ impl WebhookDeliveries for SqliteStore {
             .await
     }
 
+    fn take_recorded(&self) -> bool {
+        self.writer.take_recorded()
+    }
+
     async fn settle_delivery(
         &self,
         endpoint: &WebhookId,

@@ -11,6 +11,13 @@
 //! small job's cost. If such a job does fail after changing something, nothing can undo its
 //! part alone: the whole group is rolled back and every job in it answers "unavailable"
 //! (never a partial job committed).
+//!
+//! A job that records a webhook message says so ([`note_recorded`]); once its group has
+//! committed, the writer publishes it for the dispatcher ([`Writer::take_recorded`]).
+
+use std::cell::Cell;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use domain::StorageError;
 use rusqlite::Connection;
@@ -42,15 +49,35 @@ enum Message {
 
 pub(crate) struct Writer {
     jobs: mpsc::Sender<Message>,
+    /// A group that recorded a webhook message committed (see [`note_recorded`]).
+    recorded: Arc<AtomicBool>,
+}
+
+thread_local! {
+    /// The writer thread's "a job of this group recorded a webhook message".
+    static RECORDED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Called by a job (on the writer thread) that recorded a webhook message: published by
+/// [`Writer::take_recorded`] once its group commits.
+pub(crate) fn note_recorded() {
+    RECORDED.set(true);
 }
 
 impl Writer {
     pub(crate) fn spawn(conn: Connection, queue: usize) -> std::io::Result<Self> {
         let (jobs, rx) = mpsc::channel(queue);
+        let recorded = Arc::new(AtomicBool::new(false));
+        let published = Arc::clone(&recorded);
         std::thread::Builder::new()
             .name("sqlite-writer".into())
-            .spawn(move || run(conn, rx))?;
-        Ok(Self { jobs })
+            .spawn(move || run(conn, rx, &published))?;
+        Ok(Self { jobs, recorded })
+    }
+
+    /// Whether a group that recorded a webhook message committed since the last call.
+    pub(crate) fn take_recorded(&self) -> bool {
+        self.recorded.swap(false, Ordering::AcqRel)
     }
 
     /// Runs `work` in the writer's transaction and answers after commit. `work` returning
@@ -124,7 +151,7 @@ impl Writer {
     }
 }
 
-fn run(mut conn: Connection, mut rx: mpsc::Receiver<Message>) {
+fn run(mut conn: Connection, mut rx: mpsc::Receiver<Message>, recorded: &AtomicBool) {
     let mut group: Vec<(Job, Guard)> = Vec::with_capacity(MAX_GROUP);
     let mut closing = None;
     while let Some(first) = rx.blocking_recv() {
@@ -138,7 +165,7 @@ fn run(mut conn: Connection, mut rx: mpsc::Receiver<Message>) {
                 next = rx.try_recv().ok();
             }
         }
-        commit_group(&mut conn, group.drain(..));
+        commit_group(&mut conn, group.drain(..), recorded);
         if closing.is_some() {
             break;
         }
@@ -163,7 +190,15 @@ fn aborted() -> StorageError {
     StorageError::Unavailable("the write transaction was rolled back".into())
 }
 
-fn commit_group(conn: &mut Connection, group: std::vec::Drain<'_, (Job, Guard)>) {
+/// Runs `group` in one transaction and answers each job; a message recorded by a job of a
+/// group that committed is published to `recorded` before any answer goes out (the answer is
+/// what wakes the dispatcher).
+fn commit_group(
+    conn: &mut Connection,
+    group: std::vec::Drain<'_, (Job, Guard)>,
+    recorded: &AtomicBool,
+) {
+    RECORDED.set(false);
     if let Err(e) = run_cached(conn, "BEGIN IMMEDIATE") {
         tracing::error!(error = %e, "could not begin a write transaction");
         let err = storage_error(e);
@@ -222,6 +257,9 @@ fn commit_group(conn: &mut Connection, group: std::vec::Drain<'_, (Job, Guard)>)
     };
     if committed.is_err() && !conn.is_autocommit() {
         let _ = conn.execute_batch("ROLLBACK");
+    }
+    if RECORDED.take() && committed.is_ok() {
+        recorded.store(true, Ordering::Release);
     }
     for finish in finishes {
         finish(committed.clone());

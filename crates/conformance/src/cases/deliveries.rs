@@ -59,6 +59,21 @@ async fn deliver_all(repo: &Repo) -> BTreeMap<(String, String), Vec<String>> {
     unreachable!()
 }
 
+/// Appends `e2` and `e3` to `session` in one batch.
+async fn append_e2_e3(repo: &Repo, session: &str) {
+    let batch = AppendBatch::new(
+        vec![
+            new_event("e2", json!({ "n": 2 })),
+            new_event("e3", json!({ "n": 3 })),
+        ],
+        None,
+    )
+    .unwrap();
+    repo.append_events(&project(), &sid(session), batch)
+        .await
+        .expect("batch");
+}
+
 fn queue(endpoint: &WebhookId, session: &str) -> (String, String) {
     (endpoint.as_str().to_owned(), session.to_owned())
 }
@@ -82,17 +97,7 @@ pub async fn every_committed_change_is_announced_once_to_each_subscribed_endpoin
 
     session(&repo, "s1").await;
     append(&repo, "s1", "e1").await;
-    let batch = AppendBatch::new(
-        vec![
-            new_event("e2", json!({ "n": 2 })),
-            new_event("e3", json!({ "n": 3 })),
-        ],
-        None,
-    )
-    .unwrap();
-    repo.append_events(&project(), &sid("s1"), batch)
-        .await
-        .expect("batch");
+    append_e2_e3(&repo, "s1").await;
     let e1 = EventId::parse("e1").unwrap();
     repo.redact_event(&project(), &sid("s1"), &e1, Timestamp::now())
         .await
@@ -432,4 +437,48 @@ pub async fn waiting_messages_and_a_disabled_backlog_hold_back_no_other_endpoint
             .collect::<Vec<_>>(),
         [format!("{} event.appended e0", paused.as_str())]
     );
+}
+
+/// `take_recorded`: a change that recorded a message is told once, after its commit; a change
+/// nobody listens to, another project's endpoint or a claim tells nothing.
+pub async fn a_recorded_message_is_told_once_and_a_change_nobody_listens_to_never(repo: Repo) {
+    let told = || repo.take_recorded();
+    let other_project = ProjectId::parse("p2").unwrap();
+    session(&repo, "s1").await;
+    append(&repo, "s1", "e1").await;
+    assert!(!told(), "nothing listens: nothing recorded");
+
+    subscribe(&repo, &other_project, 1, &every_type()).await;
+    let completions = &["session.completed", "session.failed", "event.redacted"];
+    subscribe(&repo, &project(), 2, completions).await;
+    append(&repo, "s1", "e2").await;
+    session(&repo, "s2").await;
+    assert!(!told(), "nobody listens to these types of this project");
+
+    let e1 = EventId::parse("e1").unwrap();
+    repo.redact_event(&project(), &sid("s1"), &e1, Timestamp::now())
+        .await
+        .expect("redact");
+    assert!(told(), "a redaction announced");
+    assert!(!told(), "told once");
+    repo.complete_session(&project(), &sid("s1"), complete())
+        .await
+        .expect("complete");
+    assert!(told(), "a completion announced");
+
+    subscribe(&repo, &project(), 3, &["event.appended"]).await;
+    append(&repo, "s2", "e1").await;
+    assert!(told(), "an append announced");
+    append_e2_e3(&repo, "s2").await;
+    assert!(told(), "a batch announced");
+    append(&repo, "s2", "e1").await;
+    assert!(!told(), "a replay records nothing");
+
+    let now = Timestamp::now();
+    let claimed = repo
+        .claim_deliveries(now, &lease("t", now.plus_millis(60_000)), 100)
+        .await
+        .expect("claim");
+    assert_eq!(claimed.len(), 2, "each queue's head: {claimed:?}");
+    assert!(!told(), "a claim records nothing");
 }

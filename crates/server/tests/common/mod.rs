@@ -632,6 +632,19 @@ fn parse_http_response(answer: &[u8]) -> Reply {
 }
 
 /// A free TCP port on 127.0.0.1 (bound, then released).
+/// Calls of the store's `operation` so far, of every outcome, as `/metrics` counts them (the
+/// instrumented store's `storage_operation_duration_seconds`).
+pub async fn storage_calls(api: &Api, operation: &str) -> u64 {
+    let text = api.get("/metrics").await.text();
+    let label = format!("operation=\"{operation}\"");
+    text.lines()
+        .filter(|l| {
+            l.starts_with("storage_operation_duration_seconds_count{") && l.contains(&label)
+        })
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum()
+}
+
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())

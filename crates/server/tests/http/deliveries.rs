@@ -286,3 +286,38 @@ async fn two_instances_send_each_message_once() {
     let ids: std::collections::HashSet<&str> = got.iter().map(Received::id).collect();
     assert_eq!(ids.len(), 40);
 }
+
+/// Claims of webhook deliveries made so far (`claim_deliveries` through the instrumented store).
+async fn claims(app: &TestApp) -> u64 {
+    common::storage_calls(&app.api, "claim_deliveries").await
+}
+
+#[tokio::test]
+async fn changes_nobody_listens_to_wake_no_claim() {
+    // An endpoint of another project: webhooks are in use, just not by `acme`.
+    let receiver = Receiver::start(|_, _| answer(204)).await;
+    let app = TestApp::spawn_with_keys(&SETTINGS).await;
+    app.mint_key("other", &["read"]).await;
+    common::receiver::register(&app.admin(), "other", &receiver.url, &["event.appended"]).await;
+    let key = app.mint_key("acme", &["read", "write"]).await;
+    let api = &key.api;
+    api.create_session(&json!({"sessionId": "quiet"}))
+        .await
+        .expect(201);
+    let before = claims(&app).await;
+    let started = Instant::now();
+    const WRITES: u64 = 40;
+    for n in 0..WRITES {
+        api.append("quiet", &common::event(&format!("e{n}")))
+            .await
+            .expect(201);
+    }
+    let elapsed = started.elapsed();
+    let made = claims(&app).await - before;
+    // The dispatcher polls once a second: those claims, and nothing per write.
+    let polls = elapsed.as_secs() + 2;
+    assert!(
+        made <= polls,
+        "{made} claims for {WRITES} appends nobody listens to in {elapsed:?}"
+    );
+}

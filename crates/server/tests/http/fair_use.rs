@@ -224,14 +224,7 @@ async fn without_rate_limit_per_key_nothing_is_limited() {
 
 /// Storage lookups of keys so far (`find_key` calls through the instrumented store).
 async fn key_lookups(api: &Api) -> u64 {
-    let text = api.get("/metrics").await.text();
-    text.lines()
-        .filter(|l| {
-            l.starts_with("storage_operation_duration_seconds_count{")
-                && l.contains("operation=\"find_key\"")
-        })
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
-        .sum()
+    crate::common::storage_calls(api, "find_key").await
 }
 
 #[tokio::test]

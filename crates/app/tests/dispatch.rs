@@ -1,0 +1,172 @@
+//! The webhook dispatcher (`app::Dispatcher`) on a real SQLite file, with a sender that keeps
+//! what it is given and a poll of an hour: a write that recorded a message is attempted at
+//! once when the write's use case signals its commit, and a message said to be due (a resend)
+//! at once too; neither waits for the poll. (That a write nobody listens to makes no claim is
+//! shown over HTTP on both stores: `server/tests/http/deliveries.rs`.)
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use app::{Commits, DispatchSettings, Dispatcher, MessageBodies, Metrics};
+use async_trait::async_trait;
+use domain::webhook::{
+    AttemptResult, OutgoingWebhook, Resend, RetrySchedule, SECRET_BYTES, WebhookMessage,
+    WebhookReply, endpoint::ID_BYTES,
+};
+use domain::{
+    Destinations, Event, JsonObject, NewApiKey, NewEvent, NewSession, ProjectId, Repository, Scope,
+    Session, SessionId, Timestamp, WebhookEndpoint, WebhookEvents, WebhookId, WebhookSecret,
+    WebhookSender, WebhookUrl, keys,
+};
+use infra_sqlite::{SqliteOptions, SqliteStore};
+use tokio::sync::Notify;
+
+/// Keeps the body of every request it is asked to send, answering 204.
+#[derive(Default)]
+struct Keeper {
+    sent: Mutex<Vec<String>>,
+    arrived: Notify,
+}
+
+#[async_trait]
+impl WebhookSender for Keeper {
+    async fn send(&self, request: OutgoingWebhook) -> WebhookReply {
+        let body = String::from_utf8(request.body).expect("utf-8");
+        self.sent.lock().unwrap().push(body);
+        self.arrived.notify_waiters();
+        WebhookReply {
+            result: AttemptResult::Status(204),
+            retry_after_ms: None,
+        }
+    }
+}
+
+impl Keeper {
+    /// Waits (up to 10 s, far less than the dispatcher's poll) for `n` requests in all.
+    async fn until(&self, n: usize, what: &str) {
+        let waited = tokio::time::timeout(Duration::from_secs(10), async {
+            loop {
+                let arrived = self.arrived.notified();
+                if self.sent.lock().unwrap().len() >= n {
+                    return;
+                }
+                arrived.await;
+            }
+        })
+        .await;
+        assert!(
+            waited.is_ok(),
+            "{what}: sent {:?}",
+            self.sent.lock().unwrap()
+        );
+    }
+}
+
+/// The message's type and event as the body.
+struct Bodies;
+
+impl MessageBodies for Bodies {
+    fn body(&self, message: &WebhookMessage, _: Option<&Session>, _: Option<&Event>) -> Vec<u8> {
+        let event = message.event.as_ref().map_or("-", |e| e.as_str());
+        format!("{} {event}", message.kind).into_bytes()
+    }
+}
+
+fn project() -> ProjectId {
+    ProjectId::parse("acme").unwrap()
+}
+
+fn sid() -> SessionId {
+    SessionId::parse("call-1").unwrap()
+}
+
+async fn append(repo: &Arc<dyn Repository>, event: &str) {
+    let new = NewEvent::new(
+        domain::EventId::parse(event).unwrap(),
+        domain::EventType::parse("user_speech").unwrap(),
+        JsonObject::empty(),
+    );
+    repo.append_event(&project(), &sid(), new)
+        .await
+        .expect("append");
+}
+
+#[tokio::test]
+async fn a_recorded_message_and_a_resend_are_attempted_at_once_not_at_the_poll() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&SqliteOptions::new(dir.path().join("s.db"))).unwrap();
+    let repo: Arc<dyn Repository> = Arc::new(store);
+    let now = Timestamp::now();
+    let key = NewApiKey::new(
+        project(),
+        [Scope::Read].into_iter().collect(),
+        None,
+        None,
+        now,
+    )
+    .unwrap()
+    .issue(&[1; keys::ID_BYTES], &[2; keys::SECRET_BYTES], now)
+    .0;
+    repo.create_key(&key).await.unwrap();
+    let endpoint = WebhookEndpoint::new(
+        WebhookId::issue(&[3; ID_BYTES]),
+        project(),
+        WebhookUrl::parse("https://hooks.example.com/in", Destinations::PublicOnly).unwrap(),
+        WebhookEvents::parse(["session.created", "event.appended"]).unwrap(),
+        None,
+        WebhookSecret::issue(&[4; SECRET_BYTES]),
+        now,
+    );
+    repo.create_webhook(&endpoint).await.unwrap();
+    // Recorded before the dispatcher starts: its first claim, at start, takes it.
+    let new = NewSession::new(sid(), None, None, JsonObject::empty(), None).unwrap();
+    repo.create_session(&project(), new).await.unwrap();
+
+    let keeper = Arc::new(Keeper::default());
+    let commits = Commits::default();
+    let settings = DispatchSettings {
+        schedule: RetrySchedule::parse("1s").unwrap(),
+        lease: Duration::from_secs(30),
+        poll: Duration::from_secs(3_600),
+        in_flight: 8,
+        disable_after: Duration::from_secs(86_400),
+    };
+    let dispatcher = Dispatcher::spawn(
+        repo.clone(),
+        keeper.clone(),
+        Arc::new(Bodies),
+        commits.clone(),
+        Arc::new(Metrics::new()),
+        settings,
+    );
+    keeper
+        .until(1, "the message recorded before the start")
+        .await;
+    // Its settle says the queue moved on, and the claim that follows finds nothing: let that
+    // pass, so that only the next signal can bring the next message.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    // The write's use case signals its commit; the store says it recorded a message.
+    append(&repo, "e1").await;
+    commits.committed();
+    keeper.until(2, "the append's message, at once").await;
+
+    // A resend is said to be due.
+    let resent = repo
+        .resend_deliveries(&endpoint.id, &Resend::Since(now), Timestamp::now())
+        .await
+        .unwrap();
+    assert_eq!(resent, 2);
+    commits.due();
+    keeper.until(4, "both messages again, at once").await;
+    assert_eq!(
+        *keeper.sent.lock().unwrap(),
+        [
+            "session.created -",
+            "event.appended e1",
+            "session.created -",
+            "event.appended e1"
+        ]
+    );
+    dispatcher.stop().await;
+}
