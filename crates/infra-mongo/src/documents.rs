@@ -189,53 +189,78 @@ pub(crate) fn event_fields() -> Document {
     fields
 }
 
-fn raw_string<'a>(d: &'a RawDocument, key: &str) -> Result<&'a str, StorageError> {
-    d.get_str(key).map_err(|_| corrupt(key))
-}
-
-fn raw_time(d: &RawDocument, key: &str) -> Result<Timestamp, StorageError> {
-    let dt = d.get_datetime(key).map_err(|_| corrupt(key))?;
-    Timestamp::from_millis(dt.timestamp_millis()).map_err(|_| corrupt(key))
-}
-
 /// An event of `session`, read from its stored BSON bytes as the server sent them (projected
-/// with [`event_fields`]): no intermediate [`Document`], each string copied once.
+/// with [`event_fields`]): see [`stored`]; a content-less document is corrupt here.
 pub(crate) fn event(session: &SessionId, d: &RawDocument) -> Result<Event, StorageError> {
-    let seq = d.get_i64("seq").map_err(|_| corrupt("seq"))?;
-    Ok(Event {
-        session_id: session.clone(),
-        event_id: EventId::parse(raw_string(d, "eventId")?).map_err(|_| corrupt("eventId"))?,
-        seq: u64::try_from(seq).map_err(|_| corrupt("seq"))?,
-        event_type: EventType::parse(raw_string(d, "type")?).map_err(|_| corrupt("type"))?,
-        payload: JsonObject::from_stored(raw_string(d, "payload")?.to_owned())
-            .map_err(|_| corrupt("payload"))?,
-        timestamp: raw_time(d, "timestamp")?,
-        received_at: raw_time(d, "receivedAt")?,
-        redaction: match d.get("redactedAt").map_err(|_| corrupt("redactedAt"))? {
-            None => None,
-            Some(_) => Some(Redaction {
-                at: raw_time(d, "redactedAt")?,
-                fingerprint: Fingerprint(
-                    d.get_binary("fingerprint")
-                        .ok()
-                        .and_then(|b| <[u8; 32]>::try_from(b.bytes).ok())
-                        .ok_or_else(|| corrupt("fingerprint"))?,
-                ),
-            }),
-        },
-        supersedes: raw_event_id(d, SUPERSEDES)?,
-        superseded_by: raw_event_id(d, SUPERSEDED_BY)?,
-    })
+    stored(session, d)?.1.ok_or_else(|| corrupt("type"))
 }
 
-/// An optional event id at `key`.
-fn raw_event_id(d: &RawDocument, key: &str) -> Result<Option<EventId>, StorageError> {
-    match d.get(key).map_err(|_| corrupt(key))? {
-        None => Ok(None),
-        Some(_) => EventId::parse(raw_string(d, key)?)
-            .map(Some)
-            .map_err(|_| corrupt(key)),
+/// A document of the events collection (projected with [`event_fields`]), read in one pass over
+/// its bytes — each field found once, each string copied once, no intermediate [`Document`]:
+/// its `seq`, and its event, `None` when it has no content (a seal, an erasure's blank: no
+/// `type`).
+pub(crate) fn stored(
+    session: &SessionId,
+    d: &RawDocument,
+) -> Result<(u64, Option<Event>), StorageError> {
+    let mut seq = None;
+    let (mut event_id, mut kind, mut payload) = (None, None, None);
+    let (mut timestamp, mut received_at, mut redacted_at) = (None, None, None);
+    let (mut fingerprint, mut supersedes, mut superseded_by) = (None, None, None);
+    for element in d {
+        let (key, value) = element.map_err(|_| corrupt("event"))?;
+        let text = || value.as_str().ok_or_else(|| corrupt(key));
+        let time = || {
+            let at = value.as_datetime().ok_or_else(|| corrupt(key))?;
+            Timestamp::from_millis(at.timestamp_millis()).map_err(|_| corrupt(key))
+        };
+        let event_id_at = || EventId::parse(text()?).map_err(|_| corrupt(key));
+        match key {
+            "seq" => seq = Some(value.as_i64().ok_or_else(|| corrupt(key))?),
+            // Parsed once known to be an event's (a seal's is not an event id).
+            "eventId" => event_id = Some(text()?),
+            "type" => kind = Some(EventType::parse(text()?).map_err(|_| corrupt(key))?),
+            "payload" => {
+                let stored = JsonObject::from_stored(text()?.to_owned());
+                payload = Some(stored.map_err(|_| corrupt(key))?);
+            }
+            "timestamp" => timestamp = Some(time()?),
+            "receivedAt" => received_at = Some(time()?),
+            "redactedAt" => redacted_at = Some(time()?),
+            "fingerprint" => {
+                let bytes = value.as_binary().map(|b| <[u8; 32]>::try_from(b.bytes));
+                fingerprint = Some(bytes.and_then(Result::ok).ok_or_else(|| corrupt(key))?);
+            }
+            SUPERSEDES => supersedes = Some(event_id_at()?),
+            SUPERSEDED_BY => superseded_by = Some(event_id_at()?),
+            _ => {}
+        }
     }
+    let seq = u64::try_from(seq.ok_or_else(|| corrupt("seq"))?).map_err(|_| corrupt("seq"))?;
+    let Some(event_type) = kind else {
+        return Ok((seq, None));
+    };
+    let redaction = match redacted_at {
+        None => None,
+        Some(at) => Some(Redaction {
+            at,
+            fingerprint: Fingerprint(fingerprint.ok_or_else(|| corrupt("fingerprint"))?),
+        }),
+    };
+    let event = Event {
+        session_id: session.clone(),
+        event_id: EventId::parse(event_id.ok_or_else(|| corrupt("eventId"))?)
+            .map_err(|_| corrupt("eventId"))?,
+        seq,
+        event_type,
+        payload: payload.ok_or_else(|| corrupt("payload"))?,
+        timestamp: timestamp.ok_or_else(|| corrupt("timestamp"))?,
+        received_at: received_at.ok_or_else(|| corrupt("receivedAt"))?,
+        redaction,
+        supersedes,
+        superseded_by,
+    };
+    Ok((seq, Some(event)))
 }
 
 /// The aggregation expression "the document has no `field`".

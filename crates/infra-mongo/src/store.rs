@@ -288,7 +288,16 @@ impl SessionRepository for MongoStore {
         id: &SessionId,
     ) -> Result<Timestamp, GetSessionError> {
         let key = SessionKey::new(project, id);
-        match self.stored_session(&key).await? {
+        // Only the two fields it needs come back (the whole document, its metadata and labels,
+        // was most of a page's decoding).
+        let stored = self
+            .driver()
+            .sessions
+            .find_one(key.filter())
+            .projection(doc! { "_id": 0, "createdAt": 1, "erasedAt": 1 })
+            .await
+            .storage()?;
+        match stored {
             Some(d) if d.contains_key("erasedAt") => Err(GetSessionError::Erased),
             Some(d) => Ok(documents::created_at(&d)?),
             None => Err(GetSessionError::NotFound),
@@ -475,10 +484,6 @@ pub(crate) fn every_document(key: &SessionKey) -> Document {
 /// Watches asked by one aggregation.
 const WATCHES_PER_QUERY: usize = 200;
 
-fn corrupt_event() -> StorageError {
-    StorageError::Internal("stored event has a bad seq".into())
-}
-
 /// One read of an event page: a range of `seq`s on the `seq` index, in the page's order.
 struct SeqWindow {
     range: Document,
@@ -624,14 +629,9 @@ impl MongoStore {
         let mut read = 0;
         while cursor.advance().await.storage()? {
             read += 1;
-            let raw = cursor.current();
-            *from = Some(
-                u64::try_from(raw.get_i64("seq").map_err(|_| corrupt_event())?)
-                    .map_err(|_| corrupt_event())?,
-            );
-            if raw.get("type").map_err(|_| corrupt_event())?.is_some() {
-                events.push(documents::event(&key.session, raw)?);
-            }
+            let (seq, event) = documents::stored(&key.session, cursor.current())?;
+            *from = Some(seq);
+            events.extend(event);
         }
         Ok(read)
     }

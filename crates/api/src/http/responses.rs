@@ -8,8 +8,8 @@ use utoipa::ToSchema;
 use crate::http::schema;
 
 /// A stored JSON object written out as it was stored.
-fn raw(object: &domain::JsonObject) -> Box<RawValue> {
-    RawValue::from_string(object.as_str().to_owned())
+fn raw(text: String) -> Box<RawValue> {
+    RawValue::from_string(text)
         .unwrap_or_else(|_| RawValue::from_string("{}".to_owned()).expect("{} is JSON"))
 }
 
@@ -49,7 +49,7 @@ impl From<&domain::Session> for Session {
             session_id: s.id.to_string(),
             status: s.status.as_str(),
             language: s.language.as_ref().map(|l| l.as_str().to_owned()),
-            metadata: raw(&s.metadata),
+            metadata: raw(s.metadata.as_str().to_owned()),
             started_at: s.started_at.to_rfc3339(),
             ended_at: s.ended_at.map(|t| t.to_rfc3339()),
             event_count: s.event_count,
@@ -96,17 +96,24 @@ pub struct Event {
 
 impl From<&domain::Event> for Event {
     fn from(e: &domain::Event) -> Self {
+        Self::from(e.clone())
+    }
+}
+
+/// Takes the event's strings over (a page's events are not needed after their rendering).
+impl From<domain::Event> for Event {
+    fn from(e: domain::Event) -> Self {
         Self {
-            event_id: e.event_id.to_string(),
-            session_id: e.session_id.to_string(),
+            event_id: e.event_id.into_string(),
+            session_id: e.session_id.into_string(),
             seq: e.seq,
-            event_type: e.event_type.to_string(),
-            payload: raw(&e.payload),
+            event_type: e.event_type.into_string(),
+            payload: raw(e.payload.into_string()),
             timestamp: e.timestamp.to_rfc3339(),
             received_at: e.received_at.to_rfc3339(),
             redacted_at: e.redaction.map(|r| r.at.to_rfc3339()),
-            supersedes: e.supersedes.as_ref().map(ToString::to_string),
-            superseded_by: e.superseded_by.as_ref().map(ToString::to_string),
+            supersedes: e.supersedes.map(domain::EventId::into_string),
+            superseded_by: e.superseded_by.map(domain::EventId::into_string),
         }
     }
 }

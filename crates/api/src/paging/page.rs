@@ -297,7 +297,7 @@ pub fn body(
         .filter(|_| page.has_more)
         .map(|cursor| next_link(req, request.limit, request.order, &view, cursor));
     let body = EventPage {
-        data: page.events.iter().map(Event::from).collect(),
+        data: page.events.into_iter().map(Event::from).collect(),
         has_more: page.has_more,
         next_cursor,
     };
