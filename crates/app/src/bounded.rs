@@ -66,14 +66,6 @@ impl<R: Repository + ?Sized> SessionRepository for Bounded<R> {
         self.within(self.inner.get_session(project, id)).await
     }
 
-    async fn incarnation(
-        &self,
-        project: &ProjectId,
-        id: &SessionId,
-    ) -> Result<Timestamp, GetSessionError> {
-        self.within(self.inner.incarnation(project, id)).await
-    }
-
     async fn complete_session(
         &self,
         project: &ProjectId,

@@ -68,7 +68,8 @@ impl Events {
         self.repo.get_event(project, session, event).await
     }
 
-    /// A page of the session's events.
+    /// A page of the session's events, with the session's incarnation as of the read (a cursor
+    /// the request came with is checked against it afterwards: decision 30).
     pub async fn page(
         &self,
         project: &ProjectId,
@@ -95,25 +96,6 @@ impl Events {
         let request = page(&session)?;
         let events = self.repo.list_events(project, id, request).await?;
         Ok((session, request, events))
-    }
-
-    /// The page of the session's events that `page` asks for once the session's incarnation
-    /// (its `createdAt`, to which cursors are bound: `page` checks them) is known; the session's
-    /// other state is not read.
-    pub async fn page_of_incarnation<E: From<ListEventsError>>(
-        &self,
-        project: &ProjectId,
-        id: &SessionId,
-        page: impl FnOnce(Timestamp) -> Result<PageRequest, E>,
-    ) -> Result<(Timestamp, PageRequest, EventPage), E> {
-        let incarnation = self
-            .repo
-            .incarnation(project, id)
-            .await
-            .map_err(listing_error)?;
-        let request = page(incarnation)?;
-        let events = self.repo.list_events(project, id, request).await?;
-        Ok((incarnation, request, events))
     }
 
     /// Blanks an event's payload (its fingerprint kept); redacting again is a replay.

@@ -275,17 +275,6 @@ impl<R: Repository> SessionRepository for Instrumented<R> {
         result
     }
 
-    async fn incarnation(
-        &self,
-        project: &ProjectId,
-        id: &SessionId,
-    ) -> Result<Timestamp, GetSessionError> {
-        let started = Instant::now();
-        let result = self.inner.incarnation(project, id).await;
-        self.time("incarnation", started, &result);
-        result
-    }
-
     async fn complete_session(
         &self,
         project: &ProjectId,

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 
 use crate::event::Event;
 use crate::ids::{ProjectId, SessionId};
+use crate::time::Timestamp;
 
 /// Direction of a walk through a session's events.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -84,11 +85,14 @@ impl PageRequest {
     }
 }
 
-/// A page of events in walk order, and whether events exist beyond its last one.
+/// A page of events in walk order, whether events exist beyond its last one, and the
+/// incarnation of the session they were read in (its `createdAt`: what an event cursor is bound
+/// to, decision 30).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EventPage {
     pub events: Vec<Event>,
     pub has_more: bool,
+    pub incarnation: Timestamp,
 }
 
 /// A live tail's question to the store: has this session changed since version `known` (see

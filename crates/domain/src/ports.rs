@@ -242,19 +242,6 @@ pub trait SessionRepository: Send + Sync + 'static {
         id: &SessionId,
     ) -> Result<Session, GetSessionError>;
 
-    /// The session's incarnation, its `createdAt` (what an event cursor is bound to), without
-    /// what the rest of [`SessionRepository::get_session`] reads (its events' top): an adapter
-    /// that reads the session in parts answers this from the session's own record alone.
-    ///
-    /// Errors: as [`SessionRepository::get_session`].
-    async fn incarnation(
-        &self,
-        project: &ProjectId,
-        id: &SessionId,
-    ) -> Result<Timestamp, GetSessionError> {
-        self.get_session(project, id).await.map(|s| s.created_at)
-    }
-
     /// Ends an open session with the requested terminal status. Already in that status:
     /// `replayed: true` and the stored session unchanged. Once this returns, no new event is
     /// ever accepted for the session (the seal), and every event accepted before is in it.
@@ -385,7 +372,9 @@ pub trait EventRepository: Send + Sync + 'static {
     ) -> Result<Event, GetEventError>;
 
     /// One page of events ordered by `seq` as [`PageRequest`] describes, with `has_more` true
-    /// when events exist beyond the page's last one at the time of the read.
+    /// when events exist beyond the page's last one at the time of the read, and the session's
+    /// incarnation (its `createdAt`) as of the read: a cursor is checked against it after the
+    /// read, so a page is one read of the store where the store can tell both at once.
     ///
     /// Errors: [`ListEventsError::SessionNotFound`], [`ListEventsError::SessionErased`],
     /// [`ListEventsError::Storage`].

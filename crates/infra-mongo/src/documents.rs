@@ -106,7 +106,15 @@ pub(crate) fn session_doc(project: &ProjectId, s: &Session) -> Document {
 
 /// An event as stored under the `_id` `id`, encoded straight to BSON bytes (no intermediate
 /// [`Document`]). The writer picks the `_id`, so that it can take the insert back by it.
-pub(crate) fn event_doc(id: ObjectId, project: &ProjectId, e: &Event) -> RawDocumentBuf {
+/// An event's document, with its session's incarnation (`incarnation`: the session document's
+/// `createdAt`, which a page reports without reading the session; absent from events written
+/// before it was stored, whose pages read the session).
+pub(crate) fn event_doc(
+    id: ObjectId,
+    project: &ProjectId,
+    incarnation: Timestamp,
+    e: &Event,
+) -> RawDocumentBuf {
     let mut d = rawdoc! {
         "_id": id,
         "project": project.as_str(),
@@ -117,6 +125,7 @@ pub(crate) fn event_doc(id: ObjectId, project: &ProjectId, e: &Event) -> RawDocu
         "payload": e.payload.as_str(),
         "timestamp": date(e.timestamp),
         "receivedAt": date(e.received_at),
+        INCARNATION: date(incarnation),
     };
     // Absent unless set: `supersededBy` missing is what `view=current` finds (as null) on the
     // index `project_sessionId_supersededBy_seq`.
@@ -128,6 +137,9 @@ pub(crate) fn event_doc(id: ObjectId, project: &ProjectId, e: &Event) -> RawDocu
     }
     d
 }
+
+/// The field of an event document holding its session's incarnation (see [`event_doc`]).
+pub(crate) const INCARNATION: &str = "incarnation";
 
 /// An event's fields of corrections (SPEC "Corrections").
 pub(crate) const SUPERSEDES: &str = "supersedes";
@@ -182,7 +194,7 @@ const CONTENT: [&str; 7] = [
 /// The fields of an event document that [`event`] reads: the rest (`_id`, `project`,
 /// `sessionId`) is known from the query and not sent back.
 pub(crate) fn event_fields() -> Document {
-    let mut fields = doc! { "_id": 0, "seq": 1, "eventId": 1, "receivedAt": 1 };
+    let mut fields = doc! { "_id": 0, "seq": 1, "eventId": 1, "receivedAt": 1, INCARNATION: 1 };
     for field in CONTENT {
         fields.insert(field, 1);
     }
@@ -192,18 +204,23 @@ pub(crate) fn event_fields() -> Document {
 /// An event of `session`, read from its stored BSON bytes as the server sent them (projected
 /// with [`event_fields`]): see [`stored`]; a content-less document is corrupt here.
 pub(crate) fn event(session: &SessionId, d: &RawDocument) -> Result<Event, StorageError> {
-    stored(session, d)?.1.ok_or_else(|| corrupt("type"))
+    stored(session, d)?.event.ok_or_else(|| corrupt("type"))
+}
+
+/// A document of the events collection as [`stored`] reads it.
+pub(crate) struct Stored {
+    pub(crate) seq: u64,
+    /// `None` when it has no content (a seal, an erasure's blank: no `type`).
+    pub(crate) event: Option<Event>,
+    /// Its session's incarnation, when it was stored with it (see [`event_doc`]).
+    pub(crate) incarnation: Option<Timestamp>,
 }
 
 /// A document of the events collection (projected with [`event_fields`]), read in one pass over
-/// its bytes — each field found once, each string copied once, no intermediate [`Document`]:
-/// its `seq`, and its event, `None` when it has no content (a seal, an erasure's blank: no
-/// `type`).
-pub(crate) fn stored(
-    session: &SessionId,
-    d: &RawDocument,
-) -> Result<(u64, Option<Event>), StorageError> {
+/// its bytes — each field found once, each string copied once, no intermediate [`Document`].
+pub(crate) fn stored(session: &SessionId, d: &RawDocument) -> Result<Stored, StorageError> {
     let mut seq = None;
+    let mut incarnation = None;
     let (mut event_id, mut kind, mut payload) = (None, None, None);
     let (mut timestamp, mut received_at, mut redacted_at) = (None, None, None);
     let (mut fingerprint, mut supersedes, mut superseded_by) = (None, None, None);
@@ -227,6 +244,7 @@ pub(crate) fn stored(
             "timestamp" => timestamp = Some(time()?),
             "receivedAt" => received_at = Some(time()?),
             "redactedAt" => redacted_at = Some(time()?),
+            INCARNATION => incarnation = Some(time()?),
             "fingerprint" => {
                 let bytes = value.as_binary().map(|b| <[u8; 32]>::try_from(b.bytes));
                 fingerprint = Some(bytes.and_then(Result::ok).ok_or_else(|| corrupt(key))?);
@@ -238,7 +256,11 @@ pub(crate) fn stored(
     }
     let seq = u64::try_from(seq.ok_or_else(|| corrupt("seq"))?).map_err(|_| corrupt("seq"))?;
     let Some(event_type) = kind else {
-        return Ok((seq, None));
+        return Ok(Stored {
+            seq,
+            event: None,
+            incarnation,
+        });
     };
     let redaction = match redacted_at {
         None => None,
@@ -260,7 +282,11 @@ pub(crate) fn stored(
         supersedes,
         superseded_by,
     };
-    Ok((seq, Some(event)))
+    Ok(Stored {
+        seq,
+        event: Some(event),
+        incarnation,
+    })
 }
 
 /// The aggregation expression "the document has no `field`".

@@ -11,7 +11,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use domain::{
-    AppendBatch, AppendEventError, CompleteRequest, CompleteSessionError, Event, Session, Written,
+    AppendBatch, AppendEventError, CompleteRequest, CompleteSessionError, Event, Session,
+    Timestamp, Written,
 };
 use mongodb::bson::Bson;
 use tokio::sync::oneshot;
@@ -41,6 +42,9 @@ pub(crate) struct Hint {
     pub(crate) session: Bson,
     /// The highest `seq` of an event (never a seal) this instance saw stored in the session.
     pub(crate) top: u64,
+    /// That document's `createdAt`, the session's incarnation: stored in every event inserted on
+    /// this hint (`incarnation`), so that a page tells it without reading the session.
+    pub(crate) created: Timestamp,
 }
 
 impl Hint {
@@ -49,6 +53,7 @@ impl Hint {
         Self {
             session: self.session.clone(),
             top: self.top + n,
+            created: self.created,
         }
     }
 }
@@ -197,6 +202,7 @@ mod tests {
         let hint = Hint {
             session: Bson::Int32(1),
             top: 7,
+            created: Timestamp::from_millis(1).unwrap(),
         };
         lanes.set_hint(&sid("a"), Some(hint.clone()));
         let lane = lanes.push(&sid("a"), 1).unwrap();

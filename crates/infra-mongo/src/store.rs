@@ -251,6 +251,7 @@ impl SessionRepository for MongoStore {
                     let hint = Hint {
                         session: inserted_id,
                         top: 0,
+                        created: session.created_at,
                     };
                     self.lanes.set_hint(&key, Some(hint));
                     return Ok(Written::created(session));
@@ -278,29 +279,6 @@ impl SessionRepository for MongoStore {
         match self.load(&key).await? {
             Some(session) => Ok(session),
             None => Err(self.absent(&key).await),
-        }
-    }
-
-    /// The session document alone (one `find` by the key): the top of its events is not read.
-    async fn incarnation(
-        &self,
-        project: &ProjectId,
-        id: &SessionId,
-    ) -> Result<Timestamp, GetSessionError> {
-        let key = SessionKey::new(project, id);
-        // Only the two fields it needs come back (the whole document, its metadata and labels,
-        // was most of a page's decoding).
-        let stored = self
-            .driver()
-            .sessions
-            .find_one(key.filter())
-            .projection(doc! { "_id": 0, "createdAt": 1, "erasedAt": 1 })
-            .await
-            .storage()?;
-        match stored {
-            Some(d) if d.contains_key("erasedAt") => Err(GetSessionError::Erased),
-            Some(d) => Ok(documents::created_at(&d)?),
-            None => Err(GetSessionError::NotFound),
         }
     }
 
@@ -380,7 +358,7 @@ impl EventRepository for MongoStore {
             return self.list_current(&key, page).await;
         }
         let wanted = page.limit as usize + 1;
-        let mut events = Vec::with_capacity(wanted);
+        let mut read = PageRead::with_capacity(wanted);
         // Windows of `seq`s, each one range of the `seq` index, read until the page is full or
         // the session's end is reached. Seqs are dense (see `docs/mongodb.md`), so a window
         // holds its full size of documents until the top (asc) or `seq` 1 (desc). Content-less
@@ -397,22 +375,15 @@ impl EventRepository for MongoStore {
             }
             let mut filter = key.filter();
             filter.insert("seq", window.range);
-            let read = self
-                .read_range(
-                    &key,
-                    filter,
-                    window.sort,
-                    window.len,
-                    &mut events,
-                    &mut from,
-                )
+            let documents = self
+                .read_range(&key, filter, window.sort, window.len, &mut read, &mut from)
                 .await?;
-            if events.len() >= wanted || read < window.len || window.last {
+            if read.events.len() >= wanted || documents < window.len || window.last {
                 break;
             }
             size = size.saturating_mul(2);
         }
-        self.finish_page(&key, events, page.limit).await
+        self.finish_page(&key, read, page.limit).await
     }
 
     async fn redact_event(
@@ -576,7 +547,7 @@ impl MongoStore {
         page: PageRequest,
     ) -> Result<EventPage, ListEventsError> {
         let wanted = page.limit as usize + 1;
-        let mut events = Vec::with_capacity(wanted);
+        let mut read = PageRead::with_capacity(wanted);
         let mut from = page.after;
         let (sort, after) = match page.order {
             Order::Asc => (1, "$gt"),
@@ -592,20 +563,20 @@ impl MongoStore {
                 );
             }
             // Room for the seal of a completed session.
-            let room = (wanted - events.len() + 1) as u64;
-            let read = self
-                .read_range(key, filter, sort, room, &mut events, &mut from)
+            let room = (wanted - read.events.len() + 1) as u64;
+            let documents = self
+                .read_range(key, filter, sort, room, &mut read, &mut from)
                 .await?;
-            if events.len() >= wanted || read < room {
+            if read.events.len() >= wanted || documents < room {
                 break;
             }
         }
-        self.finish_page(key, events, page.limit).await
+        self.finish_page(key, read, page.limit).await
     }
 
     /// Reads at most `limit` documents of `filter` (a range of an index) sorted by `seq` in
     /// `sort`'s direction: each event is read from the reply's BSON bytes in place (no
-    /// `Document` per event) and pushed to `events`; content-less documents (a seal, an
+    /// `Document` per event) and added to `read`; content-less documents (a seal, an
     /// erasure's blanks) are skipped. `from` becomes the last `seq` read. Returns how many
     /// documents were read.
     async fn read_range(
@@ -614,7 +585,7 @@ impl MongoStore {
         filter: Document,
         sort: i32,
         limit: u64,
-        events: &mut Vec<Event>,
+        read: &mut PageRead,
         from: &mut Option<u64>,
     ) -> Result<u64, StorageError> {
         let mut cursor = self
@@ -626,29 +597,91 @@ impl MongoStore {
             .projection(documents::event_fields())
             .await
             .storage()?;
-        let mut read = 0;
+        let mut documents = 0;
         while cursor.advance().await.storage()? {
-            read += 1;
-            let (seq, event) = documents::stored(&key.session, cursor.current())?;
-            *from = Some(seq);
-            events.extend(event);
+            documents += 1;
+            let stored = documents::stored(&key.session, cursor.current())?;
+            *from = Some(stored.seq);
+            read.add(stored);
         }
-        Ok(read)
+        Ok(documents)
     }
 
-    /// The page of `events` read (up to `limit` + 1): events exist only in existing sessions,
-    /// so only an empty page needs a second look.
+    /// The page of what was `read` (up to `limit` + 1 events). Events exist only in existing
+    /// sessions and carry their session's incarnation: only a page that does not tell it (empty,
+    /// or of events stored before they carried it) reads the session.
     async fn finish_page(
         &self,
         key: &SessionKey,
-        mut events: Vec<Event>,
+        read: PageRead,
         limit: u32,
     ) -> Result<EventPage, ListEventsError> {
-        if events.is_empty() && self.session_doc(key).await?.is_none() {
-            return Err(self.absent(key).await);
-        }
+        let incarnation = match read.told {
+            Told::One(incarnation) => incarnation,
+            Told::Nothing | Told::Unknown => self.incarnation(key).await?,
+        };
+        let mut events = read.events;
         let has_more = events.len() > limit as usize;
         events.truncate(limit as usize);
-        Ok(EventPage { events, has_more })
+        Ok(EventPage {
+            events,
+            has_more,
+            incarnation,
+        })
+    }
+
+    /// The session's incarnation, its `createdAt`, read from its document (only the two fields
+    /// needed come back).
+    async fn incarnation(&self, key: &SessionKey) -> Result<Timestamp, ListEventsError> {
+        let stored = self
+            .driver()
+            .sessions
+            .find_one(key.filter())
+            .projection(doc! { "_id": 0, "createdAt": 1, "erasedAt": 1 })
+            .await
+            .storage()?;
+        match stored {
+            Some(d) if d.contains_key("erasedAt") => Err(ListEventsError::SessionErased),
+            Some(d) => Ok(documents::created_at(&d)?),
+            None => Err(self.absent(key).await),
+        }
+    }
+}
+
+/// What a page's reads found: its events, and what they say of their session's incarnation.
+struct PageRead {
+    events: Vec<Event>,
+    told: Told,
+}
+
+/// The incarnation a page's events were stored with.
+enum Told {
+    /// No event read yet.
+    Nothing,
+    /// Every event read so far carries this one.
+    One(Timestamp),
+    /// One carries none (stored before events carried it), or two differ.
+    Unknown,
+}
+
+impl PageRead {
+    fn with_capacity(events: usize) -> Self {
+        Self {
+            events: Vec::with_capacity(events),
+            told: Told::Nothing,
+        }
+    }
+
+    /// Adds a document read: its event, if it has content.
+    fn add(&mut self, stored: documents::Stored) {
+        let Some(event) = stored.event else {
+            return;
+        };
+        self.told = match (&self.told, stored.incarnation) {
+            (Told::Nothing, Some(at)) => Told::One(at),
+            (Told::One(known), Some(at)) if *known == at => Told::One(at),
+            _ => Told::Unknown,
+        };
+        self.events.push(event);
     }
 }

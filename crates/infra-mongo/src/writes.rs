@@ -90,20 +90,23 @@ enum Found {
     Shut(SessionState),
 }
 
-/// Events to insert, each under the `_id` chosen for it (see [`MongoStore::take_back`]).
+/// Events to insert into the session `hint` names, each under the `_id` chosen for it (see
+/// [`MongoStore::take_back`]).
 fn with_ids<'a>(
     project: &'a domain::ProjectId,
+    hint: &Hint,
     events: &'a [Event],
 ) -> (
     Vec<ObjectId>,
     impl Iterator<Item = mongodb::bson::RawDocumentBuf> + 'a,
 ) {
     let ids: Vec<ObjectId> = events.iter().map(|_| ObjectId::new()).collect();
+    let incarnation = hint.created;
     let docs = ids
         .clone()
         .into_iter()
         .zip(events)
-        .map(move |(id, e)| documents::event_doc(id, project, e));
+        .map(move |(id, e)| documents::event_doc(id, project, incarnation, e));
     (ids, docs)
 }
 
@@ -244,18 +247,20 @@ impl MongoStore {
             .get("_id")
             .cloned()
             .ok_or_else(|| StorageError::Internal("stored session has no _id".into()))?;
+        let created = documents::created_at(&stored)?;
+        let hint = |top| {
+            Found::Open(Hint {
+                session: id,
+                top,
+                created,
+            })
+        };
         Ok(match self.top(session).await? {
             Some(top) => match documents::state(&top)? {
-                SessionState::Open { last_seq } => Found::Open(Hint {
-                    session: id,
-                    top: last_seq,
-                }),
+                SessionState::Open { last_seq } => hint(last_seq),
                 state => Found::Shut(state),
             },
-            None => Found::Open(Hint {
-                session: id,
-                top: 0,
-            }),
+            None => hint(0),
         })
     }
 
@@ -370,7 +375,7 @@ impl MongoStore {
                 .zip(&round)
                 .map(|(seq, p)| p.new.to_event(&session.session, seq, now))
                 .collect();
-            let (ids, docs) = with_ids(&session.project, &events);
+            let (ids, docs) = with_ids(&session.project, &hint, &events);
             let result = self.driver().raw_events.insert_many(docs).await;
             let (inserted, refused) = match result {
                 Ok(_) => (len, None),
@@ -540,7 +545,7 @@ impl MongoStore {
         let driver = self.driver();
         let mut tx = driver.client.start_session().await?;
         tx.start_transaction().await?;
-        let (ids, docs) = with_ids(&key.project, &events);
+        let (ids, docs) = with_ids(&key.project, &hint, &events);
         driver.raw_events.insert_many(docs).session(&mut tx).await?;
         // Each stored event corrected gets its `supersededBy`, unless another correction set
         // it since it was read (then nothing is stored: decided again from the reads). Two

@@ -53,13 +53,17 @@ pub(crate) fn load_session(
     .optional()
 }
 
-fn session_exists(
+/// The session's `createdAt` (its incarnation), if it exists.
+fn created_at(
     conn: &Connection,
     project: &ProjectId,
     id: &SessionId,
-) -> rusqlite::Result<bool> {
-    conn.prepare_cached("SELECT 1 FROM sessions WHERE project = ?1 AND session_id = ?2")?
-        .exists([project.as_str(), id.as_str()])
+) -> rusqlite::Result<Option<Timestamp>> {
+    conn.prepare_cached("SELECT created_at FROM sessions WHERE project = ?1 AND session_id = ?2")?
+        .query_row([project.as_str(), id.as_str()], |row| {
+            rows::timestamp(row, 0)
+        })
+        .optional()
 }
 
 /// When the session was erased, if its tombstone remains.
@@ -110,9 +114,9 @@ pub(crate) fn missing_event<E: Absent + From<StorageError> + From<EventMissing>>
     project: &ProjectId,
     session_id: &SessionId,
 ) -> E {
-    match session_exists(conn, project, session_id) {
-        Ok(true) => EventMissing.into(),
-        Ok(false) => absent(conn, project, session_id),
+    match created_at(conn, project, session_id) {
+        Ok(Some(_)) => EventMissing.into(),
+        Ok(None) => absent(conn, project, session_id),
         Err(e) => storage_error(e).into(),
     }
 }
@@ -139,8 +143,8 @@ pub(crate) fn get_event(
     Err(missing_event(conn, project, session_id))
 }
 
-/// One statement reads the page (a consistent snapshot); only an empty page needs a second
-/// look to tell an empty session from a missing one (events exist only in existing sessions).
+/// One read transaction (a consistent snapshot): the session's incarnation (its `createdAt`,
+/// none when it is missing or erased), then one statement for the page.
 pub(crate) fn list_events(
     conn: &Connection,
     project: &ProjectId,
@@ -159,6 +163,10 @@ pub(crate) fn list_events(
         (Order::Desc, None) => i64::MAX,
     };
     let wanted = page.limit as usize + 1;
+    let snapshot = conn.unchecked_transaction().storage()?;
+    let Some(incarnation) = created_at(conn, project, session_id).storage()? else {
+        return Err(absent(conn, project, session_id));
+    };
     let mut stmt = conn.prepare_cached(sql).storage()?;
     let mut events = stmt
         .query_map(
@@ -169,12 +177,15 @@ pub(crate) fn list_events(
         .take(wanted)
         .collect::<rusqlite::Result<Vec<Event>>>()
         .storage()?;
-    if events.is_empty() && !session_exists(conn, project, session_id).storage()? {
-        return Err(absent(conn, project, session_id));
-    }
+    drop(stmt);
+    snapshot.commit().storage()?;
     let has_more = events.len() > page.limit as usize;
     events.truncate(page.limit as usize);
-    Ok(EventPage { events, has_more })
+    Ok(EventPage {
+        events,
+        has_more,
+        incarnation,
+    })
 }
 
 /// Watches read by one statement (two parameters each, far below SQLite's limit).

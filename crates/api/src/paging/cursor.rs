@@ -96,8 +96,19 @@ fn invalid(walk: &str) -> ApiError {
 /// whatever the session (absent, erased). Its binding to the walk is checked once the session
 /// is known ([`CursorCodec::decode`]).
 pub fn check_event_form(cursor: &str) -> Result<(), ApiError> {
+    unchecked_position(cursor).map(drop)
+}
+
+/// The position an event cursor of the right form ([`check_event_form`]) names, its binding
+/// not checked: for a read made before the walk is known (a page, which tells its session's
+/// incarnation), whose answer is dropped unless [`CursorCodec::decode`] then accepts the
+/// cursor for that walk.
+pub fn unchecked_position(cursor: &str) -> Result<u64, ApiError> {
     match URL_SAFE_NO_PAD.decode(cursor) {
-        Ok(raw) if raw.len() == EVENT_HEAD_LEN + MAC_LEN && raw[0] == EVENTS => Ok(()),
+        Ok(raw) if raw.len() == EVENT_HEAD_LEN + MAC_LEN && raw[0] == EVENTS => {
+            let seq: [u8; 8] = raw[2..EVENT_HEAD_LEN].try_into().expect("8 bytes");
+            Ok(u64::from_be_bytes(seq))
+        }
         _ => Err(invalid(EVENT_WALK)),
     }
 }

@@ -239,12 +239,37 @@ impl PageQuery {
             .as_deref()
             .map(|c| codec.decode(scope, self.order, c))
             .transpose()?;
-        Ok(PageRequest {
+        Ok(self.page_request(after))
+    }
+
+    /// The page asked for, its cursor's position read before the walk is known (the store
+    /// tells a page's incarnation with the page, decision 30): its answer is served only once
+    /// [`PageQuery::check`] accepted the cursor for the walk it was read in.
+    pub fn unchecked_request(&self) -> Result<PageRequest, ApiError> {
+        let after = self
+            .cursor
+            .as_deref()
+            .map(cursor::unchecked_position)
+            .transpose()?;
+        Ok(self.page_request(after))
+    }
+
+    /// 400 `invalid-cursor` unless the cursor (if any) was issued for the walk `scope`, in this
+    /// order.
+    pub fn check(&self, scope: &EventScope, codec: &CursorCodec) -> Result<(), ApiError> {
+        match self.cursor.as_deref() {
+            Some(c) => codec.decode(scope, self.order, c).map(drop),
+            None => Ok(()),
+        }
+    }
+
+    fn page_request(&self, after: Option<u64>) -> PageRequest {
+        PageRequest {
             view: self.view,
             after,
             order: self.order,
             limit: self.limit,
-        })
+        }
     }
 }
 

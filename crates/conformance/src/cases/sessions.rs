@@ -1,10 +1,13 @@
 //! Creating and reading sessions, and the store itself (`ping`, the shared secret).
 
-use domain::{GetSessionError, NewSession, Session, SessionStatus, Written};
+use domain::{
+    GetSessionError, ListEventsError, NewSession, Order, PageRequest, ProjectId, Session,
+    SessionStatus, Timestamp, View, Written,
+};
 use futures_util::future::join_all;
 use serde_json::json;
 
-use super::support::{Repo, erase, new_session};
+use super::support::{Repo, append, erase, new_session, session};
 use crate::fixtures::{object, project, sid};
 
 pub async fn create_then_get(repo: Repo) {
@@ -77,29 +80,70 @@ pub async fn ping_and_shared_secret(repo: Repo) {
 
 /// The incarnation read (`createdAt` alone, what event cursors are bound to) agrees with the
 /// session read, and answers "not found" and "erased" as it does, also across projects.
-pub async fn incarnation_is_the_sessions_created_at(repo: Repo) {
+fn first_page(view: View, order: Order, after: Option<u64>) -> PageRequest {
+    PageRequest {
+        view,
+        after,
+        order,
+        limit: 2,
+    }
+}
+
+/// The incarnation a page of session `id` of `project` tells.
+async fn told(repo: &Repo, project: &ProjectId, id: &str) -> Result<Timestamp, ListEventsError> {
+    let page = first_page(View::All, Order::Asc, None);
+    let read = repo.list_events(project, &sid(id), page).await;
+    read.map(|page| page.incarnation)
+}
+
+/// What pages of session `s` tell in both views and orders, from the start and after seq 2.
+async fn told_everywhere(repo: &Repo) -> Vec<Timestamp> {
+    let mut told = Vec::new();
+    for view in [View::All, View::Current] {
+        for order in [Order::Asc, Order::Desc] {
+            for after in [None, Some(2)] {
+                let page = first_page(view, order, after);
+                let read = repo.list_events(&project(), &sid("s"), page).await;
+                told.push(read.expect("page").incarnation);
+            }
+        }
+    }
+    told
+}
+
+/// Every page tells the incarnation of the session it was read in (its `createdAt`, to which
+/// event cursors are bound): an empty session's, in both orders and views, from any position,
+/// and a session's created again under its id after an erasure and a purge.
+pub async fn a_page_tells_its_sessions_incarnation(repo: Repo) {
     let p = project();
-    let session = repo
-        .create_session(&p, new_session("s"))
-        .await
-        .expect("create")
-        .value;
-    assert_eq!(
-        repo.incarnation(&p, &sid("s")).await,
-        Ok(session.created_at)
-    );
-    assert_eq!(
-        repo.incarnation(&p, &sid("none")).await,
-        Err(GetSessionError::NotFound)
-    );
-    let elsewhere = domain::ProjectId::parse("elsewhere").expect("valid");
-    assert_eq!(
-        repo.incarnation(&elsewhere, &sid("s")).await,
-        Err(GetSessionError::NotFound)
-    );
+    let first = session(&repo, "s").await.created_at;
+    assert_eq!(told_everywhere(&repo).await, vec![first; 8], "empty");
+    for id in ["e1", "e2", "e3", "e4"] {
+        append(&repo, "s", id).await;
+    }
+    assert_eq!(told_everywhere(&repo).await, vec![first; 8], "with events");
+
+    let not_found = Err(ListEventsError::SessionNotFound);
+    assert_eq!(told(&repo, &p, "none").await, not_found);
+    let elsewhere = ProjectId::parse("elsewhere").expect("valid");
+    assert_eq!(told(&repo, &elsewhere, "s").await, not_found);
     erase(&repo, "s").await;
     assert_eq!(
-        repo.incarnation(&p, &sid("s")).await,
-        Err(GetSessionError::Erased)
+        told(&repo, &p, "s").await,
+        Err(ListEventsError::SessionErased)
     );
+
+    let later = Timestamp::from_millis(Timestamp::now().millis() + 1_000).expect("valid");
+    assert_eq!(repo.purge_tombstones(later, 100).await, Ok(1));
+    let again = session(&repo, "s").await.created_at;
+    assert_ne!(again, first, "another incarnation");
+    assert_eq!(
+        told_everywhere(&repo).await,
+        vec![again; 8],
+        "created again"
+    );
+    for id in ["e1", "e2", "e3"] {
+        append(&repo, "s", id).await;
+    }
+    assert_eq!(told_everywhere(&repo).await, vec![again; 8]);
 }

@@ -241,15 +241,10 @@ async fn every_read_and_write_of_sessions_and_events_is_on_its_index() {
         ("find sessions {project,sessionId}", BY_KEY),
         ("find events {project,sessionId,seq}", BY_SEQ),
     ];
-    store.get_session(&p, &sid("s1")).await.unwrap();
+    let created = store.get_session(&p, &sid("s1")).await.unwrap().created_at;
     assert_eq!(probe.served("session read").await, rows(&session_read));
-    // A page's session read: the document alone.
-    store.incarnation(&p, &sid("s1")).await.unwrap();
-    assert_eq!(
-        probe.served("incarnation").await,
-        rows(&[("find sessions {project,sessionId}", BY_KEY)])
-    );
 
+    // A page is its range read alone: its events tell the session's incarnation.
     let page_read = [("find events {project,sessionId,seq}", BY_SEQ)];
     for (order, after) in [
         (Order::Asc, None),
@@ -262,6 +257,7 @@ async fn every_read_and_write_of_sessions_and_events_is_on_its_index() {
             .await
             .unwrap();
         assert_eq!(events.events.len(), 10);
+        assert_eq!(events.incarnation, created);
         let what = format!("page {order:?} after {after:?}");
         assert_eq!(probe.served(&what).await, rows(&page_read));
     }
@@ -391,6 +387,30 @@ async fn every_read_and_write_of_sessions_and_events_is_on_its_index() {
     assert_eq!(
         probe.served("page of a sealed session").await,
         rows(&page_read)
+    );
+
+    // Events stored before they carried it: the page reads the session's document too.
+    probe
+        .db
+        .collection::<Document>("events")
+        .update_many(
+            doc! { "seq": { "$lte": 5 } },
+            doc! { "$unset": { "incarnation": "" } },
+        )
+        .await
+        .unwrap();
+    probe.served("events made older").await;
+    let older = store
+        .list_events(&p, &sid("s1"), page(Order::Asc, None))
+        .await
+        .unwrap();
+    assert_eq!(older.incarnation, created);
+    assert_eq!(
+        probe.served("page of older events").await,
+        rows(&[
+            ("find events {project,sessionId,seq}", BY_SEQ),
+            ("find sessions {project,sessionId}", BY_KEY),
+        ])
     );
 
     store
