@@ -9,6 +9,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
 
 use domain::{
     AppendBatch, AppendEventError, CompleteRequest, CompleteSessionError, Event, Session,
@@ -45,6 +46,9 @@ pub(crate) struct Hint {
     /// That document's `createdAt`, the session's incarnation: stored in every event inserted on
     /// this hint (`incarnation`), so that a page tells it without reading the session.
     pub(crate) created: Timestamp,
+    /// When that document was last read live (the read's start): an insert within the store's
+    /// trust window of it needs no check (`MongoStore::checked`).
+    pub(crate) seen: Instant,
 }
 
 impl Hint {
@@ -54,6 +58,7 @@ impl Hint {
             session: self.session.clone(),
             top: self.top + n,
             created: self.created,
+            seen: self.seen,
         }
     }
 }
@@ -203,6 +208,7 @@ mod tests {
             session: Bson::Int32(1),
             top: 7,
             created: Timestamp::from_millis(1).unwrap(),
+            seen: Instant::now(),
         };
         lanes.set_hint(&sid("a"), Some(hint.clone()));
         let lane = lanes.push(&sid("a"), 1).unwrap();

@@ -25,4 +25,4 @@ mod webhooks;
 mod writes;
 
 pub use migrate::MIGRATIONS;
-pub use store::{MongoOptions, MongoStore, write_concern};
+pub use store::{MongoOptions, MongoStore, TRUSTED_AT_MOST, write_concern};

@@ -1,7 +1,7 @@
 //! [`MongoStore`]: the ports implemented on MongoDB.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use domain::{
@@ -51,7 +51,17 @@ pub struct MongoOptions {
     pub write_concern: WriteConcern,
     /// Sees every command the driver sends (tests count round trips with it).
     pub command_monitor: Option<EventHandler<CommandEvent>>,
+    /// `TOMBSTONE_RETENTION`, the same on every instance: a session document seen live cannot
+    /// be erased and purged for that long, so an insert of events within half of it (at most
+    /// [`TRUSTED_AT_MOST`]) of seeing it needs no check afterwards (decision 44). `None`: every
+    /// insert is checked.
+    pub tombstone_retention: Option<Duration>,
 }
+
+/// The longest a session document seen live is trusted for the check after an insert,
+/// whatever `TOMBSTONE_RETENTION` (what an instance configured with a shorter one could
+/// otherwise expose).
+pub const TRUSTED_AT_MOST: Duration = Duration::from_secs(600);
 
 impl MongoOptions {
     pub fn new(uri: impl Into<String>, database: impl Into<String>) -> Self {
@@ -61,6 +71,7 @@ impl MongoOptions {
             timeout: Duration::from_secs(5),
             write_concern: WriteConcern::majority(),
             command_monitor: None,
+            tombstone_retention: None,
         }
     }
 }
@@ -76,6 +87,9 @@ pub struct MongoStore {
     pub(crate) clock: Arc<CreationClock>,
     /// This instance's view of each project's webhook endpoints (see `outbox.rs`).
     pub(crate) subscriptions: Arc<Subscriptions>,
+    /// How long after seeing a session document live an insert into it needs no check
+    /// ([`MongoOptions::tombstone_retention`]).
+    pub(crate) trusted_for: Duration,
 }
 
 impl MongoStore {
@@ -99,6 +113,9 @@ impl MongoStore {
             lanes: Arc::new(Lanes::new()),
             clock: Arc::default(),
             subscriptions: Arc::default(),
+            trusted_for: options
+                .tombstone_retention
+                .map_or(Duration::ZERO, |kept| (kept / 2).min(TRUSTED_AT_MOST)),
         };
         store.ping().await?;
         // Start-up is outside the `Bounded` decorator: the migrations get the same bound here.
@@ -244,6 +261,7 @@ impl SessionRepository for MongoStore {
             .await?;
         for _ in 0..2 {
             let (inserting, announced) = (document.clone(), announced.clone());
+            let inserting_at = Instant::now();
             match insert_announced(&self.driver(), Sessions, inserting, announced).await {
                 Ok(inserted_id) => {
                     // Created here: its document and top are known, so this instance's first
@@ -252,6 +270,7 @@ impl SessionRepository for MongoStore {
                         session: inserted_id,
                         top: 0,
                         created: session.created_at,
+                        seen: inserting_at,
                     };
                     self.lanes.set_hint(&key, Some(hint));
                     return Ok(Written::created(session));

@@ -21,7 +21,7 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use domain::{
     AppendBatch, AppendEventError, AppendStep, BatchStep, CompleteRequest, CompleteSessionError,
@@ -237,6 +237,7 @@ impl MongoStore {
     /// top of its events. An insert on what this finds is checked afterwards against the
     /// document read here ([`MongoStore::still_there`]).
     async fn read_top(&self, session: &SessionKey) -> Result<Found, StorageError> {
+        let seen = Instant::now();
         let Some(stored) = self.stored_session(session).await? else {
             return Ok(Found::Shut(SessionState::Missing { erased: false }));
         };
@@ -253,6 +254,7 @@ impl MongoStore {
                 session: id,
                 top,
                 created,
+                seen,
             })
         };
         Ok(match self.top(session).await? {
@@ -291,9 +293,19 @@ impl MongoStore {
     /// Checks an insert of events on `hint` (see [`MongoStore::still_there`]), and takes them
     /// back when their session is gone. `Ok(false)`: taken back, the write is decided again.
     /// An error leaves the events where they are (see `docs/mongodb.md`), and is logged.
-    async fn checked(&self, hint: &Hint, ids: &[ObjectId]) -> Result<bool, Error> {
+    ///
+    /// Within the store's trust window of the session document's last read ([`Hint::seen`],
+    /// decision 44) there is nothing to check: a session seen live then cannot have been
+    /// erased and purged since, and until its purge its erasure's seals and blanks refuse the
+    /// insert on the unique index. A check made sees the document live again.
+    async fn checked(&self, hint: &mut Hint, ids: &[ObjectId]) -> Result<bool, Error> {
+        if hint.seen.elapsed() < self.trusted_for {
+            return Ok(true);
+        }
+        let seen = Instant::now();
         let checked = async {
             if self.still_there(&hint.session).await? {
+                hint.seen = seen;
                 return Ok(true);
             }
             self.take_back(ids).await?;
@@ -333,7 +345,7 @@ impl MongoStore {
             if pending.is_empty() {
                 return;
             }
-            let hint = match lane.hint() {
+            let mut hint = match lane.hint() {
                 Some(hint) => hint,
                 None => match self.read_top(session).await {
                     Ok(Found::Open(hint)) => {
@@ -393,7 +405,7 @@ impl MongoStore {
                 },
             };
             if inserted > 0 {
-                match self.checked(&hint, &ids[..inserted]).await {
+                match self.checked(&mut hint, &ids[..inserted]).await {
                     Ok(true) => {}
                     // Taken back: the whole round is decided again on what is stored now.
                     Ok(false) => {
@@ -580,7 +592,8 @@ impl MongoStore {
             announced.extend(deliveries);
         }
         record_and_commit(&driver, &mut tx, announced).await?;
-        if !self.checked(&hint, &ids).await? {
+        let mut hint = hint;
+        if !self.checked(&mut hint, &ids).await? {
             if let Err(e) = self.take_back_deliveries(&ids).await {
                 tracing::warn!(error = %e, "deliveries of events taken back not deleted");
             }

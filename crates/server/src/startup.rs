@@ -79,6 +79,7 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Repositor
         } => {
             let options = MongoOptions {
                 timeout: settings.storage_timeout,
+                tombstone_retention: Some(settings.retention.tombstones),
                 write_concern: match write_concern {
                     WriteConcern::Majority => mongodb_write_concern::majority(),
                     WriteConcern::Nodes(n) => mongodb_write_concern::nodes(*n),

@@ -11,4 +11,5 @@ mod list_plans;
 mod plans;
 mod query_plans;
 mod round_trips;
+mod trusted_hints;
 mod upgrade;

@@ -1,8 +1,10 @@
 //! Database round trips per operation, counted with the driver's command monitoring on a real
 //! MongoDB-wire server: the common append is one `insert` and the check that its session is
-//! still there (one `find` by `_id`), a page one `find`.
+//! still there (one `find` by `_id`), or the `insert` alone within half of `TOMBSTONE_RETENTION`
+//! of the session's last sight (decision 44), a page one `find`.
 
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use domain::{
     AppendBatch, EventId, EventRepository, EventType, JsonObject, NewEvent, NewSession, Order,
@@ -30,9 +32,18 @@ impl Commands {
 
 /// A store on `database` whose commands are counted from now on.
 async fn store(database: &str) -> (MongoStore, Commands) {
+    store_keeping_tombstones(database, None).await
+}
+
+/// [`store`], told that tombstones are kept `kept` (`TOMBSTONE_RETENTION`).
+async fn store_keeping_tombstones(
+    database: &str,
+    kept: Option<Duration>,
+) -> (MongoStore, Commands) {
     let commands = Commands::default();
     let seen = commands.clone();
     let mut options = MongoOptions::new(testkit::mongo_uri().await, database);
+    options.tombstone_retention = kept;
     options.command_monitor = Some(EventHandler::callback(move |event: CommandEvent| {
         if let CommandEvent::Started(started) = event {
             if started.command.get_str("find") == Ok("webhook_endpoints") {
@@ -64,6 +75,18 @@ fn new_event(id: &str) -> NewEvent {
 
 fn new_session(id: &str) -> NewSession {
     NewSession::new(sid(id), None, None, JsonObject::empty(), None).unwrap()
+}
+
+/// Creates `session` through `store` and appends `event` to it.
+async fn create_with_event(store: &MongoStore, session: &str, event: &str) {
+    store
+        .create_session(&project(), new_session(session))
+        .await
+        .unwrap();
+    store
+        .append_event(&project(), &sid(session), new_event(event))
+        .await
+        .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -128,14 +151,7 @@ async fn an_append_is_one_insert_and_its_check_and_a_page_one_find() {
 async fn an_instance_that_did_not_create_the_session_reads_its_top_once() {
     let database = testkit::unique_database("trips");
     let (creator, _) = store(&database).await;
-    creator
-        .create_session(&project(), new_session("s2"))
-        .await
-        .unwrap();
-    creator
-        .append_event(&project(), &sid("s2"), new_event("first"))
-        .await
-        .unwrap();
+    create_with_event(&creator, "s2", "first").await;
     // A second instance on the same database: it reads the session and its top once, then
     // inserts and checks.
     let (other, commands) = store(&database).await;
@@ -211,4 +227,39 @@ async fn a_batch_is_one_short_transaction() {
             "find"
         ]
     );
+}
+
+/// Decision 44: with `TOMBSTONE_RETENTION` known, an insert within half of it of the session
+/// document's last read needs no check: one round trip. Past that window the check comes back,
+/// and a check made opens the window again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn within_half_the_tombstone_retention_an_append_is_one_insert() {
+    let database = testkit::unique_database("trips");
+    let kept = Some(Duration::from_secs(3_600));
+    let (store, commands) = store_keeping_tombstones(&database, kept).await;
+    store
+        .create_session(&project(), new_session("s1"))
+        .await
+        .unwrap();
+    assert_eq!(commands.take(), ["insert"]);
+    for i in 1..=10 {
+        store
+            .append_event(&project(), &sid("s1"), new_event(&format!("e{i}")))
+            .await
+            .unwrap();
+        assert_eq!(commands.take(), ["insert"], "append {i}: no check");
+    }
+
+    let kept = Some(Duration::from_secs(4));
+    let (store, commands) = store_keeping_tombstones(&database, kept).await;
+    create_with_event(&store, "s2", "e1").await;
+    assert_eq!(commands.take(), ["insert", "insert"], "within 2 s");
+    tokio::time::sleep(Duration::from_millis(2_100)).await;
+    for (i, expected) in [(2, vec!["insert", "find"]), (3, vec!["insert"])] {
+        store
+            .append_event(&project(), &sid("s2"), new_event(&format!("e{i}")))
+            .await
+            .unwrap();
+        assert_eq!(commands.take(), expected, "append {i}");
+    }
 }
