@@ -84,7 +84,7 @@ impl Timestamp {
         put(14, 2, second_of_day % 3600 / 60);
         put(17, 2, second_of_day % 60);
         put(20, 3, self.0.rem_euclid(1000));
-        out.iter().map(|&b| char::from(b)).collect()
+        String::from_utf8(out.to_vec()).expect("ASCII digits and separators")
     }
 }
 
