@@ -13,7 +13,6 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use domain::webhook::{
@@ -31,31 +30,43 @@ use crate::background::Background;
 use crate::metrics::Metrics;
 
 /// What wakes the dispatcher: "a write committed on this instance" ([`Commits::committed`],
-/// signalled by the writes' use cases), which makes it claim only when the store says the
-/// write recorded a message ([`domain::WebhookDeliveries::take_recorded`]: a change nobody listens to
-/// costs no claim), and "deliveries are due now" ([`Commits::due`]: resent, replayed, a queue
-/// moved on, a retry's time came), which always does. Cheap to clone; a signal while nobody
-/// waits is kept for the next wait.
+/// signalled by the writes' use cases), which wakes it only when the store says the write
+/// recorded a message ([`domain::WebhookDeliveries::take_recorded`]: a change nobody listens
+/// to costs no claim, and no wake-up), and "deliveries are due now" ([`Commits::due`]: resent,
+/// replayed, a queue moved on, a retry's time came), which always does. Cheap to clone; a
+/// signal while nobody waits is kept for the next wait.
 #[derive(Clone, Default)]
 pub struct Commits {
     signal: Arc<Notify>,
-    due: Arc<AtomicBool>,
+    /// The store asked after each write; none (`default`): every write wakes the dispatcher.
+    store: Option<Arc<dyn Repository>>,
 }
 
 impl Commits {
+    /// The signal of the writes to `store`.
+    pub fn of(store: Arc<dyn Repository>) -> Self {
+        Self {
+            signal: Arc::default(),
+            store: Some(store),
+        }
+    }
+
     pub fn committed(&self) {
-        self.signal.notify_one();
+        if self
+            .store
+            .as_ref()
+            .is_none_or(|store| store.take_recorded())
+        {
+            self.signal.notify_one();
+        }
     }
 
     pub fn due(&self) {
-        self.due.store(true, Ordering::Release);
         self.signal.notify_one();
     }
 
-    /// Waits for a signal; whether deliveries were said to be due since the last.
-    async fn next(&self) -> bool {
+    async fn next(&self) {
         self.signal.notified().await;
-        self.due.swap(false, Ordering::AcqRel)
     }
 }
 
@@ -192,20 +203,10 @@ impl Dispatcher {
                     }
                     continue;
                 }
-                // Until a write of this instance recorded a message, deliveries are said to be
-                // due, or the poll (other instances' messages, retries) comes.
-                let poll = tokio::time::sleep(settings.poll);
-                tokio::pin!(poll);
-                loop {
-                    tokio::select! {
-                        due = commits.next() => {
-                            if due || worker.repo.take_recorded() {
-                                break;
-                            }
-                        }
-                        () = &mut poll => break,
-                        _ = stopped.changed() => return,
-                    }
+                tokio::select! {
+                    _ = commits.next() => {}
+                    _ = tokio::time::sleep(settings.poll) => {}
+                    _ = stopped.changed() => return,
                 }
             }
         }))

@@ -90,7 +90,6 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 impl Tail {
     pub fn new(repo: Arc<dyn Repository>, caps: StreamCaps, poll: Duration) -> Arc<Self> {
         Arc::new(Self {
-            repo,
             watched: Mutex::new(HashMap::new()),
             open: AtomicUsize::new(0),
             taken: Mutex::new(HashMap::new()),
@@ -98,7 +97,8 @@ impl Tail {
             poll,
             poller_started: AtomicBool::new(false),
             closing: watch::channel(false).0,
-            commits: Commits::default(),
+            commits: Commits::of(repo.clone()),
+            repo,
         })
     }
 

@@ -123,7 +123,7 @@ async fn a_recorded_message_and_a_resend_are_attempted_at_once_not_at_the_poll()
     repo.create_session(&project(), new).await.unwrap();
 
     let keeper = Arc::new(Keeper::default());
-    let commits = Commits::default();
+    let commits = Commits::of(repo.clone());
     let settings = DispatchSettings {
         schedule: RetrySchedule::parse("1s").unwrap(),
         lease: Duration::from_secs(30),
