@@ -45,6 +45,9 @@ const CLAIM_PASSES: usize = 4;
 /// the backlog back at once: `change_webhook`).
 pub(crate) const DISABLED_FOR: i64 = 3_600_000;
 
+/// A parked delivery's own due time (see [`MongoStore::park_endpoint`]).
+const PARKED_FROM: &str = "parkedFrom";
+
 /// The key fields of a delivery's queue (endpoint, project, session).
 fn queue_of(d: &Document) -> Document {
     let field = |name: &str| d.get(name).cloned().unwrap_or(Bson::Null);
@@ -178,24 +181,35 @@ impl MongoStore {
         self.make_due(queue_of(d), waiting, until).await
     }
 
-    /// Makes the backlog of the disabled `endpoint` due in [`DISABLED_FOR`].
+    /// Makes the backlog of the disabled `endpoint` due in [`DISABLED_FOR`], each delivery's
+    /// own due time kept in `parkedFrom` (the first parking's) for [`Self::unpark_endpoint`].
     async fn park_endpoint(&self, endpoint: &str, now: Timestamp) -> Result<(), StorageError> {
         let until = date(now.plus_millis(DISABLED_FOR));
         let filter = doc! { "webhookId": endpoint, "status": "pending" };
-        self.make_due(filter, doc! { "$lt": ["$dueAt", until] }, until)
+        let kept = doc! { "$ifNull": ["$parkedFrom", "$dueAt"] };
+        let park = vec![doc! { "$set": { PARKED_FROM: kept, "dueAt": until } }];
+        let stages = set_where(doc! { "$lt": ["$dueAt", until] }, park);
+        self.deliveries()
+            .update_many(filter, stages)
             .await
+            .storage()?;
+        Ok(())
     }
 
-    /// Makes the pending deliveries of `endpoint` due by `at` (it was enabled again).
-    pub(crate) async fn unpark_endpoint(
-        &self,
-        endpoint: &WebhookId,
-        at: Timestamp,
-    ) -> Result<(), StorageError> {
-        let at = date(at);
+    /// Gives the parked deliveries of `endpoint` (it was enabled again) their own due times
+    /// back: a waiting message's is past (due at once), a retried head's its retry's.
+    pub(crate) async fn unpark_endpoint(&self, endpoint: &WebhookId) -> Result<(), StorageError> {
         let filter = doc! { "webhookId": endpoint.as_str(), "status": "pending" };
-        self.make_due(filter, doc! { "$gt": ["$dueAt", at] }, at)
+        let parked = doc! { "$eq": [{ "$type": format!("${PARKED_FROM}") }, "date"] };
+        let back = vec![
+            doc! { "$set": { "dueAt": format!("${PARKED_FROM}") } },
+            doc! { "$unset": PARKED_FROM },
+        ];
+        self.deliveries()
+            .update_many(filter, set_where(parked, back))
             .await
+            .storage()?;
+        Ok(())
     }
 
     /// The new head of `settled`'s queue goes at once (by `at`) unless it has a schedule of its

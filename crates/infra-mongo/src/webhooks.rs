@@ -188,8 +188,9 @@ impl WebhookRepository for MongoStore {
             if written.modified_count == 1 {
                 self.subscriptions.forget();
                 if changed.enabled && !stored.enabled {
-                    // Its backlog, moved out of the claims' way while it was disabled, is due.
-                    self.unpark_endpoint(id, at).await?;
+                    // Its backlog, moved out of the claims' way while it was disabled, gets its
+                    // own due times back.
+                    self.unpark_endpoint(id).await?;
                 }
                 return Ok(changed);
             }

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
-use domain::webhook::{AfterAttempt, ClaimedDelivery};
+use domain::webhook::{AfterAttempt, ClaimedDelivery, Lease};
 use domain::{
     AppendBatch, CompleteRequest, EraseIf, EventId, ProjectId, Repository, SessionStatus,
     Timestamp, WebhookEventType, WebhookId,
@@ -72,6 +72,18 @@ async fn append_e2_e3(repo: &Repo, session: &str) {
     repo.append_events(&project(), &sid(session), batch)
         .await
         .expect("batch");
+}
+
+/// Claims up to 10 deliveries due at `at` under a lease `token` of a minute: the lease and them.
+async fn claim_at(repo: &Repo, at: Timestamp, token: &str) -> (Lease, Vec<ClaimedDelivery>) {
+    let hold = lease(token, at.plus_millis(60_000));
+    let claimed = repo.claim_deliveries(at, &hold, 10).await.expect("claim");
+    (hold, claimed)
+}
+
+/// Each claimed delivery, described, with its attempts so far.
+fn tries(claimed: &[ClaimedDelivery]) -> Vec<(String, u32)> {
+    claimed.iter().map(|d| (described(d), d.attempts)).collect()
 }
 
 fn queue(endpoint: &WebhookId, session: &str) -> (String, String) {
@@ -407,13 +419,7 @@ pub async fn waiting_messages_and_a_disabled_backlog_hold_back_no_other_endpoint
     let later = retry.plus_millis(1);
     let hold = lease("third", later.plus_millis(60_000));
     let again = repo.claim_deliveries(later, &hold, 10).await.unwrap();
-    assert_eq!(
-        again
-            .iter()
-            .map(|d| (described(d), d.attempts))
-            .collect::<Vec<_>>(),
-        [("event.appended e0".to_owned(), 1)]
-    );
+    assert_eq!(tries(&again), [("event.appended e0".to_owned(), 1)]);
     assert!(settle(&repo, &again[0], &hold, status(200, later), delivered).await);
     let next = repo.claim_deliveries(later, &hold, 10).await.unwrap();
     assert_eq!(
@@ -481,4 +487,32 @@ pub async fn a_recorded_message_is_told_once_and_a_change_nobody_listens_to_neve
         .expect("claim");
     assert_eq!(claimed.len(), 2, "each queue's head: {claimed:?}");
     assert!(!told(), "a claim records nothing");
+}
+
+/// A head waiting for its retry keeps its retry time when its endpoint is disabled (and a claim
+/// passes over it meanwhile) and enabled again: it goes then, not at the enabling.
+pub async fn a_retry_keeps_its_time_across_a_disable_and_an_enable(repo: Repo) {
+    let endpoint = subscribe(&repo, &project(), 1, &["event.appended"]).await;
+    session(&repo, "s1").await;
+    append(&repo, "s1", "e1").await;
+    let now = Timestamp::now();
+    let (hold, head) = claim_at(&repo, now, "first").await;
+    assert_eq!(head.len(), 1);
+    let retry = now.plus_millis(HOUR / 2);
+    let failed = AfterAttempt::RetryAt(retry);
+    assert!(settle(&repo, &head[0], &hold, status(500, now), failed).await);
+
+    let (off, on) = (switched(false), switched(true));
+    let switch = |to| repo.change_webhook(&endpoint, to, Timestamp::now());
+    switch(&off).await.expect("disable");
+    let (_, claimed) = claim_at(&repo, Timestamp::now(), "disabled").await;
+    assert!(claimed.is_empty(), "disabled: {claimed:?}");
+    switch(&on).await.expect("enable");
+    let (_, claimed) = claim_at(&repo, Timestamp::now(), "enabled").await;
+    assert!(
+        claimed.is_empty(),
+        "its retry is in 30 minutes: {claimed:?}"
+    );
+    let (_, claimed) = claim_at(&repo, retry.plus_millis(1), "retry").await;
+    assert_eq!(tries(&claimed), [("event.appended e1".to_owned(), 1)]);
 }
