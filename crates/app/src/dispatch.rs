@@ -1,10 +1,10 @@
 //! The webhook dispatcher (SPEC "Webhooks", decision 38): on every instance, a task that claims
 //! due deliveries from the store under an expiring lease and attempts each one, woken at once by
 //! this instance's commits that recorded a message ([`Commits`]) and every `poll` for other
-//! instances' commits. The store
-//! hands out only the head of each endpoint's queue per session, so a session's messages go in
-//! order while other sessions and endpoints go on; a claim whose dispatcher dies is taken over
-//! when its lease expires (at least once: a receiver dedupes by `webhook-id`).
+//! instances' commits. The store hands out only the head of each endpoint's queue per session,
+//! so a session's messages go in order while other sessions and endpoints go on; a claim whose
+//! dispatcher dies is taken over when its lease expires (at least once: a receiver dedupes by
+//! `webhook-id`).
 //!
 //! Each attempt builds the body from the store as it stands (an erased session's message keeps
 //! ids only), signs it with the endpoint's current secrets (Standard Webhooks), sends it through
