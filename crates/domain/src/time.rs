@@ -67,6 +67,12 @@ impl Timestamp {
 
     /// Renders as `YYYY-MM-DDTHH:MM:SS.mmmZ` (on every read of every event: kept cheap).
     pub fn to_rfc3339(self) -> String {
+        String::from_utf8(self.rfc3339_bytes().to_vec()).expect("ASCII digits and separators")
+    }
+
+    /// The ASCII bytes of [`Timestamp::to_rfc3339`], with no allocation (a response writes
+    /// them straight into its body).
+    pub fn rfc3339_bytes(self) -> [u8; 24] {
         let secs = self.0.div_euclid(1000);
         let (year, month, day) = civil_from_days(secs.div_euclid(86_400));
         let second_of_day = secs.rem_euclid(86_400);
@@ -84,7 +90,7 @@ impl Timestamp {
         put(14, 2, second_of_day % 3600 / 60);
         put(17, 2, second_of_day % 60);
         put(20, 3, self.0.rem_euclid(1000));
-        String::from_utf8(out.to_vec()).expect("ASCII digits and separators")
+        out
     }
 }
 

@@ -13,6 +13,18 @@ fn raw(text: String) -> Box<RawValue> {
         .unwrap_or_else(|_| RawValue::from_string("{}".to_owned()).expect("{} is JSON"))
 }
 
+/// A time written as [`domain::Timestamp::to_rfc3339`] renders it, straight into the body (no
+/// `String` per time of every event and session served).
+#[derive(Debug, Clone, Copy)]
+pub struct Rfc3339(pub domain::Timestamp);
+
+impl Serialize for Rfc3339 {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let bytes = self.0.rfc3339_bytes();
+        serializer.serialize_str(std::str::from_utf8(&bytes).expect("ASCII"))
+    }
+}
+
 /// A conversation session.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -27,7 +39,7 @@ pub struct Session {
     #[schema(value_type = schema::JsonObject)]
     pub metadata: Box<RawValue>,
     #[schema(value_type = schema::Timestamp)]
-    pub started_at: String,
+    pub started_at: Rfc3339,
     /// Null until the session is completed or failed.
     #[schema(required = true, format = DateTime, example = json!(null))]
     pub ended_at: Option<String>,
@@ -38,9 +50,9 @@ pub struct Session {
     #[schema(minimum = 0, example = 2)]
     pub last_seq: u64,
     #[schema(value_type = schema::Timestamp)]
-    pub created_at: String,
+    pub created_at: Rfc3339,
     #[schema(value_type = schema::Timestamp)]
-    pub updated_at: String,
+    pub updated_at: Rfc3339,
 }
 
 impl From<&domain::Session> for Session {
@@ -50,12 +62,12 @@ impl From<&domain::Session> for Session {
             status: s.status.as_str(),
             language: s.language.as_ref().map(|l| l.as_str().to_owned()),
             metadata: raw(s.metadata.as_str().to_owned()),
-            started_at: s.started_at.to_rfc3339(),
+            started_at: Rfc3339(s.started_at),
             ended_at: s.ended_at.map(|t| t.to_rfc3339()),
             event_count: s.event_count,
             last_seq: s.last_seq,
-            created_at: s.created_at.to_rfc3339(),
-            updated_at: s.updated_at.to_rfc3339(),
+            created_at: Rfc3339(s.created_at),
+            updated_at: Rfc3339(s.updated_at),
         }
     }
 }
@@ -78,13 +90,13 @@ pub struct Event {
     pub payload: Box<RawValue>,
     /// When it happened (as sent, or `receivedAt`).
     #[schema(value_type = schema::Timestamp)]
-    pub timestamp: String,
+    pub timestamp: Rfc3339,
     /// When the service first stored it.
     #[schema(value_type = schema::Timestamp)]
-    pub received_at: String,
+    pub received_at: Rfc3339,
     /// When the payload was redacted (it is then `{}`); null when it was not.
     #[schema(value_type = Option<schema::Timestamp>)]
-    pub redacted_at: Option<String>,
+    pub redacted_at: Option<Rfc3339>,
     /// The earlier event of the session this one corrects; null when it corrects none.
     #[schema(value_type = Option<schema::EventId>)]
     pub supersedes: Option<String>,
@@ -109,9 +121,9 @@ impl From<domain::Event> for Event {
             seq: e.seq,
             event_type: e.event_type.into_string(),
             payload: raw(e.payload.into_string()),
-            timestamp: e.timestamp.to_rfc3339(),
-            received_at: e.received_at.to_rfc3339(),
-            redacted_at: e.redaction.map(|r| r.at.to_rfc3339()),
+            timestamp: Rfc3339(e.timestamp),
+            received_at: Rfc3339(e.received_at),
+            redacted_at: e.redaction.map(|r| Rfc3339(r.at)),
             supersedes: e.supersedes.map(domain::EventId::into_string),
             superseded_by: e.superseded_by.map(domain::EventId::into_string),
         }
