@@ -81,6 +81,14 @@ async fn claim_at(repo: &Repo, at: Timestamp, token: &str) -> (Lease, Vec<Claime
     (hold, claimed)
 }
 
+/// Each claimed delivery, described after its endpoint's id.
+fn by_endpoint(claimed: &[ClaimedDelivery]) -> Vec<String> {
+    claimed
+        .iter()
+        .map(|d| format!("{} {}", d.endpoint.as_str(), described(d)))
+        .collect()
+}
+
 /// Each claimed delivery, described, with its attempts so far.
 fn tries(claimed: &[ClaimedDelivery]) -> Vec<(String, u32)> {
     claimed.iter().map(|d| (described(d), d.attempts)).collect()
@@ -402,13 +410,9 @@ pub async fn waiting_messages_and_a_disabled_backlog_hold_back_no_other_endpoint
         .await
         .expect("create");
     let now = Timestamp::now();
-    let hold = lease("second", now.plus_millis(60_000));
-    let claimed = repo.claim_deliveries(now, &hold, 10).await.unwrap();
+    let (hold, claimed) = claim_at(&repo, now, "second").await;
     assert_eq!(
-        claimed
-            .iter()
-            .map(|d| format!("{} {}", d.endpoint.as_str(), described(d)))
-            .collect::<Vec<_>>(),
+        by_endpoint(&claimed),
         [format!("{} session.created", healthy.as_str())],
         "the other endpoint's message is claimed at once; nothing of s1 goes before its head"
     );
@@ -417,15 +421,12 @@ pub async fn waiting_messages_and_a_disabled_backlog_hold_back_no_other_endpoint
 
     // An hour later s1's head goes again, then the rest of s1 in order.
     let later = retry.plus_millis(1);
-    let hold = lease("third", later.plus_millis(60_000));
-    let again = repo.claim_deliveries(later, &hold, 10).await.unwrap();
+    let (hold, again) = claim_at(&repo, later, "third").await;
     assert_eq!(tries(&again), [("event.appended e0".to_owned(), 1)]);
     assert!(settle(&repo, &again[0], &hold, status(200, later), delivered).await);
     let next = repo.claim_deliveries(later, &hold, 10).await.unwrap();
     assert_eq!(
-        next.iter()
-            .map(|d| format!("{} {}", d.endpoint.as_str(), described(d)))
-            .collect::<Vec<_>>(),
+        by_endpoint(&next),
         [format!("{} event.appended e1", retried.as_str())]
     );
 
@@ -434,13 +435,9 @@ pub async fn waiting_messages_and_a_disabled_backlog_hold_back_no_other_endpoint
     repo.change_webhook(&paused, &enable, Timestamp::now())
         .await
         .expect("enable");
-    let hold = lease("fourth", later.plus_millis(60_000));
-    let resumed = repo.claim_deliveries(later, &hold, 10).await.unwrap();
+    let (_, resumed) = claim_at(&repo, later, "fourth").await;
     assert_eq!(
-        resumed
-            .iter()
-            .map(|d| format!("{} {}", d.endpoint.as_str(), described(d)))
-            .collect::<Vec<_>>(),
+        by_endpoint(&resumed),
         [format!("{} event.appended e0", paused.as_str())]
     );
 }
