@@ -2,10 +2,10 @@
 //! the sessions that ended (or, never ended, were last updated) longer ago than `RETENTION` are
 //! erased exactly as `DELETE` erases them, and tombstones older than `TOMBSTONE_RETENTION` are
 //! removed, and so are webhook messages recorded longer ago than `RETENTION` (with their
-//! deliveries, decision 41). Each erasure is the [`Lifecycle::erase`] of `DELETE` (counted and logged with the
-//! reason `retention`), on the condition that the session is still expired when the store
-//! removes it (`EraseIf::ExpiredBefore` the cutoff): one written after the sweep chose it is
-//! kept. Bounded batches ([`BATCH`] per store call), each erasure its own store call (on
+//! deliveries, decision 41). Each erasure is the [`Lifecycle::erase`] of `DELETE` (counted and
+//! logged with the reason `retention`), on the condition that the session is still expired when
+//! the store removes it (`EraseIf::ExpiredBefore` the cutoff): one written after the sweep chose
+//! it is kept. Bounded batches ([`BATCH`] per store call), each erasure its own store call (on
 //! SQLite one small writer job among the requests' jobs), so a sweep never holds the store for
 //! long. Several instances sweeping at once find the same sessions; the store erases each once,
 //! and only the call that removed it counts it (`sessions_erased_total{reason="retention"}`).

@@ -543,7 +543,7 @@ impl MongoStore {
             BatchStep::Insert(plan) => plan,
         };
         // The domain inserts only into an open session, which is read with its document.
-        let Some(hint) = hint else {
+        let Some(mut hint) = hint else {
             let e = StorageError::Internal(
                 "the domain inserts into a missing or sealed session".into(),
             );
@@ -592,7 +592,6 @@ impl MongoStore {
             announced.extend(deliveries);
         }
         record_and_commit(&driver, &mut tx, announced).await?;
-        let mut hint = hint;
         if !self.checked(&mut hint, &ids).await? {
             if let Err(e) = self.take_back_deliveries(&ids).await {
                 tracing::warn!(error = %e, "deliveries of events taken back not deleted");
