@@ -203,6 +203,11 @@ impl Dispatcher {
                     }
                     continue;
                 }
+                if worker.repo.take_recorded() {
+                    // Recorded since the claim (a store may also say so of messages the claim
+                    // left for the next one): claim again now.
+                    continue;
+                }
                 tokio::select! {
                     _ = commits.next() => {}
                     _ = tokio::time::sleep(settings.poll) => {}

@@ -1,7 +1,7 @@
 //! The webhook dispatcher (`app::Dispatcher`) on a real SQLite file, with a sender that keeps
 //! what it is given and a poll of an hour: a write that recorded a message is attempted at
 //! once when the write's use case signals its commit, and a message said to be due (a resend)
-//! at once too; neither waits for the poll. (That a write nobody listens to makes no claim is
+//! at once too; neither waits for the poll; nor do messages a claim left to the next. (That a write nobody listens to makes no claim is
 //! shown over HTTP on both stores: `server/tests/http/deliveries.rs`.)
 
 use std::sync::{Arc, Mutex};
@@ -10,13 +10,13 @@ use std::time::Duration;
 use app::{Commits, DispatchSettings, Dispatcher, MessageBodies, Metrics};
 use async_trait::async_trait;
 use domain::webhook::{
-    AttemptResult, OutgoingWebhook, Resend, RetrySchedule, SECRET_BYTES, WebhookMessage,
-    WebhookReply, endpoint::ID_BYTES,
+    AfterAttempt, Attempt, AttemptResult, Lease, OutgoingWebhook, Resend, RetrySchedule,
+    SECRET_BYTES, WebhookMessage, WebhookReply, endpoint::ID_BYTES,
 };
 use domain::{
-    Destinations, Event, JsonObject, NewApiKey, NewEvent, NewSession, ProjectId, Repository, Scope,
-    Session, SessionId, Timestamp, WebhookEndpoint, WebhookEvents, WebhookId, WebhookSecret,
-    WebhookSender, WebhookUrl, keys,
+    AppendBatch, Destinations, Event, JsonObject, NewApiKey, NewEvent, NewSession, ProjectId,
+    Repository, Scope, Session, SessionId, Timestamp, WebhookEndpoint, WebhookEvents, WebhookId,
+    WebhookSecret, WebhookSender, WebhookUrl, keys,
 };
 use infra_sqlite::{SqliteOptions, SqliteStore};
 use tokio::sync::Notify;
@@ -168,5 +168,91 @@ async fn a_recorded_message_and_a_resend_are_attempted_at_once_not_at_the_poll()
             "event.appended e1"
         ]
     );
+    dispatcher.stop().await;
+}
+
+/// A store that writes deliveries in steps (SQLite fans out at most `FAN_OUT_STEP` messages per
+/// claim, decision 45) says so after a claim that left messages: the dispatcher claims again at
+/// once. Here the first claim's step holds only messages queued behind a head whose retry is an
+/// hour away (nothing to claim, so no attempt and no settle wakes the dispatcher), and the
+/// message of another session comes after the step: it is attempted at once, not at the poll.
+#[tokio::test]
+async fn messages_left_by_a_claims_step_are_claimed_at_once_not_at_the_poll() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&SqliteOptions::new(dir.path().join("s.db"))).unwrap();
+    let repo: Arc<dyn Repository> = Arc::new(store);
+    let now = Timestamp::now();
+    let endpoint = WebhookEndpoint::new(
+        WebhookId::issue(&[3; ID_BYTES]),
+        project(),
+        WebhookUrl::parse("https://hooks.example.com/in", Destinations::PublicOnly).unwrap(),
+        WebhookEvents::parse(["session.created", "event.appended"]).unwrap(),
+        None,
+        WebhookSecret::issue(&[4; SECRET_BYTES]),
+        now,
+    );
+    repo.create_webhook(&endpoint).await.unwrap();
+    let new = NewSession::new(sid(), None, None, JsonObject::empty(), None).unwrap();
+    repo.create_session(&project(), new).await.unwrap();
+    // The session's first message failed: its retry is an hour away.
+    let now = Timestamp::now();
+    let lease = Lease {
+        token: "test".into(),
+        until: now.plus_millis(30_000),
+    };
+    let claimed = repo.claim_deliveries(now, &lease, 10).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    let failed = Attempt {
+        at: now,
+        result: AttemptResult::Status(500),
+        duration_ms: 1,
+    };
+    let retry = AfterAttempt::RetryAt(now.plus_millis(3_600_000));
+    assert!(
+        repo.settle_delivery(&endpoint.id, &claimed[0].message.id, &lease, &failed, retry)
+            .await
+            .unwrap()
+    );
+    // More messages behind it than one claim fans out, then another session's.
+    for batch in 0..11 {
+        let events = (0..100)
+            .map(|n| {
+                NewEvent::new(
+                    domain::EventId::parse(format!("e{batch}-{n}")).unwrap(),
+                    domain::EventType::parse("user_speech").unwrap(),
+                    JsonObject::empty(),
+                )
+            })
+            .collect();
+        let batch = AppendBatch::new(events, None).unwrap();
+        repo.append_events(&project(), &sid(), batch)
+            .await
+            .expect("append");
+    }
+    let other = SessionId::parse("call-2").unwrap();
+    let new = NewSession::new(other, None, None, JsonObject::empty(), None).unwrap();
+    repo.create_session(&project(), new).await.unwrap();
+    let _ = repo.take_recorded();
+
+    let keeper = Arc::new(Keeper::default());
+    let settings = DispatchSettings {
+        schedule: RetrySchedule::parse("1h").unwrap(),
+        lease: Duration::from_secs(30),
+        poll: Duration::from_secs(3_600),
+        in_flight: 8,
+        disable_after: Duration::from_secs(86_400),
+    };
+    let dispatcher = Dispatcher::spawn(
+        repo.clone(),
+        keeper.clone(),
+        Arc::new(Bodies),
+        Commits::of(repo.clone()),
+        Arc::new(Metrics::new()),
+        settings,
+    );
+    keeper
+        .until(1, "the other session's message, after the step")
+        .await;
+    assert_eq!(*keeper.sent.lock().unwrap(), ["session.created -"]);
     dispatcher.stop().await;
 }

@@ -560,10 +560,12 @@ pub trait WebhookRepository: Send + Sync + 'static {
 }
 
 /// The deliveries of webhook messages (SPEC "Webhooks"). No method here records a message: a
-/// store records one per enabled endpoint subscribed to its type in the same transaction as
-/// the change it announces (`create_session`, a closing `complete_session`, `append_events`,
-/// `redact_event`, `erase_session`), so an acknowledged change is announced and an aborted one
-/// is not. The dispatcher claims what is due and settles each claim with its attempt.
+/// store records one in the same transaction as the change it announces (`create_session`, a
+/// closing `complete_session`, `append_events`, `redact_event`, `erase_session`), so an
+/// acknowledged change is announced and an aborted one is not, with one delivery for every
+/// endpoint enabled and subscribed to its type at that moment. A store may write those
+/// deliveries later (SQLite, decision 45), but every method here sees them as if written with
+/// the change. The dispatcher claims what is due and settles each claim with its attempt.
 #[async_trait]
 pub trait WebhookDeliveries: Send + Sync + 'static {
     /// Claims up to `limit` deliveries due at `now`, each leased to `lease` until `lease.until`:
@@ -582,7 +584,9 @@ pub trait WebhookDeliveries: Send + Sync + 'static {
     /// last call; the call resets it. What the dispatcher asks when a write of this instance
     /// wakes it, before it claims: a change nobody listens to costs no claim. Other instances'
     /// messages are found by its polling. A failed write may still answer `true` (a claim for
-    /// nothing); a committed message never answers `false`.
+    /// nothing); a committed message never answers `false`. A claim that left messages it
+    /// could have handed out to the next claim (a store that prepares deliveries in steps)
+    /// also makes it answer `true`: the dispatcher asks after each claim.
     fn take_recorded(&self) -> bool;
 
     /// Records `attempt` of a delivery claimed with `lease` and makes it what `next` says, if

@@ -130,11 +130,21 @@ pub(crate) fn resend(
     Ok(sessions.len() as u64)
 }
 
+/// The pending deliveries: those written, and those the messages not yet fanned out will have
+/// (one per enabled endpoint of the project subscribed to the type: the endpoints cannot have
+/// changed since they were recorded, a change fans out first).
 pub(crate) fn backlog(conn: &Connection) -> rusqlite::Result<u64> {
     let n: i64 = conn
         .prepare_cached(
-            "SELECT count(*) FROM webhook_deliveries INDEXED BY webhook_deliveries_queue
-              WHERE status = 'pending'",
+            "SELECT (SELECT count(*) FROM webhook_deliveries INDEXED BY webhook_deliveries_queue
+                      WHERE status = 'pending')
+                  + (SELECT count(*)
+                       FROM webhook_messages AS m
+                       JOIN webhook_endpoints AS w
+                         ON w.project = m.project AND w.enabled = 1
+                        AND instr(',' || w.events || ',', ',' || m.type || ',') > 0
+                      WHERE m.message_id > (SELECT value FROM meta
+                                             WHERE key = 'webhook_fanned_out'))",
         )?
         .query_row([], |r| r.get(0))?;
     Ok(n.try_into().unwrap_or(0))

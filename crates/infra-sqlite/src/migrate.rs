@@ -66,6 +66,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "webhook_parking",
         include_str!("../../../migrations/sqlite/0012_webhook_parking.sql"),
     ),
+    (
+        13,
+        "webhook_fan_out",
+        include_str!("../../../migrations/sqlite/0013_webhook_fan_out.sql"),
+    ),
 ];
 
 /// Applies what is missing; returns the versions applied by this call.

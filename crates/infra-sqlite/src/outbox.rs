@@ -8,6 +8,8 @@ use domain::webhook::{
 };
 use domain::{EventId, ProjectId, SessionId, Timestamp, WebhookEventType, WebhookId};
 use rusqlite::{Connection, Row, params};
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 
 use crate::rows::{invalid, timestamp};
 
@@ -36,19 +38,29 @@ pub(crate) struct Outbox {
 }
 
 impl Outbox {
-    pub(crate) fn of(conn: &Connection, project: &ProjectId) -> rusqlite::Result<Self> {
+    pub(crate) fn of(conn: &Connection, project: &str) -> rusqlite::Result<Self> {
         let endpoints = conn
             .prepare_cached(
                 "SELECT webhook_id, ',' || events || ',' FROM webhook_endpoints
                   WHERE project = ?1 AND enabled = 1",
             )?
-            .query_map([project.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .query_map([project], |r| Ok((r.get(0)?, r.get(1)?)))?
             .collect::<rusqlite::Result<_>>()?;
         Ok(Self { endpoints })
     }
 
-    /// Records that `kind` happened to the session (and its `event`) at `at`, with a pending
-    /// delivery due at once for every endpoint subscribed to it.
+    /// The endpoints subscribed to `kind`.
+    fn subscribed(&self, kind: &str) -> impl Iterator<Item = &str> {
+        let listed = format!(",{kind},");
+        self.endpoints
+            .iter()
+            .filter(move |(_, events)| events.contains(&listed))
+            .map(|(endpoint, _)| endpoint.as_str())
+    }
+
+    /// Records that `kind` happened to the session (and its `event`) at `at`, when an endpoint
+    /// subscribes to it: the message alone. Its deliveries are written by [`fan_out`], before
+    /// anything reads them or changes an endpoint (decision 45).
     pub(crate) fn record(
         &self,
         conn: &Connection,
@@ -58,13 +70,7 @@ impl Outbox {
         event: Option<&EventId>,
         at: Timestamp,
     ) -> rusqlite::Result<()> {
-        let listed = format!(",{kind},");
-        let mut subscribed = self
-            .endpoints
-            .iter()
-            .filter(|(_, events)| events.contains(&listed))
-            .peekable();
-        if subscribed.peek().is_none() {
+        if self.subscribed(kind.as_str()).next().is_none() {
             return Ok(());
         }
         conn.prepare_cached(
@@ -78,25 +84,68 @@ impl Outbox {
             event.map(EventId::as_str),
             at.millis(),
         ])?;
-        let message = conn.last_insert_rowid();
-        // Due at once: the wall clock, never `at` (a creation time may run ahead of it).
-        let due_at = Timestamp::now().millis().min(at.millis());
-        let mut insert = conn.prepare_cached(
-            "INSERT INTO webhook_deliveries (webhook_id, message_id, session_id, status, due_at)
-             VALUES (?1, ?2, ?3, 'pending', ?4)",
-        )?;
-        let mut queue = conn.prepare_cached(
-            "INSERT INTO webhook_queues (webhook_id, session_id, head, due_at)
-             VALUES (?1, ?2, ?3, ?4) ON CONFLICT (webhook_id, session_id) DO NOTHING",
-        )?;
-        for (endpoint, _) in subscribed {
-            insert.execute(params![endpoint, message, session.as_str(), due_at])?;
-            // A new queue's head; an existing queue keeps its older head.
-            queue.execute(params![endpoint, session.as_str(), message, due_at])?;
-        }
         crate::writer::note_recorded();
         Ok(())
     }
+}
+
+/// The messages [`fan_out`] takes in one go: a claim's fan-out stays a few milliseconds of the
+/// writer's time, whatever the backlog.
+pub(crate) const FAN_OUT_STEP: u32 = 1024;
+
+/// Writes the deliveries of up to `at_most` messages recorded since the last fan-out (`meta`
+/// `webhook_fanned_out`): one pending delivery, due at once, for every enabled endpoint of the
+/// message's project subscribed to its type, and its queue. The endpoints are those the
+/// recording saw: every writer job that changes an endpoint fans out first. Says whether
+/// messages remain.
+pub(crate) fn fan_out(conn: &Connection, at_most: u32) -> rusqlite::Result<bool> {
+    let from: i64 = conn
+        .prepare_cached("SELECT value FROM meta WHERE key = 'webhook_fanned_out'")?
+        .query_row([], |r| r.get(0))?;
+    let messages: Vec<(i64, String, String, String, i64)> = conn
+        .prepare_cached(
+            "SELECT message_id, project, session_id, type, recorded_at FROM webhook_messages
+              WHERE message_id > ?1 ORDER BY message_id LIMIT ?2",
+        )?
+        .query_map(params![from, at_most], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    let Some(last) = messages.last().map(|m| m.0) else {
+        return Ok(false);
+    };
+    let mut insert = conn.prepare_cached(
+        "INSERT INTO webhook_deliveries (webhook_id, message_id, session_id, status, due_at)
+         VALUES (?1, ?2, ?3, 'pending', ?4)",
+    )?;
+    let mut queue = conn.prepare_cached(
+        "INSERT INTO webhook_queues (webhook_id, session_id, head, due_at)
+         VALUES (?1, ?2, ?3, ?4) ON CONFLICT (webhook_id, session_id) DO NOTHING",
+    )?;
+    let now = Timestamp::now().millis();
+    let mut outboxes: HashMap<String, Outbox> = HashMap::new();
+    for (message, project, session, kind, recorded_at) in &messages {
+        let outbox = match outboxes.entry(project.clone()) {
+            Entry::Occupied(known) => known.into_mut(),
+            Entry::Vacant(new) => new.insert(Outbox::of(conn, project)?),
+        };
+        // Due at once: the wall clock, never a time ahead of it.
+        let due_at = now.min(*recorded_at);
+        for endpoint in outbox.subscribed(kind) {
+            insert.execute(params![endpoint, message, session, due_at])?;
+            // A new queue's head; an existing queue keeps its older head.
+            queue.execute(params![endpoint, session, message, due_at])?;
+        }
+    }
+    conn.prepare_cached("UPDATE meta SET value = ?1 WHERE key = 'webhook_fanned_out'")?
+        .execute([last])?;
+    Ok(messages.len() as u32 == at_most)
+}
+
+/// [`fan_out`] until no message remains: for the jobs that read deliveries or change endpoints.
+pub(crate) fn fan_out_all(conn: &Connection) -> rusqlite::Result<()> {
+    while fan_out(conn, FAN_OUT_STEP)? {}
+    Ok(())
 }
 
 /// Records one change (see [`Outbox::record`]) with the project's endpoints read for it: for
@@ -109,7 +158,7 @@ pub(crate) fn announce(
     event: Option<&EventId>,
     at: Timestamp,
 ) -> rusqlite::Result<()> {
-    Outbox::of(conn, project)?.record(conn, project, session, kind, event, at)
+    Outbox::of(conn, project.as_str())?.record(conn, project, session, kind, event, at)
 }
 
 /// A delivery (`d`) with its message (`m`), as [`claimed`] reads it (a macro, so that
@@ -164,12 +213,17 @@ pub(crate) fn claimed(row: &Row<'_>) -> rusqlite::Result<ClaimedDelivery> {
     })
 }
 
+/// Claims up to `limit` due queue heads, after fanning out up to [`FAN_OUT_STEP`] messages (if
+/// more remain, the writer says a message was recorded, so that the dispatcher claims again).
 pub(crate) fn claim(
     conn: &Connection,
     now: Timestamp,
     lease: &Lease,
     limit: u32,
 ) -> rusqlite::Result<Vec<ClaimedDelivery>> {
+    if fan_out(conn, FAN_OUT_STEP)? {
+        crate::writer::note_recorded();
+    }
     let due = conn
         .prepare_cached(CLAIM_SQL)?
         .query_map(params![now.millis(), limit], claimed)?

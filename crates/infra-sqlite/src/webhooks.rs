@@ -103,9 +103,12 @@ impl WebhookRepository for SqliteStore {
     async fn create_webhook(&self, endpoint: &WebhookEndpoint) -> Result<(), CreateWebhookError> {
         let endpoint = endpoint.clone();
         self.writer
-            .write(move |conn| match store(conn, &endpoint, false).storage()? {
-                0 => Err(CreateWebhookError::IdTaken),
-                _ => Ok(()),
+            .write(move |conn| {
+                outbox::fan_out_all(conn).storage()?;
+                match store(conn, &endpoint, false).storage()? {
+                    0 => Err(CreateWebhookError::IdTaken),
+                    _ => Ok(()),
+                }
             })
             .await
     }
@@ -143,6 +146,7 @@ impl WebhookRepository for SqliteStore {
         let (id, change) = (id.as_str().to_owned(), change.clone());
         self.writer
             .write(move |conn| {
+                outbox::fan_out_all(conn).storage()?;
                 let stored = load(conn, &id)
                     .storage()?
                     .ok_or(ChangeWebhookError::NotFound)?;
@@ -162,6 +166,7 @@ impl WebhookRepository for SqliteStore {
         let id = id.as_str().to_owned();
         self.writer
             .write(move |conn| {
+                outbox::fan_out_all(conn).storage()?;
                 // Its deliveries and their attempts go with it (messages stay for others).
                 for table in ["webhook_attempts", "webhook_queues", "webhook_deliveries"] {
                     conn.prepare_cached(&format!("DELETE FROM {table} WHERE webhook_id = ?1"))
@@ -191,7 +196,7 @@ impl WebhookDeliveries for SqliteStore {
     ) -> Result<Vec<ClaimedDelivery>, StorageError> {
         let lease = lease.clone();
         self.writer
-            .write_decided(move |conn| outbox::claim(conn, now, &lease, limit).storage())
+            .write_background(move |conn| outbox::claim(conn, now, &lease, limit).storage())
             .await
     }
 
@@ -210,7 +215,7 @@ impl WebhookDeliveries for SqliteStore {
         let (endpoint, message) = (endpoint.clone(), message.clone());
         let (lease, attempt) = (lease.clone(), attempt.clone());
         self.writer
-            .write_decided(move |conn| {
+            .write_background(move |conn| {
                 outbox::settle(conn, &endpoint, &message, &lease, &attempt, next).storage()
             })
             .await
@@ -222,6 +227,10 @@ impl WebhookDeliveries for SqliteStore {
         query: &DeliveryQuery,
     ) -> Result<Vec<DeliveryRecord>, StorageError> {
         let (endpoint, query) = (endpoint.clone(), query.clone());
+        // Every message recorded so far is listed.
+        self.writer
+            .write(|conn| outbox::fan_out_all(conn).storage())
+            .await?;
         self.readers
             .read(move |conn| deliveries::list(conn, &endpoint, &query).storage())
             .await
@@ -235,7 +244,11 @@ impl WebhookDeliveries for SqliteStore {
     ) -> Result<u64, StorageError> {
         let (endpoint, which) = (endpoint.clone(), which.clone());
         self.writer
-            .write(move |conn| deliveries::resend(conn, &endpoint, &which, now).storage())
+            .write(move |conn| {
+                outbox::fan_out_all(conn)
+                    .and_then(|()| deliveries::resend(conn, &endpoint, &which, now))
+                    .storage()
+            })
             .await
     }
 
@@ -247,7 +260,11 @@ impl WebhookDeliveries for SqliteStore {
 
     async fn prune_messages(&self, before: Timestamp, limit: u32) -> Result<u64, StorageError> {
         self.writer
-            .write(move |conn| deliveries::prune(conn, before, limit).storage())
+            .write(move |conn| {
+                outbox::fan_out_all(conn)
+                    .and_then(|()| deliveries::prune(conn, before, limit))
+                    .storage()
+            })
             .await
     }
 }

@@ -16,8 +16,10 @@
 //! committed, the writer publishes it for the dispatcher ([`Writer::take_recorded`]).
 
 use std::cell::Cell;
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use domain::StorageError;
 use rusqlite::Connection;
@@ -38,11 +40,57 @@ enum Guard {
     DecidesFirst,
 }
 
+/// Whether a job may wait behind others: the webhook dispatcher's claims and settles
+/// ([`Writer::write_background`]) yield to the writes requests wait for (see [`Share`]).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Class {
+    Request,
+    Background,
+}
+
 /// The largest group of jobs committed together.
 const MAX_GROUP: usize = 512;
 
+/// The part of the writer's time background jobs get while request writes wait (decision 45).
+const BACKGROUND_SHARE: f64 = 0.08;
+
+/// The most background time saved up, or owed.
+const SHARE_BOUND: Duration = Duration::from_millis(20);
+
+/// How much of the writer's time background jobs may still take while request writes wait:
+/// each group of request writes earns [`BACKGROUND_SHARE`] of its time, each background job
+/// run beside them costs its own. When no request write waits, background jobs run freely
+/// (and cost nothing): they never starve, and under a saturating load they take about
+/// [`BACKGROUND_SHARE`] of the writer.
+struct Share {
+    /// Nanoseconds; within ±[`SHARE_BOUND`].
+    credit: f64,
+}
+
+impl Share {
+    fn new() -> Self {
+        Self {
+            credit: SHARE_BOUND.as_nanos() as f64,
+        }
+    }
+
+    fn earn(&mut self, requests: Duration) {
+        self.credit = (self.credit + requests.as_nanos() as f64 * BACKGROUND_SHARE)
+            .min(SHARE_BOUND.as_nanos() as f64);
+    }
+
+    fn spend(&mut self, background: Duration) {
+        self.credit =
+            (self.credit - background.as_nanos() as f64).max(-(SHARE_BOUND.as_nanos() as f64));
+    }
+
+    fn allows(&self) -> bool {
+        self.credit > 0.0
+    }
+}
+
 enum Message {
-    Job(Job, Guard),
+    Job(Job, Guard, Class),
     /// Commit what is queued, close the connection (checkpointing the WAL), then answer.
     Close(oneshot::Sender<()>),
 }
@@ -90,7 +138,7 @@ impl Writer {
         T: Send + 'static,
         E: From<StorageError> + Send + 'static,
     {
-        self.queue(work, Guard::Savepoint).await
+        self.queue(work, Guard::Savepoint, Class::Request).await
     }
 
     /// [`Writer::write`] for `work` that refuses only before its first change (an error after
@@ -104,13 +152,29 @@ impl Writer {
         T: Send + 'static,
         E: From<StorageError> + Send + 'static,
     {
-        self.queue(work, Guard::DecidesFirst).await
+        self.queue(work, Guard::DecidesFirst, Class::Request).await
+    }
+
+    /// [`Writer::write_decided`] for background work (the webhook dispatcher's): it yields to
+    /// the writes requests wait for, taking a bounded share of the writer while they queue
+    /// ([`Share`]), all of it when none does.
+    pub(crate) async fn write_background<T, E>(
+        &self,
+        work: impl FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+    ) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StorageError> + Send + 'static,
+    {
+        self.queue(work, Guard::DecidesFirst, Class::Background)
+            .await
     }
 
     async fn queue<T, E>(
         &self,
         work: impl FnOnce(&Connection) -> Result<T, E> + Send + 'static,
         guard: Guard,
+        class: Class,
     ) -> Result<T, E>
     where
         T: Send + 'static,
@@ -135,7 +199,7 @@ impl Writer {
             (ok, finish)
         });
         self.jobs
-            .send(Message::Job(job, guard))
+            .send(Message::Job(job, guard, class))
             .await
             .map_err(|_| E::from(StorageError::Unavailable("the writer has stopped".into())))?;
         rx.await
@@ -153,20 +217,40 @@ impl Writer {
 
 fn run(mut conn: Connection, mut rx: mpsc::Receiver<Message>, recorded: &AtomicBool) {
     let mut group: Vec<(Job, Guard)> = Vec::with_capacity(MAX_GROUP);
+    let mut background: VecDeque<(Job, Guard)> = VecDeque::new();
+    let mut share = Share::new();
     let mut closing = None;
-    while let Some(first) = rx.blocking_recv() {
-        let mut next = Some(first);
+    loop {
+        // With background jobs waiting, a group goes now, even without request writes.
+        let mut next = if background.is_empty() {
+            match rx.blocking_recv() {
+                Some(first) => Some(first),
+                None => break,
+            }
+        } else {
+            rx.try_recv().ok()
+        };
         while let Some(message) = next.take() {
             match message {
-                Message::Job(job, guard) => group.push((job, guard)),
+                Message::Job(job, guard, Class::Request) => group.push((job, guard)),
+                Message::Job(job, guard, Class::Background) => {
+                    background.push_back((job, guard));
+                }
                 Message::Close(done) => closing = Some(done),
             }
             if closing.is_none() && group.len() < MAX_GROUP {
                 next = rx.try_recv().ok();
             }
         }
-        commit_group(&mut conn, group.drain(..), recorded);
+        commit_group(
+            &mut conn,
+            group.drain(..),
+            &mut background,
+            &mut share,
+            recorded,
+        );
         if closing.is_some() {
+            // What is still queued behind the close answers "unavailable" when dropped.
             break;
         }
     }
@@ -196,56 +280,39 @@ fn aborted() -> StorageError {
 fn commit_group(
     conn: &mut Connection,
     group: std::vec::Drain<'_, (Job, Guard)>,
+    background: &mut VecDeque<(Job, Guard)>,
+    share: &mut Share,
     recorded: &AtomicBool,
 ) {
     RECORDED.set(false);
+    let started = Instant::now();
     if let Err(e) = run_cached(conn, "BEGIN IMMEDIATE") {
         tracing::error!(error = %e, "could not begin a write transaction");
         let err = storage_error(e);
+        // Background jobs stay queued for the next group.
         for (job, _) in group {
             let (_, finish) = job(None);
             finish(Err(err.clone()));
         }
         return;
     }
-    let mut finishes: Vec<Finish> = Vec::with_capacity(group.len());
+    let mut finishes: Vec<Finish> = Vec::with_capacity(group.len() + 1);
     let mut broken: Option<StorageError> = None;
+    let waiting = group.len() > 0;
     for (job, guard) in group {
-        // After some errors (a full disk, IO) SQLite rolls the whole transaction back by
-        // itself: then nothing of this group can commit, and no later job may run outside it.
-        if broken.is_some() || conn.is_autocommit() {
-            let (_, finish) = job(None);
-            finishes.push(finish);
-            broken.get_or_insert_with(aborted);
-            continue;
-        }
-        if guard == Guard::DecidesFirst {
-            let changes = conn.total_changes();
-            let (ok, finish) = job(Some(&*conn));
-            finishes.push(finish);
-            if conn.is_autocommit() || (!ok && conn.total_changes() != changes) {
-                tracing::error!("a write failed after it began; the group will be rolled back");
-                broken.get_or_insert_with(aborted);
-            }
-            continue;
-        }
-        let savepoint = run_cached(conn, "SAVEPOINT job");
-        let (ok, finish) = job(savepoint.is_ok().then_some(&*conn));
-        finishes.push(finish);
-        if conn.is_autocommit() {
-            broken.get_or_insert_with(aborted);
-            continue;
-        }
-        let closed = match (savepoint, ok) {
-            (Ok(()), true) => run_cached(conn, "RELEASE job"),
-            (Ok(()), false) => {
-                run_cached(conn, "ROLLBACK TO job").and_then(|()| run_cached(conn, "RELEASE job"))
-            }
-            (Err(e), _) => Err(e),
+        run_job(conn, job, guard, &mut finishes, &mut broken);
+    }
+    // Background jobs: all of them when no other job waits; otherwise while their share of
+    // the writer's time allows, each charged what it took.
+    share.earn(started.elapsed());
+    while !waiting || share.allows() {
+        let Some((job, guard)) = background.pop_front() else {
+            break;
         };
-        if let Err(e) = closed {
-            tracing::error!(error = %e, "savepoint failed; the group will be rolled back");
-            broken.get_or_insert(storage_error(e));
+        let began = Instant::now();
+        run_job(conn, job, guard, &mut finishes, &mut broken);
+        if waiting {
+            share.spend(began.elapsed());
         }
     }
     let committed = match broken {
@@ -263,6 +330,53 @@ fn commit_group(
     }
     for finish in finishes {
         finish(committed.clone());
+    }
+}
+
+/// Runs one job of a group (see the module's documentation for its guard), noting its answer
+/// in `finishes` and in `broken` what takes the whole group down.
+fn run_job(
+    conn: &Connection,
+    job: Job,
+    guard: Guard,
+    finishes: &mut Vec<Finish>,
+    broken: &mut Option<StorageError>,
+) {
+    // After some errors (a full disk, IO) SQLite rolls the whole transaction back by itself:
+    // then nothing of this group can commit, and no later job may run outside it.
+    if broken.is_some() || conn.is_autocommit() {
+        let (_, finish) = job(None);
+        finishes.push(finish);
+        broken.get_or_insert_with(aborted);
+        return;
+    }
+    if guard == Guard::DecidesFirst {
+        let changes = conn.total_changes();
+        let (ok, finish) = job(Some(conn));
+        finishes.push(finish);
+        if conn.is_autocommit() || (!ok && conn.total_changes() != changes) {
+            tracing::error!("a write failed after it began; the group will be rolled back");
+            broken.get_or_insert_with(aborted);
+        }
+        return;
+    }
+    let savepoint = run_cached(conn, "SAVEPOINT job");
+    let (ok, finish) = job(savepoint.is_ok().then_some(conn));
+    finishes.push(finish);
+    if conn.is_autocommit() {
+        broken.get_or_insert_with(aborted);
+        return;
+    }
+    let closed = match (savepoint, ok) {
+        (Ok(()), true) => run_cached(conn, "RELEASE job"),
+        (Ok(()), false) => {
+            run_cached(conn, "ROLLBACK TO job").and_then(|()| run_cached(conn, "RELEASE job"))
+        }
+        (Err(e), _) => Err(e),
+    };
+    if let Err(e) = closed {
+        tracing::error!(error = %e, "savepoint failed; the group will be rolled back");
+        broken.get_or_insert(storage_error(e));
     }
 }
 
@@ -312,7 +426,9 @@ mod tests {
             (true, Box::new(|_| {}))
         });
         let queued = tokio::spawn(async move {
-            let _ = jobs.send(Message::Job(job, Guard::Savepoint)).await;
+            let _ = jobs
+                .send(Message::Job(job, Guard::Savepoint, Class::Request))
+                .await;
         });
         is_started.await.expect("the holding job runs");
         (release, queued)
@@ -325,7 +441,7 @@ mod tests {
         work: impl FnOnce(&Connection) -> Result<(), StorageError> + Send + 'static,
     ) -> tokio::task::JoinHandle<Result<(), StorageError>> {
         let writer = Arc::clone(writer);
-        tokio::spawn(async move { writer.queue(work, guard).await })
+        tokio::spawn(async move { writer.queue(work, guard, Class::Request).await })
     }
 
     /// Lets the held writer go once the jobs queued meanwhile are in (one group).
@@ -393,5 +509,124 @@ mod tests {
             [1, 3],
             "a guarded job's own change rolled back, alone"
         );
+    }
+
+    /// Queues `work` as background work (the dispatcher's) from a task of its own.
+    fn background(
+        writer: &Arc<Writer>,
+        work: impl FnOnce(&Connection) -> Result<(), StorageError> + Send + 'static,
+    ) -> tokio::task::JoinHandle<Result<(), StorageError>> {
+        let writer = Arc::clone(writer);
+        tokio::spawn(async move { writer.write_background(work).await })
+    }
+
+    /// What `t` holds in the order it was written.
+    fn written(dir: &tempfile::TempDir) -> Vec<i64> {
+        let conn = Connection::open(dir.path().join("w.db")).expect("open");
+        let mut rows = conn
+            .prepare("SELECT n FROM t ORDER BY rowid")
+            .expect("select");
+        rows.query_map([], |r| r.get(0))
+            .expect("rows")
+            .collect::<rusqlite::Result<Vec<i64>>>()
+            .expect("read")
+    }
+
+    /// A background job that takes `took` (more than its share can hold) before it writes `n`.
+    fn slow(took: Duration, n: i64) -> impl FnOnce(&Connection) -> Result<(), StorageError> {
+        move |conn| {
+            std::thread::sleep(took);
+            insert(conn, n)
+        }
+    }
+
+    #[test]
+    fn the_background_share_is_earned_by_request_writes_and_bounded() {
+        let mut share = Share::new();
+        assert!(share.allows(), "a writer starts with its share saved up");
+        share.spend(SHARE_BOUND * 3);
+        assert!(!share.allows());
+        // What it owes is bounded: request writes of the bound's worth, over the share, pay it.
+        let repaid = SHARE_BOUND.div_f64(BACKGROUND_SHARE);
+        share.earn(repaid.mul_f64(0.99));
+        assert!(!share.allows());
+        share.earn(repaid.mul_f64(0.02));
+        assert!(share.allows());
+        // What it saves up is bounded too.
+        share.earn(Duration::from_secs(3_600));
+        share.spend(SHARE_BOUND.mul_f64(1.01));
+        assert!(!share.allows());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn background_jobs_beyond_their_share_wait_behind_request_writes() {
+        let (writer, _, dir) = writer();
+        let writer = Arc::new(writer);
+        // The first background job spends more than the share saved up.
+        let held = hold(&writer).await;
+        let first = background(&writer, slow(SHARE_BOUND * 2, 1));
+        let request = queued(&writer, Guard::Savepoint, |conn| insert(conn, 2));
+        release(held).await;
+        answer(request).await.expect("stored");
+        answer(first).await.expect("stored");
+        // The next one, queued before a request write, waits for it (and then runs: nothing
+        // else waits).
+        let held = hold(&writer).await;
+        let second = background(&writer, |conn| insert(conn, 3));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let request = queued(&writer, Guard::Savepoint, |conn| insert(conn, 4));
+        release(held).await;
+        answer(second).await.expect("stored");
+        answer(request).await.expect("stored");
+        assert_eq!(written(&dir), [2, 1, 4, 3]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn background_jobs_are_not_starved_by_a_flood_of_request_writes() {
+        let (writer, _, dir) = writer();
+        let writer = Arc::new(writer);
+        answer(background(&writer, slow(SHARE_BOUND * 2, 0)))
+            .await
+            .expect("the share spent");
+        let flooding = Arc::new(AtomicBool::new(true));
+        let floods: Vec<_> = (0..4)
+            .map(|_| {
+                let (writer, flooding) = (Arc::clone(&writer), Arc::clone(&flooding));
+                tokio::spawn(async move {
+                    let mut written = 0_u32;
+                    while flooding.load(Ordering::Acquire) {
+                        writer
+                            .write(|conn| {
+                                std::thread::sleep(Duration::from_millis(1));
+                                insert(conn, 1)
+                            })
+                            .await
+                            .expect("stored");
+                        written += 1;
+                    }
+                    written
+                })
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let waited = tokio::time::timeout(
+            Duration::from_secs(10),
+            background(&writer, |conn| insert(conn, 2)),
+        )
+        .await;
+        flooding.store(false, Ordering::Release);
+        let mut requests = 0;
+        for flood in floods {
+            requests += flood.await.expect("flood");
+        }
+        assert!(waited.is_ok(), "the background job ran during the flood");
+        let written = written(&dir);
+        let at = written.iter().position(|&n| n == 2).expect("written");
+        assert!(
+            at < written.len() - 1,
+            "written while request writes still came: {at} of {}",
+            written.len()
+        );
+        assert!(requests > 0);
     }
 }

@@ -92,7 +92,7 @@ pub(crate) fn append_events(
     };
     let now = Timestamp::now();
     let events = plan.new_events(session_id, now);
-    let outbox = Outbox::of(conn, project).storage()?;
+    let outbox = Outbox::of(conn, project.as_str()).storage()?;
     for event in &events {
         if !insert_event(conn, project, event).storage()? {
             return Err(missing("the free event id").into());

@@ -5,10 +5,10 @@
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
-use domain::webhook::{AfterAttempt, ClaimedDelivery, Lease};
+use domain::webhook::{AfterAttempt, ClaimedDelivery, DeliveryQuery, Lease};
 use domain::{
     AppendBatch, CompleteRequest, EraseIf, EventId, ProjectId, Repository, SessionStatus,
-    Timestamp, WebhookEventType, WebhookId,
+    Timestamp, WebhookChange, WebhookEventType, WebhookEvents, WebhookId, WebhookPatch,
 };
 use futures_util::future::join_all;
 use serde_json::json;
@@ -368,6 +368,46 @@ pub async fn an_endpoint_disabled_or_deleted_gets_nothing_more(repo: Repo) {
         received.keys().cloned().collect::<Vec<_>>(),
         [queue(&kept, "s1")],
         "recorded for three, claimed for the one still enabled"
+    );
+}
+
+/// A message goes to the endpoints enabled and subscribed to its type when its change
+/// committed, whenever the store writes its deliveries (SQLite writes them later, decision 45):
+/// an endpoint created or subscribed after the change gets nothing of it, one disabled and
+/// enabled again gets it; the backlog and the listing count it before any claim.
+pub async fn a_message_goes_to_the_endpoints_of_the_moment_of_its_change(repo: Repo) {
+    let there = subscribe(&repo, &project(), 1, &["session.created"]).await;
+    let paused = subscribe(&repo, &project(), 2, &["session.created"]).await;
+    let widened = subscribe(&repo, &project(), 3, &["session.completed"]).await;
+    session(&repo, "s1").await;
+    let later = subscribe(&repo, &project(), 4, &["session.created"]).await;
+    let widen = WebhookChange::Patch(WebhookPatch {
+        events: Some(WebhookEvents::parse(["session.created", "session.completed"]).unwrap()),
+        ..WebhookPatch::default()
+    });
+    repo.change_webhook(&widened, &widen, Timestamp::now())
+        .await
+        .expect("widen");
+    for enabled in [false, true] {
+        repo.change_webhook(&paused, &switched(enabled), Timestamp::now())
+            .await
+            .expect("switch");
+    }
+    assert_eq!(repo.count_backlog().await.expect("backlog"), 2);
+    let query = DeliveryQuery {
+        status: None,
+        before: None,
+        limit: 10,
+    };
+    for (endpoint, listed) in [(&there, 1), (&paused, 1), (&widened, 0), (&later, 0)] {
+        let deliveries = repo.list_deliveries(endpoint, &query).await.expect("list");
+        assert_eq!(deliveries.len(), listed, "{}", endpoint.as_str());
+    }
+    let received = deliver_all(&repo).await;
+    assert_eq!(
+        received.keys().cloned().collect::<Vec<_>>(),
+        [queue(&there, "s1"), queue(&paused, "s1")],
+        "{received:?}"
     );
 }
 
