@@ -289,8 +289,8 @@ fn commit_group(
     if let Err(e) = run_cached(conn, "BEGIN IMMEDIATE") {
         tracing::error!(error = %e, "could not begin a write transaction");
         let err = storage_error(e);
-        // Background jobs stay queued for the next group.
-        for (job, _) in group {
+        // The background jobs waiting too: kept, they would have the writer try again at once.
+        for (job, _) in group.chain(background.drain(..)) {
             let (_, finish) = job(None);
             finish(Err(err.clone()));
         }
