@@ -91,11 +91,55 @@ async fn append(repo: &Arc<dyn Repository>, event: &str) {
         .expect("append");
 }
 
-#[tokio::test]
-async fn a_recorded_message_and_a_resend_are_attempted_at_once_not_at_the_poll() {
+/// A store on a fresh SQLite file (kept while the directory lives).
+fn store() -> (Arc<dyn Repository>, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(&SqliteOptions::new(dir.path().join("s.db"))).unwrap();
-    let repo: Arc<dyn Repository> = Arc::new(store);
+    (Arc::new(store), dir)
+}
+
+/// The project's endpoint on session creations and appends, stored.
+async fn endpoint(repo: &Arc<dyn Repository>, now: Timestamp) -> WebhookEndpoint {
+    let endpoint = WebhookEndpoint::new(
+        WebhookId::issue(&[3; ID_BYTES]),
+        project(),
+        WebhookUrl::parse("https://hooks.example.com/in", Destinations::PublicOnly).unwrap(),
+        WebhookEvents::parse(["session.created", "event.appended"]).unwrap(),
+        None,
+        WebhookSecret::issue(&[4; SECRET_BYTES]),
+        now,
+    );
+    repo.create_webhook(&endpoint).await.unwrap();
+    endpoint
+}
+
+/// A dispatcher sending to `keeper`, retrying on `schedule`, polling once an hour.
+fn start(
+    repo: &Arc<dyn Repository>,
+    keeper: &Arc<Keeper>,
+    commits: Commits,
+    schedule: &str,
+) -> Dispatcher {
+    let settings = DispatchSettings {
+        schedule: RetrySchedule::parse(schedule).unwrap(),
+        lease: Duration::from_secs(30),
+        poll: Duration::from_secs(3_600),
+        in_flight: 8,
+        disable_after: Duration::from_secs(86_400),
+    };
+    Dispatcher::spawn(
+        repo.clone(),
+        keeper.clone(),
+        Arc::new(Bodies),
+        commits,
+        Arc::new(Metrics::new()),
+        settings,
+    )
+}
+
+#[tokio::test]
+async fn a_recorded_message_and_a_resend_are_attempted_at_once_not_at_the_poll() {
+    let (repo, _dir) = store();
     let now = Timestamp::now();
     let key = NewApiKey::new(
         project(),
@@ -108,37 +152,14 @@ async fn a_recorded_message_and_a_resend_are_attempted_at_once_not_at_the_poll()
     .issue(&[1; keys::ID_BYTES], &[2; keys::SECRET_BYTES], now)
     .0;
     repo.create_key(&key).await.unwrap();
-    let endpoint = WebhookEndpoint::new(
-        WebhookId::issue(&[3; ID_BYTES]),
-        project(),
-        WebhookUrl::parse("https://hooks.example.com/in", Destinations::PublicOnly).unwrap(),
-        WebhookEvents::parse(["session.created", "event.appended"]).unwrap(),
-        None,
-        WebhookSecret::issue(&[4; SECRET_BYTES]),
-        now,
-    );
-    repo.create_webhook(&endpoint).await.unwrap();
+    let endpoint = endpoint(&repo, now).await;
     // Recorded before the dispatcher starts: its first claim, at start, takes it.
     let new = NewSession::new(sid(), None, None, JsonObject::empty(), None).unwrap();
     repo.create_session(&project(), new).await.unwrap();
 
     let keeper = Arc::new(Keeper::default());
     let commits = Commits::of(repo.clone());
-    let settings = DispatchSettings {
-        schedule: RetrySchedule::parse("1s").unwrap(),
-        lease: Duration::from_secs(30),
-        poll: Duration::from_secs(3_600),
-        in_flight: 8,
-        disable_after: Duration::from_secs(86_400),
-    };
-    let dispatcher = Dispatcher::spawn(
-        repo.clone(),
-        keeper.clone(),
-        Arc::new(Bodies),
-        commits.clone(),
-        Arc::new(Metrics::new()),
-        settings,
-    );
+    let dispatcher = start(&repo, &keeper, commits.clone(), "1s");
     keeper
         .until(1, "the message recorded before the start")
         .await;
@@ -178,20 +199,8 @@ async fn a_recorded_message_and_a_resend_are_attempted_at_once_not_at_the_poll()
 /// message of another session comes after the step: it is attempted at once, not at the poll.
 #[tokio::test]
 async fn messages_left_by_a_claims_step_are_claimed_at_once_not_at_the_poll() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(&SqliteOptions::new(dir.path().join("s.db"))).unwrap();
-    let repo: Arc<dyn Repository> = Arc::new(store);
-    let now = Timestamp::now();
-    let endpoint = WebhookEndpoint::new(
-        WebhookId::issue(&[3; ID_BYTES]),
-        project(),
-        WebhookUrl::parse("https://hooks.example.com/in", Destinations::PublicOnly).unwrap(),
-        WebhookEvents::parse(["session.created", "event.appended"]).unwrap(),
-        None,
-        WebhookSecret::issue(&[4; SECRET_BYTES]),
-        now,
-    );
-    repo.create_webhook(&endpoint).await.unwrap();
+    let (repo, _dir) = store();
+    let endpoint = endpoint(&repo, Timestamp::now()).await;
     let new = NewSession::new(sid(), None, None, JsonObject::empty(), None).unwrap();
     repo.create_session(&project(), new).await.unwrap();
     // The session's first message failed: its retry is an hour away.
@@ -235,21 +244,7 @@ async fn messages_left_by_a_claims_step_are_claimed_at_once_not_at_the_poll() {
     let _ = repo.take_recorded();
 
     let keeper = Arc::new(Keeper::default());
-    let settings = DispatchSettings {
-        schedule: RetrySchedule::parse("1h").unwrap(),
-        lease: Duration::from_secs(30),
-        poll: Duration::from_secs(3_600),
-        in_flight: 8,
-        disable_after: Duration::from_secs(86_400),
-    };
-    let dispatcher = Dispatcher::spawn(
-        repo.clone(),
-        keeper.clone(),
-        Arc::new(Bodies),
-        Commits::of(repo.clone()),
-        Arc::new(Metrics::new()),
-        settings,
-    );
+    let dispatcher = start(&repo, &keeper, Commits::of(repo.clone()), "1h");
     keeper
         .until(1, "the other session's message, after the step")
         .await;

@@ -19,7 +19,7 @@ use rusqlite::{Connection, OpenFlags};
 use crate::checkpoint::{Checkpointer, WRITER_BACKSTOP_PAGES};
 use crate::error::storage_error;
 use crate::pool::ReadPool;
-use crate::writer::Writer;
+use crate::writer::{Kind, Writer};
 use crate::{erasure, list, reads, writes};
 
 /// SQLite's `synchronous` setting for the write connection (see `docs/decisions.md`).
@@ -257,7 +257,9 @@ impl EventRepository for SqliteStore {
         let (project, session_id) = (project.clone(), session_id.clone());
         self.writer
             // Every refusal is decided before the first insert (`writes::append_events`).
-            .write_decided(move |conn| writes::append_events(conn, &project, &session_id, batch))
+            .write_as(Kind::Decided, move |conn| {
+                writes::append_events(conn, &project, &session_id, batch)
+            })
             .await
     }
 

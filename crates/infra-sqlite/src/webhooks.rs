@@ -17,6 +17,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use crate::error::SqlResultExt;
 use crate::rows::{invalid, timestamp};
 use crate::store::SqliteStore;
+use crate::writer::Kind;
 use crate::{deliveries, outbox};
 
 const COLUMNS: &str = "webhook_id, project, url, events, description, enabled, created_at, \
@@ -196,7 +197,9 @@ impl WebhookDeliveries for SqliteStore {
     ) -> Result<Vec<ClaimedDelivery>, StorageError> {
         let lease = lease.clone();
         self.writer
-            .write_background(move |conn| outbox::claim(conn, now, &lease, limit).storage())
+            .write_as(Kind::Background, move |conn| {
+                outbox::claim(conn, now, &lease, limit).storage()
+            })
             .await
     }
 
@@ -215,7 +218,7 @@ impl WebhookDeliveries for SqliteStore {
         let (endpoint, message) = (endpoint.clone(), message.clone());
         let (lease, attempt) = (lease.clone(), attempt.clone());
         self.writer
-            .write_background(move |conn| {
+            .write_as(Kind::Background, move |conn| {
                 outbox::settle(conn, &endpoint, &message, &lease, &attempt, next).storage()
             })
             .await

@@ -5,12 +5,16 @@
 //! commits form the next group, so concurrent writers share one transaction and one sync.
 //! A job's answer is sent only after its group's `COMMIT` returned.
 //!
-//! A job that decides before it writes ([`Writer::write_decided`]: every refusal comes before
+//! A job that decides before it writes ([`Kind::Decided`]: every refusal comes before
 //! its first change, so an error after one is a storage failure) runs without a savepoint: a
 //! savepoint copies each page a job changes into a sub-journal first, the larger part of a
 //! small job's cost. If such a job does fail after changing something, nothing can undo its
 //! part alone: the whole group is rolled back and every job in it answers "unavailable"
 //! (never a partial job committed).
+//!
+//! The webhook dispatcher's jobs ([`Kind::Background`]) wait apart: a group runs them after
+//! its request writes, within their share of the writer's time ([`Share`]), and all of them
+//! when no request write waits (decision 45).
 //!
 //! A job that records a webhook message says so ([`note_recorded`]); once its group has
 //! committed, the writer publishes it for the dispatcher ([`Writer::take_recorded`]).
@@ -33,18 +37,17 @@ pub(crate) type Finish = Box<dyn FnOnce(Result<(), StorageError>) + Send>;
 /// fails); says whether it succeeded and how to answer.
 pub(crate) type Job = Box<dyn FnOnce(Option<&Connection>) -> (bool, Finish) + Send>;
 
-/// Whether a job runs under its own savepoint (see the module's documentation).
+/// How a job runs (see the module's documentation).
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Guard {
-    Savepoint,
-    DecidesFirst,
-}
-
-/// Whether a job may wait behind others: the webhook dispatcher's claims and settles
-/// ([`Writer::write_background`]) yield to the writes requests wait for (see [`Share`]).
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Class {
-    Request,
+pub(crate) enum Kind {
+    /// Under a savepoint of its own: a refusal rolls back its own changes only.
+    Guarded,
+    /// Refuses only before its first change (an error after one is a storage failure): no
+    /// savepoint; failing after a change, it takes its whole group down with it.
+    Decided,
+    /// [`Kind::Decided`], and it yields to the writes requests wait for, taking a bounded share
+    /// of the writer while they queue ([`Share`]), all of it when none does: the webhook
+    /// dispatcher's claims and settles.
     Background,
 }
 
@@ -90,7 +93,7 @@ impl Share {
 }
 
 enum Message {
-    Job(Job, Guard, Class),
+    Job(Job, Kind),
     /// Commit what is queued, close the connection (checkpointing the WAL), then answer.
     Close(oneshot::Sender<()>),
 }
@@ -128,8 +131,8 @@ impl Writer {
         self.recorded.swap(false, Ordering::AcqRel)
     }
 
-    /// Runs `work` in the writer's transaction and answers after commit. `work` returning
-    /// `Err` rolls its own changes back.
+    /// Runs `work` in the writer's transaction ([`Kind::Guarded`]) and answers after commit.
+    /// `work` returning `Err` rolls its own changes back.
     pub(crate) async fn write<T, E>(
         &self,
         work: impl FnOnce(&Connection) -> Result<T, E> + Send + 'static,
@@ -138,43 +141,14 @@ impl Writer {
         T: Send + 'static,
         E: From<StorageError> + Send + 'static,
     {
-        self.queue(work, Guard::Savepoint, Class::Request).await
+        self.write_as(Kind::Guarded, work).await
     }
 
-    /// [`Writer::write`] for `work` that refuses only before its first change (an error after
-    /// one is a storage failure): no savepoint of its own; failing after a change, it takes
-    /// its whole group down with it (see the module's documentation).
-    pub(crate) async fn write_decided<T, E>(
+    /// Runs `work` as `kind` says in the writer's transaction and answers after commit.
+    pub(crate) async fn write_as<T, E>(
         &self,
+        kind: Kind,
         work: impl FnOnce(&Connection) -> Result<T, E> + Send + 'static,
-    ) -> Result<T, E>
-    where
-        T: Send + 'static,
-        E: From<StorageError> + Send + 'static,
-    {
-        self.queue(work, Guard::DecidesFirst, Class::Request).await
-    }
-
-    /// [`Writer::write_decided`] for background work (the webhook dispatcher's): it yields to
-    /// the writes requests wait for, taking a bounded share of the writer while they queue
-    /// ([`Share`]), all of it when none does.
-    pub(crate) async fn write_background<T, E>(
-        &self,
-        work: impl FnOnce(&Connection) -> Result<T, E> + Send + 'static,
-    ) -> Result<T, E>
-    where
-        T: Send + 'static,
-        E: From<StorageError> + Send + 'static,
-    {
-        self.queue(work, Guard::DecidesFirst, Class::Background)
-            .await
-    }
-
-    async fn queue<T, E>(
-        &self,
-        work: impl FnOnce(&Connection) -> Result<T, E> + Send + 'static,
-        guard: Guard,
-        class: Class,
     ) -> Result<T, E>
     where
         T: Send + 'static,
@@ -199,7 +173,7 @@ impl Writer {
             (ok, finish)
         });
         self.jobs
-            .send(Message::Job(job, guard, class))
+            .send(Message::Job(job, kind))
             .await
             .map_err(|_| E::from(StorageError::Unavailable("the writer has stopped".into())))?;
         rx.await
@@ -216,8 +190,8 @@ impl Writer {
 }
 
 fn run(mut conn: Connection, mut rx: mpsc::Receiver<Message>, recorded: &AtomicBool) {
-    let mut group: Vec<(Job, Guard)> = Vec::with_capacity(MAX_GROUP);
-    let mut background: VecDeque<(Job, Guard)> = VecDeque::new();
+    let mut group: Vec<(Job, Kind)> = Vec::with_capacity(MAX_GROUP);
+    let mut background: VecDeque<(Job, Kind)> = VecDeque::new();
     let mut share = Share::new();
     let mut closing = None;
     loop {
@@ -232,10 +206,10 @@ fn run(mut conn: Connection, mut rx: mpsc::Receiver<Message>, recorded: &AtomicB
         };
         while let Some(message) = next.take() {
             match message {
-                Message::Job(job, guard, Class::Request) => group.push((job, guard)),
-                Message::Job(job, guard, Class::Background) => {
-                    background.push_back((job, guard));
+                Message::Job(job, Kind::Background) => {
+                    background.push_back((job, Kind::Background))
                 }
+                Message::Job(job, kind) => group.push((job, kind)),
                 Message::Close(done) => closing = Some(done),
             }
             if closing.is_none() && group.len() < MAX_GROUP {
@@ -279,8 +253,8 @@ fn aborted() -> StorageError {
 /// what wakes the dispatcher).
 fn commit_group(
     conn: &mut Connection,
-    group: std::vec::Drain<'_, (Job, Guard)>,
-    background: &mut VecDeque<(Job, Guard)>,
+    group: std::vec::Drain<'_, (Job, Kind)>,
+    background: &mut VecDeque<(Job, Kind)>,
     share: &mut Share,
     recorded: &AtomicBool,
 ) {
@@ -299,18 +273,18 @@ fn commit_group(
     let mut finishes: Vec<Finish> = Vec::with_capacity(group.len() + 1);
     let mut broken: Option<StorageError> = None;
     let waiting = group.len() > 0;
-    for (job, guard) in group {
-        run_job(conn, job, guard, &mut finishes, &mut broken);
+    for (job, kind) in group {
+        run_job(conn, job, kind, &mut finishes, &mut broken);
     }
     // Background jobs: all of them when no other job waits; otherwise while their share of
     // the writer's time allows, each charged what it took.
     share.earn(started.elapsed());
     while !waiting || share.allows() {
-        let Some((job, guard)) = background.pop_front() else {
+        let Some((job, kind)) = background.pop_front() else {
             break;
         };
         let began = Instant::now();
-        run_job(conn, job, guard, &mut finishes, &mut broken);
+        run_job(conn, job, kind, &mut finishes, &mut broken);
         if waiting {
             share.spend(began.elapsed());
         }
@@ -333,12 +307,12 @@ fn commit_group(
     }
 }
 
-/// Runs one job of a group (see the module's documentation for its guard), noting its answer
-/// in `finishes` and in `broken` what takes the whole group down.
+/// Runs one job of a group (see [`Kind`]), noting its answer in `finishes` and in `broken`
+/// what takes the whole group down.
 fn run_job(
     conn: &Connection,
     job: Job,
-    guard: Guard,
+    kind: Kind,
     finishes: &mut Vec<Finish>,
     broken: &mut Option<StorageError>,
 ) {
@@ -350,7 +324,7 @@ fn run_job(
         broken.get_or_insert_with(aborted);
         return;
     }
-    if guard == Guard::DecidesFirst {
+    if kind != Kind::Guarded {
         let changes = conn.total_changes();
         let (ok, finish) = job(Some(conn));
         finishes.push(finish);
@@ -426,9 +400,7 @@ mod tests {
             (true, Box::new(|_| {}))
         });
         let queued = tokio::spawn(async move {
-            let _ = jobs
-                .send(Message::Job(job, Guard::Savepoint, Class::Request))
-                .await;
+            let _ = jobs.send(Message::Job(job, Kind::Guarded)).await;
         });
         is_started.await.expect("the holding job runs");
         (release, queued)
@@ -437,11 +409,11 @@ mod tests {
     /// Queues `work` (under `guard`) from a task of its own: its answer.
     fn queued(
         writer: &Arc<Writer>,
-        guard: Guard,
+        kind: Kind,
         work: impl FnOnce(&Connection) -> Result<(), StorageError> + Send + 'static,
     ) -> tokio::task::JoinHandle<Result<(), StorageError>> {
         let writer = Arc::clone(writer);
-        tokio::spawn(async move { writer.queue(work, guard, Class::Request).await })
+        tokio::spawn(async move { writer.write_as(kind, work).await })
     }
 
     /// Lets the held writer go once the jobs queued meanwhile are in (one group).
@@ -462,10 +434,10 @@ mod tests {
         let (writer, stored, _dir) = writer();
         let writer = Arc::new(writer);
         let held = hold(&writer).await;
-        let broken = queued(&writer, Guard::DecidesFirst, |conn| {
+        let broken = queued(&writer, Kind::Decided, |conn| {
             insert(conn, 1).and_then(|()| Err(refused()))
         });
-        let neighbour = queued(&writer, Guard::Savepoint, |conn| insert(conn, 2));
+        let neighbour = queued(&writer, Kind::Guarded, |conn| insert(conn, 2));
         release(held).await;
         assert!(answer(broken).await.is_err());
         assert!(
@@ -487,12 +459,12 @@ mod tests {
         let (writer, stored, _dir) = writer();
         let writer = Arc::new(writer);
         let held = hold(&writer).await;
-        let refusing = queued(&writer, Guard::DecidesFirst, |_| Err(refused()));
-        let decided = queued(&writer, Guard::DecidesFirst, |conn| insert(conn, 1));
-        let guarded = queued(&writer, Guard::Savepoint, |conn| {
+        let refusing = queued(&writer, Kind::Decided, |_| Err(refused()));
+        let decided = queued(&writer, Kind::Decided, |conn| insert(conn, 1));
+        let guarded = queued(&writer, Kind::Guarded, |conn| {
             insert(conn, 2).and_then(|()| Err(refused()))
         });
-        let neighbour = queued(&writer, Guard::Savepoint, |conn| insert(conn, 3));
+        let neighbour = queued(&writer, Kind::Guarded, |conn| insert(conn, 3));
         release(held).await;
         assert!(matches!(
             answer(refusing).await,
@@ -517,7 +489,7 @@ mod tests {
         work: impl FnOnce(&Connection) -> Result<(), StorageError> + Send + 'static,
     ) -> tokio::task::JoinHandle<Result<(), StorageError>> {
         let writer = Arc::clone(writer);
-        tokio::spawn(async move { writer.write_background(work).await })
+        tokio::spawn(async move { writer.write_as(Kind::Background, work).await })
     }
 
     /// What `t` holds in the order it was written.
@@ -565,7 +537,7 @@ mod tests {
         // The first background job spends more than the share saved up.
         let held = hold(&writer).await;
         let first = background(&writer, slow(SHARE_BOUND * 2, 1));
-        let request = queued(&writer, Guard::Savepoint, |conn| insert(conn, 2));
+        let request = queued(&writer, Kind::Guarded, |conn| insert(conn, 2));
         release(held).await;
         answer(request).await.expect("stored");
         answer(first).await.expect("stored");
@@ -574,7 +546,7 @@ mod tests {
         let held = hold(&writer).await;
         let second = background(&writer, |conn| insert(conn, 3));
         tokio::time::sleep(Duration::from_millis(50)).await;
-        let request = queued(&writer, Guard::Savepoint, |conn| insert(conn, 4));
+        let request = queued(&writer, Kind::Guarded, |conn| insert(conn, 4));
         release(held).await;
         answer(second).await.expect("stored");
         answer(request).await.expect("stored");
