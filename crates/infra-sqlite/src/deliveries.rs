@@ -153,7 +153,8 @@ pub(crate) fn backlog(conn: &Connection) -> rusqlite::Result<u64> {
 /// Removes up to `limit` messages recorded before `before` (oldest first, on
 /// `webhook_messages_recorded`), each with its deliveries and their attempts (found by the
 /// primary keys: one per endpoint of its project; a deleted endpoint took its own); a queue
-/// whose pending delivery went names its next head, or goes.
+/// whose pending delivery went names its next head, or goes. A message not fanned out yet
+/// (decision 45) goes the same way: it has no delivery, and no fan-out will read it.
 pub(crate) fn prune(conn: &Connection, before: Timestamp, limit: u32) -> rusqlite::Result<u64> {
     let old: Vec<(i64, String, String)> = conn
         .prepare_cached(

@@ -99,10 +99,27 @@ fn store(conn: &Connection, e: &WebhookEndpoint, replace: bool) -> rusqlite::Res
     ])
 }
 
+impl SqliteStore {
+    /// Fans out every message recorded so far (decision 45), [`outbox::FAN_OUT_STEP`] per
+    /// writer job, so that other writes go on between the steps however large the backlog:
+    /// what a read of deliveries waits for, and what a job that changes endpoints or
+    /// deliveries runs before it (the job itself then fans out what was recorded meanwhile,
+    /// `outbox::fan_out_all`, in its own transaction).
+    async fn fan_out_in_steps(&self) -> Result<(), StorageError> {
+        while self
+            .writer
+            .write(|conn| outbox::fan_out(conn, outbox::FAN_OUT_STEP).storage())
+            .await?
+        {}
+        Ok(())
+    }
+}
+
 #[async_trait]
 impl WebhookRepository for SqliteStore {
     async fn create_webhook(&self, endpoint: &WebhookEndpoint) -> Result<(), CreateWebhookError> {
         let endpoint = endpoint.clone();
+        self.fan_out_in_steps().await?;
         self.writer
             .write(move |conn| {
                 outbox::fan_out_all(conn).storage()?;
@@ -145,6 +162,7 @@ impl WebhookRepository for SqliteStore {
         at: Timestamp,
     ) -> Result<WebhookEndpoint, ChangeWebhookError> {
         let (id, change) = (id.as_str().to_owned(), change.clone());
+        self.fan_out_in_steps().await?;
         self.writer
             .write(move |conn| {
                 outbox::fan_out_all(conn).storage()?;
@@ -165,6 +183,7 @@ impl WebhookRepository for SqliteStore {
 
     async fn delete_webhook(&self, id: &WebhookId) -> Result<(), ChangeWebhookError> {
         let id = id.as_str().to_owned();
+        self.fan_out_in_steps().await?;
         self.writer
             .write(move |conn| {
                 outbox::fan_out_all(conn).storage()?;
@@ -231,9 +250,7 @@ impl WebhookDeliveries for SqliteStore {
     ) -> Result<Vec<DeliveryRecord>, StorageError> {
         let (endpoint, query) = (endpoint.clone(), query.clone());
         // Every message recorded so far is listed.
-        self.writer
-            .write(|conn| outbox::fan_out_all(conn).storage())
-            .await?;
+        self.fan_out_in_steps().await?;
         self.readers
             .read(move |conn| deliveries::list(conn, &endpoint, &query).storage())
             .await
@@ -246,6 +263,7 @@ impl WebhookDeliveries for SqliteStore {
         now: Timestamp,
     ) -> Result<u64, StorageError> {
         let (endpoint, which) = (endpoint.clone(), which.clone());
+        self.fan_out_in_steps().await?;
         self.writer
             .write(move |conn| {
                 outbox::fan_out_all(conn)
@@ -263,11 +281,7 @@ impl WebhookDeliveries for SqliteStore {
 
     async fn prune_messages(&self, before: Timestamp, limit: u32) -> Result<u64, StorageError> {
         self.writer
-            .write(move |conn| {
-                outbox::fan_out_all(conn)
-                    .and_then(|()| deliveries::prune(conn, before, limit))
-                    .storage()
-            })
+            .write(move |conn| deliveries::prune(conn, before, limit).storage())
             .await
     }
 }
