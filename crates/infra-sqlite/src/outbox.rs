@@ -1,6 +1,7 @@
 //! The webhook outbox on SQLite (migration 0010, decision 38): messages recorded by the writer
-//! in the transaction of the change they announce, one delivery per enabled endpoint subscribed
-//! to the type; and the dispatcher's claims and outcomes (`domain::WebhookDeliveries`, in
+//! in the transaction of the change they announce; their deliveries, one per endpoint enabled
+//! and subscribed to the type when the change committed, fanned out later (migration 0013,
+//! decision 45); and the dispatcher's claims and outcomes (`domain::WebhookDeliveries`, in
 //! `webhooks.rs`), each one job of the writer thread (so two claims never take one delivery).
 
 use domain::webhook::{

@@ -191,7 +191,7 @@ impl Writer {
 
 fn run(mut conn: Connection, mut rx: mpsc::Receiver<Message>, recorded: &AtomicBool) {
     let mut group: Vec<(Job, Kind)> = Vec::with_capacity(MAX_GROUP);
-    let mut background: VecDeque<(Job, Kind)> = VecDeque::new();
+    let mut background: VecDeque<Job> = VecDeque::new();
     let mut share = Share::new();
     let mut closing = None;
     loop {
@@ -206,9 +206,7 @@ fn run(mut conn: Connection, mut rx: mpsc::Receiver<Message>, recorded: &AtomicB
         };
         while let Some(message) = next.take() {
             match message {
-                Message::Job(job, Kind::Background) => {
-                    background.push_back((job, Kind::Background))
-                }
+                Message::Job(job, Kind::Background) => background.push_back(job),
                 Message::Job(job, kind) => group.push((job, kind)),
                 Message::Close(done) => closing = Some(done),
             }
@@ -254,7 +252,7 @@ fn aborted() -> StorageError {
 fn commit_group(
     conn: &mut Connection,
     group: std::vec::Drain<'_, (Job, Kind)>,
-    background: &mut VecDeque<(Job, Kind)>,
+    background: &mut VecDeque<Job>,
     share: &mut Share,
     recorded: &AtomicBool,
 ) {
@@ -264,7 +262,7 @@ fn commit_group(
         tracing::error!(error = %e, "could not begin a write transaction");
         let err = storage_error(e);
         // The background jobs waiting too: kept, they would have the writer try again at once.
-        for (job, _) in group.chain(background.drain(..)) {
+        for job in group.map(|(job, _)| job).chain(background.drain(..)) {
             let (_, finish) = job(None);
             finish(Err(err.clone()));
         }
@@ -280,11 +278,11 @@ fn commit_group(
     // the writer's time allows, each charged what it took.
     share.earn(started.elapsed());
     while !waiting || share.allows() {
-        let Some((job, kind)) = background.pop_front() else {
+        let Some(job) = background.pop_front() else {
             break;
         };
         let began = Instant::now();
-        run_job(conn, job, kind, &mut finishes, &mut broken);
+        run_job(conn, job, Kind::Background, &mut finishes, &mut broken);
         if waiting {
             share.spend(began.elapsed());
         }
