@@ -105,10 +105,10 @@ pub(crate) fn session_doc(project: &ProjectId, s: &Session) -> Document {
 }
 
 /// An event as stored under the `_id` `id`, encoded straight to BSON bytes (no intermediate
-/// [`Document`]). The writer picks the `_id`, so that it can take the insert back by it.
-/// An event's document, with its session's incarnation (`incarnation`: the session document's
+/// [`Document`]), with its session's incarnation (`incarnation`: the session document's
 /// `createdAt`, which a page reports without reading the session; absent from events written
-/// before it was stored, whose pages read the session).
+/// before it was stored, whose pages read the session). The writer picks the `_id`, so that it
+/// can take the insert back by it.
 pub(crate) fn event_doc(
     id: ObjectId,
     project: &ProjectId,

@@ -102,9 +102,7 @@ fn store(conn: &Connection, e: &WebhookEndpoint, replace: bool) -> rusqlite::Res
 impl SqliteStore {
     /// Fans out every message recorded so far (decision 45), [`outbox::FAN_OUT_STEP`] per
     /// writer job, so that other writes go on between the steps however large the backlog:
-    /// what a read of deliveries waits for, and what a job that changes endpoints or
-    /// deliveries runs before it (the job itself then fans out what was recorded meanwhile,
-    /// `outbox::fan_out_all`, in its own transaction).
+    /// what a read of deliveries waits for (and [`SqliteStore::write_fanned_out`] runs first).
     async fn fan_out_in_steps(&self) -> Result<(), StorageError> {
         while self
             .writer
@@ -113,22 +111,38 @@ impl SqliteStore {
         {}
         Ok(())
     }
+
+    /// Runs `work` in a writer job once every message recorded before it is fanned out: the
+    /// backlog in steps ([`SqliteStore::fan_out_in_steps`]), then, in the job, what was
+    /// recorded meanwhile. For the jobs that change endpoints (so that each message goes to the
+    /// endpoints of the moment of its change) or deliveries.
+    async fn write_fanned_out<T, E>(
+        &self,
+        work: impl FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+    ) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StorageError> + Send + 'static,
+    {
+        self.fan_out_in_steps().await?;
+        self.writer
+            .write(move |conn| {
+                outbox::fan_out_all(conn).storage()?;
+                work(conn)
+            })
+            .await
+    }
 }
 
 #[async_trait]
 impl WebhookRepository for SqliteStore {
     async fn create_webhook(&self, endpoint: &WebhookEndpoint) -> Result<(), CreateWebhookError> {
         let endpoint = endpoint.clone();
-        self.fan_out_in_steps().await?;
-        self.writer
-            .write(move |conn| {
-                outbox::fan_out_all(conn).storage()?;
-                match store(conn, &endpoint, false).storage()? {
-                    0 => Err(CreateWebhookError::IdTaken),
-                    _ => Ok(()),
-                }
-            })
-            .await
+        self.write_fanned_out(move |conn| match store(conn, &endpoint, false).storage()? {
+            0 => Err(CreateWebhookError::IdTaken),
+            _ => Ok(()),
+        })
+        .await
     }
 
     async fn list_webhooks(
@@ -162,47 +176,41 @@ impl WebhookRepository for SqliteStore {
         at: Timestamp,
     ) -> Result<WebhookEndpoint, ChangeWebhookError> {
         let (id, change) = (id.as_str().to_owned(), change.clone());
-        self.fan_out_in_steps().await?;
-        self.writer
-            .write(move |conn| {
-                outbox::fan_out_all(conn).storage()?;
-                let stored = load(conn, &id)
-                    .storage()?
-                    .ok_or(ChangeWebhookError::NotFound)?;
-                let changed = stored.changed(&change, at);
-                if changed != stored {
-                    store(conn, &changed, true).storage()?;
-                }
-                if changed.enabled != stored.enabled {
-                    outbox::park_queues(conn, &id, !changed.enabled).storage()?;
-                }
-                Ok(changed)
-            })
-            .await
+        self.write_fanned_out(move |conn| {
+            let stored = load(conn, &id)
+                .storage()?
+                .ok_or(ChangeWebhookError::NotFound)?;
+            let changed = stored.changed(&change, at);
+            if changed != stored {
+                store(conn, &changed, true).storage()?;
+            }
+            if changed.enabled != stored.enabled {
+                outbox::park_queues(conn, &id, !changed.enabled).storage()?;
+            }
+            Ok(changed)
+        })
+        .await
     }
 
     async fn delete_webhook(&self, id: &WebhookId) -> Result<(), ChangeWebhookError> {
         let id = id.as_str().to_owned();
-        self.fan_out_in_steps().await?;
-        self.writer
-            .write(move |conn| {
-                outbox::fan_out_all(conn).storage()?;
-                // Its deliveries and their attempts go with it (messages stay for others).
-                for table in ["webhook_attempts", "webhook_queues", "webhook_deliveries"] {
-                    conn.prepare_cached(&format!("DELETE FROM {table} WHERE webhook_id = ?1"))
-                        .and_then(|mut delete| delete.execute([&id]))
-                        .storage()?;
-                }
-                match conn
-                    .prepare_cached("DELETE FROM webhook_endpoints WHERE webhook_id = ?1")
+        self.write_fanned_out(move |conn| {
+            // Its deliveries and their attempts go with it (messages stay for others).
+            for table in ["webhook_attempts", "webhook_queues", "webhook_deliveries"] {
+                conn.prepare_cached(&format!("DELETE FROM {table} WHERE webhook_id = ?1"))
                     .and_then(|mut delete| delete.execute([&id]))
-                    .storage()?
-                {
-                    0 => Err(ChangeWebhookError::NotFound),
-                    _ => Ok(()),
-                }
-            })
-            .await
+                    .storage()?;
+            }
+            match conn
+                .prepare_cached("DELETE FROM webhook_endpoints WHERE webhook_id = ?1")
+                .and_then(|mut delete| delete.execute([&id]))
+                .storage()?
+            {
+                0 => Err(ChangeWebhookError::NotFound),
+                _ => Ok(()),
+            }
+        })
+        .await
     }
 }
 
@@ -263,14 +271,10 @@ impl WebhookDeliveries for SqliteStore {
         now: Timestamp,
     ) -> Result<u64, StorageError> {
         let (endpoint, which) = (endpoint.clone(), which.clone());
-        self.fan_out_in_steps().await?;
-        self.writer
-            .write(move |conn| {
-                outbox::fan_out_all(conn)
-                    .and_then(|()| deliveries::resend(conn, &endpoint, &which, now))
-                    .storage()
-            })
-            .await
+        self.write_fanned_out(move |conn| {
+            deliveries::resend(conn, &endpoint, &which, now).storage()
+        })
+        .await
     }
 
     async fn count_backlog(&self) -> Result<u64, StorageError> {
